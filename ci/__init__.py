@@ -1,0 +1,1 @@
+"""stratforge ci component."""
