@@ -1,0 +1,1 @@
+"""Signal expression language (work in progress)."""

@@ -1,0 +1,181 @@
+"""The language's vocabulary in one place: types, series, functions and limits.
+
+Code generation reads these tables (series -> host field and data kind, function -> state layout
+and warm-up), so adding a function means adding one row here, one state class in
+``evaluator.py`` and one C++ template -- nothing else.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Callable, Mapping
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_INT_LITERAL",
+    "MAX_LENGTH",
+    "MAX_WINDOW",
+    "KEYWORDS",
+    "DataKind",
+    "Type",
+    "SeriesInfo",
+    "SERIES",
+    "ArgKind",
+    "FunctionInfo",
+    "FUNCTIONS",
+]
+
+#: Largest window any stateful function accepts; windows size fixed C++ ring buffers.
+MAX_WINDOW = 100_000
+#: Longest expression text accepted, in characters.
+MAX_LENGTH = 2_000
+#: Deepest nesting accepted (parentheses, operators and calls all count); keeps every recursive
+#: walk far below Python's recursion limit.
+MAX_DEPTH = 100
+#: Integer literals must be exactly representable as a double.
+MAX_INT_LITERAL = 2**53
+
+KEYWORDS = frozenset({"and", "or", "not", "true", "false"})
+
+
+class Type(enum.Enum):
+    """The two value types of the language."""
+
+    NUMBER = "number"
+    BOOL = "bool"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class DataKind(enum.Enum):
+    """The market data a series needs; a bar strategy cannot read the book."""
+
+    BOOK = "book"
+    TRADE = "trade"
+    BAR = "bar"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    name: str
+    kind: DataKind
+    description: str
+
+
+def _series(*rows: tuple[str, DataKind, str]) -> Mapping[str, SeriesInfo]:
+    return MappingProxyType({name: SeriesInfo(name, kind, desc) for name, kind, desc in rows})
+
+
+B, T, R = DataKind.BOOK, DataKind.TRADE, DataKind.BAR
+
+#: Read-only numeric series supplied by the host on every update.
+SERIES: Mapping[str, SeriesInfo] = _series(
+    ("mid", B, "mid price, (bid + ask) / 2"),
+    ("spread", B, "ask - bid"),
+    ("bid", B, "best bid price"),
+    ("ask", B, "best ask price"),
+    ("bid_size", B, "quantity at the best bid"),
+    ("ask_size", B, "quantity at the best ask"),
+    ("microprice", B, "size-weighted mid, (bid * ask_size + ask * bid_size) / (bid_size + ask_size)"),
+    ("last", T, "price of the most recent trade"),
+    ("last_size", T, "size of the trade carried by this update; 0 when the update is not a trade"),
+    ("open", R, "bar open"),
+    ("high", R, "bar high"),
+    ("low", R, "bar low"),
+    ("close", R, "bar close"),
+    ("volume", R, "bar volume"),
+)
+
+
+class ArgKind(enum.Enum):
+    NUMBER = "number"
+    WINDOW = "window"  # integer literal or int parameter, 1 <= n <= MAX_WINDOW
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    """One function of the language.
+
+    ``warmup(n)`` is the number of updates (with defined inputs) the function's own state needs
+    before its value is defined; ``ring(n)`` the capacity of its ring buffer(s) in elements.
+    ``implicit_series`` are series the function reads without taking them as arguments.
+    """
+
+    name: str
+    args: tuple[tuple[str, ArgKind], ...]
+    result: Type
+    stateful: bool
+    description: str
+    warmup: Callable[[int | None], int] = lambda n: 0
+    ring: Callable[[int | None], int] = lambda n: 0
+    implicit_series: tuple[str, ...] = ()
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}({', '.join(a for a, _ in self.args)})"
+
+    @property
+    def window_index(self) -> int | None:
+        for i, (_, kind) in enumerate(self.args):
+            if kind is ArgKind.WINDOW:
+                return i
+        return None
+
+
+N, W = ArgKind.NUMBER, ArgKind.WINDOW
+_n = lambda n: int(n)  # noqa: E731
+_n1 = lambda n: int(n) + 1  # noqa: E731
+
+
+def _fns(*infos: FunctionInfo) -> Mapping[str, FunctionInfo]:
+    return MappingProxyType({f.name: f for f in infos})
+
+
+FUNCTIONS: Mapping[str, FunctionInfo] = _fns(
+    # pure
+    FunctionInfo("abs", (("x", N),), Type.NUMBER, False, "absolute value"),
+    FunctionInfo("min", (("a", N), ("b", N)), Type.NUMBER, False, "smaller of a and b; NaN if either is NaN"),
+    FunctionInfo("max", (("a", N), ("b", N)), Type.NUMBER, False, "larger of a and b; NaN if either is NaN"),
+    FunctionInfo("clip", (("x", N), ("lo", N), ("hi", N)), Type.NUMBER, False, "min(max(x, lo), hi)"),
+    FunctionInfo("sign", (("x", N),), Type.NUMBER, False, "-1, 0 or 1; NaN for NaN"),
+    FunctionInfo(
+        "imbalance", (), Type.NUMBER, False,
+        "top-of-book imbalance (bid_size - ask_size) / (bid_size + ask_size); NaN if both are 0",
+        implicit_series=("bid_size", "ask_size"),
+    ),
+    # stateful, O(1) per update
+    FunctionInfo("ema", (("x", N), ("n", W)), Type.NUMBER, True,
+                 "exponential moving average, alpha = 2 / (n + 1), seeded with the first value",
+                 warmup=_n),
+    FunctionInfo("sma", (("x", N), ("n", W)), Type.NUMBER, True, "mean of the last n values",
+                 warmup=_n, ring=_n),
+    FunctionInfo("std", (("x", N), ("n", W)), Type.NUMBER, True,
+                 "population standard deviation of the last n values", warmup=_n, ring=_n),
+    FunctionInfo("zscore", (("x", N), ("n", W)), Type.NUMBER, True,
+                 "(x - mean) / std over the last n values (x included); 0 when std is 0",
+                 warmup=_n, ring=_n),
+    FunctionInfo("rolling_min", (("x", N), ("n", W)), Type.NUMBER, True,
+                 "minimum of the last n values (monotonic deque, amortised O(1))", warmup=_n, ring=_n),
+    FunctionInfo("rolling_max", (("x", N), ("n", W)), Type.NUMBER, True,
+                 "maximum of the last n values (monotonic deque, amortised O(1))", warmup=_n, ring=_n),
+    FunctionInfo("lag", (("x", N), ("n", W)), Type.NUMBER, True, "the value of x n updates ago",
+                 warmup=_n1, ring=_n),
+    FunctionInfo("change", (("x", N), ("n", W)), Type.NUMBER, True, "x - lag(x, n)",
+                 warmup=_n1, ring=_n),
+    FunctionInfo("vwap", (("n", W),), Type.NUMBER, True,
+                 "volume-weighted average price of the last n trades", warmup=_n, ring=_n,
+                 implicit_series=("last", "last_size")),
+    FunctionInfo("cross_above", (("a", N), ("b", N)), Type.BOOL, True,
+                 "a > b on this update and a <= b on the previous one", warmup=lambda n: 2),
+    FunctionInfo("cross_below", (("a", N), ("b", N)), Type.BOOL, True,
+                 "a < b on this update and a >= b on the previous one", warmup=lambda n: 2),
+)
