@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .catalog import (FUNCTIONS, KEYWORDS, MAX_DEPTH, MAX_INT_LITERAL, MAX_LENGTH, MAX_WINDOW, SERIES,
+from .catalog import (FUNCTIONS, KEYWORDS, MAX_DEPTH, MAX_INT_LITERAL, MAX_LENGTH, MAX_NESTING, MAX_WINDOW, SERIES,
                       ArgKind, DataKind, FunctionInfo, SeriesInfo, Type)
 from .checker import check, validate_params
 from .errors import ExpressionError
@@ -29,7 +29,7 @@ __all__ = [
     "validate_params",
     # vocabulary
     "Type", "DataKind", "SeriesInfo", "SERIES", "FunctionInfo", "FUNCTIONS", "ArgKind", "KEYWORDS",
-    "MAX_WINDOW", "MAX_LENGTH", "MAX_DEPTH", "MAX_INT_LITERAL",
+    "MAX_WINDOW", "MAX_LENGTH", "MAX_NESTING", "MAX_DEPTH", "MAX_INT_LITERAL",
     # syntax tree
     "Node", "Span", "IntLit", "FloatLit", "BoolLit", "Name", "Unary", "Binary", "Call",
     # typed tree

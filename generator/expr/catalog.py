@@ -16,6 +16,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_INT_LITERAL",
     "MAX_LENGTH",
+    "MAX_NESTING",
     "MAX_WINDOW",
     "KEYWORDS",
     "DataKind",
@@ -31,9 +32,12 @@ __all__ = [
 MAX_WINDOW = 100_000
 #: Longest expression text accepted, in characters.
 MAX_LENGTH = 2_000
-#: Deepest nesting accepted (parentheses, operators and calls all count); keeps every recursive
-#: walk far below Python's recursion limit.
-MAX_DEPTH = 100
+#: Deepest syntax tree accepted (each operator and call is one level); keeps every recursive walk
+#: over the tree far below Python's recursion limit.
+MAX_DEPTH = 64
+#: Deepest textual nesting the parser follows (parentheses count too). Larger than MAX_DEPTH so the
+#: canonical source of every accepted tree parses again (``-(-x)`` nests twice per tree level).
+MAX_NESTING = 3 * MAX_DEPTH
 #: Integer literals must be exactly representable as a double.
 MAX_INT_LITERAL = 2**53
 

@@ -5,13 +5,13 @@ which do not associate at all)::
 
     1 or   2 and   3 not (prefix)   4 < <= > >= == !=   5 + -   6 * / %   7 unary -   8 call, ( )
 
-Recursion is bounded by :data:`MAX_DEPTH` on both the parser's own nesting and the depth of the
-tree it builds, so no input -- however deep or long -- can raise ``RecursionError``.
+Recursion is bounded by :data:`MAX_NESTING` (the parser's own nesting) and :data:`MAX_DEPTH` (the
+depth of the tree it builds), so no input -- however deep or long -- can raise ``RecursionError``.
 """
 
 from __future__ import annotations
 
-from .catalog import MAX_DEPTH, MAX_LENGTH
+from .catalog import MAX_DEPTH, MAX_LENGTH, MAX_NESTING
 from .errors import ExpressionError
 from .lexer import Token, describe, tokenize
 from .nodes import Binary, BoolLit, Call, FloatLit, IntLit, Name, Node, Span, Unary
@@ -95,8 +95,8 @@ class _Parser:
     def expr(self, min_prec: int) -> Node:
         self.nesting += 1
         try:
-            if self.nesting > MAX_DEPTH:
-                raise self.error(f"expression nests too deeply (more than {MAX_DEPTH} levels); "
+            if self.nesting > MAX_NESTING:
+                raise self.error(f"expression nests too deeply (more than {MAX_NESTING} levels); "
                                  "split it into named signals", self.tok)
             left = self.prefix(min_prec)
             while True:
