@@ -1,13 +1,162 @@
-"""The ``stratforge`` command line."""
+"""The ``stratforge`` command line: a thin shell over the components.
+
+Exit codes: 0 success, 1 the input is invalid or a check failed, 2 usage error (bad flags,
+missing paths), 3 internal error (a bug: the message says so; set STRATFORGE_DEBUG=1 for the
+traceback).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
+from rich.console import Console
+from rich.table import Table
 
 from stratforge import __version__
+from stratforge.errors import SpecError, StratforgeError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Turns stray exceptions into one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except StratforgeError as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(EXIT_INVALID)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as err:  # noqa: BLE001 - last line of defence, reported as a bug
+            if os.environ.get("STRATFORGE_DEBUG"):
+                raise
+            click.echo(f"internal error (a bug in stratforge, please report it): "
+                       f"{type(err).__name__}: {err}", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="stratforge")
 def main() -> None:
     """stratforge: YAML strategy specs to tested, backtested, scored trading code."""
+
+
+def _collect(paths: tuple[str, ...]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix in SPEC_SUFFIXES and f.is_file()
+                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            if not found:
+                raise click.UsageError(f"no spec files (*.yaml, *.yml) under {raw}")
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            raise click.UsageError(f"no such file or directory: {raw}")
+    return files
+
+
+def _validate_one(path: Path) -> dict[str, Any]:
+    from stratforge.generator.spec import load_spec
+
+    try:
+        loaded = load_spec(path)
+    except SpecError as err:
+        return {"file": str(path), "valid": False, "issues": [i.to_dict() for i in err.issues]}
+    spec = loaded.spec
+    return {
+        "file": str(path),
+        "valid": True,
+        "name": spec.metadata.name,
+        "type": spec.strategy.type.value,
+        "instruments": [f"{i.symbol}@{i.venue}" for i in spec.strategy.instruments],
+        "hash": loaded.hash,
+        "llm": spec.strategy.logic is not None,
+        "issues": [],
+    }
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output for people or for machines.")
+def validate(paths: tuple[str, ...], fmt: str) -> None:
+    """Validate spec files or folders of specs (exit 0 all valid, 1 any invalid)."""
+    results = [_validate_one(p) for p in _collect(paths)]
+    ok = all(r["valid"] for r in results)
+    if fmt == "json":
+        click.echo(json.dumps({"valid": ok, "specs": results}, indent=2))
+    else:
+        _print_validation(results)
+    sys.exit(EXIT_OK if ok else EXIT_INVALID)
+
+
+def _print_validation(results: list[dict[str, Any]]) -> None:
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    table = Table(title=None, show_lines=False, header_style="bold")
+    for col in ("spec", "status", "type", "instruments", "hash"):
+        table.add_column(col, no_wrap=col in ("hash", "status"))
+    for r in results:
+        if r["valid"]:
+            table.add_row(r["file"], "[green]valid[/]", r["type"], ", ".join(r["instruments"]),
+                          r["hash"][:12])
+        else:
+            n = len(r["issues"])
+            table.add_row(r["file"], f"[red]invalid[/] ({n})", "", "", "")
+    out.print(table)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    for r in results:
+        for issue in r["issues"]:
+            err.print(f"[bold]{issue['file']}:{issue['line']}:{issue['column']}[/] "
+                      f"[cyan]{issue['path']}[/]: {issue['message']}", markup=True)
+    bad = sum(not r["valid"] for r in results)
+    summary = f"{len(results) - bad} valid, {bad} invalid"
+    out.print(f"[red]{summary}[/]" if bad else f"[green]{summary}[/]")
+
+
+@main.command()
+@click.option("--write", is_flag=True,
+              help="Write specs/schema/strategy.schema.json and docs/spec.md under --root.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Repository root for --write.")
+def schema(write: bool, root: Path) -> None:
+    """Print the spec's JSON Schema (or regenerate the checked-in schema and reference)."""
+    from stratforge.generator.spec.docs import render_spec_reference
+    from stratforge.generator.spec.schema import spec_json_schema_text
+
+    if not write:
+        click.echo(spec_json_schema_text(), nl=False)
+        return
+    targets = {root / "specs" / "schema" / "strategy.schema.json": spec_json_schema_text(),
+               root / "docs" / "spec.md": render_spec_reference()}
+    for path, text in targets.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        click.echo(f"wrote {path}")
+
+
+def _register_optional_groups() -> None:
+    """Command groups that live in the components."""
+    try:
+        from stratforge.runtime.data.cli import data
+    except ImportError:  # the data component is optional at this stage of the build
+        return
+    main.add_command(data)
+
+
+_register_optional_groups()
