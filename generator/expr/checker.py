@@ -101,6 +101,8 @@ def check(
     carries their warm-up). ``expect`` optionally requires the result type (e.g. ``Type.BOOL``
     for an entry condition).
     """
+    if not isinstance(node, IntLit | FloatLit | BoolLit | Name | Unary | Binary | Call):
+        raise TypeError(f"check() needs a syntax tree from parse(), got {type(node).__name__}")
     p = validate_params(params)
     s = _validate_signals(signals, p)
     checker = _Checker(p, s)
@@ -187,7 +189,7 @@ class _Checker:
 
     def unknown(self, name: str, span: Span, *, prefer_functions: bool) -> ExpressionError:
         values = [*SERIES, *self.params, *self.signals, "true", "false"]
-        pools = [list(FUNCTIONS), values] if prefer_functions else [values + list(FUNCTIONS)]
+        pools = [list(FUNCTIONS), values] if prefer_functions else [values, list(FUNCTIONS)]
         suggestion = None
         for pool in pools:
             match = difflib.get_close_matches(name, pool, n=1, cutoff=0.6) or difflib.get_close_matches(
