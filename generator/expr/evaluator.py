@@ -52,7 +52,12 @@ class Ema:
 
 
 class _Moments:
-    """Ring buffer of n values with a sliding mean and M2 (sum of squared deviations)."""
+    """Ring buffer of n values with a sliding mean and M2 (sum of squared deviations).
+
+    Sliding updates accumulate rounding, so a window of n identical values is detected with a
+    run-length counter and then snaps exactly to ``mean = x, M2 = 0`` (std 0, zscore 0), which also
+    discards any drift accumulated so far.
+    """
 
     def __init__(self, n: int) -> None:
         self.n = n
@@ -61,8 +66,16 @@ class _Moments:
         self.count = 0
         self.mean = 0.0
         self.m2 = 0.0
+        self.prev = 0.0
+        self.run = 0
 
     def push(self, x: float) -> None:
+        if self.run > 0 and x == self.prev:
+            if self.run < self.n:
+                self.run += 1
+        else:
+            self.run = 1
+        self.prev = x
         if self.count < self.n:
             self.ring[self.head] = x
             self.count += 1
@@ -76,6 +89,9 @@ class _Moments:
             self.m2 += (x - old) * ((x - new_mean) + (old - self.mean))
             self.mean = new_mean
         if self.m2 < 0.0:
+            self.m2 = 0.0
+        if self.run == self.n:
+            self.mean = x
             self.m2 = 0.0
         self.head += 1
         if self.head == self.n:
