@@ -32,9 +32,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
+# constraints.txt pins the versions CI and the checked-in generated files (JSON Schema, docs)
+# were made with; regenerate it from a fresh venv with `pip freeze` when upgrading.
 if [ "$EXTRAS" = "dev" ]; then
-  .venv/bin/python -m pip install -q ".[dev]"
+  .venv/bin/python -m pip install -q -c constraints.txt ".[dev]"
 else
-  .venv/bin/python -m pip install -q .
+  .venv/bin/python -m pip install -q -c constraints.txt .
 fi
 echo "setup: stratforge $(.venv/bin/stratforge --version | awk '{print $3}') installed in .venv"
