@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 import os
 from typing import Any
 
@@ -29,10 +30,8 @@ def iso(ns: int) -> str | None:
     return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _price(ticks: int, tick_e9: int) -> str:
-    from decimal import Decimal
-
-    return str(Decimal(int(ticks)) * Decimal(tick_e9) / Decimal(10**9))
+def _price(ticks: int, tick_size: Decimal) -> str:
+    return str(Decimal(int(ticks)) * tick_size)
 
 
 def info(path: str | os.PathLike, book_scan_limit: int = BOOK_SCAN_LIMIT) -> dict[str, Any]:
@@ -80,12 +79,12 @@ def info(path: str | os.PathLike, book_scan_limit: int = BOOK_SCAN_LIMIT) -> dic
         if counts["TRADE"]:
             tr = sub[types[mine] == TRADE] if len(f.instruments) > 1 else sub[t == TRADE]
             entry["trade_volume_lots"] = int(tr["v"][:, 1].sum())
-            entry["last_trade_price"] = _price(int(tr["v"][-1, 0]), ins.tick_size_e9)
+            entry["last_trade_price"] = _price(int(tr["v"][-1, 0]), ins.tick_size)
         if counts["BAR"]:
             bars = sub[t == BAR]
             entry["first_bar_end"] = iso(int(bars["exch_ts"][0]))
             entry["last_bar_end"] = iso(int(bars["exch_ts"][-1]))
-            entry["last_close"] = _price(int(bars["v"][-1, 3]), ins.tick_size_e9)
+            entry["last_close"] = _price(int(bars["v"][-1, 3]), ins.tick_size)
         if (counts["DEPTH"] or counts["QUOTE"]) and len(sub) <= book_scan_limit:
             best = replay(np.asarray(sub))
             ends = np.flatnonzero(flags & END_OF_BATCH)
@@ -93,16 +92,16 @@ def info(path: str | os.PathLike, book_scan_limit: int = BOOK_SCAN_LIMIT) -> dic
             both = (best.bid_px[ends] != NO_BID) & (best.ask_px[ends] != NO_ASK)
             if both.any():
                 i = ends[np.argmax(both)]
-                entry["first_book"] = _book(best, i, ins.tick_size_e9, int(sub["recv_ts"][i]))
-            entry["last_book"] = _book(best, len(sub) - 1, ins.tick_size_e9, int(sub["recv_ts"][-1]))
+                entry["first_book"] = _book(best, i, ins.tick_size, int(sub["recv_ts"][i]))
+            entry["last_book"] = _book(best, len(sub) - 1, ins.tick_size, int(sub["recv_ts"][-1]))
             entry["crossed_batches"] = int(np.count_nonzero(best.crossed()[ends]))
         out["instruments"].append(entry)
     return out
 
 
-def _book(best, i: int, tick_e9: int, ts: int) -> dict[str, Any]:
-    bid = None if best.bid_px[i] == NO_BID else _price(best.bid_px[i], tick_e9)
-    ask = None if best.ask_px[i] == NO_ASK else _price(best.ask_px[i], tick_e9)
+def _book(best, i: int, tick_size: Decimal, ts: int) -> dict[str, Any]:
+    bid = None if best.bid_px[i] == NO_BID else _price(best.bid_px[i], tick_size)
+    ask = None if best.ask_px[i] == NO_ASK else _price(best.ask_px[i], tick_size)
     return {
         "time": iso(ts),
         "bid": bid,
