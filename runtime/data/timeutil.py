@@ -47,22 +47,7 @@ def parse_ts_column(values: list[str], unit: str, what: str = "ts") -> np.ndarra
     no other offsets). Raises ``InputError`` naming the first bad value's index.
     """
     if unit in UNITS:
-        try:
-            arr = np.array(values, dtype=np.float64) if any("." in v or "e" in v.lower() for v in values[:1000]) else None
-        except ValueError:
-            arr = None
-        if arr is not None:
-            return np.rint(arr * UNITS[unit]).astype(np.int64)
-        try:
-            return np.array(values, dtype=np.int64) * UNITS[unit]
-        except (ValueError, OverflowError):
-            pass
-        for i, v in enumerate(values):
-            try:
-                float(v)
-            except ValueError:
-                raise InputError(f"row {i}: {what} {v!r} is not a number (--ts-unit {unit})") from None
-        raise InputError(f"{what} column could not be parsed as numbers")
+        return _numeric_ts(values, unit, what)
     if unit == "iso":
         cleaned = [v.strip().replace(" ", "T").removesuffix("Z") for v in values]
         try:
@@ -75,3 +60,31 @@ def parse_ts_column(values: list[str], unit: str, what: str = "ts") -> np.ndarra
                     raise InputError(f"row {i}: {what} {values[i]!r} is not an ISO 8601 time") from None
             raise
     raise InputError(f"timestamp unit must be one of s, ms, us, ns, iso; was {unit!r}")
+
+
+def _numeric_ts(values: list[str], unit: str, what: str) -> np.ndarray:
+    """Numbers since the epoch in ``unit`` -> ns, exact for plain decimals (no float rounding:
+    ``1700000000.25`` s is exactly 1700000000250000000 ns)."""
+    scale = UNITS[unit]
+    digits = len(str(scale)) - 1  # fractional digits that still name whole ns
+    whole: list[int] = []
+    frac: list[int] = []
+    for i, raw in enumerate(values):
+        v = raw.strip()
+        head, dot, tail = v.partition(".")
+        if head.lstrip("+").isdigit() and (not dot or tail == "" or tail.isdigit()):
+            whole.append(int(head))
+            frac.append(int((tail[:digits]).ljust(digits, "0")) if digits else 0)
+            if tail[digits:].strip("0"):
+                frac[-1] += int(tail[digits] >= "5")  # round below 1 ns
+            continue
+        try:
+            x = float(v)
+        except ValueError:
+            raise InputError(f"row {i}: {what} {raw!r} is not a number (--ts-unit {unit})") from None
+        if not np.isfinite(x):
+            raise InputError(f"row {i}: {what} {raw!r} is not a finite number")
+        ns = int(round(x * scale))
+        whole.append(ns // scale)
+        frac.append(ns % scale)
+    return np.array(whole, dtype=np.int64) * scale + np.array(frac, dtype=np.int64)
