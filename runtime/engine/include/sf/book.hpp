@@ -1,0 +1,207 @@
+// sf/book.hpp — L2 price-level order book, one per instrument.
+//
+// Design: each side is a pair of fixed-capacity arrays (prices, quantities) sorted WORST -> BEST,
+// so the best level is the last element. Top of book, mid, spread and imbalance are O(1) reads.
+// An update locates its level by a linear scan from the best end, which is where almost all
+// real updates land (a handful of compares), then updates in place, or inserts/deletes with a
+// memmove of the levels between that position and the top.
+// Memory is allocated once at construction (capacity levels per side, default 1024); nothing
+// allocates afterwards.
+//
+// Worst case per update: O(capacity) compares + a memmove of capacity*16 bytes, for a level that
+// sits at the far end of a full side. When a side is full, a new level better than the worst one
+// evicts the worst level and a new level worse than all is dropped; both are counted in
+// `overflow_count()` (raise the capacity if it is ever non-zero on real data).
+//
+// Crossed or locked input (best bid >= best ask) is kept exactly as the feed says and flagged by
+// `state()`; nothing asserts on it. An empty side reports kNoBid / kNoAsk, never 0; a derived
+// value that does not exist (mid, spread with an empty side) is kNoPrice.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "sf/events.hpp"
+
+namespace sf {
+
+enum class BookState : std::uint8_t { Empty, OneSided, Normal, Locked, Crossed };
+
+[[nodiscard]] constexpr const char* book_state_name(BookState s) noexcept {
+  switch (s) {
+    case BookState::Empty: return "EMPTY";
+    case BookState::OneSided: return "ONE_SIDED";
+    case BookState::Normal: return "NORMAL";
+    case BookState::Locked: return "LOCKED";
+    case BookState::Crossed: return "CROSSED";
+  }
+  return "UNKNOWN";
+}
+
+/// One side of the book. kIsBid: better = higher price; else better = lower price.
+template <bool kIsBid>
+class BookSide {
+ public:
+  static constexpr Ticks kEmpty = kIsBid ? kNoBid : kNoAsk;
+
+  explicit BookSide(std::uint32_t capacity)
+      : px_(new Ticks[capacity]), qty_(new Lots[capacity]), cap_(capacity) {}
+  BookSide(const BookSide&) = delete;
+  BookSide& operator=(const BookSide&) = delete;
+  BookSide(BookSide&&) noexcept = default;
+  BookSide& operator=(BookSide&&) noexcept = default;
+
+  [[nodiscard]] std::uint32_t size() const noexcept { return n_; }
+  [[nodiscard]] std::uint32_t capacity() const noexcept { return cap_; }
+  [[nodiscard]] bool empty() const noexcept { return n_ == 0; }
+  [[nodiscard]] Ticks best_px() const noexcept { return n_ ? px_[n_ - 1] : kEmpty; }
+  [[nodiscard]] Lots best_qty() const noexcept { return n_ ? qty_[n_ - 1] : 0; }
+  /// Level `depth` (0 = best). Returns false past the last level.
+  [[nodiscard]] bool level(std::uint32_t depth, Ticks& px, Lots& qty) const noexcept {
+    if (depth >= n_) return false;
+    px = px_[n_ - 1 - depth];
+    qty = qty_[n_ - 1 - depth];
+    return true;
+  }
+  /// Quantity resting at exactly `px` (0 when there is no such level).
+  [[nodiscard]] Lots qty_at(Ticks px) const noexcept {
+    std::int64_t i = static_cast<std::int64_t>(n_) - 1;
+    while (i >= 0 && better(px_[i], px)) --i;
+    return (i >= 0 && px_[i] == px) ? qty_[i] : 0;
+  }
+  /// True when `a` is a better price than `b` for this side.
+  [[nodiscard]] static constexpr bool better(Ticks a, Ticks b) noexcept { return kIsBid ? a > b : a < b; }
+
+  /// Sets the absolute quantity of level `px`; qty <= 0 deletes it. Returns the previous
+  /// quantity at that price (0 if the level did not exist).
+  Lots set(Ticks px, Lots qty) noexcept {
+    std::int64_t i = static_cast<std::int64_t>(n_) - 1;
+    while (i >= 0 && better(px_[i], px)) --i;  // skip levels better than px
+    if (i >= 0 && px_[i] == px) {
+      const Lots old = qty_[i];
+      if (qty > 0) {
+        qty_[i] = qty;
+      } else {
+        const auto tail = n_ - 1 - static_cast<std::uint32_t>(i);
+        std::memmove(px_.get() + i, px_.get() + i + 1, tail * sizeof(Ticks));
+        std::memmove(qty_.get() + i, qty_.get() + i + 1, tail * sizeof(Lots));
+        --n_;
+      }
+      return old;
+    }
+    if (qty <= 0) {
+      ++deletes_of_missing_;
+      return 0;
+    }
+    // insert at position i+1 (after all levels worse than px)
+    auto pos = static_cast<std::uint32_t>(i + 1);
+    if (n_ == cap_) {
+      ++overflow_;
+      if (pos == 0) return 0;  // worse than everything in a full side: dropped
+      // evict the worst level (index 0) and shift [1, pos) one to the left
+      std::memmove(px_.get(), px_.get() + 1, (pos - 1) * sizeof(Ticks));
+      std::memmove(qty_.get(), qty_.get() + 1, (pos - 1) * sizeof(Lots));
+      --pos;
+      px_[pos] = px;
+      qty_[pos] = qty;
+      return 0;
+    }
+    const auto tail = n_ - pos;
+    std::memmove(px_.get() + pos + 1, px_.get() + pos, tail * sizeof(Ticks));
+    std::memmove(qty_.get() + pos + 1, qty_.get() + pos, tail * sizeof(Lots));
+    px_[pos] = px;
+    qty_[pos] = qty;
+    ++n_;
+    return 0;
+  }
+
+  void clear() noexcept { n_ = 0; }
+  [[nodiscard]] std::uint64_t overflow_count() const noexcept { return overflow_; }
+  [[nodiscard]] std::uint64_t deletes_of_missing() const noexcept { return deletes_of_missing_; }
+
+ private:
+  std::unique_ptr<Ticks[]> px_;
+  std::unique_ptr<Lots[]> qty_;
+  std::uint32_t n_ = 0;
+  std::uint32_t cap_;
+  std::uint64_t overflow_ = 0;
+  std::uint64_t deletes_of_missing_ = 0;
+};
+
+class Book {
+ public:
+  static constexpr std::uint32_t kDefaultCapacity = 1024;
+
+  explicit Book(std::uint32_t capacity_per_side = kDefaultCapacity) : bids_(capacity_per_side), asks_(capacity_per_side) {}
+
+  /// Applies one QUOTE / DEPTH / CLEAR record (TRADE and BAR do not change the L2 book).
+  /// Returns the previous quantity at the touched level for DEPTH, else 0.
+  Lots apply(const Event& e) noexcept {
+    last_update_ts_ = e.recv_ts;
+    switch (e.event_type()) {
+      case EventType::Depth:
+        return e.side == static_cast<std::uint8_t>(Side::Bid) ? bids_.set(e.v[0], e.v[1]) : asks_.set(e.v[0], e.v[1]);
+      case EventType::Quote:
+        bids_.clear();
+        asks_.clear();
+        if (e.v[1] > 0) bids_.set(e.v[0], e.v[1]);
+        if (e.v[3] > 0) asks_.set(e.v[2], e.v[3]);
+        return 0;
+      case EventType::Clear:
+        if (e.side != static_cast<std::uint8_t>(Side::Ask)) bids_.clear();
+        if (e.side != static_cast<std::uint8_t>(Side::Bid)) asks_.clear();
+        return 0;
+      default:
+        return 0;
+    }
+  }
+
+  void set_level(Side s, Ticks px, Lots qty) noexcept { s == Side::Bid ? (void)bids_.set(px, qty) : (void)asks_.set(px, qty); }
+  void clear() noexcept { bids_.clear(); asks_.clear(); }
+
+  [[nodiscard]] Ticks best_bid() const noexcept { return bids_.best_px(); }
+  [[nodiscard]] Ticks best_ask() const noexcept { return asks_.best_px(); }
+  [[nodiscard]] Lots best_bid_qty() const noexcept { return bids_.best_qty(); }
+  [[nodiscard]] Lots best_ask_qty() const noexcept { return asks_.best_qty(); }
+  [[nodiscard]] bool has_bid() const noexcept { return !bids_.empty(); }
+  [[nodiscard]] bool has_ask() const noexcept { return !asks_.empty(); }
+  [[nodiscard]] bool two_sided() const noexcept { return !bids_.empty() && !asks_.empty(); }
+
+  /// bid + ask (twice the mid, so it stays an integer), or kNoPrice with an empty side.
+  [[nodiscard]] Ticks mid_x2() const noexcept { return two_sided() ? best_bid() + best_ask() : kNoPrice; }
+  /// Mid in ticks as a double, NaN with an empty side (use mid_x2() for exact arithmetic).
+  [[nodiscard]] double mid() const noexcept {
+    return two_sided() ? 0.5 * static_cast<double>(best_bid() + best_ask()) : std::numeric_limits<double>::quiet_NaN();
+  }
+  /// ask - bid in ticks (<= 0 when locked/crossed), or kNoPrice with an empty side.
+  [[nodiscard]] Ticks spread() const noexcept { return two_sided() ? best_ask() - best_bid() : kNoPrice; }
+  /// (bid qty - ask qty) / (bid qty + ask qty) at the top, in [-1, 1]; NaN with an empty side.
+  [[nodiscard]] double imbalance() const noexcept {
+    if (!two_sided()) return std::numeric_limits<double>::quiet_NaN();
+    const auto b = static_cast<double>(best_bid_qty()), a = static_cast<double>(best_ask_qty());
+    return (b - a) / (b + a);
+  }
+  [[nodiscard]] BookState state() const noexcept {
+    if (bids_.empty() && asks_.empty()) return BookState::Empty;
+    if (bids_.empty() || asks_.empty()) return BookState::OneSided;
+    const Ticks b = best_bid(), a = best_ask();
+    return b < a ? BookState::Normal : (b == a ? BookState::Locked : BookState::Crossed);
+  }
+  [[nodiscard]] bool crossed_or_locked() const noexcept { return two_sided() && best_bid() >= best_ask(); }
+
+  [[nodiscard]] const BookSide<true>& bids() const noexcept { return bids_; }
+  [[nodiscard]] const BookSide<false>& asks() const noexcept { return asks_; }
+  [[nodiscard]] Nanos last_update_ts() const noexcept { return last_update_ts_; }
+  [[nodiscard]] std::uint64_t overflow_count() const noexcept { return bids_.overflow_count() + asks_.overflow_count(); }
+
+ private:
+  BookSide<true> bids_;
+  BookSide<false> asks_;
+  Nanos last_update_ts_ = 0;
+};
+
+}  // namespace sf

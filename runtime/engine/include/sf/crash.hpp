@@ -1,0 +1,39 @@
+// sf/crash.hpp — crash containment for strategy code running in-process.
+//
+// Design: before every call into a strategy the engine stores (strategy id, callback name,
+// event time) in a global CrashContext (three plain stores, no syscalls). A SIGSEGV / SIGBUS /
+// SIGFPE / SIGILL / SIGABRT handler, running on its own alternate stack (so stack overflows are
+// caught too), writes one line naming the strategy and callback with async-signal-safe write(2),
+// removes registered temp files (unlink(2)), and _exit()s with kExitStrategyCrash. A crash outside
+// strategy code is reported as an engine invariant failure (kExitEngineCrash). No results file is
+// ever written by a crashed run: results are written to a temp file and renamed only at the end.
+// Worst case: zero cost until a signal arrives.
+#pragma once
+
+#include <cstdint>
+
+namespace sf {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitConfig = 3;
+inline constexpr int kExitData = 4;
+inline constexpr int kExitStrategyFault = 5;
+inline constexpr int kExitStrategyCrash = 6;
+inline constexpr int kExitEngineCrash = 70;
+inline constexpr int kExitOutput = 7;
+
+struct CrashContext {
+  const char* volatile strategy = nullptr;
+  const char* volatile callback = nullptr;
+  volatile std::int64_t ts = 0;
+  const char* volatile cleanup[4] = {nullptr, nullptr, nullptr, nullptr};
+  const char* volatile program = "sf-replay";
+};
+
+extern CrashContext g_crash;
+
+/// Installs the handlers (idempotent).
+void install_crash_handlers() noexcept;
+
+}  // namespace sf

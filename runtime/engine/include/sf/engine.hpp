@@ -1,0 +1,274 @@
+// sf/engine.hpp — the replay engine: event file -> books -> strategies -> risk gate -> venue.
+//
+// Design: one thread walks the mmapped Event[] once. Per event: (1) for each strategy slot,
+// deliver everything due strictly before the event's recv_ts, in time order: venue arrivals of
+// its orders/cancels/replaces, venue reports (fills, order updates) reaching the strategy, and
+// timers; (2) apply the record to the instrument's book and let each slot's venue see it (queue
+// position, fills) — zero work for slots without resting orders; (3) at a batch end (DEPTH/CLEAR
+// with END_OF_BATCH, every QUOTE) call on_book, on TRADE on_trade, on BAR on_bar, for the
+// subscribed slots. Strategies act only through sf_ctx; every order goes through the slot's
+// RiskGate, then waits in a FIFO for its venue arrival time.
+// Latency model (docs/replay.md): an order decided at event time t reaches the venue at
+// t + feed + entry (the strategy saw the market `feed` late, the order took `entry`), and each
+// venue report reaches the strategy `response` later; FIFO order is kept (no overtaking).
+// Bar mode: no latency; orders fill on the next bar (see venue.hpp).
+// Measurement: tick-to-order = TSC at the start of processing the event -> TSC when the order
+// leaves the risk gate; per-callback cost = TSC around each callback. Neither is visible to the
+// strategy, whose clock is the event clock (ctx.now_ns).
+// Faults: a callback returning SF_FAULT stops the run (status StrategyFault, message names the
+// strategy and callback); a crash is handled by sf/crash.hpp.
+// Worst case per event: O(slots) due-checks + the book update (book.hpp) + O(resting orders)
+// venue work + callbacks. No allocation in the loop except the capped result lists, which are
+// reserved up front.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sf/abi.h"
+#include "sf/book.hpp"
+#include "sf/clock.hpp"
+#include "sf/config.hpp"
+#include "sf/event_file.hpp"
+#include "sf/histogram.hpp"
+#include "sf/json.hpp"
+#include "sf/latency_model.hpp"
+#include "sf/loader.hpp"
+#include "sf/risk.hpp"
+#include "sf/tape.hpp"
+#include "sf/venue.hpp"
+
+namespace sf {
+
+struct EngineOptions {
+  bool bar_mode = false;
+  std::uint32_t book_capacity = Book::kDefaultCapacity;
+  VenueConfig venue;
+  OutputConfig output;
+  bool measure_latency = true;
+};
+
+struct StrategySetup {
+  std::string id;
+  std::string plugin;  // path or builtin:<name>
+  std::string params;
+  std::vector<std::uint32_t> instruments;  // file instrument ids
+  RiskLimits limits;
+};
+
+enum class RunStatus { Ok, StrategyFault, DataError };
+
+/// FIFO ring of trivially copyable items; grows (doubling) only if full, which the bounded
+/// order rate makes a start-up-sized rarity.
+template <class T>
+class Fifo {
+ public:
+  explicit Fifo(std::size_t cap_pow2 = 1024) : buf_(cap_pow2), mask_(cap_pow2 - 1) {}
+  [[nodiscard]] bool empty() const noexcept { return head_ == tail_; }
+  [[nodiscard]] std::size_t size() const noexcept { return tail_ - head_; }
+  [[nodiscard]] const T& front() const noexcept { return buf_[head_ & mask_]; }
+  void pop() noexcept { ++head_; }
+  void push(const T& v) {
+    if (size() == buf_.size()) grow();
+    buf_[tail_++ & mask_] = v;
+  }
+
+ private:
+  void grow() {
+    std::vector<T> nb(buf_.size() * 2);
+    for (std::size_t i = 0; i < size(); ++i) nb[i] = buf_[(head_ + i) & mask_];
+    tail_ = size();
+    head_ = 0;
+    buf_.swap(nb);
+    mask_ = buf_.size() - 1;
+  }
+  std::vector<T> buf_;
+  std::size_t mask_;
+  std::size_t head_ = 0, tail_ = 0;
+};
+
+struct PendingAction {
+  enum class Kind : std::uint8_t { New, Cancel, Replace };
+  Kind kind;
+  Nanos ts;  // venue arrival time
+  VenueOrder order;  // New
+  std::uint64_t id;  // Cancel / Replace
+  Ticks px;
+  Lots qty;
+};
+
+struct PendingReport {
+  Nanos ts;  // when the strategy learns of it
+  VenueReport r;
+};
+
+struct FillRecord {
+  Nanos ts;
+  std::uint64_t order_id;
+  std::uint32_t instrument;
+  Side side;
+  bool maker;
+  Ticks px;
+  Lots qty;
+  double fee;
+  Lots position;
+};
+
+struct DenialRecord {
+  Nanos ts;
+  RiskReason reason;
+  char op;  // 'N'ew, 'R'eplace, 'C'ancel
+  std::uint64_t order_id;
+  char context[192];
+};
+
+struct OrderRecord {
+  std::uint64_t id;
+  Nanos ts;
+  std::uint32_t instrument;
+  Side side;
+  OrdType type;
+  Tif tif;
+  Ticks px;
+  Lots qty;
+  std::uint32_t final_status;  // SF_ORDER_* once done, 0 while working
+  Lots filled;
+};
+
+struct PnlSample {
+  Nanos ts;
+  double pnl;
+  double fees;
+  std::size_t pos_offset;  // into positions_ (one entry per subscribed instrument)
+};
+
+enum CallbackKind : std::uint32_t { kCbBook, kCbTrade, kCbBar, kCbFill, kCbOrderUpdate, kCbTimer, kCbCount };
+inline constexpr const char* kCallbackNames[kCbCount] = {"on_book", "on_trade", "on_bar", "on_fill", "on_order_update", "on_timer"};
+
+class Engine;
+
+struct Slot {
+  Slot(Engine* e, std::uint32_t idx, RiskLimits lim, std::vector<double> qptl, const VenueConfig& vc, bool bar_mode, std::uint32_t ninst);
+
+  Engine* eng;
+  std::uint32_t index;
+  std::string id;
+  std::string plugin_path;
+  LoadedPlugin plugin;
+  const sf_plugin_v1* fn = nullptr;
+  void* state = nullptr;
+  sf_ctx ctx{};
+  std::vector<std::uint8_t> subscribed;   // by instrument id
+  std::vector<std::uint32_t> instruments;  // subscribed ids
+  RiskGate gate;
+  SimVenue venue;
+  Rng rng;
+  Fifo<PendingAction> actions;
+  Fifo<PendingReport> reports;
+  Nanos last_arrive = INT64_MIN;
+  Nanos last_deliver = INT64_MIN;
+  struct Timer {
+    Nanos at;
+    std::uint64_t id;
+  };
+  std::array<Timer, 16> timers{};
+  std::uint32_t n_timers = 0;
+  bool in_callback = false;
+  bool faulted = false;
+  std::string fault_callback;
+  std::string fault_message;
+  std::uint64_t next_order_id = 1;
+  bool kill_reported = false;
+
+  // counters
+  std::uint64_t submitted = 0, accepted = 0, denied = 0, cancels = 0, replaces = 0, cancel_denied = 0, replace_denied = 0;
+  std::uint64_t fills = 0, maker_fills = 0, taker_fills = 0, done_filled = 0, done_canceled = 0, done_expired = 0, done_rejected = 0,
+                cancel_rejected = 0;
+  std::array<std::uint64_t, kRiskReasonCount> denials_by_reason{};
+  std::vector<DenialRecord> denial_list;
+  std::vector<FillRecord> fill_list;
+  std::vector<OrderRecord> order_list;
+  std::vector<PnlSample> pnl_series;
+  std::vector<Lots> pnl_positions;
+  double max_drawdown = 0, peak_pnl = 0;
+  std::array<LatencyHistogram, kCbCount> cb_hist;
+  LatencyHistogram t2o_hist;
+};
+
+class Engine {
+ public:
+  Engine(const EventFile& file, EngineOptions opts);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Loads the plugin and creates the strategy. False with a message naming the strategy.
+  [[nodiscard]] bool add_strategy(StrategySetup s, std::string& error);
+  void set_tape(TapeWriter* t) noexcept { tape_ = t; }
+
+  [[nodiscard]] RunStatus run();
+  [[nodiscard]] const std::string& error() const noexcept { return error_; }
+
+  /// Engages (or releases) a slot's kill switch now: working orders are canceled through the
+  /// venue path; new orders are denied KILL_SWITCH until release.
+  void engage_kill(std::uint32_t slot, const char* context);
+  void release_kill(std::uint32_t slot);
+
+  [[nodiscard]] std::size_t slot_count() const noexcept { return slots_.size(); }
+  [[nodiscard]] const Slot& slot(std::size_t i) const noexcept { return *slots_[i]; }
+  [[nodiscard]] std::uint64_t events_processed() const noexcept { return events_done_; }
+  [[nodiscard]] std::int64_t wall_ns() const noexcept { return wall_ns_; }
+  [[nodiscard]] const Book& book(std::uint32_t inst) const noexcept { return books_[inst]; }
+  [[nodiscard]] const EventFile& file() const noexcept { return file_; }
+  [[nodiscard]] const EngineOptions& options() const noexcept { return opts_; }
+
+  /// Writes the results document (docs/replay.md, "Results").
+  void write_results(json::Writer& w, const std::string& config_path) const;
+
+  // --- host side of sf_ctx (public for the C trampolines) -----------------------------------
+  std::int32_t host_submit(Slot& s, const sf_order_request& r, std::uint64_t* out_id);
+  std::int32_t host_cancel(Slot& s, std::uint64_t id);
+  std::int32_t host_replace(Slot& s, std::uint64_t id, Ticks px, Lots qty);
+  std::int32_t host_book_level(std::uint32_t inst, std::uint32_t side, std::uint32_t depth, std::int64_t* px, std::int64_t* qty) const;
+  std::int32_t host_set_timer(Slot& s, Nanos at, std::uint64_t id);
+  void host_fault(Slot& s, const char* msg);
+
+ private:
+  [[nodiscard]] Reference reference(std::uint32_t inst) const noexcept;
+  void process_due(Slot& s, Nanos before);
+  void deliver(Slot& s, const PendingReport& pr);
+  void venue_action(Slot& s, const PendingAction& a);
+  void drain_venue(Slot& s);
+  void notify_book(std::uint32_t inst, const Event& e);
+  void notify_trade(const Event& e);
+  void notify_bar(const Event& e);
+  void after_mark(Slot& s, std::uint32_t inst, Ticks mark_x2, Nanos now);
+  void kill_cancel_all(Slot& s, Nanos now);
+  void sample_pnl(Nanos ts);
+  void record_denial(Slot& s, const RiskDecision& d, char op, std::uint64_t id);
+  template <class F>
+  void invoke(Slot& s, CallbackKind cb, Nanos now, F&& f);
+
+  const EventFile& file_;
+  EngineOptions opts_;
+  std::vector<Book> books_;
+  std::vector<Reference> bar_ref_;  // bar mode: last close per instrument
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Slot*> slot_ptrs_;
+  std::vector<std::vector<Slot*>> subs_;  // instrument -> subscribed slots
+  TapeWriter* tape_ = nullptr;
+  TscClock clock_;
+  std::uint64_t event_tsc_ = 0;
+  Nanos now_ = 0;
+  bool stop_ = false;
+  std::string error_;
+  std::uint64_t events_done_ = 0;
+  std::int64_t wall_ns_ = 0;
+  std::uint64_t batches_ = 0, end_of_batch_flags_ = 0;
+  std::int64_t sample_every_ = 0;
+};
+
+}  // namespace sf

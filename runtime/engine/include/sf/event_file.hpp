@@ -1,0 +1,93 @@
+// sf/event_file.hpp — read (mmap) and write .sfe event files (docs/formats.md).
+//
+// Design: EventFile maps the whole file read-only (MAP_PRIVATE, MADV_SEQUENTIAL) and validates
+// the header, the instrument table and the size equation once at open; afterwards `events()` is
+// a plain pointer to `Event[event_count]`. Per-record checks (known type, instrument index in
+// range) are cheap and left to the consumer's loop (see validate_record()). EventWriter streams
+// records through a buffered FILE* into `<path>.tmp` and renames on finish(), so a reader never
+// sees a half-written file.
+// Worst case: open() is O(instrument_count); iteration is a pointer walk. No allocation per event.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "sf/events.hpp"
+
+namespace sf {
+
+class EventFile {
+ public:
+  EventFile() = default;
+  ~EventFile();
+  EventFile(const EventFile&) = delete;
+  EventFile& operator=(const EventFile&) = delete;
+  EventFile(EventFile&& o) noexcept;
+  EventFile& operator=(EventFile&& o) noexcept;
+
+  /// Maps and validates `path`. On failure returns false and sets `error` to a message that
+  /// names the first mismatch (e.g. "Condition failed: record_size is 32, expected 64").
+  [[nodiscard]] bool open(const std::string& path, std::string& error);
+
+  [[nodiscard]] const FileHeader& header() const noexcept { return *header_; }
+  [[nodiscard]] const InstrumentEntry* instruments() const noexcept { return instruments_; }
+  [[nodiscard]] std::uint32_t instrument_count() const noexcept { return header_->instrument_count; }
+  [[nodiscard]] const Event* events() const noexcept { return events_; }
+  [[nodiscard]] std::uint64_t event_count() const noexcept { return header_->event_count; }
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  [[nodiscard]] std::string source() const;
+  /// Index of the instrument named `symbol`, or -1.
+  [[nodiscard]] long find_instrument(std::string_view symbol) const noexcept;
+
+ private:
+  void close() noexcept;
+  std::string path_;
+  void* map_ = nullptr;
+  std::size_t map_len_ = 0;
+  const FileHeader* header_ = nullptr;
+  const InstrumentEntry* instruments_ = nullptr;
+  const Event* events_ = nullptr;
+};
+
+/// Checks one record against the file's instrument table; returns nullptr when valid, else a
+/// static description of the problem.
+[[nodiscard]] inline const char* validate_record(const Event& e, std::uint32_t instrument_count) noexcept {
+  if (e.type < 1 || e.type > 5) return "unknown event type";
+  if (e.instrument >= instrument_count) return "instrument index out of range";
+  if (e.type == static_cast<std::uint8_t>(EventType::Depth) && e.side != 1 && e.side != 2)
+    return "DEPTH record with side not 1 or 2";
+  if (e.side > 2) return "side not 0, 1 or 2";
+  return nullptr;
+}
+
+/// Writes a valid .sfe file. Usage: open(), then append() in recv_ts order, then finish().
+class EventWriter {
+ public:
+  EventWriter() = default;
+  ~EventWriter();
+  EventWriter(const EventWriter&) = delete;
+  EventWriter& operator=(const EventWriter&) = delete;
+
+  [[nodiscard]] bool open(const std::string& path, const std::vector<InstrumentEntry>& instruments,
+                          std::string_view source, std::string& error);
+  void append(const Event& e);
+  /// Rewrites the header with the final counts and renames the temp file into place.
+  [[nodiscard]] bool finish(std::string& error);
+  [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
+
+ private:
+  std::FILE* f_ = nullptr;
+  std::string path_, tmp_;
+  FileHeader hdr_{};
+  std::uint64_t count_ = 0;
+  bool sorted_ = true;
+  Nanos last_ts_ = std::numeric_limits<Nanos>::min();
+};
+
+/// Makes an InstrumentEntry (symbol truncated to 31 chars).
+[[nodiscard]] InstrumentEntry make_instrument(std::string_view symbol, std::int64_t tick_size_e9,
+                                              std::int64_t lot_size_e9, std::uint32_t id,
+                                              std::int64_t bar_interval_ns = 0) noexcept;
+
+}  // namespace sf

@@ -1,0 +1,172 @@
+// sf/risk.hpp — the pre-trade risk gate. Every order, replace and cancel of every strategy passes
+// through RiskGate before any venue sees it; generated strategy code has no other path out.
+//
+// Design: one gate per strategy instance. The gate owns that strategy's account (positions,
+// cash, fees, marks) and its table of working orders (fixed capacity = max_open_orders), so every
+// control is decided from the gate's own state: nothing a strategy passes in can turn a check off.
+// Limits are integers per instrument (lots, ticks, tick*lot notional as int128, price band in
+// 1/100 bps), converted once from the human-unit JSON config (see config.hpp).
+// Checks, in this precedence (the first failing one is the reason code):
+//   INVALID_ORDER, INSTRUMENT_NOT_ALLOWED, KILL_SWITCH, MAX_LOSS, RATE_LIMIT, MAX_OPEN_ORDERS,
+//   MAX_ORDER_QTY, NO_REFERENCE / CROSSED_REFERENCE / STALE_REFERENCE, PRICE_BAND,
+//   MAX_ORDER_NOTIONAL, MAX_POSITION (position + same-side working qty + this order),
+//   SELF_TRADE (own working opposite order at a crossing price), DUPLICATE_ORDER.
+// The message throttle is a token bucket on the event clock (never the wall clock): new orders
+// and replaces need a token; cancels consume one when available but are never denied, since a
+// cancel only reduces risk. A kill switch (manual, or automatic on MAX_LOSS) blocks new orders
+// and replaces until release_kill(); the engine cancels all working orders when it engages.
+// Worst case per check: O(open orders) for the self-trade and duplicate scans (bounded by
+// max_open_orders), O(instruments) for the loss check; no allocation after construction.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sf/types.hpp"
+
+namespace sf {
+
+/// Stable denial reason codes. Values are part of the plugin ABI (returned by ctx->submit).
+enum class RiskReason : std::int32_t {
+  Accepted = 0,
+  InvalidOrder = 1,
+  InstrumentNotAllowed = 2,
+  KillSwitch = 3,
+  MaxLoss = 4,
+  RateLimit = 5,
+  MaxOpenOrders = 6,
+  MaxOrderQty = 7,
+  NoReference = 8,
+  CrossedReference = 9,
+  StaleReference = 10,
+  PriceBand = 11,
+  MaxOrderNotional = 12,
+  MaxPosition = 13,
+  SelfTrade = 14,
+  DuplicateOrder = 15,
+  UnknownOrder = 16,
+  VenueBackpressure = 17,
+  NotInCallback = 18,
+};
+inline constexpr std::size_t kRiskReasonCount = 19;
+
+/// SCREAMING_SNAKE name of a reason code (stable; dashboards group by it).
+[[nodiscard]] const char* risk_reason_name(RiskReason r) noexcept;
+[[nodiscard]] const char* risk_reason_name_c(std::int32_t code) noexcept;
+
+struct InstrumentLimits {
+  bool allowed = false;
+  std::string symbol;
+  Lots max_order_qty = 0;
+  i128 max_order_notional = 0;  // in tick*lot units
+  Lots max_position = 0;
+  std::int64_t price_band_cbps = 0;  // 1/100 basis points
+  double quote_per_ticklot = 0.0;    // tick_size * lot_size in quote currency
+};
+
+struct RiskLimits {
+  std::vector<InstrumentLimits> instruments;  // indexed by file instrument id
+  std::uint32_t max_open_orders = 0;
+  std::int64_t max_msgs_per_sec = 0;
+  std::int64_t msg_burst = 0;
+  double max_loss = 0.0;  // quote currency, > 0
+  bool kill_on_max_loss = true;
+  Nanos max_reference_age_ns = 0;
+  Nanos duplicate_window_ns = 0;
+};
+
+struct RiskDecision {
+  RiskReason reason = RiskReason::Accepted;
+  Ticks protect_px = 0;  // for accepted market orders: the worst price the venue may fill at
+  char context[192] = {0};
+  [[nodiscard]] bool accepted() const noexcept { return reason == RiskReason::Accepted; }
+};
+
+struct GateOrder {
+  std::uint64_t id = 0;
+  std::uint32_t instrument = 0;
+  Side side = Side::None;
+  OrdType type = OrdType::Limit;
+  Ticks px = 0;
+  Lots leaves = 0;  // open quantity, worst case (reduced by fills, removed when done)
+  Nanos submit_ts = 0;
+};
+
+struct InstrumentAccount {
+  Lots position = 0;
+  Lots working_buy = 0;
+  Lots working_sell = 0;
+  i128 cash = 0;          // tick*lot units: + sells, - buys
+  Ticks mark_x2 = kNoPrice;  // 2 x mark price (mid), kNoPrice until first mark
+  double fees = 0.0;      // quote currency
+  Lots max_abs_position = 0;
+  Lots volume = 0;
+};
+
+class RiskGate {
+ public:
+  explicit RiskGate(RiskLimits limits);
+  RiskGate(const RiskGate&) = delete;
+  RiskGate& operator=(const RiskGate&) = delete;
+  RiskGate(RiskGate&&) noexcept = default;
+
+  /// Checks a new order; on acceptance records it as working under `id` and consumes a token.
+  [[nodiscard]] RiskDecision check_new(std::uint64_t id, const OrderIntent& o, const Reference& ref, Nanos now);
+  /// Checks a replace (new price, new open qty); on acceptance updates the working order.
+  [[nodiscard]] RiskDecision check_replace(std::uint64_t id, Ticks px, Lots qty, const Reference& ref, Nanos now);
+  /// Cancels are never denied for risk; UNKNOWN_ORDER when `id` is not working.
+  [[nodiscard]] RiskDecision check_cancel(std::uint64_t id, Nanos now);
+
+  /// A fill the strategy is told about: position, cash, fees, working qty.
+  void on_fill(std::uint64_t id, Side side, std::uint32_t instrument, Ticks px, Lots qty, double fee) noexcept;
+  /// The order is done (filled, canceled, expired, rejected): no longer working.
+  void on_done(std::uint64_t id) noexcept;
+  /// New mark (2 x mid) for an instrument.
+  void mark(std::uint32_t instrument, Ticks mid_x2) noexcept {
+    if (mid_x2 != kNoPrice) acct_[instrument].mark_x2 = mid_x2;
+  }
+
+  /// Net PnL (realised + unrealised marked to mid, minus fees) in quote currency.
+  [[nodiscard]] double pnl() const noexcept;
+  [[nodiscard]] double fees() const noexcept;
+  [[nodiscard]] double pnl_instrument(std::uint32_t instrument) const noexcept;
+  /// Evaluates the loss limit; engages the kill switch on a breach when configured. Returns true
+  /// when the kill switch was engaged by this call.
+  bool check_loss(Nanos now) noexcept;
+
+  void engage_kill(RiskReason why, const char* context) noexcept;
+  void release_kill() noexcept;
+  [[nodiscard]] bool killed() const noexcept { return killed_; }
+  [[nodiscard]] RiskReason kill_reason() const noexcept { return kill_reason_; }
+  [[nodiscard]] const char* kill_context() const noexcept { return kill_context_; }
+
+  [[nodiscard]] const InstrumentAccount& account(std::uint32_t instrument) const noexcept { return acct_[instrument]; }
+  [[nodiscard]] std::uint32_t open_orders() const noexcept { return n_open_; }
+  [[nodiscard]] const GateOrder* open_order_data() const noexcept { return orders_.data(); }
+  [[nodiscard]] const GateOrder* find(std::uint64_t id) const noexcept;
+  [[nodiscard]] const RiskLimits& limits() const noexcept { return lim_; }
+  [[nodiscard]] std::uint32_t instrument_count() const noexcept { return static_cast<std::uint32_t>(acct_.size()); }
+
+ private:
+  [[nodiscard]] bool take_token(Nanos now, bool force) noexcept;
+  [[nodiscard]] bool check_reference(const Reference& ref, Nanos now, const InstrumentLimits& il, RiskDecision& d) const noexcept;
+  [[nodiscard]] bool check_band(Ticks px, Ticks mid_x2, const InstrumentLimits& il, RiskDecision& d) const noexcept;
+  GateOrder* find_mut(std::uint64_t id) noexcept;
+  void remove_at(std::uint32_t idx) noexcept;
+
+  RiskLimits lim_;
+  std::vector<InstrumentAccount> acct_;
+  std::vector<GateOrder> orders_;  // [0, n_open_) are working; capacity max_open_orders
+  std::uint32_t n_open_ = 0;
+  std::int64_t tokens_ = 0;  // scaled by 1e9
+  std::int64_t token_cap_ = 0;
+  Nanos token_ts_ = 0;
+  bool token_init_ = false;
+  bool killed_ = false;
+  RiskReason kill_reason_ = RiskReason::Accepted;
+  char kill_context_[160] = {0};
+};
+
+}  // namespace sf

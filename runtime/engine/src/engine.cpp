@@ -1,0 +1,644 @@
+#include "sf/engine.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+
+#include "sf/crash.hpp"
+
+namespace sf {
+
+namespace {
+
+constexpr Nanos kNever = std::numeric_limits<Nanos>::max();
+constexpr std::size_t kMaxPendingActions = 1u << 16;
+
+std::int32_t t_submit(void* h, const sf_order_request* r, std::uint64_t* out) {
+  auto& s = *static_cast<Slot*>(h);
+  return s.eng->host_submit(s, *r, out);
+}
+std::int32_t t_cancel(void* h, std::uint64_t id) {
+  auto& s = *static_cast<Slot*>(h);
+  return s.eng->host_cancel(s, id);
+}
+std::int32_t t_replace(void* h, std::uint64_t id, std::int64_t px, std::int64_t qty) {
+  auto& s = *static_cast<Slot*>(h);
+  return s.eng->host_replace(s, id, px, qty);
+}
+std::int32_t t_book_level(void* h, std::uint32_t inst, std::uint32_t side, std::uint32_t depth, std::int64_t* px, std::int64_t* qty) {
+  return static_cast<Slot*>(h)->eng->host_book_level(inst, side, depth, px, qty);
+}
+std::int64_t t_position(void* h, std::uint32_t inst) {
+  auto& s = *static_cast<Slot*>(h);
+  return inst < s.gate.instrument_count() ? s.gate.account(inst).position : 0;
+}
+std::int32_t t_set_timer(void* h, std::int64_t at, std::uint64_t id) {
+  auto& s = *static_cast<Slot*>(h);
+  return s.eng->host_set_timer(s, at, id);
+}
+void t_log(void* h, std::int32_t level, const char* msg) {
+  static std::uint64_t lines = 0;
+  if (++lines > 10000) return;  // a chatty strategy cannot flood stderr
+  auto& s = *static_cast<Slot*>(h);
+  static constexpr const char* kLevels[] = {"debug", "info", "warn", "error"};
+  std::fprintf(stderr, "[%s %s] %s\n", s.id.c_str(), kLevels[std::clamp(level, 0, 3)], msg ? msg : "");
+}
+void t_fault(void* h, const char* msg) {
+  auto& s = *static_cast<Slot*>(h);
+  s.eng->host_fault(s, msg);
+}
+
+}  // namespace
+
+Slot::Slot(Engine* e, std::uint32_t idx, RiskLimits lim, std::vector<double> qptl, const VenueConfig& vc, bool bar_mode,
+           std::uint32_t ninst)
+    : eng(e),
+      index(idx),
+      subscribed(ninst, 0),
+      gate(std::move(lim)),
+      venue(std::move(qptl), gate.limits().max_open_orders, vc.queue_model, vc.fees, bar_mode),
+      rng(vc.seed ^ (0x9E3779B97F4A7C15ull * (idx + 1))),
+      actions(1024),
+      reports(1024) {}
+
+Engine::Engine(const EventFile& file, EngineOptions opts)
+    : file_(file), opts_(std::move(opts)), subs_(file.instrument_count()) {
+  books_.reserve(file.instrument_count());
+  for (std::uint32_t i = 0; i < file.instrument_count(); ++i) books_.emplace_back(opts_.book_capacity);
+  bar_ref_.resize(file.instrument_count());
+}
+
+Engine::~Engine() {
+  for (auto& s : slots_) {
+    if (s->state != nullptr && s->fn != nullptr) {
+      g_crash.strategy = s->id.c_str();
+      g_crash.callback = "destroy";
+      s->fn->destroy(s->state);
+      g_crash.callback = nullptr;
+      s->state = nullptr;
+    }
+  }
+}
+
+bool Engine::add_strategy(StrategySetup st, std::string& error) {
+  const std::string who = "strategy '" + st.id + "'";
+  if (st.instruments.empty()) {
+    error = "Condition failed: " + who + " has no instruments";
+    return false;
+  }
+  for (auto i : st.instruments)
+    if (i >= file_.instrument_count()) {
+      error = "Condition failed: " + who + " instrument id " + std::to_string(i) + " is not in the data file";
+      return false;
+    }
+  std::vector<double> qptl(file_.instrument_count());
+  for (std::uint32_t i = 0; i < file_.instrument_count(); ++i)
+    qptl[i] = static_cast<double>(file_.instruments()[i].tick_size_e9) * 1e-9 * static_cast<double>(file_.instruments()[i].lot_size_e9) * 1e-9;
+  if (st.limits.instruments.size() != file_.instrument_count()) {
+    error = "Invariant: " + who + " risk limits cover " + std::to_string(st.limits.instruments.size()) + " instruments, file has " +
+            std::to_string(file_.instrument_count());
+    return false;
+  }
+  auto slot = std::make_unique<Slot>(this, static_cast<std::uint32_t>(slots_.size()), std::move(st.limits), std::move(qptl), opts_.venue,
+                                     opts_.bar_mode, file_.instrument_count());
+  Slot& s = *slot;
+  s.id = st.id;
+  s.plugin_path = st.plugin;
+  std::string lerr;
+  if (!load_plugin(st.plugin, s.plugin, lerr)) {
+    error = who + ": " + lerr;
+    return false;
+  }
+  s.fn = s.plugin.table();
+  s.instruments = st.instruments;
+  for (auto i : st.instruments) s.subscribed[i] = 1;
+  s.ctx.abi_version = SF_ABI_VERSION;
+  s.ctx.struct_size = sizeof(sf_ctx);
+  s.ctx.host = &s;
+  s.ctx.submit = &t_submit;
+  s.ctx.cancel = &t_cancel;
+  s.ctx.replace = &t_replace;
+  s.ctx.book_level = &t_book_level;
+  s.ctx.position = &t_position;
+  s.ctx.set_timer = &t_set_timer;
+  s.ctx.log = &t_log;
+  s.ctx.fault = &t_fault;
+  s.ctx.reason_name = &risk_reason_name_c;
+
+  std::vector<sf_instrument> infos;
+  for (auto i : st.instruments) {
+    const InstrumentEntry& e = file_.instruments()[i];
+    sf_instrument si{};
+    si.id = i;
+    si.tick_size_e9 = e.tick_size_e9;
+    si.lot_size_e9 = e.lot_size_e9;
+    si.bar_interval_ns = e.bar_interval_ns;
+    std::memcpy(si.symbol, e.symbol, sizeof si.symbol - 1);
+    infos.push_back(si);
+  }
+  sf_create_args args{};
+  args.abi_version = SF_ABI_VERSION;
+  args.struct_size = sizeof args;
+  args.strategy_id = s.id.c_str();
+  args.params = st.params.c_str();
+  args.params_len = st.params.size();
+  args.instruments = infos.data();
+  args.instrument_count = static_cast<std::uint32_t>(infos.size());
+  args.seed = opts_.venue.seed;
+  char err[1024] = {0};
+  g_crash.strategy = s.id.c_str();
+  g_crash.callback = "create";
+  const std::int32_t rc = s.fn->create(&args, &s.state, err, sizeof err);
+  g_crash.callback = nullptr;
+  if (rc != SF_OK) {
+    s.state = nullptr;
+    error = who + " (plugin '" + st.plugin + "', strategy name '" + s.fn->name + "') failed in create: " + (err[0] ? err : "no message");
+    return false;
+  }
+  // Reserve every result list up front so the loop never allocates for them.
+  const auto& o = opts_.output;
+  s.fill_list.reserve(o.max_fills_listed);
+  s.denial_list.reserve(o.max_denials_listed);
+  if (o.orders_list) s.order_list.reserve(o.max_orders_listed);
+  const std::uint64_t n = file_.event_count();
+  const std::int64_t every = o.pnl_sample_every > 0 ? o.pnl_sample_every : std::max<std::int64_t>(1, static_cast<std::int64_t>(n / 2000));
+  const std::size_t samples = n / static_cast<std::uint64_t>(every) + 4;
+  s.pnl_series.reserve(samples);
+  s.pnl_positions.reserve(samples * s.instruments.size());
+  for (auto i : s.instruments) subs_[i].push_back(&s);
+  slots_.push_back(std::move(slot));
+  return true;
+}
+
+Reference Engine::reference(std::uint32_t inst) const noexcept {
+  if (inst >= books_.size()) return Reference{};
+  if (opts_.bar_mode) return bar_ref_[inst];
+  const Book& b = books_[inst];
+  return Reference{b.best_bid(), b.best_ask(), b.last_update_ts(), false};
+}
+
+template <class F>
+inline void Engine::invoke(Slot& s, CallbackKind cb, Nanos now, F&& f) {
+  s.ctx.now_ns = now;
+  g_crash.strategy = s.id.c_str();
+  g_crash.callback = kCallbackNames[cb];
+  g_crash.ts = now;
+  s.in_callback = true;
+  std::int32_t rc;
+  if (opts_.measure_latency) {
+    const std::uint64_t t0 = TscClock::now();
+    rc = f();
+    s.cb_hist[cb].record(clock_.to_ns(TscClock::now() - t0));
+  } else {
+    rc = f();
+  }
+  s.in_callback = false;
+  g_crash.callback = nullptr;
+  if (rc != SF_OK) [[unlikely]] {
+    s.faulted = true;
+    s.fault_callback = kCallbackNames[cb];
+    if (s.fault_message.empty()) s.fault_message = "callback returned status " + std::to_string(rc) + " without a message";
+    stop_ = true;
+    error_ = "strategy '" + s.id + "' faulted in " + s.fault_callback + " at event time " + std::to_string(now) + ": " + s.fault_message;
+  }
+}
+
+void Engine::record_denial(Slot& s, const RiskDecision& d, char op, std::uint64_t id) {
+  ++s.denials_by_reason[static_cast<std::size_t>(d.reason)];
+  if (s.denial_list.size() < opts_.output.max_denials_listed) {
+    DenialRecord r{now_, d.reason, op, id, {0}};
+    std::memcpy(r.context, d.context, sizeof r.context);
+    s.denial_list.push_back(r);
+  }
+}
+
+std::int32_t Engine::host_submit(Slot& s, const sf_order_request& r, std::uint64_t* out_id) {
+  if (out_id != nullptr) *out_id = 0;
+  ++s.submitted;
+  RiskDecision d;
+  const std::uint64_t id = s.next_order_id;
+  const auto type = static_cast<OrdType>(r.type);
+  if (!s.in_callback) {
+    d.reason = RiskReason::NotInCallback;
+    std::snprintf(d.context, sizeof d.context, "orders may only be sent from inside a callback");
+  } else {
+    const OrderIntent oi{r.instrument, static_cast<Side>(r.side), type, type == OrdType::Market ? Tif::Ioc : static_cast<Tif>(r.tif), r.px, r.qty};
+    d = s.gate.check_new(id, oi, reference(r.instrument), now_);
+    if (d.accepted() && s.actions.size() >= kMaxPendingActions) {
+      s.gate.on_done(id);
+      d.reason = RiskReason::VenueBackpressure;
+      std::snprintf(d.context, sizeof d.context, "pending_actions=%zu", s.actions.size());
+    }
+  }
+  if (!d.accepted()) {
+    ++s.denied;
+    record_denial(s, d, 'N', 0);
+    if (tape_ != nullptr) tape_->submit(s.id.c_str(), now_, r, 0, risk_reason_name(d.reason), d.context);
+    return static_cast<std::int32_t>(d.reason);
+  }
+  // The order has left the risk gate: this is the tick-to-order point.
+  if (opts_.measure_latency) s.t2o_hist.record(clock_.to_ns(TscClock::now() - event_tsc_));
+  ++s.next_order_id;
+  ++s.accepted;
+  if (out_id != nullptr) *out_id = id;
+  PendingAction a{};
+  a.kind = PendingAction::Kind::New;
+  a.id = id;
+  a.order.id = id;
+  a.order.instrument = r.instrument;
+  a.order.side = static_cast<Side>(r.side);
+  a.order.type = type;
+  a.order.tif = type == OrdType::Market ? Tif::Ioc : static_cast<Tif>(r.tif);
+  a.order.px = type == OrdType::Market ? d.protect_px : r.px;
+  a.order.leaves = r.qty;
+  if (opts_.bar_mode) {
+    a.ts = now_;
+  } else {
+    a.ts = std::max(s.last_arrive, now_ + opts_.venue.feed.sample(s.rng) + opts_.venue.entry.sample(s.rng));
+    s.last_arrive = a.ts;
+  }
+  s.actions.push(a);
+  if (opts_.output.orders_list && s.order_list.size() < opts_.output.max_orders_listed)
+    s.order_list.push_back(OrderRecord{id, now_, r.instrument, a.order.side, type, a.order.tif, a.order.px, r.qty, 0, 0});
+  if (tape_ != nullptr) tape_->submit(s.id.c_str(), now_, r, id, "ACCEPTED", "");
+  return SF_ACCEPTED;
+}
+
+std::int32_t Engine::host_cancel(Slot& s, std::uint64_t id) {
+  RiskDecision d;
+  if (!s.in_callback) {
+    d.reason = RiskReason::NotInCallback;
+    std::snprintf(d.context, sizeof d.context, "cancels may only be sent from inside a callback");
+  } else {
+    d = s.gate.check_cancel(id, now_);
+  }
+  if (!d.accepted()) {
+    ++s.cancel_denied;
+    record_denial(s, d, 'C', id);
+    if (tape_ != nullptr) tape_->cancel(s.id.c_str(), now_, id, risk_reason_name(d.reason), d.context);
+    return static_cast<std::int32_t>(d.reason);
+  }
+  ++s.cancels;
+  PendingAction a{};
+  a.kind = PendingAction::Kind::Cancel;
+  a.id = id;
+  if (opts_.bar_mode) {
+    a.ts = now_;
+  } else {
+    a.ts = std::max(s.last_arrive, now_ + opts_.venue.feed.sample(s.rng) + opts_.venue.entry.sample(s.rng));
+    s.last_arrive = a.ts;
+  }
+  s.actions.push(a);
+  if (tape_ != nullptr) tape_->cancel(s.id.c_str(), now_, id, "ACCEPTED", "");
+  return SF_ACCEPTED;
+}
+
+std::int32_t Engine::host_replace(Slot& s, std::uint64_t id, Ticks px, Lots qty) {
+  RiskDecision d;
+  if (!s.in_callback) {
+    d.reason = RiskReason::NotInCallback;
+    std::snprintf(d.context, sizeof d.context, "replaces may only be sent from inside a callback");
+  } else {
+    const GateOrder* g = s.gate.find(id);
+    d = s.gate.check_replace(id, px, qty, g != nullptr ? reference(g->instrument) : Reference{}, now_);
+  }
+  if (!d.accepted()) {
+    ++s.replace_denied;
+    record_denial(s, d, 'R', id);
+    if (tape_ != nullptr) tape_->replace(s.id.c_str(), now_, id, px, qty, risk_reason_name(d.reason), d.context);
+    return static_cast<std::int32_t>(d.reason);
+  }
+  if (opts_.measure_latency) s.t2o_hist.record(clock_.to_ns(TscClock::now() - event_tsc_));
+  ++s.replaces;
+  PendingAction a{};
+  a.kind = PendingAction::Kind::Replace;
+  a.id = id;
+  a.px = px;
+  a.qty = qty;
+  if (opts_.bar_mode) {
+    a.ts = now_;
+  } else {
+    a.ts = std::max(s.last_arrive, now_ + opts_.venue.feed.sample(s.rng) + opts_.venue.entry.sample(s.rng));
+    s.last_arrive = a.ts;
+  }
+  s.actions.push(a);
+  if (tape_ != nullptr) tape_->replace(s.id.c_str(), now_, id, px, qty, "ACCEPTED", "");
+  return SF_ACCEPTED;
+}
+
+std::int32_t Engine::host_book_level(std::uint32_t inst, std::uint32_t side, std::uint32_t depth, std::int64_t* px,
+                                     std::int64_t* qty) const {
+  if (inst >= books_.size() || px == nullptr || qty == nullptr) return 0;
+  const Book& b = books_[inst];
+  if (side == SF_SIDE_BUY) return b.bids().level(depth, *px, *qty) ? 1 : 0;
+  if (side == SF_SIDE_SELL) return b.asks().level(depth, *px, *qty) ? 1 : 0;
+  return 0;
+}
+
+std::int32_t Engine::host_set_timer(Slot& s, Nanos at, std::uint64_t id) {
+  if (s.n_timers >= s.timers.size()) return -1;
+  s.timers[s.n_timers++] = Slot::Timer{at, id};
+  return 0;
+}
+
+void Engine::host_fault(Slot& s, const char* msg) {
+  s.fault_message = msg != nullptr ? msg : "fault without a message";
+}
+
+void Engine::drain_venue(Slot& s) {
+  for (const VenueReport& r : s.venue.reports()) {
+    Nanos ts = r.ts;
+    if (!opts_.bar_mode) {
+      ts = std::max(s.last_deliver, r.ts + opts_.venue.response.sample(s.rng));
+      s.last_deliver = ts;
+    }
+    s.reports.push(PendingReport{ts, r});
+  }
+  s.venue.clear_reports();
+}
+
+void Engine::venue_action(Slot& s, const PendingAction& a) {
+  switch (a.kind) {
+    case PendingAction::Kind::New:
+      s.venue.new_order(a.ts, a.order, books_[a.order.instrument]);
+      break;
+    case PendingAction::Kind::Cancel:
+      s.venue.cancel(a.ts, a.id);
+      break;
+    case PendingAction::Kind::Replace: {
+      const VenueOrder* o = s.venue.find(a.id);
+      s.venue.replace(a.ts, a.id, a.px, a.qty, books_[o != nullptr ? o->instrument : 0]);
+      break;
+    }
+  }
+  drain_venue(s);
+}
+
+void Engine::deliver(Slot& s, const PendingReport& pr) {
+  const VenueReport& r = pr.r;
+  const Nanos saved_now = now_;
+  now_ = pr.ts;
+  if (r.kind == VenueReport::Kind::Fill) {
+    s.gate.on_fill(r.id, r.side, r.instrument, r.px, r.qty, r.fee);
+    ++s.fills;
+    ++(r.maker ? s.maker_fills : s.taker_fills);
+    const Lots pos = s.gate.account(r.instrument).position;
+    if (s.fill_list.size() < opts_.output.max_fills_listed)
+      s.fill_list.push_back(FillRecord{pr.ts, r.id, r.instrument, r.side, r.maker, r.px, r.qty, r.fee, pos});
+    if (opts_.output.orders_list && r.id >= 1 && r.id <= s.order_list.size()) s.order_list[r.id - 1].filled += r.qty;
+    const sf_fill f{pr.ts, r.id, r.instrument, static_cast<std::uint32_t>(r.side), r.maker ? SF_LIQ_MAKER : SF_LIQ_TAKER, 0, r.px, r.qty,
+                    r.leaves, pos, r.fee};
+    if (tape_ != nullptr) tape_->fill(s.id.c_str(), f);
+    if (!s.faulted) invoke(s, kCbFill, pr.ts, [&] { return s.fn->on_fill(s.state, &s.ctx, &f); });
+    if (s.gate.check_loss(pr.ts)) kill_cancel_all(s, pr.ts);
+  } else {
+    switch (r.status) {
+      case SF_ORDER_FILLED: ++s.done_filled; break;
+      case SF_ORDER_CANCELED: ++s.done_canceled; break;
+      case SF_ORDER_EXPIRED: ++s.done_expired; break;
+      case SF_ORDER_REJECTED: ++s.done_rejected; break;
+      case SF_ORDER_CANCEL_REJECTED: ++s.cancel_rejected; break;
+      default: break;
+    }
+    const bool done = r.status == SF_ORDER_FILLED || r.status == SF_ORDER_CANCELED || r.status == SF_ORDER_EXPIRED ||
+                      r.status == SF_ORDER_REJECTED;
+    if (done) {
+      s.gate.on_done(r.id);
+      if (opts_.output.orders_list && r.id >= 1 && r.id <= s.order_list.size()) s.order_list[r.id - 1].final_status = r.status;
+    }
+    const sf_order_update u{pr.ts, r.id, r.instrument, static_cast<std::uint32_t>(r.side), r.status, 0, r.px, r.qty, r.leaves};
+    if (tape_ != nullptr) tape_->order_update(s.id.c_str(), u);
+    if (!s.faulted) invoke(s, kCbOrderUpdate, pr.ts, [&] { return s.fn->on_order_update(s.state, &s.ctx, &u); });
+  }
+  now_ = saved_now;
+}
+
+void Engine::process_due(Slot& s, Nanos before) {
+  while (!stop_) {
+    const Nanos ta = s.actions.empty() ? kNever : s.actions.front().ts;
+    const Nanos tr = s.reports.empty() ? kNever : s.reports.front().ts;
+    Nanos tt = kNever;
+    std::uint32_t ti = 0;
+    for (std::uint32_t i = 0; i < s.n_timers; ++i)
+      if (s.timers[i].at < tt) {
+        tt = s.timers[i].at;
+        ti = i;
+      }
+    const Nanos m = std::min({ta, tr, tt});
+    if (m >= before) return;
+    if (ta == m) {
+      const PendingAction a = s.actions.front();
+      s.actions.pop();
+      venue_action(s, a);
+    } else if (tr == m) {
+      const PendingReport r = s.reports.front();
+      s.reports.pop();
+      deliver(s, r);
+    } else {
+      const Slot::Timer t = s.timers[ti];
+      s.timers[ti] = s.timers[--s.n_timers];
+      const Nanos saved_now = now_;
+      now_ = t.at;
+      if (tape_ != nullptr) tape_->timer(s.id.c_str(), t.at, t.id);
+      if (!s.faulted) invoke(s, kCbTimer, t.at, [&] { return s.fn->on_timer(s.state, &s.ctx, t.id); });
+      now_ = saved_now;
+    }
+  }
+}
+
+void Engine::kill_cancel_all(Slot& s, Nanos now) {
+  if (tape_ != nullptr) tape_->kill(s.id.c_str(), now, risk_reason_name(s.gate.kill_reason()), s.gate.kill_context());
+  const GateOrder* orders = s.gate.open_order_data();
+  for (std::uint32_t i = 0; i < s.gate.open_orders(); ++i) {
+    PendingAction a{};
+    a.kind = PendingAction::Kind::Cancel;
+    a.id = orders[i].id;
+    if (opts_.bar_mode) {
+      a.ts = now;
+    } else {
+      a.ts = std::max(s.last_arrive, now + opts_.venue.entry.sample(s.rng));
+      s.last_arrive = a.ts;
+    }
+    s.actions.push(a);
+  }
+}
+
+void Engine::engage_kill(std::uint32_t slot, const char* context) {
+  Slot& s = *slots_.at(slot);
+  s.gate.engage_kill(RiskReason::KillSwitch, context);
+  kill_cancel_all(s, now_);
+}
+
+void Engine::release_kill(std::uint32_t slot) { slots_.at(slot)->gate.release_kill(); }
+
+void Engine::after_mark(Slot& s, std::uint32_t inst, Ticks mark_x2, Nanos now) {
+  s.gate.mark(inst, mark_x2);
+  if (s.gate.account(inst).position != 0 && s.gate.check_loss(now)) kill_cancel_all(s, now);
+}
+
+void Engine::notify_book(std::uint32_t inst, const Event& e) {
+  ++batches_;
+  const auto& subs = subs_[inst];
+  if (subs.empty()) return;
+  const Book& b = books_[inst];
+  std::uint32_t flags = e.snapshot() ? SF_BOOK_SNAPSHOT : 0u;
+  const BookState st = b.state();
+  if (st == BookState::Locked) flags |= SF_BOOK_LOCKED;
+  if (st == BookState::Crossed) flags |= SF_BOOK_CROSSED;
+  const sf_book v{e.exch_ts, e.recv_ts, inst, flags, b.best_bid(), b.best_bid_qty(), b.best_ask(), b.best_ask_qty(), b.bids().size(),
+                  b.asks().size()};
+  const Ticks mid_x2 = b.mid_x2();
+  for (Slot* s : subs) {
+    if (s->faulted) continue;
+    after_mark(*s, inst, mid_x2, now_);
+    if (tape_ != nullptr) tape_->book(s->id.c_str(), v);
+    invoke(*s, kCbBook, now_, [&] { return s->fn->on_book(s->state, &s->ctx, &v); });
+  }
+}
+
+void Engine::notify_trade(const Event& e) {
+  const auto& subs = subs_[e.instrument];
+  if (subs.empty()) return;
+  const sf_trade t{e.exch_ts, e.recv_ts, e.instrument, e.side, e.v[0], e.v[1], e.v[2]};
+  for (Slot* s : subs) {
+    if (s->faulted) continue;
+    if (tape_ != nullptr) tape_->trade(s->id.c_str(), t);
+    invoke(*s, kCbTrade, now_, [&] { return s->fn->on_trade(s->state, &s->ctx, &t); });
+  }
+}
+
+void Engine::notify_bar(const Event& e) {
+  const std::uint32_t inst = e.instrument;
+  if (opts_.bar_mode) {
+    for (auto& sp : slots_) {
+      Slot& s = *sp;
+      if (s.venue.resting(inst) == 0) continue;
+      s.venue.on_bar(now_, inst, e.v[0], e.v[1], e.v[2]);
+      drain_venue(s);
+      process_due(s, now_ + 1);  // the strategy hears of these fills before this bar's on_bar
+    }
+  }
+  bar_ref_[inst] = Reference::last_price(e.v[3], now_);
+  const auto& subs = subs_[inst];
+  if (subs.empty()) return;
+  const sf_bar b{e.exch_ts, e.recv_ts, inst, 0, e.v[0], e.v[1], e.v[2], e.v[3], e.v[4]};
+  for (Slot* s : subs) {
+    if (s->faulted) continue;
+    after_mark(*s, inst, 2 * e.v[3], now_);
+    if (tape_ != nullptr) tape_->bar(s->id.c_str(), b);
+    invoke(*s, kCbBar, now_, [&] { return s->fn->on_bar(s->state, &s->ctx, &b); });
+  }
+}
+
+void Engine::sample_pnl(Nanos ts) {
+  for (auto& sp : slots_) {
+    Slot& s = *sp;
+    if (s.pnl_series.size() == s.pnl_series.capacity()) continue;  // never grows in the loop
+    const double p = s.gate.pnl();
+    s.pnl_series.push_back(PnlSample{ts, p, s.gate.fees(), s.pnl_positions.size()});
+    for (auto i : s.instruments) s.pnl_positions.push_back(s.gate.account(i).position);
+    s.peak_pnl = std::max(s.peak_pnl, p);
+    s.max_drawdown = std::max(s.max_drawdown, s.peak_pnl - p);
+  }
+}
+
+RunStatus Engine::run() {
+  const Event* ev = file_.events();
+  const std::uint64_t n = file_.event_count();
+  const std::uint32_t ninst = file_.instrument_count();
+  sample_every_ = opts_.output.pnl_sample_every > 0 ? opts_.output.pnl_sample_every
+                                                    : std::max<std::int64_t>(1, static_cast<std::int64_t>(n / 2000));
+  std::int64_t countdown = sample_every_;
+  slot_ptrs_.clear();
+  for (auto& sp : slots_) slot_ptrs_.push_back(sp.get());
+  Slot* const* slots = slot_ptrs_.data();
+  const std::size_t nslots = slot_ptrs_.size();
+  const auto wall0 = std::chrono::steady_clock::now();
+  std::uint64_t i = 0;
+  for (; i < n && !stop_; ++i) {
+    const Event& e = ev[i];
+    event_tsc_ = TscClock::now();
+    if (const char* bad = validate_record(e, ninst)) [[unlikely]] {
+      error_ = "Condition failed: event file '" + file_.path() + "' record " + std::to_string(i) + ": " + bad + " (type=" +
+               std::to_string(e.type) + ", side=" + std::to_string(e.side) + ", instrument=" + std::to_string(e.instrument) + ")";
+      events_done_ = i;
+      return RunStatus::DataError;
+    }
+    now_ = e.recv_ts;
+    for (std::size_t k = 0; k < nslots; ++k) {
+      Slot& s = *slots[k];
+      if (!s.actions.empty() || !s.reports.empty() || s.n_timers != 0) process_due(s, now_);
+    }
+    const std::uint32_t inst = e.instrument;
+    Book& book = books_[inst];
+    if (e.end_of_batch()) ++end_of_batch_flags_;
+    switch (static_cast<EventType>(e.type)) {
+      case EventType::Depth: {
+        const Lots old = book.apply(e);
+        const Lots nq = e.v[1] > 0 ? e.v[1] : 0;
+        for (std::size_t k = 0; k < nslots; ++k) {
+          Slot& s = *slots[k];
+          if (s.venue.resting(inst) == 0) continue;
+          s.venue.on_level(now_, inst, static_cast<Side>(e.side), e.v[0], old, nq);
+          drain_venue(s);
+        }
+        if (e.end_of_batch()) notify_book(inst, e);
+        break;
+      }
+      case EventType::Quote: {
+        const Ticks pb = book.best_bid(), pa = book.best_ask();
+        const Lots pbq = book.best_bid_qty(), paq = book.best_ask_qty();
+        book.apply(e);
+        const Ticks nb = book.best_bid(), na = book.best_ask();
+        const Lots nbq = book.best_bid_qty(), naq = book.best_ask_qty();
+        for (std::size_t k = 0; k < nslots; ++k) {
+          Slot& s = *slots[k];
+          if (s.venue.resting(inst) == 0) continue;
+          auto level = [&](Side side, Ticks p0, Lots q0, Ticks p1, Lots q1, Ticks empty) {
+            if (p0 == p1) {
+              if (p1 != empty) s.venue.on_level(now_, inst, side, p1, q0, q1);
+            } else {
+              if (p0 != empty) s.venue.on_level(now_, inst, side, p0, q0, 0);
+              if (p1 != empty) s.venue.on_level(now_, inst, side, p1, 0, q1);
+            }
+          };
+          level(Side::Bid, pb, pbq, nb, nbq, kNoBid);
+          level(Side::Ask, pa, paq, na, naq, kNoAsk);
+          drain_venue(s);
+        }
+        notify_book(inst, e);
+        break;
+      }
+      case EventType::Clear:
+        book.apply(e);
+        if (e.end_of_batch()) notify_book(inst, e);
+        break;
+      case EventType::Trade:
+        for (std::size_t k = 0; k < nslots; ++k) {
+          Slot& s = *slots[k];
+          if (s.venue.resting(inst) == 0) continue;
+          s.venue.on_trade(now_, inst, static_cast<Side>(e.side), e.v[0], e.v[1]);
+          drain_venue(s);
+        }
+        notify_trade(e);
+        break;
+      case EventType::Bar:
+        notify_bar(e);
+        break;
+    }
+    if (--countdown == 0) [[unlikely]] {
+      countdown = sample_every_;
+      sample_pnl(now_);
+    }
+  }
+  events_done_ = i;
+  wall_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - wall0).count();
+  for (auto& sp : slots_) sp->pnl_series.reserve(sp->pnl_series.size() + 1);
+  sample_pnl(now_);
+  return stop_ ? RunStatus::StrategyFault : RunStatus::Ok;
+}
+
+}  // namespace sf
