@@ -27,18 +27,20 @@ DAY_NS = 86_400 * NS
 class Table:
     """Columns of a CSV file as lists of strings, with the source line of every row."""
 
-    def __init__(self, path: Path, header: list[str] | None, rows: list[list[str]], lines: list[int]):
+    def __init__(self, path: Path, header: list[str] | None, rows: list[list[str]], lines):
         self.path = path
         self.header = header
         self.rows = rows
         self.lines = lines
-        self._cols = list(zip(*rows)) if rows else []
+        self._cache: dict[int, list[str]] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def col(self, i: int) -> list[str]:
-        return list(self._cols[i]) if self._cols else []
+        if i not in self._cache:
+            self._cache[i] = [r[i] for r in self.rows]
+        return self._cache[i]
 
     def index(self, name: str, required: bool = True) -> int | None:
         assert self.header is not None
@@ -82,31 +84,36 @@ def _open(path: Path):
 
 def read_table(path: str | Path, delimiter: str = ",", header: bool = True, ncols: int | None = None) -> Table:
     """Read a delimited text file. Blank lines are skipped; every row must have the header's (or
-    ``ncols``) column count."""
+    ``ncols``) column count. Line numbers are 1-based physical lines (a quoted field spanning
+    several lines shifts the numbers after it)."""
     path = Path(path)
-    rows: list[list[str]] = []
-    lines: list[int] = []
     head = None
     with _open(path) as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         try:
-            for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                if header and head is None:
-                    head = [c.strip() for c in row]
-                    ncols = ncols or len(head)
-                    continue
-                if ncols is None:
-                    ncols = len(row)
-                if len(row) != ncols:
-                    raise row_error(path, reader.line_num, f"expected {ncols} fields, found {len(row)}: {delimiter.join(row)[:80]!r}")
-                rows.append(row)
-                lines.append(reader.line_num)
+            raw = list(reader)
         except (csv.Error, UnicodeDecodeError) as e:
             raise row_error(path, reader.line_num, f"unreadable CSV: {e}") from None
-    if header and head is None:
-        raise InputError(f"{path}: empty file, expected a header row")
+    keep = [i for i, row in enumerate(raw) if row and not (len(row) == 1 and not row[0].strip())]
+    if header:
+        if not keep:
+            raise InputError(f"{path}: empty file, expected a header row")
+        head = [c.strip() for c in raw[keep[0]]]
+        ncols = ncols or len(head)
+        keep = keep[1:]
+    if len(keep) == len(raw) - (1 if header else 0):  # no blank lines: avoid copying
+        rows = raw[1:] if header else raw
+        lines = range(2 if header else 1, len(raw) + 1)
+    else:
+        rows = [raw[i] for i in keep]
+        lines = [i + 1 for i in keep]
+    if rows:
+        ncols = ncols or len(rows[0])
+        widths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        bad = np.flatnonzero(widths != ncols)
+        if len(bad):
+            k = int(bad[0])
+            raise row_error(path, lines[k], f"expected {ncols} fields, found {len(rows[k])}: {delimiter.join(rows[k])[:80]!r}")
     return Table(path, head, rows, lines)
 
 
@@ -122,7 +129,7 @@ def _symbols(table: Table, symbol: str | None) -> tuple[list[str], np.ndarray]:
             raise InputError(f"{table.path}: symbol {symbol!r} not found in the symbol column")
         table.rows = [r for r, k in zip(table.rows, keep) if k]
         table.lines = [ln for ln, k in zip(table.lines, keep) if k]
-        table._cols = list(zip(*table.rows))
+        table._cache.clear()
         return [symbol], np.zeros(len(table), dtype=np.uint16)
     uniq, inv = np.unique(col, return_inverse=True)
     return [str(u) for u in uniq], inv.astype(np.uint16)
@@ -213,12 +220,15 @@ def convert_trades_csv(
     side = np.zeros(len(table), dtype=np.uint8)
     si = table.index("side", required=False)
     if si is not None:
-        words = [w.strip().lower() for w in table.col(si)]
-        for k, w in enumerate(words):
-            s = SIDE_WORDS.get(w)
-            if s is None:
-                raise row_error(table.path, table.lines[k], f"side {w!r} is not one of buy/sell/b/s/1/2/-1/none")
-            side[k] = s
+        uniq, inv = np.unique(np.array(table.col(si)), return_inverse=True)
+        codes = np.zeros(len(uniq), dtype=np.uint8)
+        for j, w in enumerate(uniq.tolist()):
+            code = SIDE_WORDS.get(w.strip().lower())
+            if code is None:
+                k = int(np.argmax(inv == j))
+                raise row_error(table.path, table.lines[k], f"side {w.strip()!r} is not one of buy/sell/b/s/1/2/-1/none")
+            codes[j] = code
+        side = codes[inv]
     tid = np.zeros(len(table), dtype=np.int64)
     ti = table.index("trade_id", required=False)
     if ti is not None:

@@ -66,6 +66,10 @@ def _numeric_ts(values: list[str], unit: str, what: str) -> np.ndarray:
     """Numbers since the epoch in ``unit`` -> ns, exact for plain decimals (no float rounding:
     ``1700000000.25`` s is exactly 1700000000250000000 ns)."""
     scale = UNITS[unit]
+    try:  # fast path: integers
+        return np.array(values, dtype=np.int64) * scale
+    except (ValueError, OverflowError):
+        pass
     digits = len(str(scale)) - 1  # fractional digits that still name whole ns
     whole: list[int] = []
     frac: list[int] = []
