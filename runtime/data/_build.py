@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Sequence
 
@@ -87,14 +87,6 @@ def book_diff(
     same_level = same_px & (prev_q[:, :, None] == cur_q[:, None, :])
     changed = cur_live & ~same_level.any(axis=1)
     return deleted, changed
-
-
-@dataclass
-class GridStats:
-    """How many values were off the tick/lot grid, with a few examples."""
-
-    off_grid: int = 0
-    examples: list[str] = field(default_factory=list)
 
 
 def to_grid(values: np.ndarray, step: Decimal | str, what: str, stats: dict, max_examples: int = 3) -> np.ndarray:

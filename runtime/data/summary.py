@@ -12,10 +12,8 @@ import numpy as np
 from .book import NO_ASK, NO_BID, replay
 from .format import (
     BAR,
-    DEPTH,
     END_OF_BATCH,
     EVENT_TYPE_NAMES,
-    QUOTE,
     SNAPSHOT,
     TRADE,
     open_events,
