@@ -150,13 +150,11 @@ def schema(write: bool, root: Path) -> None:
         click.echo(f"wrote {path}")
 
 
-def _register_optional_groups() -> None:
+def _register_component_groups() -> None:
     """Command groups that live in the components."""
-    try:
-        from stratforge.runtime.data.cli import data
-    except ImportError:  # the data component is optional at this stage of the build
-        return
+    from stratforge.runtime.data.cli import data
+
     main.add_command(data)
 
 
-_register_optional_groups()
+_register_component_groups()
