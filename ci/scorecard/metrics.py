@@ -1,0 +1,337 @@
+"""Performance and execution metrics of a backtest run (numpy; definitions in docs/scorecard.md).
+
+Returns are simple returns on the initial capital per period, r_t = (P_t - P_{t-1}) / C0, where
+P is cumulative net PnL sampled at the end of each period (the spec says returns and Sharpe are
+computed against ``backtest.initial_capital``). The period is chosen from the data: 1 minute for
+tick/L2 runs, 1 day for bar runs; the annualisation factor is the number of such periods in a
+year of the run's calendar. Both are recorded beside every ratio. A ratio that cannot be computed
+is None with a reason, never infinity or NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from stratforge.ci.scorecard import reasons as R
+from stratforge.ci.scorecard.inputs import (
+    BacktestRun,
+    Fill,
+    FillSide,
+    RoundTrip,
+    TradeDirection,
+)
+
+NS_PER_S = 1_000_000_000
+NS_PER_MIN = 60 * NS_PER_S
+NS_PER_DAY = 86_400 * NS_PER_S
+EXCHANGE_DAYS = 252
+EXCHANGE_MINUTES_PER_DAY = 390  # 6.5 h session
+CONTINUOUS_DAYS = 365
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Periodicity(Frozen):
+    """How returns were sampled and annualised."""
+
+    period: Literal["1min", "1d"] = Field(description="Return period.")
+    period_ns: int = Field(description="Period length in nanoseconds.")
+    calendar: Literal["continuous", "exchange"] = Field(description="Calendar of the factor.")
+    periods_per_year: float = Field(description="Annualisation factor N: ratios are scaled by "
+                                    "sqrt(N), returns by N.")
+    observations: int = Field(description="Number of period returns used.")
+
+
+class Ratio(Frozen):
+    """A ratio that may be undefined."""
+
+    value: float | None = Field(description="The value, or None when undefined.")
+    reason: str | None = Field(default=None, description="Why it is undefined.")
+
+
+class Drawdown(Frozen):
+    """Largest fall of cumulative net PnL from its running peak (the peak starts at 0)."""
+
+    abs: float = Field(description="Depth in quote currency (>= 0).")
+    pct_of_capital: float = Field(description="Depth as percent of initial capital.")
+    peak_ts_ns: int | None = Field(description="When the peak was set.")
+    trough_ts_ns: int | None = Field(description="When the trough was reached.")
+
+
+class InventoryStats(Frozen):
+    """Position statistics of one symbol (base units)."""
+
+    symbol: str
+    mean_abs_position: float = Field(description="Time-weighted mean of |position|.")
+    max_abs_position: float = Field(description="Largest |position| sampled.")
+    final_position: float = Field(description="Position at the last sample.")
+
+
+class SliceMetrics(Frozen):
+    """Metrics of one slice of the run (full, in-sample or out-of-sample)."""
+
+    slice: Literal["full", "in_sample", "out_of_sample"]
+    start_ns: int
+    end_ns: int
+    pnl_net: float = Field(description="Net PnL over the slice, quote currency.")
+    fees: float = Field(description="Fees paid over the slice.")
+    return_pct: float = Field(description="pnl_net / initial capital x 100.")
+    annualised_return_pct: Ratio
+    sharpe: Ratio
+    sortino: Ratio
+    calmar: Ratio
+    max_drawdown: Drawdown
+    trades: int = Field(description="Round trips closed in the slice.")
+    hit_ratio: Ratio = Field(description="Share of round trips with pnl > 0.")
+    periodicity: Periodicity
+
+
+class Metrics(Frozen):
+    """Everything the gates and the reports read."""
+
+    initial_capital: float
+    quote_currency: str
+    full: SliceMetrics
+    in_sample: SliceMetrics
+    out_of_sample: SliceMetrics | None
+    fills: int
+    maker_fills: int
+    taker_fills: int
+    turnover: Ratio = Field(description="Traded notional / initial capital.")
+    traded_notional: float
+    fill_ratio: Ratio = Field(description="Filled qty / ordered qty.")
+    orders_sent: int
+    orders_cancelled: int
+    orders_replaced: int
+    inventory: tuple[InventoryStats, ...]
+    risk_denials: dict[str, int]
+    risk_denials_total: int
+    round_trips_derived: bool = Field(description="True when round trips were derived (FIFO).")
+
+
+# --------------------------------------------------------------------------------------------
+# round trips
+
+
+def fifo_round_trips(fills: tuple[Fill, ...] | list[Fill], multiplier: dict[str, float] | None = None) -> list[RoundTrip]:
+    """Match fills first-in first-out per symbol. A closing fill is split across the open lots
+    it closes; each (open lot, closing fill) pair is one round trip. Fees of each fill are
+    allocated to the matched quantity pro rata. A fill larger than the open position closes it
+    and opens the rest in the other direction."""
+    mult = multiplier or {}
+    books: dict[str, deque[list]] = {}  # symbol -> deque of [sign, remaining qty, px, ts, fee per unit]
+    out: list[RoundTrip] = []
+    for f in sorted(fills, key=lambda x: x.ts_ns):  # stable: equal timestamps keep order
+        sign = 1 if f.side is FillSide.buy else -1
+        m = mult.get(f.symbol, 1.0)
+        fee_unit = f.fee / f.qty
+        q = books.setdefault(f.symbol, deque())
+        left = f.qty
+        while left > 1e-12 and q and q[0][0] != sign:
+            lot = q[0]
+            take = min(left, lot[1])
+            direction = TradeDirection.long if lot[0] > 0 else TradeDirection.short
+            fees = take * lot[4] + take * fee_unit
+            gross = (f.px - lot[2]) * take * m * lot[0]
+            out.append(RoundTrip(
+                symbol=f.symbol, direction=direction, open_ts_ns=lot[3], close_ts_ns=f.ts_ns,
+                qty=take, entry_px=lot[2], exit_px=f.px, fees=fees, pnl=gross - fees))
+            lot[1] -= take
+            left -= take
+            if lot[1] <= 1e-12:
+                q.popleft()
+        if left > 1e-12:
+            q.append([sign, left, f.px, f.ts_ns, fee_unit])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# periodicity and returns
+
+
+def infer_calendar(ts_ns: np.ndarray) -> Literal["continuous", "exchange"]:
+    """continuous when any sample falls on a Saturday or Sunday (UTC), else exchange."""
+    if ts_ns.size == 0:
+        return "exchange"
+    days = ts_ns // NS_PER_DAY  # days since 1970-01-01, a Thursday
+    weekday = (days + 3) % 7  # 0 = Monday
+    return "continuous" if bool(np.any(weekday >= 5)) else "exchange"
+
+
+def choose_periodicity(run: BacktestRun) -> tuple[str, int, str, float]:
+    ts = np.asarray(run.equity.ts_ns, dtype=np.int64)
+    calendar = run.calendar or infer_calendar(ts)
+    if run.data_profile == "bars":
+        per_year = CONTINUOUS_DAYS if calendar == "continuous" else EXCHANGE_DAYS
+        return "1d", NS_PER_DAY, calendar, float(per_year)
+    per_year = (CONTINUOUS_DAYS * 1440) if calendar == "continuous" else EXCHANGE_DAYS * EXCHANGE_MINUTES_PER_DAY
+    return "1min", NS_PER_MIN, calendar, float(per_year)
+
+
+def resample_pnl(ts_ns: np.ndarray, pnl: np.ndarray, start_ns: int, end_ns: int, period_ns: int,
+                 *, keep_empty: bool, base: float = 0.0) -> np.ndarray:
+    """Cumulative PnL at the end of each period of [start_ns, end_ns), grid anchored at
+    start_ns, prefixed by ``base`` (the PnL before the slice). Periods without a sample are
+    carried forward when ``keep_empty`` (continuous markets), dropped otherwise (closed hours)."""
+    if end_ns <= start_ns:
+        return np.array([base])
+    nbins = int(-(-(end_ns - start_ns) // period_ns))
+    mask = (ts_ns >= start_ns) & (ts_ns < end_ns)
+    t, p = ts_ns[mask], pnl[mask]
+    bins = (t - start_ns) // period_ns
+    last = np.full(nbins, np.nan)
+    if t.size:
+        # last sample of each bin: samples are time-ordered, so the last index per bin wins
+        idx = np.flatnonzero(np.r_[bins[1:] != bins[:-1], True])
+        last[bins[idx]] = p[idx]
+    if keep_empty:
+        vals = np.empty(nbins)
+        cur = base
+        for i in range(nbins):  # forward fill
+            if not math.isnan(last[i]):
+                cur = last[i]
+            vals[i] = cur
+    else:
+        vals = last[~np.isnan(last)]
+    return np.r_[base, vals]
+
+
+def sharpe_ratio(returns: np.ndarray, periods_per_year: float) -> Ratio:
+    """mean / sample std (ddof=1) x sqrt(N)."""
+    if returns.size < 2:
+        return Ratio(value=None, reason=R.UNDEF_TOO_FEW_RETURNS)
+    sd = float(np.std(returns, ddof=1))
+    mean = float(np.mean(returns))
+    if not sd > 1e-15 * max(1.0, abs(mean)):
+        return Ratio(value=None, reason=R.UNDEF_ZERO_VARIANCE)
+    return Ratio(value=mean / sd * math.sqrt(periods_per_year))
+
+
+def sortino_ratio(returns: np.ndarray, periods_per_year: float) -> Ratio:
+    """mean / downside deviation x sqrt(N); downside deviation = sqrt(mean(min(r, 0)^2)) over
+    all periods (target 0)."""
+    if returns.size < 2:
+        return Ratio(value=None, reason=R.UNDEF_TOO_FEW_RETURNS)
+    dd = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
+    if dd <= 0.0:
+        return Ratio(value=None, reason=R.UNDEF_NO_DOWNSIDE)
+    return Ratio(value=float(np.mean(returns)) / dd * math.sqrt(periods_per_year))
+
+
+def max_drawdown(ts_ns: np.ndarray, pnl: np.ndarray, capital: float, base: float = 0.0) -> Drawdown:
+    """Largest peak-to-trough fall of cumulative PnL; the running peak starts at ``base``."""
+    if pnl.size == 0:
+        return Drawdown(abs=0.0, pct_of_capital=0.0, peak_ts_ns=None, trough_ts_ns=None)
+    peak = np.maximum.accumulate(np.maximum(pnl, base))
+    dd = peak - pnl
+    i = int(np.argmax(dd))
+    depth = float(dd[i])
+    if depth <= 0:
+        return Drawdown(abs=0.0, pct_of_capital=0.0, peak_ts_ns=None, trough_ts_ns=None)
+    before = pnl[: i + 1]
+    hits = np.flatnonzero(before >= peak[i])
+    peak_ts = int(ts_ns[hits[0]]) if hits.size else int(ts_ns[0])
+    return Drawdown(abs=depth, pct_of_capital=depth / capital * 100.0, peak_ts_ns=peak_ts,
+                    trough_ts_ns=int(ts_ns[i]))
+
+
+def time_weighted_mean_abs(ts_ns: np.ndarray, values: np.ndarray, end_ns: int) -> float:
+    """Mean of |value| weighted by how long each sample held (until the next sample, the last
+    until ``end_ns``); the plain mean when no time passes."""
+    if values.size == 0:
+        return 0.0
+    dur = np.diff(np.r_[ts_ns, max(end_ns, int(ts_ns[-1]))]).astype(float)
+    total = dur.sum()
+    a = np.abs(values)
+    return float((a * dur).sum() / total) if total > 0 else float(a.mean())
+
+
+# --------------------------------------------------------------------------------------------
+# slices
+
+
+def _slice_metrics(name, run: BacktestRun, trips: list[RoundTrip], capital: float, start_ns: int, end_ns: int) -> SliceMetrics:
+    period, period_ns, calendar, per_year = choose_periodicity(run)
+    ts = np.asarray(run.equity.ts_ns, dtype=np.int64)
+    pnl = np.asarray(run.equity.pnl, dtype=float)
+    fees = np.asarray(run.equity.fees, dtype=float)
+    before = ts < start_ns
+    base = float(pnl[before][-1]) if before.any() else 0.0
+    base_fees = float(fees[before][-1]) if before.any() else 0.0
+    inside = (ts >= start_ns) & (ts < end_ns)
+    t_in, p_in = ts[inside], pnl[inside]
+    end_pnl = float(p_in[-1]) if p_in.size else base
+    end_fees = float(fees[inside][-1]) if inside.any() else base_fees
+    curve = resample_pnl(ts, pnl, start_ns, end_ns, period_ns, keep_empty=calendar == "continuous", base=base)
+    rets = np.diff(curve) / capital
+    sharpe = sharpe_ratio(rets, per_year)
+    sortino = sortino_ratio(rets, per_year)
+    dd = max_drawdown(t_in, p_in, capital, base=base)
+    pnl_net = end_pnl - base
+    years = rets.size / per_year
+    if years > 0:
+        ann = Ratio(value=pnl_net / capital / years * 100.0)
+    else:
+        ann = Ratio(value=None, reason=R.UNDEF_TOO_FEW_RETURNS)
+    if ann.value is None:
+        calmar = Ratio(value=None, reason=ann.reason)
+    elif dd.abs <= 0:
+        calmar = Ratio(value=None, reason=R.UNDEF_NO_DRAWDOWN)
+    else:
+        calmar = Ratio(value=ann.value / dd.pct_of_capital)
+    closed = [t for t in trips if start_ns <= t.close_ts_ns < end_ns]
+    hit = (Ratio(value=sum(1 for t in closed if t.pnl > 0) / len(closed)) if closed
+           else Ratio(value=None, reason=R.UNDEF_NO_TRADES))
+    return SliceMetrics(
+        slice=name, start_ns=start_ns, end_ns=end_ns, pnl_net=pnl_net, fees=end_fees - base_fees,
+        return_pct=pnl_net / capital * 100.0, annualised_return_pct=ann, sharpe=sharpe,
+        sortino=sortino, calmar=calmar, max_drawdown=dd, trades=len(closed), hit_ratio=hit,
+        periodicity=Periodicity(period=period, period_ns=period_ns, calendar=calendar,
+                                periods_per_year=per_year, observations=int(rets.size)))
+
+
+def compute_metrics(run: BacktestRun, *, initial_capital: float, quote_currency: str = "",
+                    multipliers: dict[str, float] | None = None) -> Metrics:
+    """All metrics of ``run``; ``initial_capital`` > 0 in quote currency."""
+    if not initial_capital > 0:
+        raise ValueError(f"Condition failed: initial_capital must be > 0, was {initial_capital}")
+    mult = multipliers or {}
+    derived = run.round_trips is None
+    trips = fifo_round_trips(run.fills, mult) if derived else list(run.round_trips or ())
+    p = run.period
+    full = _slice_metrics("full", run, trips, initial_capital, p.start_ns, p.end_ns)
+    if p.out_of_sample_start_ns is None:
+        ins = _slice_metrics("in_sample", run, trips, initial_capital, p.start_ns, p.end_ns)
+        oos = None
+    else:
+        ins = _slice_metrics("in_sample", run, trips, initial_capital, p.start_ns, p.out_of_sample_start_ns)
+        oos = _slice_metrics("out_of_sample", run, trips, initial_capital, p.out_of_sample_start_ns, p.end_ns)
+    notional = float(sum(f.px * f.qty * mult.get(f.symbol, 1.0) for f in run.fills))
+    o = run.orders
+    fill_ratio = (Ratio(value=o.filled_qty / o.ordered_qty) if o.ordered_qty > 0
+                  else Ratio(value=None, reason=R.UNDEF_NO_ORDERS))
+    ts = np.asarray(run.equity.ts_ns, dtype=np.int64)
+    inv = []
+    for sym in sorted(run.equity.positions):
+        pos = np.asarray(run.equity.positions[sym], dtype=float)
+        inv.append(InventoryStats(
+            symbol=sym, mean_abs_position=time_weighted_mean_abs(ts, pos, p.end_ns),
+            max_abs_position=float(np.max(np.abs(pos))) if pos.size else 0.0,
+            final_position=float(pos[-1]) if pos.size else 0.0))
+    denials = {k: int(v) for k, v in sorted(run.risk_denials.items()) if v}
+    return Metrics(
+        initial_capital=initial_capital, quote_currency=quote_currency, full=full, in_sample=ins,
+        out_of_sample=oos, fills=len(run.fills),
+        maker_fills=sum(1 for f in run.fills if f.liquidity.value == "maker"),
+        taker_fills=sum(1 for f in run.fills if f.liquidity.value == "taker"),
+        turnover=Ratio(value=notional / initial_capital), traded_notional=notional,
+        fill_ratio=fill_ratio, orders_sent=o.sent, orders_cancelled=o.cancelled,
+        orders_replaced=o.replaced, inventory=tuple(inv), risk_denials=denials,
+        risk_denials_total=sum(denials.values()), round_trips_derived=derived)

@@ -1,0 +1,540 @@
+"""Scorecard outputs: ``scorecard.json`` (schema-checked), ``scorecard.md`` for the pull request
+with PNG charts beside it, and a self-contained ``scorecard.html`` with inline SVG charts.
+
+Every file is written atomically (temporary file in the same folder, then ``os.replace``). The
+HTML loads nothing from anywhere: no scripts, no stylesheets, no fonts, no images by URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from stratforge.ci.scorecard.card import Scorecard
+from stratforge.ci.scorecard.metrics import Ratio, SliceMetrics
+from stratforge.ci.scorecard.reasons import GateStatus
+
+SCHEMA_PATH = Path(__file__).with_name("scorecard.schema.json")
+PNG_NAMES = ("scorecard-equity.png", "scorecard-inventory.png", "scorecard-latency.png",
+             "scorecard-in-vs-out.png")
+COLORS = ("#1f5fa8", "#c0392b", "#2e8b57", "#8e44ad", "#d35400")
+
+
+# --------------------------------------------------------------------------------------------
+# files
+
+
+def _atomic_write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def scorecard_schema() -> dict:
+    """The JSON Schema of scorecard.json, generated from the pydantic models."""
+    schema = Scorecard.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "stratforge.scorecard/v1"
+    return schema
+
+
+def scorecard_schema_text() -> str:
+    return json.dumps(scorecard_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def render_json(sc: Scorecard) -> str:
+    """Fields in model order, mappings sorted by key: byte-stable for the same scorecard."""
+    return json.dumps(sc.model_dump(mode="json"), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_scorecard(scorecard: Scorecard, out_dir: str | Path) -> list[Path]:
+    """Write scorecard.json, scorecard.md (+ PNG charts when matplotlib is installed) and
+    scorecard.html into ``out_dir``; returns the paths written."""
+    out = Path(out_dir)
+    written = [_atomic_write(out / "scorecard.json", render_json(scorecard).encode())]
+    pngs = render_pngs(scorecard)
+    for name, data in pngs.items():
+        written.append(_atomic_write(out / name, data))
+    written.append(_atomic_write(out / "scorecard.md", render_markdown(scorecard, images=list(pngs)).encode()))
+    written.append(_atomic_write(out / "scorecard.html", render_html(scorecard).encode()))
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# formatting
+
+
+def _num(v, digits: int = 4) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if v != 0 and (abs(v) >= 1e9 or abs(v) < 10 ** -digits):
+            return f"{v:.{digits}g}"
+        text = f"{v:,.{digits}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return str(v)
+
+
+def _ratio(r: Ratio | None) -> str:
+    if r is None:
+        return "n/a"
+    return _num(r.value) if r.value is not None else f"undefined ({r.reason.split(':')[0]})"
+
+
+def _ts(ns: int | None) -> str:
+    if ns is None:
+        return "n/a"
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def metric_rows(sc: Scorecard) -> list[tuple[str, str, str, str]]:
+    """(metric, full, in-sample, out-of-sample) rows shared by the Markdown and HTML tables."""
+    m = sc.metrics
+    slices: list[SliceMetrics | None] = [m.full, m.in_sample, m.out_of_sample]
+    cur = m.quote_currency
+
+    def row(label, fn):
+        return (label, *[fn(s) if s is not None else "n/a" for s in slices])
+
+    return [
+        row(f"PnL net of fees ({cur})", lambda s: _num(s.pnl_net, 2)),
+        row(f"Fees ({cur})", lambda s: _num(s.fees, 2)),
+        row("Return on capital (%)", lambda s: _num(s.return_pct, 3)),
+        row("Annualised return (%)", lambda s: _ratio(s.annualised_return_pct)),
+        row("Sharpe (annualised)", lambda s: _ratio(s.sharpe)),
+        row("Sortino (annualised)", lambda s: _ratio(s.sortino)),
+        row("Calmar", lambda s: _ratio(s.calmar)),
+        row("Max drawdown (% of capital)", lambda s: _num(s.max_drawdown.pct_of_capital, 3)),
+        row(f"Max drawdown ({cur})", lambda s: _num(s.max_drawdown.abs, 2)),
+        row("Drawdown peak to trough", lambda s: f"{_ts(s.max_drawdown.peak_ts_ns)} to {_ts(s.max_drawdown.trough_ts_ns)}"
+            if s.max_drawdown.peak_ts_ns is not None else "n/a"),
+        row("Round trips", lambda s: _num(s.trades)),
+        row("Hit ratio", lambda s: _ratio(s.hit_ratio)),
+        row("Return periods (observations)", lambda s: f"{s.periodicity.period} x {s.periodicity.observations}"),
+    ]
+
+
+def execution_rows(sc: Scorecard) -> list[tuple[str, str]]:
+    m = sc.metrics
+    rows = [
+        ("Fills (maker / taker)", f"{m.fills} ({m.maker_fills} / {m.taker_fills})"),
+        ("Orders sent / cancelled / replaced", f"{m.orders_sent} / {m.orders_cancelled} / {m.orders_replaced}"),
+        ("Fill ratio (filled qty / ordered qty)", _ratio(m.fill_ratio)),
+        (f"Traded notional ({m.quote_currency})", _num(m.traded_notional, 2)),
+        ("Turnover (notional / capital)", _ratio(m.turnover)),
+        ("Round trips", "derived FIFO from fills" if m.round_trips_derived else "as recorded"),
+        ("Risk denials", f"{m.risk_denials_total}" + (": " + ", ".join(f"{k} {v}" for k, v in m.risk_denials.items())
+                                                      if m.risk_denials else "")),
+    ]
+    for inv in m.inventory:
+        rows.append((f"Inventory {inv.symbol} (time-weighted mean |pos| / max |pos| / final)",
+                     f"{_num(inv.mean_abs_position)} / {_num(inv.max_abs_position)} / {_num(inv.final_position)}"))
+    p = m.full.periodicity
+    rows.append(("Periodicity", f"{p.period} returns, {p.calendar} calendar, annualised with N = {_num(p.periods_per_year)} "
+                 f"(Sharpe x sqrt(N))"))
+    rows.append(("Events processed / wall time", f"{sc.run.events_processed:,} / {sc.run.wall_time_s:.3f} s"))
+    return rows
+
+
+def latency_rows(sc: Scorecard) -> list[tuple[str, ...]]:
+    rows = []
+    for name, s in (("callback", sc.callback_latency), ("tick-to-order", sc.tick_to_order_latency)):
+        if s is None:
+            rows.append((name, "missing", "", "", "", "", ""))
+        else:
+            rows.append((name, f"{s.count:,}", *(f"{v:,}" for v in (s.p50_ns, s.p90_ns, s.p99_ns, s.p999_ns, s.max_ns))))
+    return rows
+
+
+def provenance_rows(sc: Scorecard) -> list[tuple[str, str]]:
+    p = sc.provenance
+    return [
+        ("Spec hash", p.spec_hash), ("Build id", p.build_id), ("Template version", p.template_version),
+        ("Provider / model", f"{p.provider or 'none'} / {p.model or 'none'}"), ("Seed", str(p.seed)),
+        ("Prompt hashes", ", ".join(h[:12] for h in p.prompt_hashes) or "none (no LLM)"),
+        ("Compiler", p.compiler),
+        ("Source hashes", ", ".join(f"{k} {v[:12]}" for k, v in p.source_hashes.items()) or "none"),
+        ("Venue models (recorded)", f"venue {sc.run.models.venue}; latency {sc.run.models.latency}; "
+                                    f"queue {sc.run.models.queue}; fees {sc.run.models.fees}"),
+        ("Period", f"{_ts(sc.run.period.start_ns)} to {_ts(sc.run.period.end_ns)}; out-of-sample from "
+                   f"{_ts(sc.run.period.out_of_sample_start_ns)}"),
+    ]
+
+
+def gate_rows(sc: Scorecard) -> list[tuple[str, ...]]:
+    rows = []
+    for g in sc.gates:
+        oos = f"{g.out_of_sample.status.value} ({_num(g.out_of_sample.measured)})" if g.out_of_sample else ""
+        measured = _num(g.measured) + (f" [{g.slice}]" if g.slice != "n/a" else "")
+        threshold = f"{g.comparator} {_num(g.threshold)}" if g.threshold is not None else ""
+        rows.append((g.name, g.status.value, measured, threshold, oos, f"{g.reason}: {g.message}"))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# markdown
+
+
+def render_markdown(sc: Scorecard, *, images: list[str] | None = None) -> str:
+    out = [f"# Scorecard: {sc.strategy}", "", f"**{sc.verdict_line}**", ""]
+    out += ["## Gates", "", "| Gate | Status | Measured | Threshold | Out-of-sample | Reason |",
+            "|---|---|---|---|---|---|"]
+    out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in gate_rows(sc)]
+    out += ["", "Performance gates judge the slice in brackets; the out-of-sample column applies the "
+            "same rule to the held-out slice (it does not enter the verdict; `out_of_sample_sharpe` does).", ""]
+    out += ["## Key metrics", "", "| Metric | Full period | In-sample | Out-of-sample |", "|---|---|---|---|"]
+    out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in metric_rows(sc)]
+    out += ["", "## Execution", "", "| Measure | Value |", "|---|---|"]
+    out += [f"| {_md_cell(a)} | {_md_cell(b)} |" for a, b in execution_rows(sc)]
+    out += ["", "## Latency (ns)", "", "| Histogram | Count | p50 | p90 | p99 | p99.9 | max |",
+            "|---|---|---|---|---|---|---|"]
+    out += ["| " + " | ".join(r) + " |" for r in latency_rows(sc)]
+    out += ["", "## Checks", ""]
+    if sc.tests is not None:
+        for name, s in (("Generated pytest", sc.tests.python), ("Generated C++ tests", sc.tests.cpp)):
+            out.append(f"- {name}: " + (f"{s.passed} passed, {s.failed} failed, {s.skipped} skipped"
+                                        + (f" (failed: {', '.join(s.failures)})" if s.failures else "")
+                                        if s is not None else "did not run"))
+        out.append(f"- Sanitizer build: {sc.tests.sanitizer.value}")
+    if sc.static_findings is not None:
+        out.append(f"- Static findings: {len(sc.static_findings.findings)}")
+        out += [f"  - `{f.rule}` {f.file}:{f.line}: {f.message}" for f in sc.static_findings.findings[:20]]
+    if sc.parity is not None:
+        out.append(f"- Parity: {sc.parity.status.value} over {sc.parity.events_compared:,} callbacks")
+        if sc.parity.first_mismatch:
+            mm = sc.parity.first_mismatch
+            out.append(f"  - first mismatch at event {mm.event_index}: `{mm.event}`: C++ `{mm.cpp_decision}` "
+                       f"vs Python `{mm.python_decision}`")
+    if sc.bias is not None:
+        out.append(f"- Look-ahead: {sc.bias.lookahead.value}; warm-up respected: {_num(sc.bias.warmup_respected)}")
+    if sc.bar_agreement is not None:
+        b = sc.bar_agreement
+        out.append(f"- Bar mode vs backtrader: trades {b.runtime_trades} vs {b.backtrader_trades}, final PnL "
+                   f"{_num(b.runtime_final_pnl, 2)} vs {_num(b.backtrader_final_pnl, 2)} (tolerance {_num(b.pnl_tolerance, 2)})")
+    out += ["", "## Provenance", "", "| Item | Value |", "|---|---|"]
+    out += [f"| {_md_cell(a)} | {_md_cell(b)} |" for a, b in provenance_rows(sc)]
+    out.append("")
+    if images:
+        out += ["## Charts", ""] + [f"![{n.removesuffix('.png').removeprefix('scorecard-')}]({n})" for n in images] + [""]
+    else:
+        out += ["Charts: see scorecard.html (matplotlib is not installed, so no PNG charts were written).", ""]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# PNG charts (matplotlib, Agg)
+
+
+def render_pngs(sc: Scorecard) -> dict[str, bytes]:
+    """PNG charts keyed by file name; empty when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return {}
+    import io
+
+    c = sc.charts
+    xs = [dt.datetime.fromtimestamp(t / 1e9, tz=dt.timezone.utc) for t in c.ts_ns]
+    oos_x = dt.datetime.fromtimestamp(c.out_of_sample_start_ns / 1e9, tz=dt.timezone.utc) if c.out_of_sample_start_ns else None
+
+    def png(fig) -> bytes:
+        buf = io.BytesIO()
+        fig.tight_layout()
+        fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
+        plt.close(fig)
+        return buf.getvalue()
+
+    out: dict[str, bytes] = {}
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 5), sharex=True, height_ratios=(2, 1))
+    a1.plot(xs, c.pnl, color=COLORS[0], lw=1)
+    a1.set_ylabel(f"net PnL ({sc.metrics.quote_currency})")
+    a1.set_title("Equity (net PnL) and drawdown")
+    a2.fill_between(xs, c.drawdown_pct, 0, color=COLORS[1], alpha=0.5, step="post")
+    a2.set_ylabel("drawdown (% cap)")
+    for a in (a1, a2):
+        if oos_x:
+            a.axvline(oos_x, color="gray", ls="--", lw=1)
+        a.grid(alpha=0.3)
+    out[PNG_NAMES[0]] = png(fig)
+
+    fig, a = plt.subplots(figsize=(9, 3))
+    for i, (sym, pos) in enumerate(c.positions.items()):
+        a.step(xs, pos, where="post", color=COLORS[i % len(COLORS)], lw=1, label=sym)
+    a.set_title("Inventory (position, base units)")
+    if c.positions:
+        a.legend(loc="upper right")
+    a.grid(alpha=0.3)
+    out[PNG_NAMES[1]] = png(fig)
+
+    fig, a = plt.subplots(figsize=(9, 3))
+    for i, (name, b) in enumerate((("callback", c.callback_buckets), ("tick-to-order", c.tick_to_order_buckets))):
+        if b:
+            a.step([u for u, _ in b], [n for _, n in b], where="mid", color=COLORS[i], label=name)
+    a.set_xscale("log")
+    a.set_xlabel("ns (bucket upper edge)")
+    a.set_ylabel("count")
+    a.set_title("Latency histograms")
+    a.legend(loc="upper right")
+    a.grid(alpha=0.3)
+    out[PNG_NAMES[2]] = png(fig)
+
+    fig, a = plt.subplots(figsize=(9, 3))
+    labels, ins, oos = _in_vs_out(sc)
+    x = range(len(labels))
+    a.bar([i - 0.2 for i in x], ins, width=0.4, color=COLORS[0], label="in-sample")
+    a.bar([i + 0.2 for i in x], oos, width=0.4, color=COLORS[2], label="out-of-sample")
+    a.set_xticks(list(x), labels)
+    a.axhline(0, color="black", lw=0.8)
+    a.set_title("In-sample vs out-of-sample")
+    a.legend(loc="upper right")
+    out[PNG_NAMES[3]] = png(fig)
+    return out
+
+
+def _in_vs_out(sc: Scorecard) -> tuple[list[str], list[float], list[float]]:
+    ins, oos = sc.metrics.in_sample, sc.metrics.out_of_sample
+
+    def vals(s: SliceMetrics | None) -> list[float]:
+        if s is None:
+            return [0.0] * 4
+        return [s.return_pct, s.sharpe.value or 0.0, -s.max_drawdown.pct_of_capital,
+                (s.hit_ratio.value or 0.0) * 100]
+
+    return ["return %", "Sharpe", "-max DD %", "hit ratio %"], vals(ins), vals(oos)
+
+
+# --------------------------------------------------------------------------------------------
+# SVG charts (hand-written, inline)
+
+
+def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    if not math.isfinite(lo) or not math.isfinite(hi):
+        return [0.0]
+    if hi - lo <= 0:
+        return [lo]
+    raw = (hi - lo) / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    start = math.ceil(lo / step) * step
+    return [start + i * step for i in range(int((hi - start) / step) + 1)]
+
+
+def _tick_label(v: float) -> str:
+    if v == 0:
+        return "0"
+    if abs(v) >= 1e4 or abs(v) < 1e-2:
+        return f"{v:.3g}"
+    return f"{v:.6g}"
+
+
+def svg_chart(series: list[tuple[str, list[float], list[float], str]], *, title: str, y_label: str,
+              width: int = 1000, height: int = 260, vline: float | None = None, area: bool = False,
+              x_is_time: bool = True, log_x: bool = False, step: bool = False) -> str:
+    """A line (or area) chart as an SVG element; x in ns timestamps when ``x_is_time``."""
+    ml, mr, mt, mb = 70, 20, 28, 36
+    pw, ph = width - ml - mr, height - mt - mb
+    allx = [math.log10(max(x, 1)) if log_x else float(x) for _, xs, _, _ in series for x in xs]
+    ally = [y for _, _, ys, _ in series for y in ys] + ([0.0] if area else [])
+    parts = [f'<svg class="chart" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
+             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+             f'<text x="{ml}" y="18" font-size="14" font-weight="bold" fill="#222">{html.escape(title)}</text>']
+    if not allx:
+        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" fill="#666">no data</text></svg>')
+        return "".join(parts)
+    x0, x1 = min(allx), max(allx)
+    y0, y1 = min(ally), max(ally)
+    if x1 == x0:
+        x0, x1 = x0 - 1, x1 + 1
+    if y1 == y0:
+        y0, y1 = y0 - 1, y1 + 1
+    pad = (y1 - y0) * 0.05
+    y0, y1 = y0 - pad, y1 + pad
+
+    def px(x: float) -> float:
+        xv = math.log10(max(x, 1)) if log_x else x
+        return ml + (xv - x0) / (x1 - x0) * pw
+
+    def py(y: float) -> float:
+        return mt + (y1 - y) / (y1 - y0) * ph
+
+    parts.append(f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="#fafbfc" stroke="#999"/>')
+    for t in _nice_ticks(y0, y1):
+        yy = py(t)
+        parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e2e2e2"/>'
+                     f'<text x="{ml - 6}" y="{yy + 4:.1f}" font-size="11" text-anchor="end" fill="#444">{_tick_label(t)}</text>')
+    for i in range(5):
+        xv = x0 + (x1 - x0) * i / 4
+        xx = ml + pw * i / 4
+        if log_x:
+            lab = f"{10 ** xv:,.0f} ns"
+        elif x_is_time:
+            lab = dt.datetime.fromtimestamp(xv / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+        else:
+            lab = _tick_label(xv)
+        anchor = "start" if i == 0 else ("end" if i == 4 else "middle")
+        parts.append(f'<text x="{xx:.1f}" y="{mt + ph + 16}" font-size="11" text-anchor="{anchor}" fill="#444">{lab}</text>')
+    parts.append(f'<text x="14" y="{mt + ph / 2:.0f}" font-size="11" fill="#444" transform="rotate(-90 14 {mt + ph / 2:.0f})" '
+                 f'text-anchor="middle">{html.escape(y_label)}</text>')
+    if vline is not None and x0 <= (math.log10(vline) if log_x else vline) <= x1:
+        vx = px(vline)
+        parts.append(f'<line x1="{vx:.1f}" x2="{vx:.1f}" y1="{mt}" y2="{mt + ph}" stroke="#777" stroke-dasharray="5,4"/>'
+                     f'<text x="{vx + 4:.1f}" y="{mt + 12}" font-size="11" fill="#555">out-of-sample</text>')
+    for k, (label, xs, ys, color) in enumerate(series):
+        pts = []
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            if step and i:
+                pts.append(f"{px(x):.1f},{py(ys[i - 1]):.1f}")
+            pts.append(f"{px(x):.1f},{py(y):.1f}")
+        if not pts:
+            continue
+        if area:
+            z = py(0.0)
+            poly = f"{px(xs[0]):.1f},{z:.1f} " + " ".join(pts) + f" {px(xs[-1]):.1f},{z:.1f}"
+            parts.append(f'<polygon points="{poly}" fill="{color}" fill-opacity="0.35" stroke="{color}" stroke-width="1"/>')
+        else:
+            parts.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{color}" stroke-width="1.6"/>')
+        if len(series) > 1 or label:
+            lx = ml + pw - 150
+            ly = mt + 14 + 16 * k
+            parts.append(f'<rect x="{lx}" y="{ly - 9}" width="12" height="10" fill="{color}"/>'
+                         f'<text x="{lx + 16}" y="{ly}" font-size="11" fill="#222">{html.escape(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def svg_bars(labels: list[str], groups: list[tuple[str, list[float], str]], *, title: str,
+             width: int = 1000, height: int = 260) -> str:
+    ml, mr, mt, mb = 70, 20, 28, 36
+    pw, ph = width - ml - mr, height - mt - mb
+    vals = [v for _, vs, _ in groups for v in vs] + [0.0]
+    y0, y1 = min(vals), max(vals)
+    if y1 == y0:
+        y1 = y0 + 1
+    pad = (y1 - y0) * 0.08
+    y0, y1 = y0 - pad, y1 + pad
+
+    def py(y: float) -> float:
+        return mt + (y1 - y) / (y1 - y0) * ph
+
+    parts = [f'<svg class="chart" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
+             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+             f'<text x="{ml}" y="18" font-size="14" font-weight="bold" fill="#222">{html.escape(title)}</text>',
+             f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="#fafbfc" stroke="#999"/>']
+    for t in _nice_ticks(y0, y1):
+        parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#e2e2e2"/>'
+                     f'<text x="{ml - 6}" y="{py(t) + 4:.1f}" font-size="11" text-anchor="end" fill="#444">{_tick_label(t)}</text>')
+    slot = pw / max(1, len(labels))
+    bw = slot * 0.8 / max(1, len(groups))
+    for i, lab in enumerate(labels):
+        for g, (_, vs, color) in enumerate(groups):
+            v = vs[i]
+            x = ml + slot * i + slot * 0.1 + g * bw
+            top, bot = py(max(v, 0.0)), py(min(v, 0.0))
+            parts.append(f'<rect x="{x:.1f}" y="{top:.1f}" width="{bw:.1f}" height="{max(bot - top, 0.5):.1f}" fill="{color}"/>'
+                         f'<text x="{x + bw / 2:.1f}" y="{top - 3:.1f}" font-size="10" text-anchor="middle" fill="#333">{_tick_label(v)}</text>')
+        parts.append(f'<text x="{ml + slot * (i + 0.5):.1f}" y="{mt + ph + 16}" font-size="12" text-anchor="middle" fill="#222">{html.escape(lab)}</text>')
+    parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{py(0):.1f}" y2="{py(0):.1f}" stroke="#333"/>')
+    for k, (name, _, color) in enumerate(groups):
+        lx, ly = ml + pw - 150, mt + 14 + 16 * k
+        parts.append(f'<rect x="{lx}" y="{ly - 9}" width="12" height="10" fill="{color}"/>'
+                     f'<text x="{lx + 16}" y="{ly}" font-size="11" fill="#222">{html.escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#222;max-width:1060px}
+h1{font-size:22px;margin:0 0 8px}h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #ddd}
+.verdict{font-size:18px;font-weight:bold;padding:10px 14px;border-radius:4px;display:inline-block}
+.v-PASS{background:#e3f4e8;color:#14532d}.v-FAIL{background:#fde2e1;color:#7f1d1d}
+.v-INCONCLUSIVE{background:#fff4d6;color:#6b4e00}
+table{border-collapse:collapse;font-size:13px;margin:6px 0}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f4f6}.s-PASS{color:#166534;font-weight:bold}.s-FAIL{color:#b91c1c;font-weight:bold}
+.s-INCONCLUSIVE{color:#8a6100;font-weight:bold}.s-ERROR{color:#6d28d9;font-weight:bold}
+svg.chart{display:block;margin:8px 0;max-width:100%;height:auto}
+"""
+
+
+def _table(head: tuple[str, ...], rows, status_col: int | None = None) -> str:
+    h = "".join(f"<th>{html.escape(c)}</th>" for c in head)
+    body = []
+    for r in rows:
+        cells = []
+        for i, c in enumerate(r):
+            cls = f' class="s-{html.escape(c)}"' if i == status_col and c in GateStatus.__members__ else ""
+            cells.append(f"<td{cls}>{html.escape(str(c))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{h}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def html_charts(sc: Scorecard) -> list[str]:
+    c = sc.charts
+    xs = list(c.ts_ns)
+    cur = sc.metrics.quote_currency
+    charts = [
+        svg_chart([("net PnL", xs, list(c.pnl), COLORS[0])], title=f"Equity: cumulative net PnL ({cur})",
+                  y_label=cur, vline=c.out_of_sample_start_ns),
+        svg_chart([("drawdown", xs, list(c.drawdown_pct), COLORS[1])], title="Drawdown (% of initial capital)",
+                  y_label="%", vline=c.out_of_sample_start_ns, area=True, step=True),
+        svg_chart([(s, xs, list(p), COLORS[i % len(COLORS)]) for i, (s, p) in enumerate(c.positions.items())],
+                  title="Inventory (position, base units)", y_label="position", vline=c.out_of_sample_start_ns, step=True),
+        svg_chart([(n, [float(u) for u, _ in b], [float(k) for _, k in b], COLORS[i])
+                   for i, (n, b) in enumerate((("callback", c.callback_buckets), ("tick-to-order", c.tick_to_order_buckets))) if b],
+                  title="Latency histograms (count per bucket, log ns)", y_label="count", x_is_time=False, log_x=True),
+    ]
+    labels, ins, oos = _in_vs_out(sc)
+    charts.append(svg_bars(labels, [("in-sample", ins, COLORS[0]), ("out-of-sample", oos, COLORS[2])],
+                           title="In-sample vs out-of-sample"))
+    return charts
+
+
+def render_html(sc: Scorecard) -> str:
+    """One self-contained page: inline CSS and inline SVG, no external resource of any kind."""
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f"<title>Scorecard: {html.escape(sc.strategy)}</title>",
+             '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; img-src data:">',
+             f"<style>{_CSS}</style></head><body>",
+             f"<h1>Scorecard: {html.escape(sc.strategy)}</h1>",
+             f'<div class="verdict v-{sc.verdict.value}">{html.escape(sc.verdict_line)}</div>',
+             "<h2>Gates</h2>",
+             _table(("Gate", "Status", "Measured", "Threshold", "Out-of-sample", "Reason"), gate_rows(sc), status_col=1),
+             "<h2>Charts</h2>", *html_charts(sc),
+             "<h2>Key metrics</h2>",
+             _table(("Metric", "Full period", "In-sample", "Out-of-sample"), metric_rows(sc)),
+             "<h2>Execution</h2>", _table(("Measure", "Value"), execution_rows(sc)),
+             "<h2>Latency (ns)</h2>",
+             _table(("Histogram", "Count", "p50", "p90", "p99", "p99.9", "max"), latency_rows(sc)),
+             "<h2>Provenance</h2>", _table(("Item", "Value"), provenance_rows(sc)),
+             "</body></html>", ""]
+    return "\n".join(parts)
