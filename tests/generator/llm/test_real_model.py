@@ -11,7 +11,6 @@ import importlib.util
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 
