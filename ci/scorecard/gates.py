@@ -295,11 +295,11 @@ def warmup_gate(bias: BiasResult | None) -> GateResult:
     if bias is None:
         ev = _na(GateStatus.ERROR, R.INPUT_MISSING, what="bias-check result")
     elif bias.warmup_respected is None:
-        ev = _na(GateStatus.INCONCLUSIVE, R.NOT_RUN, None, True, what="the warm-up check")
+        ev = _na(GateStatus.INCONCLUSIVE, R.NOT_RUN, "not_run", "respected", what="the warm-up check")
     elif not bias.warmup_respected:
-        ev = _na(GateStatus.FAIL, R.WARMUP_VIOLATED, False, True, details=bias.warmup_details[:300])
+        ev = _na(GateStatus.FAIL, R.WARMUP_VIOLATED, "violated", "respected", details=bias.warmup_details[:300])
     else:
-        ev = GateEval(slice="n/a", status=GateStatus.PASS, reason=R.OK, measured=True, threshold=True,
+        ev = GateEval(slice="n/a", status=GateStatus.PASS, reason=R.OK, measured="respected", threshold="respected",
                       message="no order before the signals were warm")
     return _gate(R.G_WARMUP, "quality", "==", "", ev)
 

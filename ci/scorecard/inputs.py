@@ -130,8 +130,9 @@ class OrderCounts(FrozenModel):
     accepted: NonNegInt = Field(description="New orders the risk gate accepted.")
     cancelled: NonNegInt = Field(description="Cancel requests sent.")
     replaced: NonNegInt = Field(description="Replace requests sent.")
-    ordered_qty: float = Field(ge=0, description="Quantity of accepted new orders (plus any "
-                               "quantity increase by replace), base units.")
+    ordered_qty: float | None = Field(ge=0, description="Quantity of accepted new orders, base "
+                                      "units; None when the producer did not record it (the fill "
+                                      "ratio is then undefined).")
     filled_qty: float = Field(ge=0, description="Quantity filled, base units.")
 
 

@@ -315,8 +315,12 @@ def compute_metrics(run: BacktestRun, *, initial_capital: float, quote_currency:
         oos = _slice_metrics("out_of_sample", run, trips, initial_capital, p.out_of_sample_start_ns, p.end_ns)
     notional = float(sum(f.px * f.qty * mult.get(f.symbol, 1.0) for f in run.fills))
     o = run.orders
-    fill_ratio = (Ratio(value=o.filled_qty / o.ordered_qty) if o.ordered_qty > 0
-                  else Ratio(value=None, reason=R.UNDEF_NO_ORDERS))
+    if o.ordered_qty is None:
+        fill_ratio = Ratio(value=None, reason=R.UNDEF_ORDERED_QTY_UNKNOWN)
+    elif o.ordered_qty > 0:
+        fill_ratio = Ratio(value=o.filled_qty / o.ordered_qty)
+    else:
+        fill_ratio = Ratio(value=None, reason=R.UNDEF_NO_ORDERS)
     ts = np.asarray(run.equity.ts_ns, dtype=np.int64)
     inv = []
     for sym in sorted(run.equity.positions):

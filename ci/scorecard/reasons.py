@@ -49,6 +49,7 @@ UNDEF_NO_DOWNSIDE = "NO_DOWNSIDE: no negative period return"
 UNDEF_NO_DRAWDOWN = "NO_DRAWDOWN: drawdown is zero"
 UNDEF_NO_TRADES = "NO_TRADES: no round trip closed"
 UNDEF_NO_ORDERS = "NO_ORDERS: no quantity ordered"
+UNDEF_ORDERED_QTY_UNKNOWN = "ORDERED_QTY_UNKNOWN: the run did not record ordered quantity"
 
 # --- reason codes ----------------------------------------------------------------------------
 OK = "OK"

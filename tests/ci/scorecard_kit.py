@@ -76,7 +76,7 @@ def intraday_run(*, minutes: int = 600, seed: int = 7, drift: float = 0.4, vol: 
         equity=EquitySeries(ts_ns=tuple(int(x) for x in ts), pnl=tuple(float(x) for x in pnl),
                             fees=tuple(float(x) for x in fees), positions={"BTCUSDT": tuple(float(x) for x in pos)}),
         fills=tuple(fills),
-        orders=OrderCounts(sent=trips * 4, accepted=trips * 4 - 3, cancelled=trips * 2, replaced=trips,
+        orders=OrderCounts(sent=trips * 4, accepted=max(0, trips * 4 - 3), cancelled=trips * 2, replaced=trips,
                            ordered_qty=trips * 4 * 0.01, filled_qty=trips * 2 * 0.01),
         risk_denials={"PRICE_BAND": 2, "RATE_LIMIT": 1},
         callback_latency=latency(1000), tick_to_order_latency=latency(1500),
