@@ -362,6 +362,17 @@ def toolchain_args() -> tuple[str, ...]:
     The libclang wheel ships no resource directory, so ask an installed compiler where its
     built-in headers are (``-print-file-name=include``); the first that answers wins.
     """
+    import glob  # noqa: PLC0415
+
+    def version_key(p: str) -> list[int]:
+        return [int(x) for x in re.findall(r"\d+", p)]
+
+    # a clang resource directory is the best match for libclang; a compiler's answer comes next
+    for pattern in ("/usr/lib/llvm-*/lib/clang/*/include", "/usr/lib/clang/*/include",
+                    "/usr/local/lib/clang/*/include"):
+        for cand in sorted(glob.glob(pattern), key=version_key, reverse=True):
+            if os.path.isfile(os.path.join(cand, "stddef.h")):
+                return ("-isystem", cand)
     for cc in ("clang++", "clang", "g++", "gcc", "c++", "cc"):
         exe = shutil.which(cc)
         if not exe:
@@ -377,6 +388,8 @@ def toolchain_args() -> tuple[str, ...]:
 
 
 _INDEX_LOCK = threading.Lock()
+#: errors located in headers are consequences of the main file; report only the first few
+_MAX_HEADER_DIAGNOSTICS = 5
 
 
 @functools.lru_cache(maxsize=1)
@@ -440,7 +453,7 @@ def check_cpp(source: str | os.PathLike[str], *, include_dirs: Sequence[str | os
     virtual = os.path.join(os.path.abspath(os.path.dirname(shown) or "."), "__sf_check_main__.cpp")
     with _INDEX_LOCK:
         try:
-            tu = _index().parse(virtual, args=args, unsaved_files=[(virtual, text)],
+            tu = _index().parse(virtual, args=args, unsaved_files=[(virtual, neutralise_includes(text))],
                                 options=ci.TranslationUnit.PARSE_DETAILED_PROCESSING_RECORD)
         except ci.TranslationUnitLoadError as exc:
             return [Finding(shown, 1, 1, "SF-CPP-PARSE", "error", f"libclang could not parse the file: {exc}", "")]
@@ -489,8 +502,13 @@ class _Checker:
 
     def in_main(self, c: Any) -> bool:
         loc = c.location
-        if _FROM_MAIN is not None:
-            return bool(_FROM_MAIN(loc))
+        # fast paths (one C call each): written in the main file; in a system header. Code
+        # expanded from an SDK macro used in the main file (SF_EXPORT_STRATEGY) needs the slow,
+        # expansion-location comparison.
+        if _FROM_MAIN is not None and _FROM_MAIN(loc):
+            return True
+        if loc.is_in_system_header:
+            return False
         f = loc.file
         return f is not None and f.name == self.main
 
@@ -636,9 +654,14 @@ class _Checker:
         self.check_abi(cursors)
 
     def check_diagnostics(self) -> None:
+        outside = 0
         for d in self.tu.diagnostics:
             if d.severity < 3:  # Diagnostic.Error == 3, Fatal == 4
                 continue
+            if d.location.file is None or d.location.file.name != self.main:
+                outside += 1
+                if outside > _MAX_HEADER_DIAGNOSTICS:
+                    continue
             loc = d.location
             msg = f"does not compile: {d.spelling}"
             if loc.file is not None and loc.file.name == self.main:
@@ -650,24 +673,12 @@ class _Checker:
 
     # ---- preprocessor ------------------------------------------------------------------------
     def check_preprocessor(self) -> None:
-        clean = _strip_comments(self.text)
-        lines = clean.split("\n")
-        i = 0
-        while i < len(lines):
-            start = i
-            line = lines[i]
-            while line.endswith("\\") and i + 1 < len(lines):
-                i += 1
-                line = line[:-1] + lines[i]
-            i += 1
-            m = re.match(r"\s*#\s*([A-Za-z_]\w*)\s*(.*)$", line)
-            if not m:
+        for start, _end, col, directive, rest, line in _directives(self.text):
+            if directive is None:
                 if "_Pragma" in line:
                     self.add("SF-CPP-MACRO", start + 1, line.index("_Pragma") + 1,
                              "_Pragma is not allowed in strategy code: remove it")
                 continue
-            col = line.index("#") + 1
-            directive, rest = m.group(1), m.group(2).strip()
             if directive in ("include", "include_next", "import", "embed", "__include_macros"):
                 self.check_include(start + 1, col, directive, rest)
             elif directive in ("define", "undef"):
@@ -1151,7 +1162,10 @@ class _Checker:
             if c.kind == K.FUNCTION_DECL and c.is_definition():
                 parent = c.lexical_parent
                 extern_c = parent is not None and parent.kind == K.LINKAGE_SPEC
-                if c.location.line in export_lines and c.spelling in ("sf_plugin_entry", "SF_ENTRY_SYMBOL"):
+                if c.location.line in export_lines and extern_c:
+                    if c.spelling != "sf_plugin_entry":
+                        self.at(c, "SF-CPP-ABI-ENTRY", f"the exported entry is named '{c.spelling}', not "
+                                "sf_plugin_entry, so the loader cannot find it: do not redefine SF_ENTRY_SYMBOL")
                     cls = self.exported_class(c)
                     if cls is not None:
                         exported_classes.append(cls)
@@ -1427,3 +1441,51 @@ def _strip_comments(text: str) -> str:
 
 def iter_rules() -> Iterable[Rule]:
     return CPP_RULES.values()
+
+
+def _directives(text: str) -> Iterator[tuple[int, int, int, str | None, str, str]]:
+    """(first line idx, last line idx, column, directive or None, rest, logical line) per line.
+
+    Comments are blanked first; backslash continuations are joined into one logical line.
+    """
+    lines = _strip_comments(text).split("\n")
+    i = 0
+    while i < len(lines):
+        start = i
+        line = lines[i]
+        while line.endswith("\\") and i + 1 < len(lines):
+            i += 1
+            line = line[:-1] + lines[i]
+        m = re.match(r"\s*#\s*([A-Za-z_]\w*)\s*(.*)$", line)
+        if m:
+            yield start, i, line.index("#") + 1, m.group(1), m.group(2).strip(), line
+        else:
+            yield start, i, 1, None, "", line
+        i += 1
+
+
+def _unsafe_include(directive: str, rest: str) -> bool:
+    """An include clang must never open: paths, computed names, quoted non-SDK headers."""
+    if directive not in ("include", "include_next", "import", "embed", "__include_macros"):
+        return False
+    if directive != "include":
+        return True
+    m = re.match(r'<([^>]*)>|"([^"]*)"', rest)
+    if not m:
+        return True
+    name = m.group(1) if m.group(1) is not None else m.group(2)
+    parts = re.split(r"[\\/]", name)
+    if name.startswith(("/", "\\", "~")) or re.match(r"[A-Za-z]:", name) or ".." in parts:
+        return True
+    return m.group(2) is not None and not name.startswith("sf/")
+
+
+def neutralise_includes(text: str) -> str:
+    """The text with every unsafe #include blanked (same line count), so clang never reads
+    arbitrary files of the checking machine (their contents would leak into diagnostics)."""
+    lines = text.split("\n")
+    for start, end, _col, directive, rest, _line in _directives(text):
+        if directive is not None and _unsafe_include(directive, rest):
+            for k in range(start, end + 1):
+                lines[k] = ""
+    return "\n".join(lines)

@@ -1,0 +1,12 @@
+// expect: SF-CPP-ASM
+#include "sf/sdk.hpp"
+
+struct Strat : sf::sdk::Strategy<Strat> {
+  explicit Strat(const sf::sdk::CreateArgs& a) : qty_(a.params.get_int("qty", 1)) {}
+  void on_book(sf::sdk::Context& ctx, const sf::sdk::BookView& b) {
+    (void)ctx; (void)b;
+    asm volatile("nop");
+  }
+  std::int64_t qty_;
+};
+SF_EXPORT_STRATEGY(Strat, "asm_inline")

@@ -1,0 +1,15 @@
+// expect: SF-CPP-EXCEPT
+#include "sf/sdk.hpp"
+
+struct Strat : sf::sdk::Strategy<Strat> {
+  explicit Strat(const sf::sdk::CreateArgs& a) : qty_(a.params.get_int("qty", 1)) {}
+  void on_book(sf::sdk::Context& ctx, const sf::sdk::BookView& b) {
+    try {
+      (void)ctx.buy_limit(b.instrument(), b.bid_px(), qty_);
+    } catch (...) {
+      ctx.log(SF_LOG_ERROR, "failed");
+    }
+  }
+  std::int64_t qty_;
+};
+SF_EXPORT_STRATEGY(Strat, "except_try")

@@ -1,0 +1,14 @@
+// expect: SF-CPP-GOTO
+#include "sf/sdk.hpp"
+
+struct Strat : sf::sdk::Strategy<Strat> {
+  explicit Strat(const sf::sdk::CreateArgs& a) : qty_(a.params.get_int("qty", 1)) {}
+  void on_book(sf::sdk::Context& ctx, const sf::sdk::BookView& b) {
+    int n = 0;
+  again:
+    if (++n < 3) goto again;
+    (void)ctx.buy_limit(b.instrument(), b.bid_px(), qty_ + n);
+  }
+  std::int64_t qty_;
+};
+SF_EXPORT_STRATEGY(Strat, "goto_loop")

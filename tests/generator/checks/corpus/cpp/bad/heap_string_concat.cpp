@@ -1,0 +1,14 @@
+// expect: SF-CPP-HEAP
+#include <string>
+#include "sf/sdk.hpp"
+
+struct Strat : sf::sdk::Strategy<Strat> {
+  explicit Strat(const sf::sdk::CreateArgs& a) : qty_(a.params.get_int("qty", 1)) {}
+  void on_book(sf::sdk::Context& ctx, const sf::sdk::BookView& b) {
+    (void)b;
+    ctx.log(SF_LOG_INFO, (tag_ + "!").c_str());
+  }
+  std::int64_t qty_;
+  std::string tag_ = "x";
+};
+SF_EXPORT_STRATEGY(Strat, "heap_string_concat")

@@ -1,0 +1,12 @@
+// expect: SF-CPP-INCLUDE
+#include "sf/book.hpp"
+#include "sf/sdk.hpp"
+
+struct Strat : sf::sdk::Strategy<Strat> {
+  explicit Strat(const sf::sdk::CreateArgs& a) : qty_(a.params.get_int("qty", 1)) {}
+  void on_book(sf::sdk::Context& ctx, const sf::sdk::BookView& b) {
+    (void)ctx.buy_limit(b.instrument(), b.bid_px(), qty_);
+  }
+  std::int64_t qty_;
+};
+SF_EXPORT_STRATEGY(Strat, "include_engine_header")

@@ -1,0 +1,12 @@
+// expect: SF-CPP-IO
+#include "sf/sdk.hpp"
+
+struct Strat : sf::sdk::Strategy<Strat> {
+  explicit Strat(const sf::sdk::CreateArgs& a) : qty_(a.params.get_int("qty", 1)) {}
+  void on_book(sf::sdk::Context& ctx, const sf::sdk::BookView& b) {
+    std::printf("%ld\n", static_cast<long>(b.bid_px()));
+    (void)ctx;
+  }
+  std::int64_t qty_;
+};
+SF_EXPORT_STRATEGY(Strat, "io_printf")

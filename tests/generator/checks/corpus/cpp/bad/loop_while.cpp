@@ -1,0 +1,13 @@
+// expect: SF-CPP-LOOP
+#include "sf/sdk.hpp"
+
+struct Strat : sf::sdk::Strategy<Strat> {
+  explicit Strat(const sf::sdk::CreateArgs& a) : qty_(a.params.get_int("qty", 1)) {}
+  void on_book(sf::sdk::Context& ctx, const sf::sdk::BookView& b) {
+    std::int64_t px = b.bid_px();
+    while (px % 7 != 0) --px;
+    (void)ctx.buy_limit(b.instrument(), px, qty_);
+  }
+  std::int64_t qty_;
+};
+SF_EXPORT_STRATEGY(Strat, "loop_while")

@@ -1,0 +1,13 @@
+// expect: SF-CPP-VOLATILE
+#include "sf/sdk.hpp"
+
+struct Strat : sf::sdk::Strategy<Strat> {
+  explicit Strat(const sf::sdk::CreateArgs& a) : qty_(a.params.get_int("qty", 1)) {}
+  void on_book(sf::sdk::Context& ctx, const sf::sdk::BookView& b) {
+    seen_ = b.bid_px();
+    (void)ctx.buy_limit(b.instrument(), b.bid_px(), qty_);
+  }
+  std::int64_t qty_;
+  volatile std::int64_t seen_ = 0;
+};
+SF_EXPORT_STRATEGY(Strat, "volatile_member")
