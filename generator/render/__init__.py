@@ -2,7 +2,8 @@
 
     >>> files = render_sources(load_spec("specs/nvda-momentum.yaml"), build_id="dev")
     >>> sorted(files)
-    ['cpp/strategy.cpp', 'cpp/test_strategy.cpp', 'params.txt', 'python/strategy.py', 'tests/test_strategy.py']
+    ['cpp/strategy.cpp', 'cpp/test_strategy.cpp', 'params.txt', 'python/strategy.py', 'tests/scenario.tape',
+     'tests/test_strategy.py']
 
 Output is byte-deterministic: it depends only on the spec, the regions, the build id and the
 template files (``TEMPLATE_VERSION`` and :func:`templates_hash` identify the latter). See
@@ -17,7 +18,9 @@ from .context import REGIONS, StrategyContext, build_context
 from .env import environment, template_files, templates_hash
 from .regions import (MARKER, RegionCode, RegionError, check_cpp_region, check_python_region, find_regions,
                       indent_region)
+from .scenarios import scenario
 from .signals import RenderError, render_cpp, render_python
+from stratforge.runtime.twin import encode_tape_text
 
 __all__ = ["render_sources", "render_context", "TEMPLATE_VERSION", "templates_hash", "template_files", "RegionCode",
            "RegionError", "RenderError", "REGIONS", "OUTPUT_FILES", "MARKER"]
@@ -79,7 +82,8 @@ def render_sources(loaded, *, regions: Mapping[str, RegionCode] | None = None, b
     ctx = build_context(loaded, build_id)
     region_text = _region_texts(ctx, regions)
     env = environment()
-    values = {
+    tape, expectations = scenario(ctx)
+    values = {"expectations": expectations,
         "ctx": ctx, "regions": region_text, "template_version": TEMPLATE_VERSION,
         "signals_cpp": render_cpp(ctx.sigset), "signals_python": render_python(ctx.sigset),
     }
@@ -87,6 +91,7 @@ def render_sources(loaded, *, regions: Mapping[str, RegionCode] | None = None, b
     for rel, tmpl in sorted(OUTPUT_FILES.items()):
         files[rel] = env.get_template(tmpl).render(**values)
     files["params.txt"] = ctx.params_text
+    files["tests/scenario.tape"] = encode_tape_text(tape)
     for rel, lang in (("cpp/strategy.cpp", "cpp"), ("python/strategy.py", "python")):
         found = find_regions(files[rel])
         for name in REGIONS[ctx.type]:

@@ -10,10 +10,10 @@ docs/templates.md, "Decision records"); :func:`replay` feeds a callback tape thr
 from .abi import *  # noqa: F401,F403
 from .abi import __all__ as _abi_all
 from .context import REASON_NAMES, Context, Decision, RecordingContext
-from .driver import create, encode_tape_text, replay
+from .driver import create, decode_tape_text, encode_tape_text, replay
 from .params import ParamError, Params
 from .sim import simulate
 from .strategy import CreateArgs, Strategy
 
 __all__ = [*_abi_all, "Context", "RecordingContext", "Decision", "REASON_NAMES", "Params", "ParamError",
-           "CreateArgs", "Strategy", "replay", "create", "encode_tape_text", "simulate"]
+           "CreateArgs", "Strategy", "replay", "create", "encode_tape_text", "decode_tape_text", "simulate"]

@@ -25,7 +25,7 @@ from .context import Decision, RecordingContext
 from .params import Params
 from .strategy import CreateArgs, Strategy
 
-__all__ = ["replay", "create", "encode_tape_text", "TapeRecord", "BOOK_FIELDS", "TRADE_FIELDS",
+__all__ = ["replay", "create", "encode_tape_text", "decode_tape_text", "TapeRecord", "BOOK_FIELDS", "TRADE_FIELDS",
            "BAR_FIELDS", "FILL_FIELDS", "UPDATE_FIELDS"]
 
 TapeRecord = dict[str, Any]
@@ -122,3 +122,42 @@ def encode_tape_text(tape: Iterable[TapeRecord]) -> str:
     """The tape as text lines: ``cb t npos pos... fields...`` (book: ``nbid (px qty)* nask
     (px qty)*`` after the fields, or ``-1`` when the record carries no levels)."""
     return "".join(_line(r) + "\n" for r in tape)
+
+
+def _record(cb: str, t: int, pos: list[int], f: list[str]) -> TapeRecord:
+    rec: TapeRecord = {"cb": cb, "t": t, "pos": pos}
+    if cb == "book":
+        rec["book"] = dict(zip(BOOK_FIELDS, map(int, f[:10])))
+        rest = f[10:]
+        if rest and rest[0] != "-1":
+            nb = int(rest[0])
+            bid = [[int(rest[1 + 2 * i]), int(rest[2 + 2 * i])] for i in range(nb)]
+            rest = rest[1 + 2 * nb:]
+            na = int(rest[0])
+            ask = [[int(rest[1 + 2 * i]), int(rest[2 + 2 * i])] for i in range(na)]
+            rec["levels"] = {"bid": bid, "ask": ask}
+    elif cb == "trade":
+        rec["trade"] = dict(zip(TRADE_FIELDS, map(int, f)))
+    elif cb == "bar":
+        rec["bar"] = dict(zip(BAR_FIELDS, map(int, f)))
+    elif cb == "fill":
+        rec["fill"] = {**dict(zip(FILL_FIELDS, map(int, f[:9]))), "fee": float(f[9])}
+    elif cb == "order_update":
+        rec["update"] = dict(zip(UPDATE_FIELDS, map(int, f)))
+    elif cb == "timer":
+        rec["timer"] = int(f[0])
+    else:
+        raise ValueError(f"Condition failed: unknown callback kind {cb!r} in tape text")
+    return rec
+
+
+def decode_tape_text(text: str) -> list[TapeRecord]:
+    """Inverse of :func:`encode_tape_text`."""
+    out: list[TapeRecord] = []
+    for line in text.splitlines():
+        tok = line.split()
+        if not tok:
+            continue
+        n = int(tok[2])
+        out.append(_record(tok[0], int(tok[1]), [int(x) for x in tok[3:3 + n]], tok[3 + n:]))
+    return out
