@@ -29,12 +29,12 @@ void histogram(json::Writer& w, const LatencyHistogram& h) {
   w.kv("p99", h.quantile(0.99));
   w.kv("p99_9", h.quantile(0.999));
   w.kv("max", h.max());
-  // non-empty buckets as [lower_ns, upper_ns, count]
+  // non-empty buckets as [lower_ns, upper_ns, count] (bounds converted from the raw clock unit)
   w.key("buckets").begin_array();
   for (std::uint32_t i = 0; i < LatencyHistogram::kBuckets; ++i) {
     const auto c = h.bucket_count(i);
     if (c == 0) continue;
-    w.begin_array().value(LatencyHistogram::lower(i)).value(LatencyHistogram::upper(i)).value(c).end_array();
+    w.begin_array().value(h.to_ns(LatencyHistogram::lower(i))).value(h.to_ns(LatencyHistogram::upper(i))).value(c).end_array();
   }
   w.end_array();
   w.end_object();

@@ -63,8 +63,8 @@ struct Gen {
     Book& b = books[inst];
     const std::uint32_t n = side == Side::Bid ? b.bids().size() : b.asks().size();
     if (n >= depth) return;
-    Ticks px;
-    Lots q;
+    Ticks px = 0;
+    Lots q = 0;
     if (n == 0) {
       // rebuild the side next to the other one
       const Ticks ref = side == Side::Bid ? (b.has_ask() ? b.best_ask() - 1 : 100000) : (b.has_bid() ? b.best_bid() + 1 : 100001);
@@ -135,19 +135,19 @@ bool write_synthetic(const std::string& path, const SynthOptions& opt, std::stri
         g.depth_rec(inst, other, px, avail - q);
         g.refill(inst, other);
       }
-    } else if (r < 0.80) {
+    } else if (r < 0.88) {
       const Ticks spread = b.best_ask() - b.best_bid();
       if (b.two_sided() && spread > 1) {
-        const Ticks px = side == Side::Bid ? b.best_bid() + 1 : b.best_ask() - 1;
+        // a new level inside the spread, nearer the touch more often
+        const Ticks room = spread - 1;
+        const Ticks step = 1 + static_cast<Ticks>(g.rng.below(static_cast<std::uint64_t>(room < 3 ? room : 3)));
+        const Ticks px = side == Side::Bid ? b.best_bid() + step : b.best_ask() - step;
         g.depth_rec(inst, side, px, g.qty());
-      } else if (n_side > 2) {
-        g.depth_rec(inst, side, side == Side::Bid ? b.best_bid() : b.best_ask(), 0);
-        g.refill(inst, side);
       } else {
         g.refill(inst, side);
       }
     } else {
-      if (n_side > 2) {
+      if (n_side > 2 && b.two_sided() && b.best_ask() - b.best_bid() <= 4) {
         g.depth_rec(inst, side, side == Side::Bid ? b.best_bid() : b.best_ask(), 0);
       }
       g.refill(inst, side);

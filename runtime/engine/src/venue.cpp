@@ -6,23 +6,42 @@
 namespace sf {
 
 SimVenue::SimVenue(std::vector<double> quote_per_ticklot, std::uint32_t max_orders, QueueModel qm, FeeModel fees, bool bar_mode)
-    : qptl_(std::move(quote_per_ticklot)), orders_(max_orders), resting_(qptl_.size(), 0), qm_(qm), fees_(fees), bar_mode_(bar_mode) {
+    : qptl_(std::move(quote_per_ticklot)),
+      orders_(max_orders),
+      active_(max_orders),
+      free_(max_orders),
+      resting_(qptl_.size(), 0),
+      qm_(qm),
+      fees_(fees),
+      bar_mode_(bar_mode) {
+  for (std::uint32_t i = 0; i < max_orders; ++i) free_[i] = max_orders - 1 - i;
   reports_.reserve(4096);
 }
 
 const VenueOrder* SimVenue::find(std::uint64_t id) const noexcept {
-  for (const auto& o : orders_)
-    if (o.active && o.id == id) return &o;
+  for (std::uint32_t k = 0; k < n_active_; ++k)
+    if (orders_[active_[k]].id == id) return &orders_[active_[k]];
   return nullptr;
 }
 VenueOrder* SimVenue::find_mut(std::uint64_t id) noexcept { return const_cast<VenueOrder*>(find(id)); }
 
-void SimVenue::deactivate(VenueOrder& o) noexcept {
-  if (!o.active) return;
+void SimVenue::deactivate_at(std::uint32_t k) noexcept {
+  const std::uint32_t slot = active_[k];
+  VenueOrder& o = orders_[slot];
   o.active = false;
-  --n_active_;
   --resting_[o.instrument];
+  active_[k] = active_[--n_active_];
+  free_.push_back(slot);  // capacity reserved at construction: never allocates
 }
+
+namespace {
+template <class V>
+std::uint32_t active_index(const std::vector<std::uint32_t>& active, std::uint32_t n, const V& orders, const VenueOrder* o) {
+  for (std::uint32_t k = 0; k < n; ++k)
+    if (&orders[active[k]] == o) return k;
+  return n;
+}
+}  // namespace
 
 void SimVenue::fill(Nanos t, VenueOrder& o, Ticks px, Lots qty, bool maker) {
   if (qty <= 0) return;
@@ -60,12 +79,12 @@ void SimVenue::take(Nanos t, VenueOrder& o, const Book& book) {
 void SimVenue::rest_or_finish(Nanos t, VenueOrder& o, const Book& book, bool announce) {
   if (o.leaves == 0) {
     update(t, o, SF_ORDER_FILLED, 0);
-    deactivate(o);
+    deactivate_at(active_index(active_, n_active_, orders_, &o));
     return;
   }
   if (o.tif == Tif::Ioc || o.type == OrdType::Market) {
     update(t, o, SF_ORDER_EXPIRED, o.leaves);
-    deactivate(o);
+    deactivate_at(active_index(active_, n_active_, orders_, &o));
     return;
   }
   o.queue_ahead = o.side == Side::Bid ? book.bids().qty_at(o.px) : book.asks().qty_at(o.px);
@@ -74,20 +93,16 @@ void SimVenue::rest_or_finish(Nanos t, VenueOrder& o, const Book& book, bool ann
 }
 
 void SimVenue::new_order(Nanos t, const VenueOrder& in, const Book& book) {
-  VenueOrder* slot = nullptr;
-  for (auto& o : orders_)
-    if (!o.active) {
-      slot = &o;
-      break;
-    }
-  if (slot == nullptr) {
-    VenueOrder tmp = in;
-    update(t, tmp, SF_ORDER_REJECTED, in.leaves);
+  if (free_.empty()) {
+    update(t, in, SF_ORDER_REJECTED, in.leaves);
     return;
   }
+  const std::uint32_t idx = free_.back();
+  free_.pop_back();
+  VenueOrder* slot = &orders_[idx];
   *slot = in;
   slot->active = true;
-  ++n_active_;
+  active_[n_active_++] = idx;
   ++resting_[in.instrument];
   if (bar_mode_) {
     if (in.type == OrdType::Limit && in.tif == Tif::Gtc) update(t, *slot, SF_ORDER_ACCEPTED, in.leaves);
@@ -106,12 +121,11 @@ void SimVenue::cancel(Nanos t, std::uint64_t id) {
   const Lots leaves = o->leaves;
   o->leaves = 0;
   update(t, *o, SF_ORDER_CANCELED, leaves);
-  deactivate(*o);
+  deactivate_at(active_index(active_, n_active_, orders_, o));
 }
 
 void SimVenue::cancel_all(Nanos t) {
-  for (auto& o : orders_)
-    if (o.active) cancel(t, o.id);
+  while (n_active_ > 0) cancel(t, orders_[active_[n_active_ - 1]].id);
 }
 
 void SimVenue::replace(Nanos t, std::uint64_t id, Ticks px, Lots qty, const Book& book) {
@@ -131,8 +145,10 @@ void SimVenue::replace(Nanos t, std::uint64_t id, Ticks px, Lots qty, const Book
 
 void SimVenue::on_level(Nanos t, std::uint32_t inst, Side side, Ticks px, Lots old_qty, Lots new_qty) {
   if (resting_[inst] == 0 || bar_mode_) return;
-  for (auto& o : orders_) {
-    if (!o.active || o.instrument != inst) continue;
+  // backwards: deactivate_at(k) moves the last active entry (already visited) into k
+  for (std::uint32_t k = n_active_; k-- > 0;) {
+    VenueOrder& o = orders_[active_[k]];
+    if (o.instrument != inst) continue;
     if (o.side == side) {
       if (px != o.px || new_qty >= old_qty) continue;
       if (qm_ == QueueModel::DecreaseAdvances) {
@@ -148,7 +164,7 @@ void SimVenue::on_level(Nanos t, std::uint32_t inst, Side side, Ticks px, Lots o
       fill(t, o, o.px, new_qty - old_qty, true);
       if (o.leaves == 0) {
         update(t, o, SF_ORDER_FILLED, 0);
-        deactivate(o);
+        deactivate_at(k);
       }
     }
   }
@@ -156,8 +172,9 @@ void SimVenue::on_level(Nanos t, std::uint32_t inst, Side side, Ticks px, Lots o
 
 void SimVenue::on_trade(Nanos t, std::uint32_t inst, Side aggressor, Ticks px, Lots qty) {
   if (resting_[inst] == 0 || bar_mode_) return;
-  for (auto& o : orders_) {
-    if (!o.active || o.instrument != inst) continue;
+  for (std::uint32_t k = n_active_; k-- > 0;) {
+    VenueOrder& o = orders_[active_[k]];
+    if (o.instrument != inst) continue;
     const bool through = o.side == Side::Bid ? px < o.px : px > o.px;
     if (through) {
       fill(t, o, o.px, o.leaves, true);
@@ -176,15 +193,16 @@ void SimVenue::on_trade(Nanos t, std::uint32_t inst, Side aggressor, Ticks px, L
     }
     if (o.leaves == 0) {
       update(t, o, SF_ORDER_FILLED, 0);
-      deactivate(o);
+      deactivate_at(k);
     }
   }
 }
 
 void SimVenue::on_bar(Nanos t, std::uint32_t inst, Ticks open, Ticks high, Ticks low) {
   if (resting_[inst] == 0) return;
-  for (auto& o : orders_) {
-    if (!o.active || o.instrument != inst) continue;
+  for (std::uint32_t k = n_active_; k-- > 0;) {
+    VenueOrder& o = orders_[active_[k]];
+    if (o.instrument != inst) continue;
     if (o.type == OrdType::Market) {
       fill(t, o, open, o.leaves, false);
     } else if (o.side == Side::Bid) {
@@ -196,10 +214,10 @@ void SimVenue::on_bar(Nanos t, std::uint32_t inst, Ticks open, Ticks high, Ticks
     }
     if (o.leaves == 0) {
       update(t, o, SF_ORDER_FILLED, 0);
-      deactivate(o);
+      deactivate_at(k);
     } else if (o.tif == Tif::Ioc || o.type == OrdType::Market) {
       update(t, o, SF_ORDER_EXPIRED, o.leaves);
-      deactivate(o);
+      deactivate_at(k);
     }
   }
 }

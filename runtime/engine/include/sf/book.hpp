@@ -1,14 +1,14 @@
 // sf/book.hpp — L2 price-level order book, one per instrument.
 //
-// Design: each side is a pair of fixed-capacity arrays (prices, quantities) sorted WORST -> BEST,
+// Design: each side is a fixed-capacity array of (price, qty) levels sorted WORST -> BEST,
 // so the best level is the last element. Top of book, mid, spread and imbalance are O(1) reads.
 // An update locates its level by a linear scan from the best end, which is where almost all
 // real updates land (a handful of compares), then updates in place, or inserts/deletes with a
-// memmove of the levels between that position and the top.
+// shift of the levels between that position and the top.
 // Memory is allocated once at construction (capacity levels per side, default 1024); nothing
 // allocates afterwards.
 //
-// Worst case per update: O(capacity) compares + a memmove of capacity*16 bytes, for a level that
+// Worst case per update: O(capacity) compares + a shift of capacity*16 bytes, for a level that
 // sits at the far end of a full side. When a side is full, a new level better than the worst one
 // evicts the worst level and a new level worse than all is dropped; both are counted in
 // `overflow_count()` (raise the capacity if it is ever non-zero on real data).
@@ -42,14 +42,19 @@ enum class BookState : std::uint8_t { Empty, OneSided, Normal, Locked, Crossed }
   return "UNKNOWN";
 }
 
+/// One price level.
+struct Level {
+  Ticks px;
+  Lots qty;
+};
+
 /// One side of the book. kIsBid: better = higher price; else better = lower price.
 template <bool kIsBid>
 class BookSide {
  public:
   static constexpr Ticks kEmpty = kIsBid ? kNoBid : kNoAsk;
 
-  explicit BookSide(std::uint32_t capacity)
-      : px_(new Ticks[capacity]), qty_(new Lots[capacity]), cap_(capacity) {}
+  explicit BookSide(std::uint32_t capacity) : lv_(new Level[capacity]), cap_(capacity) {}
   BookSide(const BookSide&) = delete;
   BookSide& operator=(const BookSide&) = delete;
   BookSide(BookSide&&) noexcept = default;
@@ -58,20 +63,20 @@ class BookSide {
   [[nodiscard]] std::uint32_t size() const noexcept { return n_; }
   [[nodiscard]] std::uint32_t capacity() const noexcept { return cap_; }
   [[nodiscard]] bool empty() const noexcept { return n_ == 0; }
-  [[nodiscard]] Ticks best_px() const noexcept { return n_ ? px_[n_ - 1] : kEmpty; }
-  [[nodiscard]] Lots best_qty() const noexcept { return n_ ? qty_[n_ - 1] : 0; }
+  [[nodiscard]] Ticks best_px() const noexcept { return n_ ? lv_[n_ - 1].px : kEmpty; }
+  [[nodiscard]] Lots best_qty() const noexcept { return n_ ? lv_[n_ - 1].qty : 0; }
   /// Level `depth` (0 = best). Returns false past the last level.
   [[nodiscard]] bool level(std::uint32_t depth, Ticks& px, Lots& qty) const noexcept {
     if (depth >= n_) return false;
-    px = px_[n_ - 1 - depth];
-    qty = qty_[n_ - 1 - depth];
+    px = lv_[n_ - 1 - depth].px;
+    qty = lv_[n_ - 1 - depth].qty;
     return true;
   }
   /// Quantity resting at exactly `px` (0 when there is no such level).
   [[nodiscard]] Lots qty_at(Ticks px) const noexcept {
     std::int64_t i = static_cast<std::int64_t>(n_) - 1;
-    while (i >= 0 && better(px_[i], px)) --i;
-    return (i >= 0 && px_[i] == px) ? qty_[i] : 0;
+    while (i >= 0 && better(lv_[i].px, px)) --i;
+    return (i >= 0 && lv_[i].px == px) ? lv_[i].qty : 0;
   }
   /// True when `a` is a better price than `b` for this side.
   [[nodiscard]] static constexpr bool better(Ticks a, Ticks b) noexcept { return kIsBid ? a > b : a < b; }
@@ -79,16 +84,15 @@ class BookSide {
   /// Sets the absolute quantity of level `px`; qty <= 0 deletes it. Returns the previous
   /// quantity at that price (0 if the level did not exist).
   Lots set(Ticks px, Lots qty) noexcept {
+    Level* const lv = lv_.get();
     std::int64_t i = static_cast<std::int64_t>(n_) - 1;
-    while (i >= 0 && better(px_[i], px)) --i;  // skip levels better than px
-    if (i >= 0 && px_[i] == px) {
-      const Lots old = qty_[i];
+    while (i >= 0 && better(lv[i].px, px)) --i;  // skip levels better than px
+    if (i >= 0 && lv[i].px == px) {
+      const Lots old = lv[i].qty;
       if (qty > 0) {
-        qty_[i] = qty;
+        lv[i].qty = qty;
       } else {
-        const auto tail = n_ - 1 - static_cast<std::uint32_t>(i);
-        std::memmove(px_.get() + i, px_.get() + i + 1, tail * sizeof(Ticks));
-        std::memmove(qty_.get() + i, qty_.get() + i + 1, tail * sizeof(Lots));
+        shift_left(lv + i, n_ - 1 - static_cast<std::uint32_t>(i));
         --n_;
       }
       return old;
@@ -99,22 +103,15 @@ class BookSide {
     }
     // insert at position i+1 (after all levels worse than px)
     auto pos = static_cast<std::uint32_t>(i + 1);
-    if (n_ == cap_) {
+    if (n_ == cap_) [[unlikely]] {
       ++overflow_;
       if (pos == 0) return 0;  // worse than everything in a full side: dropped
-      // evict the worst level (index 0) and shift [1, pos) one to the left
-      std::memmove(px_.get(), px_.get() + 1, (pos - 1) * sizeof(Ticks));
-      std::memmove(qty_.get(), qty_.get() + 1, (pos - 1) * sizeof(Lots));
-      --pos;
-      px_[pos] = px;
-      qty_[pos] = qty;
+      shift_left(lv, pos - 1);  // evict the worst level (index 0)
+      lv[pos - 1] = Level{px, qty};
       return 0;
     }
-    const auto tail = n_ - pos;
-    std::memmove(px_.get() + pos + 1, px_.get() + pos, tail * sizeof(Ticks));
-    std::memmove(qty_.get() + pos + 1, qty_.get() + pos, tail * sizeof(Lots));
-    px_[pos] = px;
-    qty_[pos] = qty;
+    shift_right(lv + pos, n_ - pos);
+    lv[pos] = Level{px, qty};
     ++n_;
     return 0;
   }
@@ -124,8 +121,15 @@ class BookSide {
   [[nodiscard]] std::uint64_t deletes_of_missing() const noexcept { return deletes_of_missing_; }
 
  private:
-  std::unique_ptr<Ticks[]> px_;
-  std::unique_ptr<Lots[]> qty_;
+  // Plain loops: the moved tail is short for updates near the top, where a libc memmove call
+  // would cost more than the copy.
+  static void shift_left(Level* p, std::uint32_t count) noexcept {
+    for (std::uint32_t k = 0; k < count; ++k) p[k] = p[k + 1];
+  }
+  static void shift_right(Level* p, std::uint32_t count) noexcept {
+    for (std::uint32_t k = count; k > 0; --k) p[k] = p[k - 1];
+  }
+  std::unique_ptr<Level[]> lv_;
   std::uint32_t n_ = 0;
   std::uint32_t cap_;
   std::uint64_t overflow_ = 0;

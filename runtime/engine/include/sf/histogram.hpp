@@ -6,6 +6,9 @@
 // count-leading-zeros, a shift and an increment: O(1), branch-light, no allocation. Percentiles
 // are read by a cumulative scan (cold path) and reported as the bucket's upper edge, clamped to the
 // exact maximum, so they never under-state a latency.
+// Values may be recorded in raw clock units (e.g. TSC ticks, so the hot path does no float
+// conversion); set_unit_ns() gives the ns per unit and every read-out (quantile, min, max, mean,
+// bucket bounds) is in ns.
 // Worst case: record O(1); percentile O(buckets).
 #pragma once
 
@@ -53,7 +56,13 @@ class LatencyHistogram {
     min_ = std::min(min_, v);
   }
 
-  /// Value at quantile q in [0, 1] (0 with no samples).
+  void set_unit_ns(double ns_per_unit) noexcept { unit_ns_ = ns_per_unit; }
+  [[nodiscard]] double unit_ns() const noexcept { return unit_ns_; }
+  [[nodiscard]] std::uint64_t to_ns(std::uint64_t raw) const noexcept {
+    return static_cast<std::uint64_t>(static_cast<double>(raw) * unit_ns_ + 0.5);
+  }
+
+  /// Value (ns) at quantile q in [0, 1] (0 with no samples).
   [[nodiscard]] std::uint64_t quantile(double q) const noexcept {
     if (count_ == 0) return 0;
     auto rank = static_cast<std::uint64_t>(q * static_cast<double>(count_) + 0.5);
@@ -61,14 +70,16 @@ class LatencyHistogram {
     std::uint64_t seen = 0;
     for (std::uint32_t i = 0; i < kBuckets; ++i) {
       seen += counts_[i];
-      if (seen >= rank) return std::min(upper(i), max_);
+      if (seen >= rank) return to_ns(std::min(upper(i), max_));
     }
-    return max_;
+    return to_ns(max_);
   }
   [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
-  [[nodiscard]] std::uint64_t max() const noexcept { return max_; }
-  [[nodiscard]] std::uint64_t min() const noexcept { return count_ ? min_ : 0; }
-  [[nodiscard]] double mean() const noexcept { return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0.0; }
+  [[nodiscard]] std::uint64_t max() const noexcept { return to_ns(max_); }
+  [[nodiscard]] std::uint64_t min() const noexcept { return count_ ? to_ns(min_) : 0; }
+  [[nodiscard]] double mean() const noexcept {
+    return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) * unit_ns_ : 0.0;
+  }
   [[nodiscard]] std::uint64_t bucket_count(std::uint32_t i) const noexcept { return counts_[i]; }
   void merge(const LatencyHistogram& o) noexcept {
     for (std::uint32_t i = 0; i < kBuckets; ++i) counts_[i] += o.counts_[i];
@@ -84,6 +95,7 @@ class LatencyHistogram {
   std::uint64_t sum_ = 0;
   std::uint64_t max_ = 0;
   std::uint64_t min_ = std::numeric_limits<std::uint64_t>::max();
+  double unit_ns_ = 1.0;
 };
 
 static_assert(LatencyHistogram::index(127) == 127);

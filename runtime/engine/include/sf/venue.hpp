@@ -23,7 +23,7 @@
 // mirrored); IOC orders not filled by that bar expire. (backtrader's default broker convention.)
 // Fees: notional x bps / 1e4 in quote currency, maker or taker rate; negative = rebate.
 // Several own orders at one price each see the full trade volume (use one order per level).
-// Worst case: O(own resting orders on the instrument) per market event for that instrument
+// Worst case: O(own active orders) per market event for an instrument with active orders
 // (zero work when there are none); O(levels walked) for a crossing order. Reports are written to a
 // pre-reserved vector drained by the caller after every call; no allocation in steady state.
 #pragma once
@@ -110,10 +110,12 @@ class SimVenue {
   void update(Nanos t, const VenueOrder& o, std::uint32_t status, Lots qty);
   void take(Nanos t, VenueOrder& o, const Book& book);
   void rest_or_finish(Nanos t, VenueOrder& o, const Book& book, bool announce);
-  void deactivate(VenueOrder& o) noexcept;
+  void deactivate_at(std::uint32_t k) noexcept;  // k indexes active_
 
   std::vector<double> qptl_;
-  std::vector<VenueOrder> orders_;  // slots; [0, n_slots_) used; inactive slots are reused
+  std::vector<VenueOrder> orders_;    // slot pool (capacity = max orders)
+  std::vector<std::uint32_t> active_;  // [0, n_active_): indices of active slots
+  std::vector<std::uint32_t> free_;    // stack of free slot indices
   std::vector<std::uint32_t> resting_;
   std::vector<VenueReport> reports_;
   std::uint32_t n_active_ = 0;
