@@ -127,7 +127,7 @@ def test_daily_bars_use_daily_returns_252():
     from stratforge.ci.scorecard.inputs import EquitySeries, RunPeriod
     run = run.model_copy(update={
         "data_profile": "bars", "calendar": None,
-        "equity": EquitySeries(ts_ns=ts, pnl=tuple(float(i) for i in range(len(ts))), fees=(0.0,) * len(ts)),
+        "equity": EquitySeries(ts_ns=ts, pnl=tuple(float(i + 1) for i in range(len(ts))), fees=(0.0,) * len(ts)),
         "period": RunPeriod(start_ns=ts[0], end_ns=ts[-1] + 1)})
     m = compute_metrics(run, initial_capital=100.0)
     p = m.full.periodicity
