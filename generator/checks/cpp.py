@@ -33,7 +33,8 @@ from typing import Any
 
 from .findings import Finding, Rule, sort_findings
 
-__all__ = ["CPP_RULES", "HANDLERS", "check_cpp", "find_sdk_include", "toolchain_args"]
+__all__ = ["CPP_RULES", "EXPECTED_SIGNATURES", "HANDLERS", "check_cpp", "find_sdk_include", "neutralise_includes",
+           "sdk_handler_signatures", "toolchain_args"]
 
 HANDLERS = ("on_book", "on_trade", "on_bar", "on_fill", "on_order_update", "on_timer")
 
@@ -460,6 +461,20 @@ def check_cpp(source: str | os.PathLike[str], *, include_dirs: Sequence[str | os
         checker = _Checker(ci, tu, virtual, shown, text, expected_name)
         checker.run()
     return sort_findings(checker.findings)
+
+
+def sdk_handler_signatures(include_dirs: Sequence[str | os.PathLike[str]] | None = None) -> dict[str, tuple[str, ...]]:
+    """Handler name -> canonical parameter types, as sf::sdk::Strategy in the SDK declares them."""
+    if include_dirs is None:
+        sdk = find_sdk_include()
+        include_dirs = [sdk] if sdk else []
+    ci = _cindex()
+    virtual = os.path.abspath("__sf_sdk_probe__.cpp")
+    args = ["-x", "c++", "-std=c++20", *toolchain_args(), *[f"-I{os.fspath(d)}" for d in include_dirs]]
+    with _INDEX_LOCK:
+        tu = _index().parse(virtual, args=args, unsaved_files=[(virtual, '#include "sf/sdk.hpp"\n')])
+        checker = _Checker(ci, tu, virtual, virtual, "", None)
+        return checker.expected_signatures(fallback=False)
 
 
 @dataclass
@@ -1248,7 +1263,7 @@ class _Checker:
             self.at(base, "SF-CPP-ABI-BASE", f"'{cls.spelling}' derives from {base.type.spelling}: the CRTP argument "
                     f"must be the class itself, sf::sdk::Strategy<{cls.spelling}>")
 
-    def expected_signatures(self) -> dict[str, tuple[str, ...]]:
+    def expected_signatures(self, fallback: bool = True) -> dict[str, tuple[str, ...]]:
         """Handler parameter types (canonical spelling) as declared by sf::sdk::Strategy in the SDK."""
         K = self.K
         found: dict[str, tuple[str, ...]] = {}
@@ -1263,7 +1278,7 @@ class _Checker:
                             found[m.spelling] = tuple(a.type.get_canonical().spelling for a in m.get_arguments())
 
         visit(self.tu.cursor, 0)
-        return found or dict(EXPECTED_SIGNATURES)
+        return found or (dict(EXPECTED_SIGNATURES) if fallback else {})
 
     def check_signatures(self, cls: Any, expected: dict[str, tuple[str, ...]]) -> None:
         K = self.K

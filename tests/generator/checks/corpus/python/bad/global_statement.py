@@ -1,0 +1,12 @@
+# expect: SF-PY-GLOBAL
+LAST = 0
+from stratforge.runtime.twin import Strategy
+
+
+class Strat(Strategy):
+    def __init__(self, args):
+        self.qty = args.params.get_int("qty", 1)
+
+    def on_book(self, ctx, book):
+        global LAST
+        LAST = book.bid_px

@@ -1,0 +1,10 @@
+# expect: SF-PY-ASYNC
+from stratforge.runtime.twin import Strategy
+
+
+class Strat(Strategy):
+    def __init__(self, args):
+        self.qty = args.params.get_int("qty", 1)
+
+    def on_book(self, ctx, book):
+        yield ctx.buy_limit(book.instrument, book.bid_px, self.qty)
