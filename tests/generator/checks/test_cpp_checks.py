@@ -127,7 +127,7 @@ def test_helper_reached_from_handler_is_hot_but_unreached_helper_is_not():
     members = ("  void hot(std::int64_t x) { buf_ = new std::int64_t(x); }\n"
                "  void cold(std::int64_t x) { buf_ = new std::int64_t(x); }\n  std::int64_t* buf_ = nullptr;\n")
     findings = check_cpp(strategy("    hot(s);", members=members), include_dirs=[SDK])
-    assert [(f.rule, f.line) for f in findings] == [("SF-CPP-HEAP", 16)], [str(f) for f in findings]
+    assert [(f.rule, f.line) for f in findings] == [("SF-CPP-HEAP", 20)], [str(f) for f in findings]
     assert "reachable from handler S::on_book" in findings[0].message
 
 
@@ -136,9 +136,9 @@ def test_findings_are_positioned_sorted_and_deterministic():
     a = check_cpp(src, include_dirs=[SDK], filename="gen/strat.cpp")
     b = check_cpp(src, include_dirs=[SDK], filename="gen/strat.cpp")
     assert a == b == sorted(a)
-    assert [(f.rule, f.line) for f in a] == [("SF-CPP-GLOBAL-STATE", 11), ("SF-CPP-LOOP", 12), ("SF-CPP-EXCEPT", 13)]
+    assert [(f.rule, f.line) for f in a] == [("SF-CPP-GLOBAL-STATE", 12), ("SF-CPP-LOOP", 13), ("SF-CPP-EXCEPT", 14)]
     assert all(f.file == "gen/strat.cpp" and f.snippet for f in a)
-    assert str(a[0]).startswith("gen/strat.cpp:11:")
+    assert str(a[0]).startswith("gen/strat.cpp:12:")
 
 
 def test_hostile_include_is_never_read(tmp_path: Path):
