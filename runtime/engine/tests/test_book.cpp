@@ -1,0 +1,162 @@
+// L2 book: ordering, updates, deletes, sentinels, crossed/locked, quote, clear, capacity.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "sf/book.hpp"
+#include "sf_test.hpp"
+
+namespace {
+sf::Event depth(sf::Side s, sf::Ticks px, sf::Lots q) {
+  sf::Event e{};
+  e.type = static_cast<std::uint8_t>(sf::EventType::Depth);
+  e.side = static_cast<std::uint8_t>(s);
+  e.v[0] = px;
+  e.v[1] = q;
+  e.flags = sf::kEvEndOfBatch;
+  return e;
+}
+}  // namespace
+
+SF_TEST(empty_book_uses_named_sentinels) {
+  sf::Book b(8);
+  CHECK_EQ(b.best_bid(), sf::kNoBid);
+  CHECK_EQ(b.best_ask(), sf::kNoAsk);
+  CHECK_EQ(b.mid_x2(), sf::kNoPrice);
+  CHECK_EQ(b.spread(), sf::kNoPrice);
+  CHECK(std::isnan(b.mid()));
+  CHECK(std::isnan(b.imbalance()));
+  CHECK(b.state() == sf::BookState::Empty);
+  CHECK(b.best_bid() != 0 && b.best_ask() != 0);
+  b.apply(depth(sf::Side::Bid, 100, 5));
+  CHECK(b.state() == sf::BookState::OneSided);
+  CHECK_EQ(b.best_ask(), sf::kNoAsk);
+  CHECK_EQ(b.mid_x2(), sf::kNoPrice);
+}
+
+SF_TEST(levels_are_ordered_and_top_is_o1) {
+  sf::Book b(16);
+  for (sf::Ticks p : {100, 98, 99, 97}) b.apply(depth(sf::Side::Bid, p, p - 90));
+  for (sf::Ticks p : {103, 101, 102}) b.apply(depth(sf::Side::Ask, p, p - 100));
+  CHECK_EQ(b.best_bid(), 100);
+  CHECK_EQ(b.best_bid_qty(), 10);
+  CHECK_EQ(b.best_ask(), 101);
+  CHECK_EQ(b.best_ask_qty(), 1);
+  CHECK_EQ(b.mid_x2(), 201);
+  CHECK_EQ(b.spread(), 1);
+  CHECK(std::fabs(b.imbalance() - (10.0 - 1.0) / 11.0) < 1e-12);
+  sf::Ticks px;
+  sf::Lots q;
+  CHECK(b.bids().level(0, px, q) && px == 100);
+  CHECK(b.bids().level(1, px, q) && px == 99 && q == 9);
+  CHECK(b.bids().level(3, px, q) && px == 97);
+  CHECK(!b.bids().level(4, px, q));
+  CHECK(b.asks().level(2, px, q) && px == 103 && q == 3);
+  CHECK_EQ(b.bids().qty_at(98), 8);
+  CHECK_EQ(b.bids().qty_at(96), 0);
+}
+
+SF_TEST(update_and_delete) {
+  sf::Book b(16);
+  b.apply(depth(sf::Side::Bid, 100, 5));
+  b.apply(depth(sf::Side::Bid, 99, 6));
+  CHECK_EQ(b.apply(depth(sf::Side::Bid, 100, 7)), 5);  // returns the old qty
+  CHECK_EQ(b.best_bid_qty(), 7);
+  CHECK_EQ(b.apply(depth(sf::Side::Bid, 100, 0)), 7);  // qty 0 deletes
+  CHECK_EQ(b.best_bid(), 99);
+  CHECK_EQ(b.bids().size(), 1u);
+  b.apply(depth(sf::Side::Bid, 50, 0));  // delete of a missing level: counted, harmless
+  CHECK_EQ(b.bids().deletes_of_missing(), 1u);
+  b.apply(depth(sf::Side::Bid, 99, 0));
+  CHECK_EQ(b.best_bid(), sf::kNoBid);
+}
+
+SF_TEST(crossed_and_locked_are_flagged_not_fatal) {
+  sf::Book b(8);
+  b.apply(depth(sf::Side::Bid, 100, 1));
+  b.apply(depth(sf::Side::Ask, 100, 1));
+  CHECK(b.state() == sf::BookState::Locked);
+  CHECK(b.crossed_or_locked());
+  CHECK_EQ(b.spread(), 0);
+  b.apply(depth(sf::Side::Bid, 102, 1));
+  CHECK(b.state() == sf::BookState::Crossed);
+  CHECK_EQ(b.spread(), -2);
+  CHECK_EQ(b.mid_x2(), 202);
+  b.apply(depth(sf::Side::Bid, 102, 0));
+  b.apply(depth(sf::Side::Bid, 100, 0));
+  CHECK(b.state() == sf::BookState::OneSided);
+}
+
+SF_TEST(quote_replaces_top_and_clear_empties) {
+  sf::Book b(8);
+  b.apply(depth(sf::Side::Bid, 90, 1));
+  b.apply(depth(sf::Side::Bid, 91, 1));
+  sf::Event q{};
+  q.type = static_cast<std::uint8_t>(sf::EventType::Quote);
+  q.v[0] = 100;
+  q.v[1] = 3;
+  q.v[2] = 101;
+  q.v[3] = 4;
+  b.apply(q);
+  CHECK_EQ(b.bids().size(), 1u);
+  CHECK_EQ(b.best_bid(), 100);
+  CHECK_EQ(b.best_ask_qty(), 4);
+  q.v[3] = 0;  // empty ask in a quote
+  b.apply(q);
+  CHECK_EQ(b.best_ask(), sf::kNoAsk);
+  sf::Event c{};
+  c.type = static_cast<std::uint8_t>(sf::EventType::Clear);
+  c.side = 1;
+  b.apply(depth(sf::Side::Ask, 105, 1));
+  b.apply(c);
+  CHECK_EQ(b.best_bid(), sf::kNoBid);
+  CHECK_EQ(b.best_ask(), 105);
+  c.side = 0;
+  b.apply(c);
+  CHECK(b.state() == sf::BookState::Empty);
+}
+
+SF_TEST(capacity_overflow_keeps_the_best_levels) {
+  sf::Book b(4);
+  for (sf::Ticks p = 100; p > 94; --p) b.apply(depth(sf::Side::Bid, p, 1));  // 6 levels into 4
+  CHECK_EQ(b.bids().size(), 4u);
+  CHECK_EQ(b.best_bid(), 100);
+  CHECK(b.overflow_count() > 0);
+  b.apply(depth(sf::Side::Bid, 101, 2));  // better level evicts the worst
+  CHECK_EQ(b.best_bid(), 101);
+  sf::Ticks px;
+  sf::Lots q;
+  CHECK(b.bids().level(3, px, q) && px == 98);
+}
+
+SF_TEST(random_updates_match_a_reference_model) {
+  // compare against a simple sorted-vector model over many random operations
+  sf::Book b(512);
+  std::vector<std::pair<sf::Ticks, sf::Lots>> model;  // bids
+  std::uint64_t x = 12345;
+  auto rnd = [&]() { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x; };
+  for (int i = 0; i < 20000; ++i) {
+    const sf::Ticks px = 1000 + static_cast<sf::Ticks>(rnd() % 64);
+    const sf::Lots q = static_cast<sf::Lots>(rnd() % 4);  // 0 deletes
+    b.apply(depth(sf::Side::Bid, px, q));
+    auto it = std::find_if(model.begin(), model.end(), [&](auto& l) { return l.first == px; });
+    if (q == 0) {
+      if (it != model.end()) model.erase(it);
+    } else if (it != model.end()) {
+      it->second = q;
+    } else {
+      model.push_back({px, q});
+    }
+  }
+  std::sort(model.begin(), model.end(), [](auto& a, auto& c) { return a.first > c.first; });
+  REQUIRE(b.bids().size() == model.size());
+  for (std::uint32_t d = 0; d < model.size(); ++d) {
+    sf::Ticks px;
+    sf::Lots q;
+    REQUIRE(b.bids().level(d, px, q));
+    CHECK_EQ(px, model[d].first);
+    CHECK_EQ(q, model[d].second);
+  }
+}
+
+SF_TEST_MAIN()

@@ -1,0 +1,263 @@
+// Engine end to end: synthetic replay with the market maker, determinism, bar mode fill at next
+// open, kill switch on max loss through the engine, fault containment of a throwing strategy,
+// bad records.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "sf/config.hpp"
+#include "sf/engine.hpp"
+#include "sf/event_file.hpp"
+#include "sf/synth.hpp"
+#include "sf_test.hpp"
+
+namespace {
+
+std::string tmp(const std::string& name) { return std::string(SF_TEST_TMP) + "/" + name; }
+
+sf::EngineOptions options(bool bar_mode = false) {
+  sf::EngineOptions o;
+  o.bar_mode = bar_mode;
+  o.venue.feed = sf::LatencyModel::constant(0);
+  o.venue.entry = sf::LatencyModel::constant(0);
+  o.venue.response = sf::LatencyModel::constant(0);
+  o.venue.fees = sf::FeeModel{-0.5, 1.0};
+  return o;
+}
+
+sf::RiskLimits risk(const sf::EventFile& f, const std::vector<std::uint32_t>& allowed, const char* json) {
+  sf::json::Value v;
+  std::string e;
+  if (!sf::json::parse(json, v, e)) std::fprintf(stderr, "bad risk json: %s\n", e.c_str());
+  sf::RiskLimits l;
+  std::vector<std::string> errs;
+  if (!sf::build_risk_limits(v, sf::json::Value{}, f, allowed, l, errs, "test")) {
+    for (auto& x : errs) std::fprintf(stderr, "risk: %s\n", x.c_str());
+  }
+  return l;
+}
+
+constexpr const char* kLooseRisk = R"({"max_order_qty": 100, "max_order_notional": 1e12, "max_position": 1000,
+  "price_band_bps": 5000, "max_open_orders": 32, "max_msgs_per_sec": 1000000, "max_loss": 1e9})";
+
+struct RunOut {
+  std::uint64_t fills = 0, orders = 0, makers = 0;
+  double pnl = 0, fees = 0;
+  std::uint64_t t2o = 0;
+};
+
+RunOut run_mm(const sf::EventFile& f, const std::string& plugin, sf::LatencyModel entry) {
+  auto o = options();
+  o.venue.entry = entry;
+  o.venue.response = sf::LatencyModel::constant(5000);
+  sf::Engine eng(f, o);
+  sf::StrategySetup s{"mm", plugin, "qty=1\noffset_ticks=1\nmax_inventory=5", {0}, risk(f, {0}, kLooseRisk)};
+  std::string err;
+  if (!eng.add_strategy(std::move(s), err)) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return {};
+  }
+  if (eng.run() != sf::RunStatus::Ok) return {};
+  const auto& sl = eng.slot(0);
+  return RunOut{sl.fills, sl.accepted, sl.maker_fills, sl.gate.pnl(), sl.gate.fees(), sl.t2o_hist.count()};
+}
+
+void add_ev(std::vector<sf::Event>& v, sf::Nanos ts, sf::EventType t, std::uint8_t side, std::int64_t a, std::int64_t b,
+            std::uint32_t flags = sf::kEvEndOfBatch, std::int64_t c = 0, std::int64_t d = 0, std::int64_t e5 = 0) {
+  sf::Event e{};
+  e.recv_ts = ts;
+  e.exch_ts = ts;
+  e.type = static_cast<std::uint8_t>(t);
+  e.side = side;
+  e.flags = flags;
+  e.v[0] = a;
+  e.v[1] = b;
+  e.v[2] = c;
+  e.v[3] = d;
+  e.v[4] = e5;
+  v.push_back(e);
+}
+
+std::string write_file(const std::string& name, const std::vector<sf::Event>& evs, sf::InstrumentEntry ins) {
+  sf::EventWriter w;
+  std::string err;
+  const std::string p = tmp(name);
+  if (!w.open(p, {ins}, "test", err)) return "";
+  for (const auto& e : evs) w.append(e);
+  if (!w.finish(err)) return "";
+  return p;
+}
+
+}  // namespace
+
+SF_TEST(market_maker_end_to_end_produces_fills) {
+  sf::SynthOptions so;
+  so.events = 50'000;
+  so.seed = 11;
+  std::string err;
+  REQUIRE(sf::write_synthetic(tmp("e2e.sfe"), so, err));
+  sf::EventFile f;
+  REQUIRE(f.open(tmp("e2e.sfe"), err));
+  const RunOut a = run_mm(f, SF_PLUGIN_MM, sf::LatencyModel::lognormal(5000, 20000));
+  CHECK(a.fills > 100);
+  CHECK(a.makers > a.fills / 2);  // mostly resting fills (latency can make a quote marketable on arrival)
+  CHECK(a.orders > 0);
+  CHECK(a.t2o > 0);
+  CHECK(std::isfinite(a.pnl));
+  CHECK(a.fees < 0);  // maker rebates
+  // deterministic for a given seed, also through the builtin copy of the same strategy
+  const RunOut b = run_mm(f, "builtin:market_maker", sf::LatencyModel::lognormal(5000, 20000));
+  CHECK_EQ(a.fills, b.fills);
+  CHECK_EQ(a.orders, b.orders);
+  CHECK(a.pnl == b.pnl);
+}
+
+SF_TEST(noop_replay_and_results_document) {
+  sf::SynthOptions so;
+  so.events = 20'000;
+  std::string err;
+  REQUIRE(sf::write_synthetic(tmp("noop.sfe"), so, err));
+  sf::EventFile f;
+  REQUIRE(f.open(tmp("noop.sfe"), err));
+  sf::Engine eng(f, options());
+  REQUIRE(eng.add_strategy({"n", SF_PLUGIN_NOOP, "", {0}, risk(f, {0}, kLooseRisk)}, err));
+  REQUIRE(eng.run() == sf::RunStatus::Ok);
+  CHECK_EQ(eng.events_processed(), f.event_count());
+  CHECK(eng.slot(0).cb_hist[sf::kCbBook].count() > 1000);
+  CHECK(eng.slot(0).cb_hist[sf::kCbTrade].count() > 100);
+  sf::json::Writer w;
+  eng.write_results(w, "cfg.json");
+  sf::json::Value doc;
+  REQUIRE(sf::json::parse(w.str(), doc, err));
+  const auto* s0 = &doc.get("strategies")->items()[0];
+  CHECK(s0->get("latency_ns")->get("on_book")->get("p99") != nullptr);
+  CHECK(s0->get("pnl_series")->get("ts")->items().size() > 100);
+  CHECK_EQ(doc.get("run")->get("events_processed")->as_int(), static_cast<std::int64_t>(f.event_count()));
+}
+
+SF_TEST(bar_mode_fills_at_next_bar_open) {
+  std::vector<sf::Event> ev;
+  const sf::Nanos minute = 60'000'000'000;
+  for (int k = 0; k < 6; ++k) {
+    const std::int64_t close = 1000 + 10 * k;
+    const std::int64_t open = close - 3;
+    add_ev(ev, (k + 1) * minute, sf::EventType::Bar, 0, open, close + 2, sf::kEvEndOfBatch, open - 2, close, 100);
+  }
+  const std::string p = write_file("bars.sfe", ev, sf::make_instrument("BAR", 10'000'000, 1'000'000'000, 0, minute));
+  REQUIRE(!p.empty());
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(p, err));
+  sf::Engine eng(f, options(true));
+  REQUIRE(eng.add_strategy({"mom", SF_PLUGIN_MOM, "lookback=1\nqty=2", {0},
+                            risk(f, {0}, R"({"max_order_qty": 10, "max_order_notional": 1e9, "max_position": 10,
+                                "price_band_bps": 1000, "max_open_orders": 4, "max_msgs_per_sec": 10, "max_loss": 1e6,
+                                "max_reference_age_ms": 3600000})")},
+                           err));
+  REQUIRE(eng.run() == sf::RunStatus::Ok);
+  const auto& s = eng.slot(0);
+  REQUIRE(!s.fill_list.empty());
+  // decision on bar 1 (close 1010 > close 1000) -> market buy 2 -> filled at bar 2's open (1017)
+  CHECK_EQ(s.fill_list[0].px, 1017);
+  CHECK_EQ(s.fill_list[0].qty, 2);
+  CHECK_EQ(s.fill_list[0].ts, 3 * minute);
+  CHECK(!s.fill_list[0].maker);
+  CHECK_EQ(s.fill_list.size(), 1u);  // target reached, holds
+  CHECK_EQ(s.gate.account(0).position, 2);
+}
+
+SF_TEST(max_loss_kills_and_cancels_through_the_engine) {
+  std::vector<sf::Event> ev;
+  sf::Nanos t = 1000;
+  auto two_sided = [&](std::int64_t bid, std::int64_t ask) {
+    add_ev(ev, t, sf::EventType::Clear, 0, 0, 0, 0);
+    add_ev(ev, t, sf::EventType::Depth, 1, bid, 10, 0);
+    add_ev(ev, t, sf::EventType::Depth, 2, ask, 10);
+    t += 1000;
+  };
+  two_sided(99, 101);  // on_book 1: buy 5 @ 101 (takes the ask)
+  two_sided(99, 101);  // on_book 2: buy 1 @ 60 (rests)
+  two_sided(70, 72);   // mark 71: loss 5 x 30 = 150 > 100 -> kill, cancel the resting order
+  two_sided(70, 72);   // on_book 4: buy 1 @ 50 -> KILL_SWITCH
+  two_sided(70, 72);
+  const std::string p = write_file("kill.sfe", ev, sf::make_instrument("K", 1'000'000'000, 1'000'000'000, 0));
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(p, err));
+  sf::Engine eng(f, options());
+  REQUIRE(eng.add_strategy({"s", SF_PLUGIN_SCRIPTED, "orders=B101x5,B60x1,K,B50x1", {0},
+                            risk(f, {0}, R"({"max_order_qty": 10, "max_order_notional": 1e9, "max_position": 10,
+                                "price_band_bps": 5000, "max_open_orders": 4, "max_msgs_per_sec": 100, "max_loss": 100})")},
+                           err));
+  REQUIRE(eng.run() == sf::RunStatus::Ok);
+  const auto& s = eng.slot(0);
+  CHECK_EQ(s.fills, 1u);
+  CHECK_EQ(s.taker_fills, 1u);
+  CHECK(s.gate.killed());
+  CHECK(s.gate.kill_reason() == sf::RiskReason::MaxLoss);
+  CHECK_EQ(s.done_canceled, 1u);  // the resting buy @ 60 was cancelled by the kill switch
+  CHECK_EQ(s.denials_by_reason[static_cast<std::size_t>(sf::RiskReason::KillSwitch)], 1u);
+  CHECK_EQ(s.gate.open_orders(), 0u);
+  CHECK(s.gate.pnl() < -100);
+}
+
+SF_TEST(manual_kill_switch_through_the_engine) {
+  std::vector<sf::Event> ev;
+  for (int k = 0; k < 4; ++k) {
+    add_ev(ev, 1000 + k, sf::EventType::Quote, 0, 99, 10, sf::kEvEndOfBatch, 101, 10);
+  }
+  const std::string p = write_file("mk.sfe", ev, sf::make_instrument("Q", 1'000'000'000, 1'000'000'000, 0));
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(p, err));
+  sf::Engine eng(f, options());
+  REQUIRE(eng.add_strategy({"s", SF_PLUGIN_SCRIPTED, "orders=B98x1,B97x1,B96x1,B95x1", {0}, risk(f, {0}, kLooseRisk)}, err));
+  eng.engage_kill(0, "operator=test");
+  REQUIRE(eng.run() == sf::RunStatus::Ok);
+  CHECK_EQ(eng.slot(0).denials_by_reason[static_cast<std::size_t>(sf::RiskReason::KillSwitch)], 4u);
+  CHECK_EQ(eng.slot(0).accepted, 0u);
+}
+
+SF_TEST(throwing_strategy_becomes_a_reported_fault) {
+  sf::SynthOptions so;
+  so.events = 5'000;
+  std::string err;
+  REQUIRE(sf::write_synthetic(tmp("throw.sfe"), so, err));
+  sf::EventFile f;
+  REQUIRE(f.open(tmp("throw.sfe"), err));
+  sf::Engine eng(f, options());
+  REQUIRE(eng.add_strategy({"thrower", SF_PLUGIN_THROWS, "", {0}, risk(f, {0}, kLooseRisk)}, err));
+  CHECK(eng.run() == sf::RunStatus::StrategyFault);
+  CHECK_CONTAINS(eng.error(), "strategy 'thrower' faulted in on_trade");
+  CHECK_CONTAINS(eng.error(), "boom from the throws test strategy");
+  CHECK(eng.events_processed() < f.event_count());
+}
+
+SF_TEST(constructor_errors_are_reported) {
+  sf::SynthOptions so;
+  so.events = 100;
+  std::string err;
+  REQUIRE(sf::write_synthetic(tmp("ctor.sfe"), so, err));
+  sf::EventFile f;
+  REQUIRE(f.open(tmp("ctor.sfe"), err));
+  sf::Engine eng(f, options());
+  CHECK(!eng.add_strategy({"mm", SF_PLUGIN_MM, "qty=1\nbogus=3", {0}, risk(f, {0}, kLooseRisk)}, err));
+  CHECK_CONTAINS(err, "unknown parameter(s): bogus");
+  CHECK_CONTAINS(err, "strategy 'mm'");
+}
+
+SF_TEST(bad_record_is_a_data_error) {
+  std::vector<sf::Event> ev;
+  add_ev(ev, 1, sf::EventType::Depth, 1, 100, 1);
+  add_ev(ev, 2, sf::EventType::Depth, 1, 100, 1);
+  ev.back().type = 9;
+  const std::string p = write_file("bad.sfe", ev, sf::make_instrument("X", 1, 1, 0));
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(p, err));
+  sf::Engine eng(f, options());
+  CHECK(eng.run() == sf::RunStatus::DataError);
+  CHECK_CONTAINS(eng.error(), "record 1: unknown event type");
+}
+
+SF_TEST_MAIN()
