@@ -117,8 +117,8 @@ bool write_synthetic(const std::string& path, const SynthOptions& opt, std::stri
     const Side other = side == Side::Bid ? Side::Ask : Side::Bid;
     const std::uint32_t n_side = side == Side::Bid ? b.bids().size() : b.asks().size();
     if (r < 0.50 && n_side > 0) {
-      Ticks px;
-      Lots q;
+      Ticks px = 0;
+      Lots q = 0;
       const std::uint32_t k = g.geo_depth(n_side);
       (void)(side == Side::Bid ? b.bids().level(k, px, q) : b.asks().level(k, px, q));
       g.depth_rec(inst, side, px, g.qty());
@@ -156,8 +156,8 @@ bool write_synthetic(const std::string& path, const SynthOptions& opt, std::stri
     for (Side s : {Side::Bid, Side::Ask}) {
       const std::uint32_t n = s == Side::Bid ? b.bids().size() : b.asks().size();
       if (n > 2 * opt.depth) {
-        Ticks px;
-        Lots q;
+        Ticks px = 0;
+        Lots q = 0;
         (void)(s == Side::Bid ? b.bids().level(n - 1, px, q) : b.asks().level(n - 1, px, q));
         g.depth_rec(inst, s, px, 0);
       }
