@@ -35,13 +35,12 @@ TEST_LIMITS = Limits(wall_s=60, cpu_s=60, memory_mb=1024, pids=64, output_bytes=
 
 def find_sdk_include() -> Path:
     """The engine's public headers: the installed copy or the source tree's."""
-    import stratforge.runtime as rt
+    from stratforge.generator.checks import find_sdk_include as find
 
-    base = Path(rt.__file__).resolve().parent
-    for cand in (base / "include", base / "engine" / "include"):
-        if (cand / "sf" / "sdk.hpp").is_file():
-            return cand
-    raise FileNotFoundError("Invariant: the runtime SDK headers (sf/sdk.hpp) are not installed")
+    found = find()
+    if found is None:
+        raise FileNotFoundError("Invariant: the runtime SDK headers (sf/sdk.hpp) are not installed")
+    return found
 
 
 def python_mounts() -> tuple[Mount, ...]:

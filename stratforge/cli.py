@@ -158,3 +158,77 @@ def _register_component_groups() -> None:
 
 
 _register_component_groups()
+
+
+def _provider(name: str | None, spec_name: str, out_root: Path, options: tuple[str, ...]):
+    """Build the LLM provider: ``replay`` reads the existing bundle's recordings by default."""
+    from stratforge.generator.llm import get_provider
+
+    if name is None:
+        return None
+    opts: dict[str, str] = {}
+    for item in options:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.UsageError(f"--provider-option must be KEY=VALUE, was {item!r}")
+        opts[key.replace("-", "_")] = value
+    if name == "replay" and "path" not in opts:
+        opts["path"] = str(out_root / spec_name / "llm")
+    return get_provider(name, **opts)
+
+
+def _print_step(console: Console):
+    def show(step) -> None:  # noqa: ANN001 - StepResult
+        mark = "[green]✓[/]" if step.ok else "[red]✗[/]"
+        first = step.detail.splitlines()[0] if step.detail else ""
+        console.print(f"  {mark} {step.name:<14} {step.seconds:6.2f}s  {first}", markup=True,
+                      highlight=False)
+        if not step.ok and step.detail:
+            console.print(step.detail, markup=False, highlight=False)
+    return show
+
+
+@main.command()
+@click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--provider", type=click.Choice(["replay", "openai", "local", "transformers",
+                                               "scripted"]),
+              default=None, help="LLM provider for free-text logic (default: the spec's "
+              "codegen.provider, else replay of the bundle's recordings).")
+@click.option("--provider-option", "provider_options", multiple=True, metavar="KEY=VALUE",
+              help="Provider option, e.g. base_url=http://127.0.0.1:8080/v1 (repeatable).")
+@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("strategies"), show_default=True, help="Where bundles are written.")
+@click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("build") / "stratforge", show_default=True,
+              help="Build products and staged bundles.")
+def generate(spec_path: Path, provider: str | None, provider_options: tuple[str, ...],
+             out_root: Path, build_dir: Path) -> None:
+    """Generate, check, compile and test the bundle of one spec (strategies/<name>/)."""
+    from stratforge.generator.pipeline import BuildFailed, generate as run_generate, needs_llm
+    from stratforge.generator.spec import load_spec
+    from stratforge.sandbox import LocalBackend
+    from stratforge.sandbox.verify import SandboxVerifier
+
+    if not spec_path.is_file():
+        raise click.UsageError(f"no such spec file: {spec_path}")
+    loaded = load_spec(spec_path)
+    spec = loaded.spec
+    console = Console(highlight=False)
+    name = provider or spec.codegen.provider or ("replay" if needs_llm(spec) else None)
+    llm = _provider(name, spec.metadata.name, out_root, provider_options) if needs_llm(spec) else None
+    backend = LocalBackend()
+    ok, why = backend.available()
+    if not ok:
+        raise StratforgeError(f"the sandbox is not available: {why}")
+    console.print(f"[bold]{spec.metadata.name}[/] ({spec.strategy.type.value}, spec "
+                  f"{loaded.short_hash}){' with ' + llm.identity if llm else ''}")
+    try:
+        result = run_generate(loaded, verifier=SandboxVerifier(backend, build_dir / "cache"),
+                              out_root=out_root, build_root=build_dir, provider=llm,
+                              progress=_print_step(console))
+    except BuildFailed as err:
+        console.print(f"[red]failed[/]: step '{err.result.failure().name}'"
+                      f"; staged files kept in {err.result.staging}")
+        sys.exit(EXIT_INVALID)
+    console.print(f"[green]bundle written[/]: {result.bundle} (build "
+                  f"{result.manifest['build_id']})")

@@ -1233,9 +1233,9 @@ class _Checker:
                     "SF_EXPORT_STRATEGY(MyStrategy, \"my_strategy\")")
             return
         name = strs[0][1:-1]
-        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+        if not re.fullmatch(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*", name) or len(name) > 64:
             self.at(macro, "SF-CPP-ABI-ENTRY", f"strategy name \"{name}\" is not a slug: use lower-case letters, "
-                    "digits and '_' (the spec's metadata.name)")
+                    "digits, '-' and '_' (the spec's metadata.name)")
         elif self.expected_name is not None and name != self.expected_name:
             self.at(macro, "SF-CPP-ABI-ENTRY", f"exports the strategy as \"{name}\", but the spec names it "
                     f"\"{self.expected_name}\": use SF_EXPORT_STRATEGY(..., \"{self.expected_name}\")")

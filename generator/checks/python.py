@@ -194,7 +194,7 @@ class _Visitor(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> None:
-        if node.id.startswith("__") and node.id.endswith("__") and node.id not in ("__name__",):
+        if node.id.startswith("__") and node.id.endswith("__") and node.id not in ("__name__", "__slots__"):
             self.add(node, "SF-PY-DUNDER", f"name '{node.id}' is not allowed: it exposes interpreter internals")
 
     # ---- loops -------------------------------------------------------------------------------

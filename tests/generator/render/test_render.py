@@ -19,6 +19,10 @@ from stratforge.generator.spec import load_spec
 from stratforge.runtime.twin import Instrument, create, encode_tape_text, replay, simulate
 
 from . import market
+
+import stratforge.sandbox as _sandbox
+
+HARNESS_SRC = Path(_sandbox.__file__).resolve().parent / "harness" / "parity_harness.cpp"
 from .cxx import CXX, CXXFLAGS, ENGINE_INCLUDE, REPO, needs_cxx
 
 SPECS = sorted(p.stem for p in (REPO / "specs").glob("*.yaml"))
@@ -49,7 +53,7 @@ def test_render_is_deterministic_and_complete(name):
     for rel, text in a.items():
         assert str(REPO) not in text, f"{rel} contains an absolute path of this machine"
         assert text.endswith("\n")
-    assert '"b1"' in a["cpp/strategy.cpp"] and _loaded(name).hash in a["cpp/strategy.cpp"]
+    assert '// b1, spec' in a["cpp/strategy.cpp"] and _loaded(name).hash in a["cpp/strategy.cpp"]
     assert render_sources(_loaded(name), build_id="b2")["cpp/strategy.cpp"] != a["cpp/strategy.cpp"]
 
 
@@ -107,8 +111,14 @@ def test_braces_inside_literals_and_comments_are_fine():
 # compiled
 
 
-def _cmd(src: list[Path], out: Path, *, shared: bool, includes: list[Path]) -> list[str]:
-    cmd = [CXX, *CXXFLAGS, "-I", str(ENGINE_INCLUDE)]
+def _identity(name: str) -> list[str]:
+    """The build sets the plugin's identity, as the pipeline does."""
+    return [f'-DSF_BUILD_ID="test"', f'-DSF_SPEC_HASH="{_loaded(name).hash}"']
+
+
+def _cmd(src: list[Path], out: Path, *, shared: bool, includes: list[Path],
+         extra: list[str] = ()) -> list[str]:
+    cmd = [CXX, *CXXFLAGS, "-I", str(ENGINE_INCLUDE), *extra]
     for inc in includes:
         cmd += ["-I", str(inc)]
     if shared:
@@ -126,9 +136,11 @@ def built(tmp_path_factory):
     for name in SPECS:
         b = root / name
         _write(b, render_sources(_loaded(name), build_id="test"))
-        jobs.append(_cmd([b / "cpp" / "strategy.cpp"], b / "plugin.so", shared=True, includes=[]))
-        jobs.append(_cmd([b / "cpp" / "test_strategy.cpp"], b / "test_strategy", shared=False, includes=[b / "cpp"]))
-    jobs.append(_cmd([HERE / "parity_harness.cpp"], root / "parity_harness", shared=False, includes=[]))
+        jobs.append(_cmd([b / "cpp" / "strategy.cpp"], b / "plugin.so", shared=True, includes=[],
+                         extra=_identity(name)))
+        jobs.append(_cmd([b / "cpp" / "test_strategy.cpp"], b / "test_strategy", shared=False,
+                         includes=[b / "cpp"], extra=_identity(name)))
+    jobs.append(_cmd([HARNESS_SRC], root / "parity_harness", shared=False, includes=[]))
     running: list[tuple[list[str], subprocess.Popen]] = []
     errors = []
     for cmd in jobs + [None, None]:

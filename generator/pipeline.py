@@ -1,0 +1,267 @@
+"""Spec → strategy bundle: LLM (only for free-text logic) → render → static checks → verify.
+
+:func:`generate` is what ``stratforge generate`` runs. The generator never runs generated code
+itself: compiling and testing go through a :class:`Verifier` (the sandbox implements it and the
+CLI wires it in — imports go generator ← sandbox). A bundle is written only when every step
+passes, by an atomic rename of a staged folder: a failing build leaves the previous bundle as it
+was and keeps its staged files for inspection.
+
+Bundle layout (``strategies/<name>/``)::
+
+    spec.yaml            the spec as committed (byte copy)
+    params.txt           the plugin's parameters in integer units
+    cpp/strategy.cpp     the plugin (sf/sdk.hpp)        cpp/test_strategy.cpp  its unit test
+    python/strategy.py   the Python twin                tests/test_strategy.py, tests/scenario.tape
+    llm/NNN-<hash>.json  every LLM exchange (absent when the spec needs no LLM)
+    manifest.json        hashes and provenance: spec, templates, prompts, model, sources, compiler
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from stratforge import __version__
+from stratforge.errors import GeneratedCodeError, StratforgeError
+from stratforge.generator.spec import LoadedSpec, StrategySpec
+
+ROLE_SIGNALS = ("entry_long", "exit_long", "entry_short", "exit_short")
+MANIFEST_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One step of a build: its name, whether it passed, how long it took, and the precise
+    error text (fed back to the LLM when it wrote the code)."""
+
+    name: str
+    ok: bool
+    seconds: float = 0.0
+    detail: str = ""
+
+
+class Verifier(Protocol):
+    """Compiles and tests a staged bundle (implemented by the sandbox)."""
+
+    def verify(self, bundle: Path, build: Path, *, instruments: list[tuple[str, int, int]],
+               build_id: str, spec_hash: str) -> list[StepResult]: ...
+
+
+Progress = Callable[[StepResult], None]
+
+
+@dataclass
+class GenerateResult:
+    """What :func:`generate` did: the steps, the bundle (when written) and the manifest."""
+
+    name: str
+    ok: bool
+    steps: list[StepResult] = field(default_factory=list)
+    bundle: Path | None = None
+    staging: Path | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+    llm_report: str = ""
+
+    def failure(self) -> StepResult | None:
+        return next((s for s in self.steps if not s.ok), None)
+
+
+class BuildFailed(GeneratedCodeError):
+    """The generated code failed a step; the previous bundle is untouched."""
+
+    def __init__(self, result: GenerateResult) -> None:
+        self.result = result
+        step = result.failure()
+        where = f" (staged files kept in {result.staging})" if result.staging else ""
+        super().__init__(f"{result.name}: step '{step.name if step else '?'}' failed{where}\n"
+                         f"{step.detail if step else ''}".rstrip())
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def needs_llm(spec: StrategySpec) -> bool:
+    """A spec needs the LLM when it has free-text logic that its signals do not already cover."""
+    if not spec.strategy.logic:
+        return False
+    return not any(name in spec.strategy.signals for name in ("entry_long", "entry_short"))
+
+
+def with_signals(spec: StrategySpec, signals: dict[str, str]) -> StrategySpec:
+    """``spec`` with extra signals appended, re-validated (rules and type checks run again)."""
+    data = spec.model_dump(mode="python")
+    merged = dict(spec.strategy.signals)
+    for name, text in signals.items():
+        merged.setdefault(name, text)
+    data["strategy"]["signals"] = merged
+    return StrategySpec.model_validate(data)
+
+
+def compiler_version() -> str:
+    """First line of ``g++ --version`` (part of the build identity)."""
+    try:
+        out = subprocess.run(["g++", "--version"], capture_output=True, text=True, timeout=30)
+        return out.stdout.splitlines()[0].strip() if out.returncode == 0 else "g++ unavailable"
+    except (OSError, subprocess.TimeoutExpired, IndexError):
+        return "g++ unavailable"
+
+
+def instruments_of(spec: StrategySpec) -> list[tuple[str, int, int]]:
+    """(symbol, tick_size_e9, lot_size_e9) per instrument, as the engine sees them."""
+    from decimal import Decimal
+
+    scale = Decimal(10) ** 9
+    return [(i.symbol, int(i.tick_size * scale), int(i.lot_size * scale))
+            for i in spec.strategy.instruments]
+
+
+def _build_id(parts: dict[str, Any]) -> str:
+    return _sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode())[:16]
+
+
+def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_root: Path,
+             provider: Any = None, progress: Progress | None = None) -> GenerateResult:
+    """Generate, check and verify the bundle of ``loaded``; write it to ``out_root/<name>``.
+
+    ``provider`` answers the LLM requests when the spec needs them (:func:`needs_llm`); every
+    exchange is recorded into the bundle's ``llm/`` folder. Raises :class:`BuildFailed` when a
+    step fails (after the LLM's repair rounds, where it wrote the failing part).
+    """
+    from stratforge.generator.checks import check_cpp, check_python, find_sdk_include
+    from stratforge.generator.llm import Recorder, SignalsRejected, logic_to_signals
+    from stratforge.generator.render import TEMPLATE_VERSION, render_sources, templates_hash
+
+    spec = loaded.spec
+    name = spec.metadata.name
+    result = GenerateResult(name=name, ok=False)
+    report = progress or (lambda step: None)
+
+    def step(res: StepResult) -> StepResult:
+        result.steps.append(res)
+        report(res)
+        return res
+
+    out_root.mkdir(parents=True, exist_ok=True)
+    staging = build_root / "staging" / f"{name}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    result.staging = staging
+
+    # 1. free-text logic → signals (LLM), recorded into the bundle
+    effective = spec
+    llm_info: dict[str, Any] = {"used": False}
+    if needs_llm(spec):
+        t0 = time.monotonic()
+        if provider is None:
+            step(StepResult("llm", False, 0.0, "this spec has free-text logic: choose a provider "
+                            "(--provider replay|openai|local|transformers)"))
+            raise BuildFailed(result)
+        recorder = Recorder(staging / "llm")
+        try:
+            translation = logic_to_signals(spec, provider, recorder)
+        except SignalsRejected as err:
+            result.llm_report = err.translation.report()
+            step(StepResult("llm", False, time.monotonic() - t0, result.llm_report))
+            raise BuildFailed(result) from None
+        result.llm_report = translation.report()
+        effective = with_signals(spec, translation.signals)
+        llm_info = {"used": True, "provider": translation.provider, "model": translation.model,
+                    "rounds": len(translation.rounds), "stop_reason": translation.stop_reason,
+                    "signals": translation.signals, "prompts": translation.prompts,
+                    "exchanges": sorted(p.name for p in (staging / "llm").glob("*.json"))}
+        step(StepResult("llm", True, time.monotonic() - t0,
+                        f"{len(translation.signals)} signal(s) after {len(translation.rounds)} "
+                        f"round(s)"))
+    eff_loaded = LoadedSpec(spec=effective, source=loaded.source, text=loaded.text,
+                            hash=loaded.hash)
+
+    # 2. render (twice: the build id hashes the sources rendered with a placeholder id)
+    t0 = time.monotonic()
+    try:
+        probe = render_sources(eff_loaded, build_id="0")
+    except StratforgeError as err:
+        step(StepResult("render", False, time.monotonic() - t0, str(err)))
+        raise BuildFailed(result) from None
+    toolchain = {"compiler": compiler_version()}
+    build_id = _build_id({
+        "spec": loaded.hash, "templates": templates_hash(), "template_version": TEMPLATE_VERSION,
+        "llm": llm_info, "sources": {k: _sha256(v.encode()) for k, v in sorted(probe.items())},
+        "toolchain": toolchain})
+    files = render_sources(eff_loaded, build_id=build_id)
+    for rel, text in sorted(files.items()):
+        path = staging / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+    (staging / "spec.yaml").write_text(loaded.text, encoding="utf-8", newline="\n")
+    step(StepResult("render", True, time.monotonic() - t0, f"{len(files)} files, build {build_id}"))
+
+    # 3. static checks (libclang on the plugin, ast on the twin)
+    t0 = time.monotonic()
+    sdk = find_sdk_include()
+    if sdk is None:
+        raise StratforgeError("Invariant: the runtime SDK headers (sf/sdk.hpp) are not installed")
+    findings = check_cpp(staging / "cpp" / "strategy.cpp", include_dirs=[sdk],
+                         filename="cpp/strategy.cpp", expected_name=name)
+    findings += check_python(files["python/strategy.py"], filename="python/strategy.py")
+    errors = [f for f in findings if str(getattr(f.severity, "value", f.severity)) == "error"]
+    step(StepResult("static-checks", not errors, time.monotonic() - t0,
+                    "\n".join(str(f) for f in findings) or "no findings"))
+    if errors:
+        raise BuildFailed(result)
+
+    # 4. compile, generated tests, parity — in the sandbox
+    build = build_root / name / build_id
+    for res in verifier.verify(staging, build, instruments=instruments_of(spec),
+                               build_id=build_id, spec_hash=loaded.hash):
+        step(res)
+        if not res.ok:
+            raise BuildFailed(result)
+
+    # 5. manifest, then the atomic swap into place
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "name": name,
+        "spec_hash": loaded.hash,
+        "build_id": build_id,
+        "stratforge_version": __version__,
+        "template_version": TEMPLATE_VERSION,
+        "templates_hash": templates_hash(),
+        "codegen": {"mode": spec.codegen.mode.value, "seed": spec.codegen.seed,
+                    "max_repair_rounds": spec.codegen.max_repair_rounds, **llm_info},
+        "signals": {k: {"expr": v, "origin": "spec" if k in spec.strategy.signals else "llm"}
+                    for k, v in effective.strategy.signals.items()},
+        "sources": {rel: _sha256((staging / rel).read_bytes())
+                    for rel in sorted([*files, "spec.yaml"])},
+        "toolchain": toolchain,
+        "checks": {"static_findings": [str(f) for f in findings],
+                   "steps": [s.name for s in result.steps]},
+    }
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
+                                           encoding="utf-8", newline="\n")
+    final = out_root / name
+    _swap_in(staging, final)
+    result.ok, result.bundle, result.manifest, result.staging = True, final, manifest, None
+    return result
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Replace ``final`` by ``staging`` with renames only (no half-written bundle)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{final.name}.new-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(staging, tmp)
+    old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old.exists():
+        shutil.rmtree(old)
+    shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,61 @@
+"""Replay a callback tape through a twin strategy file; print its decisions as JSON lines.
+
+Meant to run inside the sandbox (the twin is generated, untrusted code)::
+
+    python -m stratforge.runtime.twin.run STRATEGY.py PARAMS.txt TAPE.txt N SYMBOL TICK_E9 LOT_E9 ...
+
+The arguments mirror the C++ parity harness (sandbox/harness/parity_harness.cpp), so both sides
+of a parity check see the same instruments, parameters and tape. Exit status 0, or 2 for bad
+arguments, or 3 when the strategy raised (the message names the callback record).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from .abi import Instrument
+from .driver import create, decode_tape_text, replay
+
+
+def _instruments(args: list[str]) -> list[Instrument]:
+    n = int(args[0])
+    if len(args) != 1 + 3 * n:
+        raise ValueError(f"expected {n} instruments as SYMBOL TICK_E9 LOT_E9 triples")
+    return [Instrument(i, args[1 + 3 * i], int(args[2 + 3 * i]), int(args[3 + 3 * i])) for i in range(n)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) < 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    strategy_file, params_file, tape_file = args[:3]
+    try:
+        instruments = _instruments(args[3:])
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    spec = importlib.util.spec_from_file_location("twin_strategy", strategy_file)
+    if spec is None or spec.loader is None:
+        print(f"error: cannot load {strategy_file}", file=sys.stderr)
+        return 2
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tape = decode_tape_text(Path(tape_file).read_text())
+    strategy = create(module.STRATEGY, Path(params_file).read_text(), instruments)
+    try:
+        decisions = replay(strategy, tape)
+    except Exception as err:  # noqa: BLE001 - a fault in generated code, reported as such
+        print(f"strategy fault: {type(err).__name__}: {err}", file=sys.stderr)
+        return 3
+    out = sys.stdout
+    for d in decisions:
+        out.write(json.dumps(d, sort_keys=True, separators=(",", ":")) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
