@@ -1,0 +1,539 @@
+"""Market data for a backtest: the spec's ``backtest.data`` turned into one cached ``.sfe`` file.
+
+* ``synthetic`` sources are generated here, seeded, from the spec's own instruments (symbol,
+  tick, lot): an L2 market (depth updates and trades, one or two instruments — a cointegrated
+  pair for ``stat_arb``) or daily bars. The random walk is calibrated so the annualised
+  volatility of the mid matches ``volatility_annual`` (docs/backtest.md, "Synthetic data").
+* ``file`` sources are converted with the matching converter of ``stratforge.runtime.data``;
+  ``shared:<path>`` resolves against ``<repo>/../shared/data``.
+
+The result is cached under ``<cache>/<source hash>.sfe``: the hash covers everything the file
+depends on (the data section, the instruments, the period, the source file's bytes and this
+module's generator version), so a cache hit is always the same bytes. ``period`` (start/end) is
+applied here; an L2 slice that starts mid-stream is prefixed with a ``CLEAR`` + ``SNAPSHOT``
+batch of the book at the cut so the replayed book is complete from the first event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stratforge.errors import UserInputError
+from stratforge.runtime.data.format import (ASK, BAR, BID, CLEAR, DEPTH, END_OF_BATCH, EVENT_DTYPE,
+                                            SNAPSHOT, TRADE, Instrument, open_events, write_events)
+
+#: Bumped whenever the synthetic generator or the slicing changes its output (part of the key).
+GENERATOR_VERSION = 3
+
+NS = 1_000_000_000
+DAY_NS = 86_400 * NS
+#: Seconds in a year of trading: continuous markets trade 365.25 × 24 h, exchanges 252 × 6.5 h.
+YEAR_S = {"continuous": 365.25 * 86_400.0, "exchange": 252 * 6.5 * 3_600.0}
+#: Venues that trade around the clock (everything else is taken as an exchange calendar).
+CONTINUOUS_VENUE_PREFIXES = ("binance", "coinbase", "kraken", "bitstamp", "bitfinex", "okx",
+                             "bybit", "deribit", "huobi", "kucoin", "gemini", "crypto")
+
+# L2 synthesis constants (docs/backtest.md)
+L2_LEVELS = 5                  # price levels per side, contiguous ticks from the touch
+L2_EVENT_GAP_NS = 18_000_000   # mean time per event: 200k events ≈ one hour
+L2_LEVEL_NOTIONAL = 20_000.0   # mean queue at the touch, quote currency (deeper levels larger)
+PAIR_SPREAD_VOL = 0.001        # stdev of the pair's log-spread (OU), 10 bps
+PAIR_HALF_LIFE_S = 600.0       # mean-reversion half-life of the pair spread
+PAIR_PRICE_RATIO = 1.0         # second leg's start price / first leg's
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The ``.sfe`` file a backtest replays, and the period it covers."""
+
+    path: Path
+    profile: str                    # "l2" or "bars"
+    instruments: tuple[Instrument, ...]
+    events: int
+    start_ns: int                   # period start (inclusive)
+    end_ns: int                     # period end (exclusive)
+    oos_start_ns: int | None        # out-of-sample split, None when the fraction is 0
+    source_hash: str
+    cached: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path.name, "profile": self.profile, "events": self.events,
+                "instruments": [i.symbol for i in self.instruments], "start_ns": self.start_ns,
+                "end_ns": self.end_ns, "oos_start_ns": self.oos_start_ns,
+                "source_hash": self.source_hash}
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+
+
+def to_ns(t: dt.datetime) -> int:
+    """UTC nanoseconds of ``t`` (naive datetimes are UTC), exact to the microsecond."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    delta = t - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1_000
+
+
+def calendar_of(spec) -> str:
+    """``continuous`` when every instrument trades on a 24/7 venue, else ``exchange``."""
+    venues = [i.venue.lower() for i in spec.strategy.instruments]
+    return "continuous" if all(v.startswith(CONTINUOUS_VENUE_PREFIXES) for v in venues) else "exchange"
+
+
+def spec_instruments(spec, bar_interval_ns: int = 0) -> list[Instrument]:
+    return [Instrument(i.symbol, i.tick_size, i.lot_size, bar_interval_ns)
+            for i in spec.strategy.instruments]
+
+
+def resolve_data_path(raw: str, repo_root: Path) -> Path:
+    """A spec data path: ``shared:<p>`` → ``<repo>/../shared/data/<p>``, else repo-relative."""
+    if raw.startswith("shared:"):
+        base = repo_root.resolve().parent / "shared" / "data"
+        path = base / raw[len("shared:"):]
+        where = f"the shared data folder ({base.name} beside the repository)"
+    else:
+        path = repo_root / raw
+        where = "the repository"
+    if not path.exists():
+        raise UserInputError(f"backtest.data.path: {raw!r} does not exist in {where}; put the "
+                             f"file there or point the spec at another data set")
+    return path
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def source_hash(spec, repo_root: Path, override: Path | None = None) -> str:
+    """Identity of the prepared file: what it is made from and how."""
+    bt = spec.backtest
+    parts: dict[str, Any] = {
+        "generator": GENERATOR_VERSION,
+        "instruments": [[i.symbol, str(i.tick_size), str(i.lot_size), i.venue]
+                        for i in spec.strategy.instruments],
+        "period": bt.period.model_dump(mode="json", include={"start", "end"}),
+        "type": spec.strategy.type.value,
+    }
+    if override is not None:
+        parts["file"] = {"format": "sfe", "sha256": _file_digest(override)}
+    elif bt.data.kind == "synthetic":
+        parts["synthetic"] = bt.data.model_dump(mode="json")
+    else:
+        parts["file"] = {"format": bt.data.format,
+                         "sha256": _file_digest(resolve_data_path(bt.data.path, repo_root))}
+        if bt.data.orderbook_path:
+            parts["file"]["orderbook"] = _file_digest(
+                resolve_data_path(bt.data.orderbook_path, repo_root))
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------------
+# synthetic L2
+
+
+@dataclass
+class _Leg:
+    inst: int
+    tick: float
+    lot: float
+    level_lots: float        # mean queue at the touch, lots
+    bid: int = 0
+    ask: int = 0
+    bids: dict[int, int] | None = None
+    asks: dict[int, int] | None = None
+
+
+def _l2_paths(rng: np.random.Generator, n_msgs: int, legs: int, vol_s: float, log_p0: float,
+              gap_s: float, z: np.ndarray, dt_unit: np.ndarray, ou: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Message times (s from start) and log fair price per leg at each message."""
+    dt_s = dt_unit * gap_s
+    t = np.cumsum(dt_s)
+    x = log_p0 + np.cumsum(vol_s * np.sqrt(dt_s) * z)
+    logs = [x]
+    if legs == 2:
+        theta = math.log(2.0) / PAIR_HALF_LIFE_S
+        decay = np.exp(-theta * dt_s)
+        scale = PAIR_SPREAD_VOL * np.sqrt(1.0 - decay ** 2)
+        s = np.empty(n_msgs)
+        prev = 0.0
+        for j in range(n_msgs):  # OU, exact discretisation
+            prev = prev * decay[j] + scale[j] * ou[j]
+            s[j] = prev
+        logs.append(x + math.log(PAIR_PRICE_RATIO) + s)
+    return t, np.vstack(logs)
+
+
+def _records_estimate(fair_ticks: np.ndarray, leg_of: np.ndarray) -> float:
+    """Mean records per message for a fair-price path (used to calibrate the clock)."""
+    total = 0.0
+    for k in range(fair_ticks.shape[0]):
+        mine = fair_ticks[k][leg_of == k]
+        if len(mine) < 2:
+            continue
+        moves = np.abs(np.diff(np.floor(mine)))
+        rec = np.where(moves > 0, 1 + 4 * np.minimum(moves, L2_LEVELS), 1.1)
+        total += rec.sum()
+    return total / max(1, len(leg_of))
+
+
+def synth_l2(spec, n_events: int, seed: int, start_ns: int, start_price: float,
+             vol_annual: float) -> tuple[list[Instrument], np.ndarray]:
+    """A seeded L2 market for the spec's instruments (two legs: a cointegrated pair)."""
+    instruments = spec_instruments(spec)
+    legs = min(2, len(instruments))
+    rng = np.random.default_rng(seed)
+    n_msgs = n_events  # every message makes at least one record
+    vol_s = vol_annual / math.sqrt(YEAR_S[calendar_of(spec)])
+    z = rng.standard_normal(n_msgs)
+    dt_unit = rng.exponential(1.0, n_msgs)
+    ou = rng.standard_normal(n_msgs) if legs == 2 else np.zeros(0)
+    leg_of = rng.integers(0, legs, n_msgs) if legs == 2 else np.zeros(n_msgs, dtype=np.int64)
+    prices = [start_price, start_price * PAIR_PRICE_RATIO][:legs]
+    ticks = [float(i.tick_size) for i in instruments[:legs]]
+    # calibrate the message clock: the mean time per *event* is L2_EVENT_GAP_NS, and the number
+    # of events per message grows with the mid's move per message (deterministic fixed point)
+    gap_s = L2_EVENT_GAP_NS / NS
+    for _ in range(4):
+        _, logp = _l2_paths(rng, n_msgs, legs, vol_s, math.log(prices[0]), gap_s, z, dt_unit, ou)
+        fair = np.vstack([np.exp(logp[k]) / ticks[k] for k in range(legs)])
+        r = _records_estimate(fair, leg_of)
+        gap_s = L2_EVENT_GAP_NS / NS * max(1.0, r)
+    t_s, logp = _l2_paths(rng, n_msgs, legs, vol_s, math.log(prices[0]), gap_s, z, dt_unit, ou)
+    fair = np.vstack([np.exp(logp[k]) / ticks[k] for k in range(legs)])
+    u = rng.random((n_msgs, 4))
+    qty_noise = rng.lognormal(-0.18, 0.6, (n_msgs, 2 * L2_LEVELS + 2))
+    spread_draw = rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1], size=n_msgs)
+
+    legs_state: list[_Leg] = []
+    for k in range(legs):
+        ins = instruments[k]
+        lot = float(ins.lot_size)
+        px = float(np.exp(logp[k][0]))
+        level_lots = max(1.0, L2_LEVEL_NOTIONAL / px / lot)
+        legs_state.append(_Leg(k, ticks[k], lot, level_lots))
+
+    out = np.zeros(n_events + 4 * L2_LEVELS * legs + 8, dtype=EVENT_DTYPE)
+    n = 0
+
+    def emit(ts: int, typ: int, side: int, inst: int, v0: int, v1: int, flags: int = 0) -> None:
+        nonlocal n
+        r = out[n]
+        r["exch_ts"] = ts
+        r["recv_ts"] = ts
+        r["type"] = typ
+        r["side"] = side
+        r["instrument"] = inst
+        r["flags"] = flags
+        r["v"][0] = v0
+        r["v"][1] = v1
+        n += 1
+
+    def qty(leg: _Leg, level: int, noise: float) -> int:
+        return max(1, int(leg.level_lots * (1 + 0.5 * level) * noise))
+
+    # opening snapshot of every leg
+    for leg in legs_state:
+        f = fair[leg.inst][0]
+        leg.bid = int(math.floor(f))
+        leg.ask = leg.bid + 1
+        leg.bids = {leg.bid - i: qty(leg, i, qty_noise[0][i]) for i in range(L2_LEVELS)}
+        leg.asks = {leg.ask + i: qty(leg, i, qty_noise[0][L2_LEVELS + i]) for i in range(L2_LEVELS)}
+        emit(start_ns, CLEAR, 0, leg.inst, 0, 0, SNAPSHOT)
+        for p, q in sorted(leg.bids.items(), reverse=True):
+            emit(start_ns, DEPTH, BID, leg.inst, p, q, SNAPSHOT)
+        for p, q in sorted(leg.asks.items()):
+            emit(start_ns, DEPTH, ASK, leg.inst, p, q, SNAPSHOT)
+        out["flags"][n - 1] |= END_OF_BATCH
+    trade_id = 0
+    for j in range(1, n_msgs):
+        if n >= n_events:
+            break
+        leg = legs_state[int(leg_of[j])]
+        ts = start_ns + int(t_s[j] * NS)
+        f = fair[leg.inst][j]
+        spread = leg.ask - leg.bid if u[j, 0] < 0.9 else int(spread_draw[j])
+        bid = int(math.floor(f - (spread - 1) / 2.0))
+        ask = bid + spread
+        first = n
+        if bid == leg.bid and ask == leg.ask:
+            if u[j, 1] < 0.15:  # a partial trade at the touch
+                side_bid = u[j, 2] < 0.5
+                book, px = (leg.bids, bid) if side_bid else (leg.asks, ask)
+                have = book[px]
+                take = max(1, int(have * (0.05 + 0.45 * u[j, 3])))
+                trade_id += 1
+                emit(ts, TRADE, ASK if side_bid else BID, leg.inst, px, min(take, have), trade_id)
+                if take >= have:
+                    book[px] = qty(leg, 0, qty_noise[j][0])
+                else:
+                    book[px] = have - take
+                emit(ts, DEPTH, BID if side_bid else ASK, leg.inst, px, book[px])
+            else:  # one level's queue changes
+                lvl = min(L2_LEVELS - 1, int(-math.log(max(u[j, 2], 1e-12)) * 1.5))
+                side_bid = u[j, 3] < 0.5
+                book, px = (leg.bids, bid - lvl) if side_bid else (leg.asks, ask + lvl)
+                book[px] = qty(leg, lvl, qty_noise[j][1])
+                emit(ts, DEPTH, BID if side_bid else ASK, leg.inst, px, book[px])
+        else:
+            # the touch moved: sweep trade of a touch that moved away, deletions, then new levels
+            if bid < leg.bid and u[j, 1] < 0.7:
+                trade_id += 1
+                emit(ts, TRADE, ASK, leg.inst, leg.bid, leg.bids[leg.bid], trade_id)
+            elif ask > leg.ask and u[j, 1] < 0.7:
+                trade_id += 1
+                emit(ts, TRADE, BID, leg.inst, leg.ask, leg.asks[leg.ask], trade_id)
+            new_b = set(range(bid - L2_LEVELS + 1, bid + 1))
+            new_a = set(range(ask, ask + L2_LEVELS))
+            for p in sorted(set(leg.bids) - new_b, reverse=True):
+                del leg.bids[p]
+                emit(ts, DEPTH, BID, leg.inst, p, 0)
+            for p in sorted(set(leg.asks) - new_a):
+                del leg.asks[p]
+                emit(ts, DEPTH, ASK, leg.inst, p, 0)
+            for i, p in enumerate(sorted(new_b - set(leg.bids), reverse=True)):
+                leg.bids[p] = qty(leg, bid - p, qty_noise[j][i % (2 * L2_LEVELS)])
+                emit(ts, DEPTH, BID, leg.inst, p, leg.bids[p])
+            for i, p in enumerate(sorted(new_a - set(leg.asks))):
+                leg.asks[p] = qty(leg, p - ask, qty_noise[j][(L2_LEVELS + i) % (2 * L2_LEVELS)])
+                emit(ts, DEPTH, ASK, leg.inst, p, leg.asks[p])
+            leg.bid, leg.ask = bid, ask
+        if n > first:
+            out["flags"][n - 1] |= END_OF_BATCH
+    events = out[:min(n, n_events)].copy()
+    events["flags"][-1] |= END_OF_BATCH
+    return instruments, events
+
+
+# ------------------------------------------------------------------------------------------------
+# synthetic bars
+
+
+def business_days(start_ns: int, count: int, step_ns: int) -> np.ndarray:
+    """``count`` bar end times from ``start_ns``: every ``step_ns``, skipping Saturday/Sunday
+    when the step is one day (an exchange calendar; holidays are not modelled)."""
+    if step_ns != DAY_NS:
+        return start_ns + np.arange(count, dtype=np.int64) * step_ns
+    day0 = start_ns // DAY_NS
+    tod = start_ns - day0 * DAY_NS
+    days = np.arange(day0, day0 + count * 2 + 7, dtype=np.int64)
+    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday (weekday 3, Monday = 0)
+    days = days[weekday < 5][:count]
+    return days * DAY_NS + tod
+
+
+def synth_bars(spec, n_bars: int, seed: int, start_ns: int, start_price: float,
+               vol_annual: float) -> tuple[list[Instrument], np.ndarray]:
+    """Daily bars (exchange calendar) or hourly bars (24/7 venues) from the regime-switching GBM
+    of ``stratforge.runtime.data.synth``, rescaled so the annualised volatility matches."""
+    from stratforge.runtime.data.synth import BarParams, bar_chunks
+
+    continuous = calendar_of(spec) == "continuous"
+    bars_per_year = 365.25 * 24 if continuous else 252.0
+    step_ns = 3_600 * NS if continuous else DAY_NS
+    base = BarParams()
+    rms = math.sqrt(sum(s * s for _, s in base.regimes) / len(base.regimes))
+    k = vol_annual / rms
+    ins = spec.strategy.instruments[0]
+    params = BarParams(symbol=ins.symbol, tick_size=str(ins.tick_size), lot_size=str(ins.lot_size),
+                       start_price=start_price, start_ns=start_ns,
+                       interval_ns=int(365.25 * 86_400 * NS / bars_per_year),
+                       mean_regime_bars=60.0,
+                       regimes=tuple((mu * k, s * k) for mu, s in base.regimes),
+                       base_volume=max(1.0, 1e6 / float(ins.lot_size) / max(start_price, 1.0)))
+    events = np.concatenate(list(bar_chunks(n_bars, seed, params)))
+    ends = business_days(start_ns, len(events), step_ns)
+    events["exch_ts"] = ends
+    events["recv_ts"] = ends
+    return spec_instruments(spec, step_ns)[:1], events
+
+
+# ------------------------------------------------------------------------------------------------
+# files
+
+
+def convert_file(spec, repo_root: Path) -> tuple[list[Instrument], np.ndarray, str]:
+    """Read or convert the spec's data file into (instruments, events, profile)."""
+    from stratforge.runtime.data import binance, csvfmt, lobster
+
+    d = spec.backtest.data
+    path = resolve_data_path(d.path, repo_root)
+    ins = spec.strategy.instruments
+    one = ins[0]
+    tick, lot = str(one.tick_size), str(one.lot_size)
+    sym = one.symbol if len(ins) == 1 else None
+    if d.format == "sfe":
+        ef = open_events(path)
+        return list(ef.instruments), np.array(ef.events), _profile(ef.events)
+    if d.format == "bars-csv":
+        conv = csvfmt.convert_bars_csv(path, symbol=one.symbol, tick_size=tick, lot_size=lot)
+    elif d.format == "quotes-csv":
+        conv = csvfmt.convert_quotes_csv(path, symbol=sym, tick_size=tick, lot_size=lot)
+    elif d.format == "trades-csv":
+        conv = csvfmt.convert_trades_csv(path, symbol=sym, tick_size=tick, lot_size=lot)
+    elif d.format == "lobster":
+        ob = resolve_data_path(d.orderbook_path, repo_root) if d.orderbook_path else None
+        conv = lobster.convert_lobster(path, ob, symbol=one.symbol, tick_size=tick, lot_size=lot)
+    elif d.format == "binance":
+        conv = binance.convert_binance([path], symbol=one.symbol, tick_size=tick, lot_size=lot)
+    else:  # pragma: no cover - the spec model allows only the formats above
+        raise UserInputError(f"backtest.data.format: unknown format {d.format!r}")
+    return list(conv.instruments), conv.events, _profile(conv.events)
+
+
+def _profile(events: np.ndarray) -> str:
+    return "bars" if len(events) and np.all(events["type"] == BAR) else "l2"
+
+
+# ------------------------------------------------------------------------------------------------
+# period
+
+
+def _snapshot_before(instruments: list[Instrument], events: np.ndarray, cut: int,
+                     ts: int) -> np.ndarray:
+    """``CLEAR`` + ``SNAPSHOT`` depth records of every book as it stands before ``events[cut]``."""
+    from stratforge.runtime.data.book import L2Book, replay
+
+    books: dict[int, L2Book] = {}
+    replay(events[:cut], books)
+    rows = []
+    for inst, book in sorted(books.items()):
+        levels = [(BID, p, q) for p, q in book.levels(BID, 1 << 30)]
+        levels += [(ASK, p, q) for p, q in book.levels(ASK, 1 << 30)]
+        rows.append((CLEAR, 0, inst, 0, 0))
+        rows += [(DEPTH, side, inst, p, q) for side, p, q in levels]
+    snap = np.zeros(len(rows), dtype=EVENT_DTYPE)
+    for k, (typ, side, inst, p, q) in enumerate(rows):
+        snap[k]["exch_ts"] = ts
+        snap[k]["recv_ts"] = ts
+        snap[k]["type"] = typ
+        snap[k]["side"] = side
+        snap[k]["instrument"] = inst
+        snap[k]["flags"] = SNAPSHOT
+        snap[k]["v"][0] = p
+        snap[k]["v"][1] = q
+    if len(snap):
+        snap["flags"][-1] |= END_OF_BATCH
+    return snap
+
+
+def apply_period(spec, instruments: list[Instrument], events: np.ndarray,
+                 profile: str) -> tuple[np.ndarray, int, int, int | None]:
+    """Slice ``events`` to ``[period.start, period.end)``; the period and out-of-sample split."""
+    per = spec.backtest.period
+    if len(events) == 0:
+        raise UserInputError("backtest.data: the data set has no events")
+    recv = events["recv_ts"]
+    lo = 0 if per.start is None else int(np.searchsorted(recv, to_ns(per.start), "left"))
+    hi = len(events) if per.end is None else int(np.searchsorted(recv, to_ns(per.end), "left"))
+    if hi <= lo:
+        raise UserInputError(f"backtest.period: no events between {per.start} and {per.end}; the "
+                             f"data covers {_iso(int(recv[0]))} .. {_iso(int(recv[-1]))}")
+    sliced = events[lo:hi]
+    if lo > 0 and profile == "l2":
+        sliced = np.concatenate([_snapshot_before(instruments, events, lo, int(recv[lo])), sliced])
+    start = to_ns(per.start) if per.start else int(sliced["recv_ts"][0])
+    end = to_ns(per.end) if per.end else int(sliced["recv_ts"][-1]) + 1
+    oos = None
+    if per.out_of_sample_fraction > 0:
+        oos = start + int((end - start) * (1.0 - per.out_of_sample_fraction))
+    return sliced, start, end, oos
+
+
+def _iso(ns: int) -> str:
+    return dt.datetime.fromtimestamp(ns / NS, dt.timezone.utc).isoformat()
+
+
+# ------------------------------------------------------------------------------------------------
+# entry point
+
+
+def prepare_data(spec, *, repo_root: Path, cache_dir: Path,
+                 override: Path | None = None) -> PreparedData:
+    """The spec's data as a cached ``.sfe`` file (``override``: an ``.sfe`` file to use instead)."""
+    if override is not None and not override.is_file():
+        raise UserInputError(f"--data: no such file: {override}")
+    key = source_hash(spec, repo_root, override)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"{key[:20]}.sfe"
+    meta = cache_dir / f"{key[:20]}.json"
+    if path.is_file() and meta.is_file():
+        info = json.loads(meta.read_text())
+        if info.get("source_hash") == key:
+            ef = open_events(path)
+            return PreparedData(path, info["profile"], tuple(ef.instruments), len(ef.events),
+                                info["start_ns"], info["end_ns"], info["oos_start_ns"], key, True)
+    d = spec.backtest.data
+    if override is not None:
+        ef = open_events(override)
+        instruments, events, profile = list(ef.instruments), np.array(ef.events), _profile(ef.events)
+    elif d.kind == "synthetic":
+        fn = synth_l2 if d.profile == "l2" else synth_bars
+        instruments, events = fn(spec, d.events, d.seed, to_ns(d.start), float(d.start_price),
+                                 d.volatility_annual)
+        profile = d.profile
+    else:
+        instruments, events, profile = convert_file(spec, repo_root)
+    missing = [i.symbol for i in spec.strategy.instruments
+               if i.symbol not in {x.symbol for x in instruments}]
+    if missing:
+        raise UserInputError(f"backtest.data: the data has no instrument {', '.join(missing)} "
+                             f"(it has {', '.join(x.symbol for x in instruments)})")
+    events, start, end, oos = apply_period(spec, instruments, events, profile)
+    tmp = cache_dir / f".{path.name}.{uuid.uuid4().hex[:8]}"
+    write_events(tmp, instruments, events, source=f"stratforge-{profile}"[:16])
+    os.replace(tmp, path)
+    info = {"source_hash": key, "profile": profile, "start_ns": start, "end_ns": end,
+            "oos_start_ns": oos, "events": int(len(events))}
+    tmp_meta = meta.with_name(f".{meta.name}.{uuid.uuid4().hex[:8]}")
+    tmp_meta.write_text(json.dumps(info, indent=1))
+    os.replace(tmp_meta, meta)
+    return PreparedData(path, profile, tuple(instruments), int(len(events)), start, end, oos, key,
+                        False)
+
+
+def clear_cache(cache_dir: Path) -> None:
+    shutil.rmtree(cache_dir, ignore_errors=True)
+
+
+def realised_volatility(path: Path, calendar: str, inst: int = 0) -> float:
+    """Annualised volatility of the mid (L2) or close (bars) of one instrument in a file."""
+    from stratforge.runtime.data.book import replay
+
+    ef = open_events(path)
+    ev = np.array(ef.events)
+    if np.all(ev["type"] == BAR):
+        closes = ev["v"][:, 3].astype(float)
+        step = float(np.median(np.diff(ev["recv_ts"]))) / NS
+        r = np.diff(np.log(closes))
+        per_year = 252.0 if step >= 86_400 * 0.9 and calendar == "exchange" else YEAR_S[calendar] / step
+        return float(np.std(r) * math.sqrt(per_year))
+    mine = ev[ev["instrument"] == inst]
+    best = replay(mine)
+    ok = (best.bid_px > -(1 << 62)) & (best.ask_px < (1 << 62))
+    mid = (best.bid_px[ok] + best.ask_px[ok]) / 2.0
+    ts = mine["recv_ts"][ok]
+    grid = np.arange(ts[0], ts[-1], 60 * NS)  # one-minute samples
+    idx = np.searchsorted(ts, grid, "right") - 1
+    r = np.diff(np.log(mid[idx]))
+    return float(np.std(r) * math.sqrt(YEAR_S[calendar] / 60.0))
+
+
+__all__ = ["PreparedData", "prepare_data", "resolve_data_path", "source_hash", "calendar_of",
+           "synth_l2", "synth_bars", "apply_period", "realised_volatility", "to_ns",
+           "GENERATOR_VERSION"]
