@@ -52,6 +52,7 @@ class _Cgroups:
     dirs: list[Path] = field(default_factory=list)
     memory_dir: Path | None = None
     pids_dir: Path | None = None
+    cpu_dir: Path | None = None  # CPU accounting of the whole tree (rusage misses bwrap's children)
 
     @classmethod
     def create(cls, root: Path, run_id: str, limits: Limits) -> "_Cgroups":
@@ -83,6 +84,11 @@ class _Cgroups:
                 cg.dirs.append(pdir)
                 (pdir / "pids.max").write_text(str(pids))
                 cg.pids_dir = pdir
+            if (root / "cpuacct" / "cpuacct.usage").is_file():
+                cdir = root / "cpuacct" / "stratforge" / run_id
+                cdir.mkdir(parents=True)
+                cg.dirs.append(cdir)
+                cg.cpu_dir = cdir
         except OSError:
             cg.remove()
             return cls()
@@ -99,7 +105,7 @@ class _Cgroups:
             run.mkdir()
         except OSError:
             return cls()
-        cg = cls(version=2, dirs=[run], memory_dir=run, pids_dir=run)
+        cg = cls(version=2, dirs=[run], memory_dir=run, pids_dir=run, cpu_dir=run)
         try:
             (run / "memory.max").write_text(str(mem))
             if (run / "memory.swap.max").exists():
@@ -123,6 +129,17 @@ class _Cgroups:
         if self.pids_dir is None:
             return False
         return _event_count(self.pids_dir / "pids.events", "max") > 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time used by every process that ran in the cgroup (0.0 when not accounted)."""
+        if self.cpu_dir is None:
+            return 0.0
+        try:
+            if self.version == 1:
+                return int((self.cpu_dir / "cpuacct.usage").read_text()) / 1e9
+            return _event_count(self.cpu_dir / "cpu.stat", "usage_usec") / 1e6
+        except (OSError, ValueError):
+            return 0.0
 
     def kill_all(self) -> None:
         for d in self.dirs:
@@ -326,7 +343,9 @@ class LocalBackend:
             _kill_group(proc.pid)
             cgroups.kill_all()
         wall = time.monotonic() - start
-        cpu = usage.ru_utime + usage.ru_stime
+        # wait4 sees only bwrap itself: the payload's CPU time comes from the cgroup, so a
+        # payload that ignores SIGXCPU and dies by the hard limit's SIGKILL is SANDBOX_CPU
+        cpu = max(usage.ru_utime + usage.ru_stime, cgroups.cpu_seconds())
         exit_code, sig = _decode_status(status)
         reason = _classify(exit_code, sig, timed_out, overflow, cgroups, cpu, lim, err)
         cgroups.remove()

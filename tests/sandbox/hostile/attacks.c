@@ -240,6 +240,10 @@ int main(int argc, char** argv) {
   if (!strcmp(cmd, "fill")) return fill(argv[2]);
   if (!strcmp(cmd, "sleep")) for (;;) pause();
   if (!strcmp(cmd, "spin")) for (volatile unsigned long i = 0;; ++i) {}
+  if (!strcmp(cmd, "spin-noxcpu")) { /* survives the soft limit: the hard limit's SIGKILL ends it */
+    signal(SIGXCPU, SIG_IGN);
+    for (volatile unsigned long i = 0;; ++i) {}
+  }
   if (!strcmp(cmd, "flood")) return flood();
   if (!strcmp(cmd, "syscall")) {
     long r = call(argv[2]);
