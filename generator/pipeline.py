@@ -53,7 +53,8 @@ class Verifier(Protocol):
     """Compiles and tests a staged bundle (implemented by the sandbox)."""
 
     def verify(self, bundle: Path, build: Path, *, instruments: list[tuple[str, int, int]],
-               build_id: str, spec_hash: str) -> list[StepResult]: ...
+               build_id: str, spec_hash: str,
+               market: tuple[str, int, int] | None = None) -> list[StepResult]: ...
 
 
 Progress = Callable[[StepResult], None]
@@ -125,21 +126,99 @@ def instruments_of(spec: StrategySpec) -> list[tuple[str, int, int]]:
             for i in spec.strategy.instruments]
 
 
+def parity_market(spec: StrategySpec) -> tuple[str, int, int]:
+    """The seeded synthetic market the closed-loop parity run trades: (kind, seed, events)."""
+    seed = int(hashlib.sha256(spec.metadata.name.encode()).hexdigest()[:8], 16)
+    data = spec.backtest.data
+    bars = (data.kind == "synthetic" and data.profile == "bars") or (
+        data.kind == "file" and data.format == "bars-csv")
+    if bars:
+        return "bars", seed, 600
+    if spec.strategy.type.value == "stat_arb":
+        return "pairs", seed, 7000
+    return "books", seed, 3000
+
+
 def _build_id(parts: dict[str, Any]) -> str:
     return _sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode())[:16]
+
+
+def _attempt(staging: Path, loaded: LoadedSpec, eff_loaded: LoadedSpec, verifier: Verifier,
+             build_root: Path, regions: dict[str, Any] | None, id_info: dict[str, Any],
+             ) -> tuple[list[StepResult], dict[str, str], str, list[Any]]:
+    """Render, check and verify one candidate in ``staging`` (emptied first, except llm/).
+
+    Returns the steps (stopping at the first failure), the rendered files, the build id and the
+    static-check findings.
+    """
+    from stratforge.generator.checks import check_cpp, check_python, find_sdk_include
+    from stratforge.generator.render import TEMPLATE_VERSION, RegionError, render_sources, templates_hash
+
+    for child in staging.iterdir():
+        if child.name != "llm":
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    steps: list[StepResult] = []
+    name = loaded.spec.metadata.name
+
+    # render (twice: the build id hashes the sources rendered with a placeholder id)
+    t0 = time.monotonic()
+    try:
+        probe = render_sources(eff_loaded, regions=regions, build_id="0")
+    except (StratforgeError, RegionError) as err:
+        steps.append(StepResult("render", False, time.monotonic() - t0, str(err)))
+        return steps, {}, "", []
+    toolchain = {"compiler": compiler_version()}
+    build_id = _build_id({
+        "spec": loaded.hash, "templates": templates_hash(), "template_version": TEMPLATE_VERSION,
+        "llm": id_info, "sources": {k: _sha256(v.encode()) for k, v in sorted(probe.items())},
+        "toolchain": toolchain})
+    files = render_sources(eff_loaded, regions=regions, build_id=build_id)
+    for rel, text in sorted(files.items()):
+        path = staging / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+    (staging / "spec.yaml").write_text(loaded.text, encoding="utf-8", newline="\n")
+    steps.append(StepResult("render", True, time.monotonic() - t0,
+                            f"{len(files)} files, build {build_id}"))
+
+    # static checks (libclang on the plugin, ast on the twin)
+    t0 = time.monotonic()
+    sdk = find_sdk_include()
+    if sdk is None:
+        raise StratforgeError("Invariant: the runtime SDK headers (sf/sdk.hpp) are not installed")
+    findings = check_cpp(staging / "cpp" / "strategy.cpp", include_dirs=[sdk],
+                         filename="cpp/strategy.cpp", expected_name=name)
+    findings += check_python(files["python/strategy.py"], filename="python/strategy.py")
+    errors = [f for f in findings if f.severity == "error"]
+    steps.append(StepResult("static-checks", not errors, time.monotonic() - t0,
+                            "\n".join(str(f) for f in findings) or "no findings"))
+    if errors:
+        return steps, files, build_id, findings
+
+    # compile, generated tests, parity — in the sandbox
+    build = build_root / name / build_id
+    for res in verifier.verify(staging, build, instruments=instruments_of(loaded.spec),
+                               build_id=build_id, spec_hash=loaded.hash,
+                               market=parity_market(loaded.spec)):
+        steps.append(res)
+        if not res.ok:
+            break
+    return steps, files, build_id, findings
 
 
 def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_root: Path,
              provider: Any = None, progress: Progress | None = None) -> GenerateResult:
     """Generate, check and verify the bundle of ``loaded``; write it to ``out_root/<name>``.
 
-    ``provider`` answers the LLM requests when the spec needs them (:func:`needs_llm`); every
-    exchange is recorded into the bundle's ``llm/`` folder. Raises :class:`BuildFailed` when a
-    step fails (after the LLM's repair rounds, where it wrote the failing part).
+    Free-text logic goes to ``provider`` (only when :func:`needs_llm`): in ``expressions`` mode
+    (and first in ``auto``) as signal expressions, repaired against parser and type errors; in
+    ``code`` mode (and in ``auto`` when expressions are rejected) as marked code regions,
+    repaired against static-check, compiler, test and parity errors. Every exchange is recorded
+    into the bundle's ``llm/`` folder. Raises :class:`BuildFailed` when a step still fails.
     """
-    from stratforge.generator.checks import check_cpp, check_python, find_sdk_include
+    from stratforge.generator import regions as code_regions
     from stratforge.generator.llm import Recorder, SignalsRejected, logic_to_signals
-    from stratforge.generator.render import TEMPLATE_VERSION, render_sources, templates_hash
+    from stratforge.generator.render import TEMPLATE_VERSION, templates_hash
 
     spec = loaded.spec
     name = spec.metadata.name
@@ -156,77 +235,79 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
     staging.mkdir(parents=True)
     result.staging = staging
 
-    # 1. free-text logic → signals (LLM), recorded into the bundle
     effective = spec
+    regions: dict[str, Any] | None = None
     llm_info: dict[str, Any] = {"used": False}
+    outcome: tuple[list[StepResult], dict[str, str], str, list[Any]] | None = None
     if needs_llm(spec):
-        t0 = time.monotonic()
         if provider is None:
             step(StepResult("llm", False, 0.0, "this spec has free-text logic: choose a provider "
                             "(--provider replay|openai|local|transformers)"))
             raise BuildFailed(result)
         recorder = Recorder(staging / "llm")
-        try:
-            translation = logic_to_signals(spec, provider, recorder)
-        except SignalsRejected as err:
-            result.llm_report = err.translation.report()
-            step(StepResult("llm", False, time.monotonic() - t0, result.llm_report))
-            raise BuildFailed(result) from None
-        result.llm_report = translation.report()
-        effective = with_signals(spec, translation.signals)
-        llm_info = {"used": True, "provider": translation.provider, "model": translation.model,
-                    "rounds": len(translation.rounds), "stop_reason": translation.stop_reason,
-                    "signals": translation.signals, "prompts": translation.prompts,
-                    "exchanges": sorted(p.name for p in (staging / "llm").glob("*.json"))}
-        step(StepResult("llm", True, time.monotonic() - t0,
-                        f"{len(translation.signals)} signal(s) after {len(translation.rounds)} "
-                        f"round(s)"))
+        mode = spec.codegen.mode.value
+        translation = None
+        if mode in ("auto", "expressions"):
+            t0 = time.monotonic()
+            try:
+                translation = logic_to_signals(spec, provider, recorder)
+            except SignalsRejected as err:
+                result.llm_report = err.translation.report()
+                step(StepResult("llm-signals", False, time.monotonic() - t0, result.llm_report))
+                if mode == "expressions":
+                    raise BuildFailed(result) from None
+            if translation is not None:
+                result.llm_report = translation.report()
+                effective = with_signals(spec, translation.signals)
+                llm_info = {"used": True, "path": "expressions", "provider": translation.provider,
+                            "model": translation.model, "rounds": len(translation.rounds),
+                            "stop_reason": translation.stop_reason,
+                            "signals": translation.signals, "prompts": translation.prompts}
+                step(StepResult("llm-signals", True, time.monotonic() - t0,
+                                f"{len(translation.signals)} signal(s) after "
+                                f"{len(translation.rounds)} round(s)"))
+        if translation is None:  # code mode, or auto after rejected expressions
+            eff = LoadedSpec(spec=effective, source=loaded.source, text=loaded.text,
+                             hash=loaded.hash)
+
+            code_id = {"used": True, "path": "code", "provider": provider.identity,
+                       "model": spec.codegen.model or provider.model or ""}
+
+            def attempt(candidate: dict[str, Any]) -> list[StepResult]:
+                nonlocal outcome
+                outcome = _attempt(staging, loaded, eff, verifier, build_root, candidate, code_id)
+                return outcome[0]
+
+            t0 = time.monotonic()
+            loop = code_regions.logic_to_regions(spec, provider, recorder, attempt)
+            result.llm_report = loop.report()
+            if not loop.accepted:
+                step(StepResult("llm-code", False, time.monotonic() - t0, result.llm_report))
+                raise BuildFailed(result)
+            regions = loop.regions
+            llm_info = {"used": True, "path": "code", "provider": loop.provider,
+                        "model": loop.model, "rounds": len(loop.rounds),
+                        "stop_reason": loop.stop_reason, "prompts": loop.prompts,
+                        "regions": {k: {"cpp": _sha256(v.cpp.encode()),
+                                        "python": _sha256(v.python.encode())}
+                                    for k, v in sorted(regions.items())}}
+            step(StepResult("llm-code", True, time.monotonic() - t0,
+                            f"regions accepted after {len(loop.rounds)} round(s)"))
+        llm_info["exchanges"] = sorted(p.name for p in (staging / "llm").glob("*.json"))
+
     eff_loaded = LoadedSpec(spec=effective, source=loaded.source, text=loaded.text,
                             hash=loaded.hash)
-
-    # 2. render (twice: the build id hashes the sources rendered with a placeholder id)
-    t0 = time.monotonic()
-    try:
-        probe = render_sources(eff_loaded, build_id="0")
-    except StratforgeError as err:
-        step(StepResult("render", False, time.monotonic() - t0, str(err)))
-        raise BuildFailed(result) from None
-    toolchain = {"compiler": compiler_version()}
-    build_id = _build_id({
-        "spec": loaded.hash, "templates": templates_hash(), "template_version": TEMPLATE_VERSION,
-        "llm": llm_info, "sources": {k: _sha256(v.encode()) for k, v in sorted(probe.items())},
-        "toolchain": toolchain})
-    files = render_sources(eff_loaded, build_id=build_id)
-    for rel, text in sorted(files.items()):
-        path = staging / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8", newline="\n")
-    (staging / "spec.yaml").write_text(loaded.text, encoding="utf-8", newline="\n")
-    step(StepResult("render", True, time.monotonic() - t0, f"{len(files)} files, build {build_id}"))
-
-    # 3. static checks (libclang on the plugin, ast on the twin)
-    t0 = time.monotonic()
-    sdk = find_sdk_include()
-    if sdk is None:
-        raise StratforgeError("Invariant: the runtime SDK headers (sf/sdk.hpp) are not installed")
-    findings = check_cpp(staging / "cpp" / "strategy.cpp", include_dirs=[sdk],
-                         filename="cpp/strategy.cpp", expected_name=name)
-    findings += check_python(files["python/strategy.py"], filename="python/strategy.py")
-    errors = [f for f in findings if str(getattr(f.severity, "value", f.severity)) == "error"]
-    step(StepResult("static-checks", not errors, time.monotonic() - t0,
-                    "\n".join(str(f) for f in findings) or "no findings"))
-    if errors:
+    if outcome is None:  # (the code path has verified its accepted candidate already)
+        # the build id covers the LLM's identity and answer; the sources hash covers the code
+        id_info = {k: llm_info[k] for k in ("used", "path", "provider", "model", "signals")
+                   if k in llm_info}
+        outcome = _attempt(staging, loaded, eff_loaded, verifier, build_root, regions, id_info)
+    steps, files, build_id, findings = outcome
+    for res in steps:
+        step(res)
+    if not steps or not steps[-1].ok or len(steps) < 2:
         raise BuildFailed(result)
 
-    # 4. compile, generated tests, parity — in the sandbox
-    build = build_root / name / build_id
-    for res in verifier.verify(staging, build, instruments=instruments_of(spec),
-                               build_id=build_id, spec_hash=loaded.hash):
-        step(res)
-        if not res.ok:
-            raise BuildFailed(result)
-
-    # 5. manifest, then the atomic swap into place
     manifest = {
         "format": MANIFEST_FORMAT,
         "name": name,
@@ -241,9 +322,9 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
                     for k, v in effective.strategy.signals.items()},
         "sources": {rel: _sha256((staging / rel).read_bytes())
                     for rel in sorted([*files, "spec.yaml"])},
-        "toolchain": toolchain,
+        "toolchain": {"compiler": compiler_version()},
         "checks": {"static_findings": [str(f) for f in findings],
-                   "steps": [s.name for s in result.steps]},
+                   "steps": [s.name for s in steps]},
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
                                            encoding="utf-8", newline="\n")

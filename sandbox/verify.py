@@ -76,7 +76,8 @@ class SandboxVerifier:
         return exe
 
     def verify(self, bundle: Path, build: Path, *, instruments: list[tuple[str, int, int]],
-               build_id: str, spec_hash: str) -> list[StepResult]:
+               build_id: str, spec_hash: str,
+               market: tuple[str, int, int] | None = None) -> list[StepResult]:
         """Run every step; stop at the first failing step (later ones would only repeat it)."""
         steps: list[StepResult] = []
         build.mkdir(parents=True, exist_ok=True)
@@ -118,11 +119,47 @@ class SandboxVerifier:
 
         t0 = time.monotonic()
         ok, detail = self.parity(bundle, build, instruments)
+        if ok and market is not None:
+            ok2, detail2 = self.parity_simulated(bundle, build, instruments, market)
+            ok, detail = ok2, f"scenario: {detail}; simulated market: {detail2}"
         steps.append(StepResult("parity", ok, time.monotonic() - t0, detail))
         return steps
 
+    def parity_simulated(self, bundle: Path, build: Path, instruments: list[tuple[str, int, int]],
+                         market: tuple[str, int, int]) -> tuple[bool, str]:
+        """Closed loop: the twin trades a seeded synthetic market against the toy venue (in the
+        sandbox), which yields a complete callback tape; the C++ plugin replays that tape and
+        must make the same decisions."""
+        kind, seed, events = market
+        inst_args: list[str] = [str(len(instruments))]
+        for sym, tick, lot in instruments:
+            inst_args += [sym, str(tick), str(lot)]
+        work = self._tape_dir(bundle, bundle / "tests" / "scenario.tape", build)
+        out = build / "paritysim"
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir()
+        py = self.backend.run(RunRequest(
+            argv=(sys.executable, "-I", "-m", "stratforge.runtime.twin.run", "--simulate", kind,
+                  str(seed), str(events), "/out/tape.txt", "/bundle/python/strategy.py",
+                  "/bundle/params.txt", *inst_args),
+            inputs=(Mount(work, PurePosixPath("/bundle")), *python_mounts()), output_dir=out,
+            limits=TEST_LIMITS, label="parity-sim"))
+        if not py.ok:
+            return False, "the Python twin failed on the simulated market: " + _fail_text(py)
+        from stratforge.sandbox.results import read_result_bytes  # no symlinks, size-capped
+
+        try:
+            tape_bytes = read_result_bytes(out, "tape.txt", max_bytes=64 * 1024 * 1024)
+        except Exception as err:  # noqa: BLE001 - any refusal is a failed parity run
+            return False, f"the simulated tape cannot be read: {err}"
+        safe = build / "paritysim-tape.txt"
+        safe.write_bytes(tape_bytes)
+        ok, detail = self.parity(bundle, build, instruments, tape=safe, python_out=py.stdout)
+        return ok, detail
+
     def parity(self, bundle: Path, build: Path, instruments: list[tuple[str, int, int]],
-               tape: Path | None = None) -> tuple[bool, str]:
+               tape: Path | None = None, python_out: bytes | None = None) -> tuple[bool, str]:
         """Decisions of the C++ plugin and the Python twin on the same tape; first mismatch."""
         tape = tape or bundle / "tests" / "scenario.tape"
         inst_args: list[str] = [str(len(instruments))]
@@ -140,6 +177,8 @@ class SandboxVerifier:
             stdin=tape_bytes, limits=TEST_LIMITS, label="parity-cpp"))
         if not cpp.ok:
             return False, "the C++ plugin failed on the parity tape: " + _fail_text(cpp)
+        if python_out is not None:
+            return compare_decisions(cpp.stdout, python_out, tape_bytes)
         py = self.backend.run(RunRequest(
             argv=(sys.executable, "-I", "-m", "stratforge.runtime.twin.run",
                   "/bundle/python/strategy.py", "/bundle/params.txt", "/bundle/tape.txt",

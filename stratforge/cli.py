@@ -152,9 +152,11 @@ def schema(write: bool, root: Path) -> None:
 
 def _register_component_groups() -> None:
     """Command groups that live in the components."""
+    from stratforge.generator.llm.cli import model
     from stratforge.runtime.data.cli import data
 
     main.add_command(data)
+    main.add_command(model)
 
 
 _register_component_groups()

@@ -141,8 +141,17 @@ def build_context(loaded, build_id: str) -> StrategyContext:
     elif stype == "custom":
         params.append(ParamDef("order_qty_lots", "int", to_lots(st.order_qty, lot0, "order_qty")))
         params.append(ParamDef("stop_loss_bps", "double", 0.0))
-        allow_long = "entry_long" in st.signals
-        allow_short = "entry_short" in st.signals
+        # role signals decide when the spec gives them; otherwise the LLM-written entry_exit
+        # region does (code mode), and either side is allowed
+        roles_given = "entry_long" in st.signals or "entry_short" in st.signals
+        allow_long = "entry_long" in st.signals if roles_given else True
+        allow_short = "entry_short" in st.signals if roles_given else True
+        # the spec's named constants, readable by region code as p_.<name> / self.p.<name>
+        for cname, cvalue in sorted(p.items()):
+            if cname in ("order_qty_lots", "stop_loss_bps", "allow_long", "allow_short"):
+                raise RenderError(f"strategy.params.{cname} is a reserved parameter name")
+            kind = "bool" if isinstance(cvalue, bool) else "int" if isinstance(cvalue, int) else "double"
+            params.append(ParamDef(cname, kind, cvalue if kind != "double" else float(cvalue)))
     elif stype == "order_book_imbalance":
         params += [ParamDef("order_qty_lots", "int", to_lots(p.order_qty, lot0, "order_qty")),
                    ParamDef("stop_loss_bps", "double", 0.0),

@@ -183,9 +183,12 @@ def hedge_ratio_complete(spec: "StrategySpec") -> Iterator[Violation]:
 
 @rule
 def custom_has_behaviour(spec: "StrategySpec") -> Iterator[Violation]:
-    """A custom strategy says what it does: signals, logic, or both."""
-    if spec.strategy.type.value == "custom" and not spec.strategy.signals and not spec.strategy.logic:
-        yield Violation(("strategy", "logic"), "a custom strategy needs logic or signals", None)
+    """A custom strategy says when it trades: an entry signal, free-text logic, or both."""
+    if spec.strategy.type.value != "custom" or spec.strategy.logic:
+        return
+    if not any(k in spec.strategy.signals for k in ("entry_long", "entry_short")):
+        yield Violation(("strategy", "signals"), "a custom strategy needs an entry_long or "
+                        "entry_short signal, or free-text logic", None)
 
 
 @rule

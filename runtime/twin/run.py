@@ -3,6 +3,13 @@
 Meant to run inside the sandbox (the twin is generated, untrusted code)::
 
     python -m stratforge.runtime.twin.run STRATEGY.py PARAMS.txt TAPE.txt N SYMBOL TICK_E9 LOT_E9 ...
+    python -m stratforge.runtime.twin.run --simulate MARKET SEED EVENTS OUT_TAPE \
+        STRATEGY.py PARAMS.txt N SYMBOL TICK_E9 LOT_E9 ...
+
+The second form runs the twin closed-loop against the toy venue (:func:`simulate`) over a seeded
+synthetic market (MARKET: ``bars``, ``books`` or ``pairs`` — two instruments, no trades), writes
+the complete callback tape to OUT_TAPE (text form) and prints the decisions: the C++ plugin then
+replays that tape open-loop, and both decision lists must be identical.
 
 The arguments mirror the C++ parity harness (sandbox/harness/parity_harness.cpp), so both sides
 of a parity check see the same instruments, parameters and tape. Exit status 0, or 2 for bad
@@ -17,7 +24,9 @@ import sys
 from pathlib import Path
 
 from .abi import Instrument
-from .driver import create, decode_tape_text, replay
+from .driver import create, decode_tape_text, encode_tape_text, replay
+from .market import bars, books
+from .sim import simulate
 
 
 def _instruments(args: list[str]) -> list[Instrument]:
@@ -27,8 +36,26 @@ def _instruments(args: list[str]) -> list[Instrument]:
     return [Instrument(i, args[1 + 3 * i], int(args[2 + 3 * i]), int(args[3 + 3 * i])) for i in range(n)]
 
 
+def _market(kind: str, seed: int, events: int, instruments: list[Instrument]) -> list[dict]:
+    """A seeded market around 100 quote units per instrument."""
+    if kind == "bars":
+        return bars(seed, events)
+    starts = [10 ** 9 // i.tick_size_e9 * 100 for i in instruments]
+    if kind == "pairs":
+        return books(seed, events, starts, trades=False)
+    if kind == "books":
+        return books(seed, events, starts)
+    raise ValueError(f"unknown market kind {kind!r} (bars, books, pairs)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    simulate_spec = None
+    if args[:1] == ["--simulate"]:
+        if len(args) < 9:
+            print(__doc__, file=sys.stderr)
+            return 2
+        simulate_spec, args = args[1:5], [args[5], args[6], "-", *args[7:]]
     if len(args) < 4:
         print(__doc__, file=sys.stderr)
         return 2
@@ -44,10 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    tape = decode_tape_text(Path(tape_file).read_text())
     strategy = create(module.STRATEGY, Path(params_file).read_text(), instruments)
     try:
-        decisions = replay(strategy, tape)
+        if simulate_spec is not None:
+            kind, seed, events, out_tape = simulate_spec
+            market = _market(kind, int(seed), int(events), instruments)
+            tape, decisions = simulate(strategy, market, len(instruments))
+            Path(out_tape).write_text(encode_tape_text(tape))
+        else:
+            decisions = replay(strategy, decode_tape_text(Path(tape_file).read_text()))
     except Exception as err:  # noqa: BLE001 - a fault in generated code, reported as such
         print(f"strategy fault: {type(err).__name__}: {err}", file=sys.stderr)
         return 3

@@ -18,7 +18,7 @@ from stratforge.generator.render import (MARKER, OUTPUT_FILES, REGIONS, TEMPLATE
 from stratforge.generator.spec import load_spec
 from stratforge.runtime.twin import Instrument, create, encode_tape_text, replay, simulate
 
-from . import market
+from stratforge.runtime.twin import market
 
 import stratforge.sandbox as _sandbox
 

@@ -1,4 +1,4 @@
-"""Seeded synthetic market streams (book with L2 levels and trades, or bars) for parity tests."""
+"""Seeded synthetic market streams (book with L2 levels and trades, or bars) for parity runs."""
 
 from __future__ import annotations
 
