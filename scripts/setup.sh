@@ -9,7 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EXTRAS="${1:-}"
-APT_PACKAGES=(build-essential cmake git bubblewrap nlohmann-json3-dev)
+APT_PACKAGES=(build-essential cmake git bubblewrap libseccomp2)
+# Test-only: headless Chromium renders the scorecard HTML and drives the dashboard.
+if [ "$EXTRAS" = "dev" ]; then APT_PACKAGES+=(chromium); fi
 
 if command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
   missing=()
