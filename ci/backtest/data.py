@@ -34,7 +34,7 @@ from stratforge.runtime.data.format import (ASK, BAR, BID, CLEAR, DEPTH, END_OF_
                                             SNAPSHOT, TRADE, Instrument, open_events, write_events)
 
 #: Bumped whenever the synthetic generator or the slicing changes its output (part of the key).
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 NS = 1_000_000_000
 DAY_NS = 86_400 * NS
@@ -231,7 +231,8 @@ def synth_l2(spec, n_events: int, seed: int, start_ns: int, start_price: float,
     out = np.zeros(n_events + 4 * L2_LEVELS * legs + 8, dtype=EVENT_DTYPE)
     n = 0
 
-    def emit(ts: int, typ: int, side: int, inst: int, v0: int, v1: int, flags: int = 0) -> None:
+    def emit(ts: int, typ: int, side: int, inst: int, v0: int, v1: int, v2: int = 0,
+             flags: int = 0) -> None:
         nonlocal n
         r = out[n]
         r["exch_ts"] = ts
@@ -242,6 +243,7 @@ def synth_l2(spec, n_events: int, seed: int, start_ns: int, start_price: float,
         r["flags"] = flags
         r["v"][0] = v0
         r["v"][1] = v1
+        r["v"][2] = v2
         n += 1
 
     def qty(leg: _Leg, level: int, noise: float) -> int:
@@ -254,11 +256,11 @@ def synth_l2(spec, n_events: int, seed: int, start_ns: int, start_price: float,
         leg.ask = leg.bid + 1
         leg.bids = {leg.bid - i: qty(leg, i, qty_noise[0][i]) for i in range(L2_LEVELS)}
         leg.asks = {leg.ask + i: qty(leg, i, qty_noise[0][L2_LEVELS + i]) for i in range(L2_LEVELS)}
-        emit(start_ns, CLEAR, 0, leg.inst, 0, 0, SNAPSHOT)
+        emit(start_ns, CLEAR, 0, leg.inst, 0, 0, flags=SNAPSHOT)
         for p, q in sorted(leg.bids.items(), reverse=True):
-            emit(start_ns, DEPTH, BID, leg.inst, p, q, SNAPSHOT)
+            emit(start_ns, DEPTH, BID, leg.inst, p, q, flags=SNAPSHOT)
         for p, q in sorted(leg.asks.items()):
-            emit(start_ns, DEPTH, ASK, leg.inst, p, q, SNAPSHOT)
+            emit(start_ns, DEPTH, ASK, leg.inst, p, q, flags=SNAPSHOT)
         out["flags"][n - 1] |= END_OF_BATCH
     trade_id = 0
     for j in range(1, n_msgs):
