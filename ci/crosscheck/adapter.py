@@ -166,12 +166,17 @@ class AdapterContext(RecordingContext):
         super().__init__(record_logs=False)
         self.actions: list[tuple[str, Any]] = []
         self.decision_bars: list[int] = []
+        self.decision_cbs: list[str] = []
+        self.decision_pos: list[int] = []
         self.bar_index = -1
+        self.callback = ""
         self.timer_requests: list[tuple[int, int]] = []
 
     def _record(self, op: str, **fields: Any) -> None:
         super()._record(op, **fields)
         self.decision_bars.append(self.bar_index)
+        self.decision_cbs.append(self.callback)
+        self.decision_pos.append(self.positions[0] if self.positions else 0)
 
     def submit(self, req: OrderRequest) -> OrderResult:
         res = super().submit(req)
@@ -236,6 +241,7 @@ class TwinAdapter(bt.Strategy):
         ctx.seq = self.seq
         ctx.t = t
         ctx.positions = [self.position_lots]
+        ctx.callback = getattr(fn, "__name__", "")
         self.seq += 1
         fn(ctx, *args)
         for at, tid in ctx.timer_requests:
@@ -433,6 +439,8 @@ def run_cerebro(twin, series: BarSeries, cfg: AdapterConfig) -> dict:
         "fills": strat.fills,
         "decisions": ctx.decisions,
         "decision_bars": ctx.decision_bars,
+        "decision_callbacks": ctx.decision_cbs,
+        "decision_positions": ctx.decision_pos,
         "equity": strat.equity,
         "analyzers": {"trades": _analysis(trades), "returns": _analysis(strat.analyzers.returns.get_analysis()),
                       "drawdown": _analysis(strat.analyzers.drawdown.get_analysis())},

@@ -86,6 +86,10 @@ class BacktraderResult(_Frozen):
                                                   "(docs/templates.md), in order.")
     decision_bars: tuple[int, ...] = Field(description="Index of the bar being processed when "
                                            "each decision was made.")
+    decision_callbacks: tuple[str, ...] = Field(description="The callback (on_bar, on_fill, ...) "
+                                                "that made each decision.")
+    decision_positions: tuple[int, ...] = Field(description="Position (lots) the host reported "
+                                                "during the callback that made each decision.")
     equity: tuple[float, ...] = Field(description="broker value minus starting cash after each bar.")
     analyzers: dict[str, Any] = Field(description="TradeAnalyzer, Returns, DrawDown analyses.")
     backtrader_version: str
@@ -222,7 +226,8 @@ def run_backtrader(backend: Backend, bundle: Path, data: Path, spec, *, work_dir
         return BacktraderRun("error", str(err), None, res)
     except (ValueError, UnicodeDecodeError, ValidationError) as err:
         return BacktraderRun("error", f"the backtrader result is malformed: {str(err)[:500]}", None, res)
-    if len(result.decision_bars) != len(result.decisions):
-        return BacktraderRun("error", "the backtrader result is malformed: decision_bars and decisions "
-                             "differ in length", None, res)
+    n = len(result.decisions)
+    if not (len(result.decision_bars) == len(result.decision_callbacks) == len(result.decision_positions) == n):
+        return BacktraderRun("error", "the backtrader result is malformed: the decision lists differ in length",
+                             None, res)
     return BacktraderRun("ok", "", result, res)

@@ -71,6 +71,7 @@ class _Guarded:
                 return fn(ctx, *args)
             except Exception as err:  # noqa: BLE001 - a fault in generated code, reported as such
                 raise _StrategyFault(f"{name} at t={ctx.t} (callback #{ctx.seq}): {type(err).__name__}: {err}") from err
+        call.__name__ = name
         return call
 
 
