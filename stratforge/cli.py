@@ -234,3 +234,133 @@ def generate(spec_path: Path, provider: str | None, provider_options: tuple[str,
         sys.exit(EXIT_INVALID)
     console.print(f"[green]bundle written[/]: {result.bundle} (build "
                   f"{result.manifest['build_id']})")
+
+
+# -- test / backtest / score / build (ci/pipeline.py) ---------------------------------------------
+
+def _pipeline_env(build_dir: Path):
+    """The sandbox backend and workspace of the pipeline commands (one clear line if absent)."""
+    from stratforge.ci.pipeline import Workspace
+    from stratforge.sandbox import LocalBackend
+
+    backend = LocalBackend()
+    ok, why = backend.available()
+    if not ok:
+        raise StratforgeError(f"the sandbox is not available: {why}")
+    return backend, Workspace.default(Path.cwd(), build_dir)
+
+
+def _bundle_arg(path: Path) -> Path:
+    if not path.is_dir() or not (path / "manifest.json").is_file():
+        raise click.UsageError(f"not a bundle (no manifest.json): {path}")
+    return path
+
+
+def _verdict_exit(console: Console, outcome) -> None:  # noqa: ANN001 - ScoreOutcome
+    from stratforge.ci.scorecard import Verdict
+
+    card = outcome.scorecard
+    colour = {Verdict.PASS: "green", Verdict.FAIL: "red"}.get(card.verdict, "yellow")
+    paths = ", ".join(str(p) for p in outcome.files if p.suffix in (".json", ".md", ".html"))
+    console.print(f"wrote {paths}", markup=False, highlight=False)
+    console.print(f"[bold {colour}]{card.verdict_line}[/]", highlight=False)
+    sys.exit(outcome.exit_code)
+
+
+_BUILD_DIR = click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path),
+                          default=Path("build") / "stratforge", show_default=True,
+                          help="Build products, data cache and staged bundles.")
+
+
+@main.command("test")
+@click.argument("bundle", type=click.Path(file_okay=False, path_type=Path))
+@_BUILD_DIR
+def test_cmd(bundle: Path, build_dir: Path) -> None:
+    """Run a bundle's generated tests and its ASan/UBSan build (exit 0 all pass, 1 otherwise)."""
+    from stratforge.ci.pipeline import test_bundle
+
+    backend, ws = _pipeline_env(build_dir)
+    console = Console(highlight=False)
+    res = test_bundle(_bundle_arg(bundle), backend=backend, ws=ws, progress=_print_step(console))
+    ok = (res.python is not None and res.python.failed == 0 and res.cpp is not None
+          and res.cpp.failed == 0 and res.sanitizer.value == "clean")
+    console.print("[green]tests pass[/]" if ok else "[red]tests failed[/]")
+    sys.exit(EXIT_OK if ok else EXIT_INVALID)
+
+
+@main.command("backtest")
+@click.argument("bundle", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Replay this .sfe file instead of the spec's data.")
+@_BUILD_DIR
+def backtest_cmd(bundle: Path, data_file: Path | None, build_dir: Path) -> None:
+    """Backtest a bundle in the sandbox (sf-replay) and check C++/Python parity on the run."""
+    from stratforge.ci.pipeline import backtest_bundle
+
+    if data_file is not None and not data_file.is_file():
+        raise click.UsageError(f"--data: no such file: {data_file}")
+    backend, ws = _pipeline_env(build_dir)
+    console = Console(highlight=False)
+    out = backtest_bundle(_bundle_arg(bundle), data_file, backend=backend, ws=ws,
+                          progress=_print_step(console))
+    ok = out.replay.ok and (out.parity is None or out.parity.status.value == "match")
+    console.print(f"results: {out.replay.tape.parent / 'results.json' if out.replay.tape else ''}",
+                  markup=False)
+    console.print("[green]backtest ok[/]" if ok else "[red]backtest failed[/]")
+    sys.exit(EXIT_OK if ok else EXIT_INVALID)
+
+
+@main.command("score")
+@click.argument("bundle", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Replay this .sfe file instead of the spec's data.")
+@_BUILD_DIR
+def score_cmd(bundle: Path, data_file: Path | None, build_dir: Path) -> None:
+    """Test, backtest and score a bundle; write scorecard.* into it (exit 0 only on PASS)."""
+    from stratforge.ci.pipeline import score_bundle
+
+    backend, ws = _pipeline_env(build_dir)
+    console = Console(highlight=False)
+    out = score_bundle(_bundle_arg(bundle), backend=backend, ws=ws, data_override=data_file,
+                       progress=_print_step(console))
+    _verdict_exit(console, out)
+
+
+@main.command("build")
+@click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--provider", type=click.Choice(["replay", "openai", "local", "transformers",
+                                               "scripted"]),
+              default=None, help="LLM provider for free-text logic (as for generate).")
+@click.option("--provider-option", "provider_options", multiple=True, metavar="KEY=VALUE",
+              help="Provider option (repeatable).")
+@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("strategies"), show_default=True, help="Where bundles are written.")
+@_BUILD_DIR
+def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str, ...],
+              out_root: Path, build_dir: Path) -> None:
+    """Spec to scorecard: generate → test → backtest → score (exit 0 only on PASS)."""
+    import time
+
+    from stratforge.ci.pipeline import build as run_build
+    from stratforge.generator.pipeline import BuildFailed, needs_llm
+    from stratforge.generator.spec import load_spec
+
+    if not spec_path.is_file():
+        raise click.UsageError(f"no such spec file: {spec_path}")
+    spec = load_spec(spec_path).spec
+    name = provider or spec.codegen.provider or ("replay" if needs_llm(spec) else None)
+    llm = _provider(name, spec.metadata.name, out_root, provider_options) if needs_llm(spec) else None
+    backend, ws = _pipeline_env(build_dir)
+    console = Console(highlight=False)
+    console.print(f"[bold]{spec.metadata.name}[/] ({spec.strategy.type.value})"
+                  f"{' with ' + llm.identity if llm else ''}")
+    t0 = time.monotonic()
+    try:
+        out = run_build(spec_path, backend=backend, ws=ws, out_root=out_root, provider=llm,
+                        progress=_print_step(console))
+    except BuildFailed as err:
+        console.print(f"[red]failed[/]: step '{err.result.failure().name}'; "
+                      f"Verdict: FAIL (the code did not build)")
+        sys.exit(EXIT_INVALID)
+    console.print(f"build {time.monotonic() - t0:.1f}s", highlight=False)
+    _verdict_exit(console, out)
