@@ -69,3 +69,25 @@ def test_schema_write(tmp_path: Path) -> None:
     assert (tmp_path / "specs" / "schema" / "strategy.schema.json").read_text() == \
         (REPO / "specs" / "schema" / "strategy.schema.json").read_text()
     assert (tmp_path / "docs" / "spec.md").read_text() == (REPO / "docs" / "spec.md").read_text()
+
+
+def test_generate_with_committed_recordings(tmp_path: Path) -> None:
+    spec = REPO / "tests" / "generator" / "fixtures" / "spy-code-mode.yaml"
+    recorded = REPO / "tests" / "generator" / "fixtures" / "llm" / "spy-code-mode"
+    result = invoke("generate", str(spec), "--provider", "replay", "--provider-option",
+                    f"path={recorded}", "--out", str(tmp_path / "s"), "--build-dir",
+                    str(tmp_path / "b"))
+    assert result.exit_code == 0, result.output
+    for step in ("llm-code", "render", "static-checks", "compile", "cpp-test", "pytest", "parity"):
+        assert f"✓ {step}" in result.output
+    assert (tmp_path / "s" / "spy-code-mode" / "manifest.json").is_file()
+
+
+def test_generate_replay_miss_is_a_clear_error(tmp_path: Path) -> None:
+    spec = REPO / "tests" / "generator" / "fixtures" / "spy-code-mode.yaml"
+    result = invoke("generate", str(spec), "--provider", "replay", "--provider-option",
+                    f"path={tmp_path / 'nothing'}", "--out", str(tmp_path / "s"), "--build-dir",
+                    str(tmp_path / "b"))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "s" / "spy-code-mode").exists()
