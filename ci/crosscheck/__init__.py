@@ -23,7 +23,7 @@ _EXPORTS = {
     "bias_checks": "bias", "bias_report": "bias", "BiasReport": "bias", "HoldoutSplit": "bias",
     "warmup_bars": "bias",
     "run_backtrader": "backtrader_run", "BacktraderRun": "backtrader_run", "BacktraderResult": "backtrader_run",
-    "BacktraderError": "backtrader_run",
+    "BacktraderError": "backtrader_run", "crosscheck_spec": "replay_spec",
 }
 
 __all__ = sorted(_EXPORTS)
