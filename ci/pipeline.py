@@ -19,6 +19,7 @@ import json
 import re
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -186,16 +187,21 @@ def test_bundle(bundle: Path, *, backend: Backend, ws: Workspace,
     asan = b.build / "asan"
     asan.mkdir(parents=True, exist_ok=True)
     status, details = SanitizerStatus.clean, ""
-    for source, output, shared in (("strategy.cpp", "strategy.so", True),
-                                   ("test_strategy.cpp", "test_strategy", False)):
-        if (asan / output).is_file():
-            continue
-        comp = compile_plugin(backend, b.path / "cpp", asan, sanitize=True, build_id=b.build_id,
-                              spec_hash=spec_hash, source=source, output=output, shared=shared)
-        if comp.artifact is None:
-            status, details = SanitizerStatus.build_failed, (
-                f"{source}: {_fail_text(comp.result, 1500)}")
-            break
+    jobs = [(src, out, shared) for src, out, shared in (("strategy.cpp", "strategy.so", True),
+                                                        ("test_strategy.cpp", "test_strategy", False))
+            if not (asan / out).is_file()]
+
+    def _compile(job):
+        source, output, shared = job
+        return source, compile_plugin(backend, b.path / "cpp", asan, sanitize=True,
+                                      build_id=b.build_id, spec_hash=spec_hash, source=source,
+                                      output=output, shared=shared)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two cores: both builds at once
+        for source, comp in pool.map(_compile, jobs):
+            if comp.artifact is None and status is SanitizerStatus.clean:
+                status, details = SanitizerStatus.build_failed, (
+                    f"{source}: {_fail_text(comp.result, 1500)}")
     if status is SanitizerStatus.clean:
         shutil.copy2(data / "scenario.tape", asan / "scenario.tape")
         shutil.copy2(data / "params.txt", asan / "params.txt")
@@ -204,7 +210,7 @@ def test_bundle(bundle: Path, *, backend: Backend, ws: Workspace,
         if not res.ok:
             text = res.stderr.decode("utf-8", "replace")
             found = re.search(r"(ERROR: AddressSanitizer.*|runtime error:.*)", text)
-            status = SanitizerStatus.findings if found or not cpp_ok else SanitizerStatus.findings
+            status = SanitizerStatus.findings
             details = (found.group(1) if found else _fail_text(res, 1500))[:1500]
     progress(StepResult("sanitizers", status is SanitizerStatus.clean, time.monotonic() - t0,
                         "ASan+UBSan clean" if status is SanitizerStatus.clean else details))
@@ -323,8 +329,9 @@ def backtest_bundle(bundle: Path, data_override: Path | None = None, *, backend:
             try:
                 outcome.bar_agreement = cc.bar_agreement(backend, b.path, b.build, data.path, spec,
                                                          replay.results)
-                progress(StepResult("bar-agreement", True, time.monotonic() - t0,
-                                    outcome.bar_agreement.status.value))
+                st = outcome.bar_agreement.status.value
+                progress(StepResult("bar-agreement", st == "pass", time.monotonic() - t0,
+                                    f"{st} {outcome.bar_agreement.details}".strip()))
             except Exception as err:  # noqa: BLE001 - another component's fault: gate ERROR
                 progress(StepResult("bar-agreement", False, time.monotonic() - t0,
                                     f"{type(err).__name__}: {err}"))
@@ -332,8 +339,12 @@ def backtest_bundle(bundle: Path, data_override: Path | None = None, *, backend:
             t0 = time.monotonic()
             try:
                 outcome.bias = cc.bias_checks(backend, b.path, b.build, data.path, spec)
-                progress(StepResult("bias", True, time.monotonic() - t0,
-                                    f"lookahead {outcome.bias.lookahead.value}"))
+                bias = outcome.bias
+                progress(StepResult("bias", bias.lookahead.value == "pass"
+                                    and bias.warmup_respected is not False,
+                                    time.monotonic() - t0,
+                                    f"lookahead {bias.lookahead.value}, warm-up "
+                                    f"{bias.warmup_respected} {bias.lookahead_details}"[:300]))
             except Exception as err:  # noqa: BLE001 - another component's fault: gate ERROR
                 progress(StepResult("bias", False, time.monotonic() - t0,
                                     f"{type(err).__name__}: {err}"))
