@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -362,11 +363,16 @@ def _pump(proc: subprocess.Popen, stdin: bytes | None, deadline: float, cap: int
     sel.register(proc.stdout, selectors.EVENT_READ, "out")
     sel.register(proc.stderr, selectors.EVENT_READ, "err")
     if stdin is not None and proc.stdin is not None:
-        try:
-            proc.stdin.write(stdin)
-            proc.stdin.close()
-        except OSError:
-            pass
+        # fed from a thread: a child that writes much output before reading all its input
+        # would otherwise deadlock against a blocking write here (the deadline never checked)
+        def feed(pipe=proc.stdin) -> None:
+            try:
+                pipe.write(stdin)
+                pipe.close()
+            except OSError:
+                pass
+
+        threading.Thread(target=feed, name="sandbox-stdin", daemon=True).start()
     timed_out = overflow = False
     open_streams = 2
     while open_streams:
