@@ -1,33 +1,20 @@
-"""Fixtures of the backtest tests: example specs, generated example bundles (built once per
-session into a temporary workspace) and the sandbox backend."""
+"""Fixtures of the backtest tests: the sandbox backend, a temporary workspace and generated
+example bundles (built once per session). Helpers live in backtest_kit.py."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from stratforge.generator.spec import load_spec
 
-REPO = Path(__file__).resolve().parents[3]
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
-
-def example(name: str):
-    return load_spec(REPO / "specs" / f"{name}.yaml").spec
-
-
-def with_changes(spec, **sections):
-    """``spec`` with some fields replaced: ``with_changes(spec, backtest={"period": {...}})``."""
-    data = spec.model_dump(mode="python")
-
-    def merge(dst, src):
-        for k, v in src.items():
-            if isinstance(v, dict) and isinstance(dst.get(k), dict):
-                merge(dst[k], v)
-            else:
-                dst[k] = v
-    merge(data, sections)
-    return type(spec).model_validate(data)
+from backtest_kit import REPO  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import pytest
 
 from stratforge.sandbox.replay import QUEUE_MODELS, replay_config, risk_config
 
-from conftest import example, with_changes
+from backtest_kit import example, with_changes
 
 
 def test_every_risk_field_maps_in_human_units():

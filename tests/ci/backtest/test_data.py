@@ -13,7 +13,7 @@ from stratforge.errors import UserInputError
 from stratforge.runtime.data.book import replay
 from stratforge.runtime.data.format import BAR, open_events
 
-from conftest import REPO, example, with_changes
+from backtest_kit import REPO, example, with_changes, with_data
 
 
 def _small(name, events=20_000, **bt):
@@ -106,8 +106,8 @@ def test_empty_period_is_a_clear_error(tmp_path):
 def test_missing_shared_file_names_the_folder(tmp_path):
     with pytest.raises(UserInputError, match=r"shared data folder.*put the file there"):
         resolve_data_path("shared:no-such-dataset/x.csv", tmp_path / "repo")
-    spec = with_changes(example("nvda-momentum"), backtest={"data": {
-        "kind": "file", "format": "bars-csv", "path": "shared:nope/NVDA.csv"}})
+    spec = with_data(example("nvda-momentum"), {
+        "kind": "file", "format": "bars-csv", "path": "shared:nope/NVDA.csv"})
     with pytest.raises(UserInputError, match="does not exist"):
         prepare_data(spec, repo_root=tmp_path / "repo", cache_dir=tmp_path / "c")
 
@@ -117,8 +117,8 @@ def test_sfe_file_source_and_override(tmp_path):
     repo = tmp_path / "repo"
     (repo / "data").mkdir(parents=True)
     (repo / "data" / "nvda.sfe").write_bytes(bars.path.read_bytes())
-    spec = with_changes(example("nvda-momentum"), backtest={"data": {
-        "kind": "file", "format": "sfe", "path": "data/nvda.sfe"}})
+    spec = with_data(example("nvda-momentum"), {
+        "kind": "file", "format": "sfe", "path": "data/nvda.sfe"})
     p = prepare_data(spec, repo_root=repo, cache_dir=tmp_path / "c2")
     assert p.events == bars.events and p.profile == "bars"
     o = prepare_data(example("nvda-momentum"), repo_root=REPO, cache_dir=tmp_path / "c3",

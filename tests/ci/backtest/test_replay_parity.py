@@ -17,7 +17,7 @@ from stratforge.ci.scorecard.adapters import from_replay_results
 from stratforge.generator.pipeline import instruments_of
 from stratforge.sandbox.replay import ReplayError, read_output, run_replay
 
-from conftest import REPO
+from backtest_kit import REPO
 
 pytestmark = pytest.mark.slow
 
