@@ -111,14 +111,16 @@ def agreement_report(backend, bundle: Path, build: Path, data: Path, spec,
     s = spec_of(spec)
     try:
         if replay_results.get("format") != "sf-replay-results":
-            raise ValueError(f"replay results: format is {replay_results.get('format')!r}, expected 'sf-replay-results'")
+            raise ValueError(f"replay results: format is {replay_results.get('format')!r}, "
+                             "expected 'sf-replay-results'")
         if not (replay_results.get("models") or {}).get("bar_mode"):
             raise ValueError("replay results are not from a bar-mode run (models.bar_mode is false)")
         if not (replay_results.get("run") or {}).get("completed", False):
             raise ValueError("the bar-mode replay did not complete")
         rt = _pick(replay_results, s.metadata.name)
         if rt.get("fills_truncated"):
-            raise ValueError("the runtime's fill list is truncated (output.max_fills_listed); rerun with a larger limit")
+            raise ValueError("the runtime's fill list is truncated (output.max_fills_listed); "
+                             "rerun with a larger limit")
         rt_fills = list(rt.get("fills") or [])
         rt_pnl = float(rt["summary"]["pnl"])
         rt_fees = float(rt["summary"].get("fees", 0.0))

@@ -97,12 +97,3 @@ def shared_bars(tmp_path_factory):
         conv.write(dst)
         out[name] = (dst, sym)
     return out
-
-
-def bar_replay(backend, spec, build: Path, bundle: Path, data: Path, out: Path) -> dict:
-    """sf-replay in bar mode over ``data`` inside the sandbox; the results document."""
-    replay = pytest.importorskip("stratforge.sandbox.replay")
-    run = replay.run_replay(backend, spec, plugin=build / "strategy.so", params=bundle / "params.txt",
-                            data=data, out_dir=out, bar_mode=True, tape=False)
-    assert run.ok, run.message
-    return run.results

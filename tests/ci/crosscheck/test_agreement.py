@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import bar_replay
+from crosscheck_kit import bar_replay
 
-from stratforge.ci.crosscheck import agreement_report, compare_fills, crosscheck_spec, pnl_tolerance, runtime_round_trips
+from stratforge.ci.crosscheck import (agreement_report, compare_fills, crosscheck_spec, pnl_tolerance,
+                                      runtime_round_trips)
 from stratforge.ci.scorecard.inputs import CheckStatus
 
 
