@@ -213,6 +213,7 @@ def generate(spec_path: Path, provider: str | None, provider_options: tuple[str,
 
     if not spec_path.is_file():
         raise click.UsageError(f"no such spec file: {spec_path}")
+    out_root, build_dir = out_root.resolve(), build_dir.resolve()  # sandbox mounts need absolutes
     loaded = load_spec(spec_path)
     spec = loaded.spec
     console = Console(highlight=False)
