@@ -30,6 +30,7 @@ EventFile& EventFile::operator=(EventFile&& o) noexcept {
     header_ = o.header_;
     instruments_ = o.instruments_;
     events_ = o.events_;
+    first_invalid_ = o.first_invalid_;
     o.map_ = nullptr;
     o.map_len_ = 0;
     o.header_ = nullptr;
@@ -44,6 +45,7 @@ void EventFile::close() noexcept {
   header_ = nullptr;
   instruments_ = nullptr;
   events_ = nullptr;
+  first_invalid_ = 0;
 }
 
 bool EventFile::open(const std::string& path, std::string& error) {
@@ -112,6 +114,13 @@ bool EventFile::open(const std::string& path, std::string& error) {
     if (in.symbol_view().empty()) return fail(at + "symbol is empty");
   }
   events_ = reinterpret_cast<const Event*>(static_cast<const char*>(m) + 64 + table);
+  // Per-record checks once here (the mapping is read-only), not in every replay loop.
+  first_invalid_ = h.event_count;
+  for (std::uint64_t i = 0; i < h.event_count; ++i)
+    if (validate_record(events_[i], h.instrument_count) != nullptr) [[unlikely]] {
+      first_invalid_ = i;
+      break;
+    }
   return true;
 }
 

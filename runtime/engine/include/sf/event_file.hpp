@@ -2,11 +2,16 @@
 //
 // Design: EventFile maps the whole file read-only (MAP_PRIVATE, MADV_SEQUENTIAL) and validates
 // the header, the instrument table and the size equation once at open; afterwards `events()` is
-// a plain pointer to `Event[event_count]`. Per-record checks (known type, instrument index in
-// range) are cheap and left to the consumer's loop (see validate_record()). EventWriter streams
+// a plain pointer to `Event[event_count]`. open() also runs the per-record checks (known type,
+// instrument index in range, see validate_record()) once over the whole read-only mapping and
+// remembers the index of the first bad record (`first_invalid_record()`), so a consumer's hot loop
+// needs no per-record validation: it processes records [0, first_invalid_record()) and reports
+// the bad one when it gets there (a bad record is a run-time data error, not an open error, so
+// the records before it are still replayed). EventWriter streams
 // records through a buffered FILE* into `<path>.tmp` and renames on finish(), so a reader never
 // sees a half-written file.
-// Worst case: open() is O(instrument_count); iteration is a pointer walk. No allocation per event.
+// Worst case: open() is O(instrument_count + event_count) (one sequential pass over the records,
+// which also faults the mapping in); iteration is a pointer walk. No allocation per event.
 #pragma once
 
 #include <cstdio>
@@ -35,6 +40,8 @@ class EventFile {
   [[nodiscard]] std::uint32_t instrument_count() const noexcept { return header_->instrument_count; }
   [[nodiscard]] const Event* events() const noexcept { return events_; }
   [[nodiscard]] std::uint64_t event_count() const noexcept { return header_->event_count; }
+  /// Index of the first record that fails validate_record(), or event_count() when all pass.
+  [[nodiscard]] std::uint64_t first_invalid_record() const noexcept { return first_invalid_; }
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
   [[nodiscard]] std::string source() const;
   /// Index of the instrument named `symbol`, or -1.
@@ -48,6 +55,7 @@ class EventFile {
   const FileHeader* header_ = nullptr;
   const InstrumentEntry* instruments_ = nullptr;
   const Event* events_ = nullptr;
+  std::uint64_t first_invalid_ = 0;
 };
 
 /// Checks one record against the file's instrument table; returns nullptr when valid, else a
