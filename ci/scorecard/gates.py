@@ -164,6 +164,10 @@ def performance_gates(m: Metrics, gates, oos_fraction: float) -> list[GateResult
 # latency
 
 
+#: A p99 from fewer samples is just their maximum: it cannot fail a budget on its own.
+MIN_P99_SAMPLES = 100
+
+
 def _latency_gate(name: str, summary: LatencySummary | None, field: str, threshold: int, what: str) -> GateResult:
     if summary is None:
         ev = _ev("full", GateStatus.ERROR, R.INPUT_MISSING, None, threshold, what=f"{what} latency histogram")
@@ -171,8 +175,13 @@ def _latency_gate(name: str, summary: LatencySummary | None, field: str, thresho
         ev = _ev("full", GateStatus.INCONCLUSIVE, R.NO_SAMPLES, None, threshold, what=what)
     else:
         v = getattr(summary, field)
-        ev = (_ev("full", GateStatus.FAIL, R.ABOVE_THRESHOLD, v, threshold) if v > threshold
-              else _ev("full", GateStatus.PASS, R.OK, v, threshold, cmp="<="))
+        if v <= threshold:
+            ev = _ev("full", GateStatus.PASS, R.OK, v, threshold, cmp="<=")
+        elif summary.count < MIN_P99_SAMPLES:
+            ev = _ev("full", GateStatus.INCONCLUSIVE, R.TOO_FEW_SAMPLES, v, threshold, what=what,
+                     count=summary.count, needed=MIN_P99_SAMPLES)
+        else:
+            ev = _ev("full", GateStatus.FAIL, R.ABOVE_THRESHOLD, v, threshold)
     return _gate(name, "latency", "<=", "ns", ev)
 
 

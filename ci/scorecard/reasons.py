@@ -60,6 +60,7 @@ METRIC_UNDEFINED = "METRIC_UNDEFINED"
 NO_HOLDOUT = "NO_HOLDOUT"
 NEGATIVE_OOS_SHARPE = "NEGATIVE_OUT_OF_SAMPLE_SHARPE"
 NO_SAMPLES = "NO_SAMPLES"
+TOO_FEW_SAMPLES = "TOO_FEW_SAMPLES"
 INPUT_MISSING = "INPUT_MISSING"
 RUN_FAILED = "RUN_FAILED"
 RUN_DATA_ERROR = "RUN_DATA_ERROR"
@@ -87,6 +88,8 @@ MESSAGES: dict[str, str] = {
     NO_HOLDOUT: "no out-of-sample slice (backtest.period.out_of_sample_fraction is 0)",
     NEGATIVE_OOS_SHARPE: "out-of-sample Sharpe {measured} is negative",
     NO_SAMPLES: "no {what} samples were recorded",
+    TOO_FEW_SAMPLES: "{count} {what} samples, fewer than the {needed} a p99 needs; their maximum "
+                     "{measured} is above {threshold}",
     INPUT_MISSING: "input missing: {what}",
     RUN_FAILED: "the backtest ended with a strategy fault: {error}",
     RUN_DATA_ERROR: "the backtest could not read its data: {error}",
