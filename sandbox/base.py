@@ -42,10 +42,11 @@ class Limits:
     open_files: int = 256
     output_bytes: int = 1_000_000
     scratch_mb: int = 256
+    out_dir_mb: int = 256  # total bytes a run may leave in its output folder
 
     def __post_init__(self) -> None:
         for name in ("wall_s", "cpu_s", "memory_mb", "pids", "file_size_mb", "open_files",
-                     "output_bytes", "scratch_mb"):
+                     "output_bytes", "scratch_mb", "out_dir_mb"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"Condition failed: Limits.{name} must be > 0")
 

@@ -336,8 +336,9 @@ class LocalBackend:
         if seccomp_fd is not None:
             os.close(seccomp_fd)
         try:
-            out, err, timed_out, overflow = _pump(proc, req.stdin, start + lim.wall_s,
-                                                   lim.output_bytes, cgroups)
+            out, err, timed_out, overflow, out_full = _pump(
+                proc, req.stdin, start + lim.wall_s, lim.output_bytes, cgroups,
+                req.output_dir, lim.out_dir_mb * MiB)
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
         finally:
@@ -349,14 +350,41 @@ class LocalBackend:
         cpu = max(usage.ru_utime + usage.ru_stime, cgroups.cpu_seconds())
         exit_code, sig = _decode_status(status)
         reason = _classify(exit_code, sig, timed_out, overflow, cgroups, cpu, lim, err)
+        if out_full and reason is not Reason.SANDBOX_TIMEOUT:
+            reason = Reason.SANDBOX_FILE_SIZE
         cgroups.remove()
         return RunResult(reason, exit_code, sig, out, err, wall, cpu, tuple(enforced),
                          _detail(reason, lim))
 
 
+def dir_bytes(root: Path, stop_above: int) -> int:
+    """Bytes under ``root`` (files' sizes, links not followed); stops counting past ``stop_above``."""
+    total = 0
+    stack = [root]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += st.st_size
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    if total > stop_above:
+                        return total
+        except OSError:
+            continue
+    return total
+
+
 def _pump(proc: subprocess.Popen, stdin: bytes | None, deadline: float, cap: int,
-          cgroups: _Cgroups) -> tuple[bytes, bytes, bool, bool]:
-    """Collect stdout/stderr until both close, the deadline passes or the byte cap is hit."""
+          cgroups: _Cgroups, out_dir: Path | None = None,
+          out_cap: int = 0) -> tuple[bytes, bytes, bool, bool, bool]:
+    """Collect stdout/stderr until both close, the deadline passes, the byte cap is hit or the
+    output folder grows past ``out_cap`` (polled every 0.1 s; each file is also capped by
+    RLIMIT_FSIZE, which bounds what one poll interval can add)."""
     sel = selectors.DefaultSelector()
     bufs = {"out": bytearray(), "err": bytearray()}
     assert proc.stdout is not None and proc.stderr is not None
@@ -373,14 +401,17 @@ def _pump(proc: subprocess.Popen, stdin: bytes | None, deadline: float, cap: int
                 pass
 
         threading.Thread(target=feed, name="sandbox-stdin", daemon=True).start()
-    timed_out = overflow = False
+    timed_out = overflow = out_full = False
     open_streams = 2
     while open_streams:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             timed_out = True
             break
-        for key, _ in sel.select(timeout=min(remaining, 0.5)):
+        if out_dir is not None and dir_bytes(out_dir, out_cap) > out_cap:
+            out_full = True
+            break
+        for key, _ in sel.select(timeout=min(remaining, 0.1)):
             chunk = os.read(key.fileobj.fileno(), 65536)  # type: ignore[union-attr]
             if not chunk:
                 sel.unregister(key.fileobj)
@@ -392,17 +423,19 @@ def _pump(proc: subprocess.Popen, stdin: bytes | None, deadline: float, cap: int
                 break
         if overflow:
             break
-    if timed_out or overflow:
+    if timed_out or overflow or out_full:
         _kill_group(proc.pid)
         cgroups.kill_all()
+    if not out_full and out_dir is not None and dir_bytes(out_dir, out_cap) > out_cap:
+        out_full = True  # grew past the cap after the streams closed
     sel.close()
     for stream in (proc.stdout, proc.stderr):
         stream.close()
     total = bytes(bufs["out"]), bytes(bufs["err"])
     if overflow:  # keep the cap: what was read beyond it is dropped
         out = total[0][:cap]
-        return out, total[1][: max(0, cap - len(out))], timed_out, overflow
-    return total[0], total[1], timed_out, overflow
+        return out, total[1][: max(0, cap - len(out))], timed_out, overflow, out_full
+    return total[0], total[1], timed_out, overflow, out_full
 
 
 def _kill_group(pid: int) -> None:
@@ -455,7 +488,8 @@ def _detail(reason: Reason, lim: Limits) -> str:
         Reason.SANDBOX_CPU: f"CPU-time limit of {lim.cpu_s} s reached",
         Reason.SANDBOX_MEMORY: f"memory limit of {lim.memory_mb} MiB reached",
         Reason.SANDBOX_PIDS: f"process limit of {lim.pids} reached",
-        Reason.SANDBOX_FILE_SIZE: f"file-size limit ({lim.file_size_mb} MiB) or scratch "
-                                  f"({lim.scratch_mb} MiB) reached",
+        Reason.SANDBOX_FILE_SIZE: f"file-size limit ({lim.file_size_mb} MiB), scratch "
+                                  f"({lim.scratch_mb} MiB) or output folder "
+                                  f"({lim.out_dir_mb} MiB) reached",
         Reason.SANDBOX_OUTPUT_LIMIT: f"output beyond {lim.output_bytes:,} bytes; run killed",
     }.get(reason, "")

@@ -117,3 +117,16 @@ def test_namespace_syscalls_denied(backend: LocalBackend, call: str) -> None:
 def test_limits_reject_nonsense() -> None:
     with pytest.raises(ValueError, match="wall_s"):
         Limits(wall_s=0)
+
+
+def test_output_folder_total_is_capped(backend: LocalBackend, tmp_path: Path) -> None:
+    """Many files, each under the per-file limit, cannot fill the host disk through /out."""
+    out = tmp_path / "out"
+    out.mkdir()
+    script = "i=0; while true; do head -c 1048576 /dev/zero > /out/f$i; i=$((i+1)); done"
+    res = backend.run(RunRequest(argv=("/bin/sh", "-c", script), output_dir=out,
+                                 limits=Limits(out_dir_mb=8, file_size_mb=2, wall_s=20)))
+    assert res.reason is Reason.SANDBOX_FILE_SIZE
+    assert "output folder" in res.detail
+    written = sum(p.stat().st_size for p in out.iterdir())
+    assert written < 64 * 1024 * 1024, written  # stopped within one poll of the cap
