@@ -262,7 +262,7 @@ std::int32_t Engine::host_submit(Slot& s, const sf_order_request& r, std::uint64
     a.ts = std::max(s.last_arrive, now_ + opts_.venue.feed.sample(s.rng) + opts_.venue.entry.sample(s.rng));
     s.last_arrive = a.ts;
   }
-  s.actions.push(a);
+  push_action(s, a);
   if (opts_.output.orders_list && s.order_list.size() < opts_.output.max_orders_listed)
     s.order_list.push_back(OrderRecord{id, now_, r.instrument, a.order.side, type, a.order.tif, a.order.px, r.qty, 0, 0});
   if (tape_ != nullptr) tape_->submit(s.id.c_str(), now_, r, id, "ACCEPTED", "");
@@ -293,7 +293,7 @@ std::int32_t Engine::host_cancel(Slot& s, std::uint64_t id) {
     a.ts = std::max(s.last_arrive, now_ + opts_.venue.feed.sample(s.rng) + opts_.venue.entry.sample(s.rng));
     s.last_arrive = a.ts;
   }
-  s.actions.push(a);
+  push_action(s, a);
   if (tape_ != nullptr) tape_->cancel(s.id.c_str(), now_, id, "ACCEPTED", "");
   return SF_ACCEPTED;
 }
@@ -326,7 +326,7 @@ std::int32_t Engine::host_replace(Slot& s, std::uint64_t id, Ticks px, Lots qty)
     a.ts = std::max(s.last_arrive, now_ + opts_.venue.feed.sample(s.rng) + opts_.venue.entry.sample(s.rng));
     s.last_arrive = a.ts;
   }
-  s.actions.push(a);
+  push_action(s, a);
   if (tape_ != nullptr) tape_->replace(s.id.c_str(), now_, id, px, qty, "ACCEPTED", "");
   return SF_ACCEPTED;
 }
@@ -343,6 +343,7 @@ std::int32_t Engine::host_book_level(std::uint32_t inst, std::uint32_t side, std
 std::int32_t Engine::host_set_timer(Slot& s, Nanos at, std::uint64_t id) {
   if (s.n_timers >= s.timers.size()) return -1;
   s.timers[s.n_timers++] = Slot::Timer{at, id};
+  if (at < s.next_due) s.next_due = at;
   return 0;
 }
 
@@ -358,6 +359,7 @@ void Engine::drain_venue(Slot& s) {
       s.last_deliver = ts;
     }
     s.reports.push(PendingReport{ts, r});
+    if (ts < s.next_due) s.next_due = ts;
   }
   s.venue.clear_reports();
 }
@@ -376,7 +378,7 @@ void Engine::venue_action(Slot& s, const PendingAction& a) {
       break;
     }
   }
-  drain_venue(s);
+  if (s.venue.has_reports()) drain_venue(s);
 }
 
 void Engine::deliver(Slot& s, const PendingReport& pr) {
@@ -430,7 +432,10 @@ void Engine::process_due(Slot& s, Nanos before) {
         ti = i;
       }
     const Nanos m = std::min({ta, tr, tt});
-    if (m >= before) return;
+    if (m >= before) {
+      s.next_due = m;  // exact again (see Slot::next_due)
+      return;
+    }
     if (ta == m) {
       const PendingAction a = s.actions.front();
       s.actions.pop();
@@ -464,7 +469,7 @@ void Engine::kill_cancel_all(Slot& s, Nanos now) {
       a.ts = std::max(s.last_arrive, now + opts_.venue.entry.sample(s.rng));
       s.last_arrive = a.ts;
     }
-    s.actions.push(a);
+    push_action(s, a);
   }
 }
 
@@ -573,7 +578,7 @@ RunStatus Engine::run() {
     now_ = e.recv_ts;
     for (std::size_t k = 0; k < nslots; ++k) {
       Slot& s = *slots[k];
-      if (!s.actions.empty() || !s.reports.empty() || s.n_timers != 0) process_due(s, now_);
+      if (s.next_due < now_) process_due(s, now_);  // one compare; process_due re-checks exactly
     }
     const std::uint32_t inst = e.instrument;
     Book& book = books_[inst];
@@ -586,7 +591,7 @@ RunStatus Engine::run() {
           Slot& s = *slots[k];
           if (s.venue.resting(inst) == 0) continue;
           s.venue.on_level(now_, inst, static_cast<Side>(e.side), e.v[0], old, nq);
-          drain_venue(s);
+          if (s.venue.has_reports()) drain_venue(s);
         }
         if (e.end_of_batch()) notify_book(inst, e);
         break;
@@ -610,7 +615,7 @@ RunStatus Engine::run() {
           };
           level(Side::Bid, pb, pbq, nb, nbq, kNoBid);
           level(Side::Ask, pa, paq, na, naq, kNoAsk);
-          drain_venue(s);
+          if (s.venue.has_reports()) drain_venue(s);
         }
         notify_book(inst, e);
         break;
@@ -624,7 +629,7 @@ RunStatus Engine::run() {
           Slot& s = *slots[k];
           if (s.venue.resting(inst) == 0) continue;
           s.venue.on_trade(now_, inst, static_cast<Side>(e.side), e.v[0], e.v[1]);
-          drain_venue(s);
+          if (s.venue.has_reports()) drain_venue(s);
         }
         notify_trade(e);
         break;

@@ -17,7 +17,8 @@
 // strategy, whose clock is the event clock (ctx.now_ns).
 // Faults: a callback returning SF_FAULT stops the run (status StrategyFault, message names the
 // strategy and callback); a crash is handled by sf/crash.hpp.
-// Worst case per event: O(slots) due-checks + the book update (book.hpp) + O(resting orders)
+// Worst case per event: O(slots) due-checks (one compare each against the slot's cached
+// earliest pending time) + the book update (book.hpp) + O(resting orders)
 // venue work + callbacks. No allocation in the loop except the capped result lists, which are
 // reserved up front.
 #pragma once
@@ -176,6 +177,10 @@ struct Slot {
   };
   std::array<Timer, 16> timers{};
   std::uint32_t n_timers = 0;
+  // Lower bound of the earliest pending item (action arrival, report delivery, timer): lowered
+  // on every push, made exact when process_due() returns. The hot loop enters process_due() only
+  // when next_due < now, which is exactly when it has something due (it re-checks exactly).
+  Nanos next_due = INT64_MAX;
   bool in_callback = false;
   bool faulted = false;
   std::string fault_callback;
@@ -242,6 +247,10 @@ class Engine {
   void deliver(Slot& s, const PendingReport& pr);
   void venue_action(Slot& s, const PendingAction& a);
   void drain_venue(Slot& s);
+  static void push_action(Slot& s, const PendingAction& a) {
+    s.actions.push(a);
+    if (a.ts < s.next_due) s.next_due = a.ts;
+  }
   void notify_book(std::uint32_t inst, const Event& e);
   void notify_trade(const Event& e);
   void notify_bar(const Event& e);

@@ -100,6 +100,7 @@ class SimVenue {
   /// Reports produced since the last clear_reports().
   [[nodiscard]] const std::vector<VenueReport>& reports() const noexcept { return reports_; }
   void clear_reports() noexcept { reports_.clear(); }
+  [[nodiscard]] bool has_reports() const noexcept { return !reports_.empty(); }
 
   [[nodiscard]] QueueModel queue_model() const noexcept { return qm_; }
   [[nodiscard]] const FeeModel& fees() const noexcept { return fees_; }
