@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from stratforge.sandbox.results import ResultFileError, open_result, read_result_bytes
 from stratforge.sandbox.base import Backend, Limits, Mount, Reason, RunRequest, RunResult
 
 JOB = PurePosixPath("/job")
@@ -139,46 +140,19 @@ def replay_config(spec, *, plugin: str, params: str, data: str, bar_mode: bool,
 
 
 def read_output(path: Path, max_bytes: int) -> bytes:
-    """Read a file the sandbox wrote: never through a symlink, regular files only, capped."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    """Read a file the sandbox wrote (:func:`stratforge.sandbox.results.read_result_bytes`)."""
     try:
-        fd = os.open(path, flags)
-    except OSError as err:
-        raise ReplayError(f"cannot open sandbox output {path.name}: {err.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ReplayError(f"sandbox output {path.name} is not a regular file")
-        if st.st_size > max_bytes:
-            raise ReplayError(f"sandbox output {path.name} is {st.st_size} bytes, over the "
-                              f"{max_bytes}-byte cap")
-        chunks, left = [], max_bytes + 1
-        while left > 0:
-            b = os.read(fd, min(left, 1 << 20))
-            if not b:
-                break
-            chunks.append(b)
-            left -= len(b)
-        data = b"".join(chunks)
-        if len(data) > max_bytes:
-            raise ReplayError(f"sandbox output {path.name} grew over the {max_bytes}-byte cap")
-        return data
-    finally:
-        os.close(fd)
+        return read_result_bytes(path.parent, path.name, max_bytes=max_bytes)
+    except ResultFileError as err:
+        raise ReplayError(f"sandbox output {err}") from None
 
 
 def open_output(path: Path, max_bytes: int):
     """A binary file object over a sandbox output (checked like :func:`read_output`)."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
-    except OSError as err:
-        raise ReplayError(f"cannot open sandbox output {path.name}: {err.strerror}") from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
-        os.close(fd)
-        raise ReplayError(f"sandbox output {path.name} is not a regular file under the cap")
-    return os.fdopen(fd, "rb")
+        return open_result(path.parent, path.name, max_bytes=max_bytes)
+    except ResultFileError as err:
+        raise ReplayError(f"sandbox output {err}") from None
 
 
 @dataclass

@@ -24,12 +24,14 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, BinaryIO, Mapping
+
+from stratforge.errors import GeneratedCodeError
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 
 
-class ResultFileError(Exception):
+class ResultFileError(GeneratedCodeError):
     """A result file that cannot be trusted or parsed. The run's output is a fault of the
     generated code (or an attack), not of the host: report it, never retry blindly."""
 
@@ -48,8 +50,9 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_result_bytes(out_dir: Path, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """The bytes of ``out_dir/name`` if it is a plain, single-link, small regular file."""
+def open_result(out_dir: Path, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> BinaryIO:
+    """A binary file object over ``out_dir/name`` if it is a plain, single-link regular file
+    within ``max_bytes``: never through a symlink, never a FIFO, device or hard link."""
     if not name or "/" in name or name in (".", "..") or "\0" in name:
         raise ResultFileError(name, "must be a plain file name inside the output folder")
     if max_bytes <= 0:
@@ -73,32 +76,32 @@ def read_result_bytes(out_dir: Path, name: str, *, max_bytes: int = DEFAULT_MAX_
             except OSError:
                 pass
             raise ResultFileError(name, f"cannot be opened ({err.strerror})") from None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise ResultFileError(name, f"is {_kind(st.st_mode)} (refused)")
-            if st.st_nlink != 1:
-                raise ResultFileError(name, f"has {st.st_nlink} hard links (refused: it may "
-                                            "alias another file)")
-            if st.st_size > max_bytes:
-                raise ResultFileError(name, f"is {st.st_size:,} bytes, over the cap of "
-                                            f"{max_bytes:,}")
-            chunks: list[bytes] = []
-            total = 0
-            while total <= max_bytes:
-                chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                total += len(chunk)
-            if total > max_bytes:
-                raise ResultFileError(name, f"grew beyond the cap of {max_bytes:,} bytes "
-                                            "while being read")
-            return b"".join(chunks)
-        finally:
-            os.close(fd)
     finally:
         os.close(dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ResultFileError(name, f"is {_kind(st.st_mode)} (refused)")
+        if st.st_nlink != 1:
+            raise ResultFileError(name, f"has {st.st_nlink} hard links (refused: it may "
+                                        "alias another file)")
+        if st.st_size > max_bytes:
+            raise ResultFileError(name, f"is {st.st_size:,} bytes, over the cap of "
+                                        f"{max_bytes:,}")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_result_bytes(out_dir: Path, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of ``out_dir/name`` if it is a plain, single-link, small regular file."""
+    with open_result(out_dir, name, max_bytes=max_bytes) as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ResultFileError(name, f"grew beyond the cap of {max_bytes:,} bytes while being read")
+    return data
 
 
 def _no_constants(token: str) -> Any:

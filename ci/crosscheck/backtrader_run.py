@@ -115,31 +115,13 @@ def spec_of(spec):
 
 
 def read_sandbox_file(path: Path, max_bytes: int) -> bytes:
-    """Read a file the sandbox wrote: never through a symlink, regular files only, capped."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    """Read a file the sandbox wrote (:func:`stratforge.sandbox.results.read_result_bytes`)."""
+    from stratforge.sandbox.results import ResultFileError, read_result_bytes
+
     try:
-        fd = os.open(path, flags)
-    except OSError as err:
-        raise BacktraderError(f"cannot open sandbox output {path.name}: {err.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise BacktraderError(f"sandbox output {path.name} is not a regular file")
-        if st.st_size > max_bytes:
-            raise BacktraderError(f"sandbox output {path.name} is {st.st_size} bytes, over the {max_bytes}-byte cap")
-        chunks, left = [], max_bytes + 1
-        while left > 0:
-            b = os.read(fd, min(left, 1 << 20))
-            if not b:
-                break
-            chunks.append(b)
-            left -= len(b)
-        data = b"".join(chunks)
-        if len(data) > max_bytes:
-            raise BacktraderError(f"sandbox output {path.name} grew over the {max_bytes}-byte cap")
-        return data
-    finally:
-        os.close(fd)
+        return read_result_bytes(path.parent, path.name, max_bytes=max_bytes)
+    except ResultFileError as err:
+        raise BacktraderError(f"sandbox output {err}") from None
 
 
 def crosscheck_mounts() -> tuple[Mount, ...]:
