@@ -16,6 +16,15 @@ constexpr const char* kReasonNames[kRiskReasonCount] = {
 };
 constexpr std::int64_t kTokenScale = 1'000'000'000;
 
+// Exact i128 -> double: values that fit in 64 bits take the single-instruction int64 conversion
+// (both conversions round the same integer to nearest, so the result is bit-identical); only
+// wider values pay the libgcc __floattidf call.
+inline double to_double(i128 v) noexcept {
+  const auto n = static_cast<std::int64_t>(v);
+  if (static_cast<i128>(n) == v) [[likely]] return static_cast<double>(n);
+  return static_cast<double>(v);
+}
+
 RiskDecision deny(RiskReason r) noexcept {
   RiskDecision d;
   d.reason = r;
@@ -324,6 +333,7 @@ void RiskGate::on_fill(std::uint64_t id, Side side, std::uint32_t instrument, Ti
   }
   a.fees += fee;
   a.volume += qty;
+  pnl_valid_ = false;
   if (a.mark_x2 == kNoPrice) a.mark_x2 = 2 * px;
   const Lots ap = a.position < 0 ? -a.position : a.position;
   if (ap > a.max_abs_position) a.max_abs_position = ap;
@@ -347,13 +357,15 @@ void RiskGate::on_done(std::uint64_t id) noexcept {
 double RiskGate::pnl_instrument(std::uint32_t i) const noexcept {
   const InstrumentAccount& a = acct_[i];
   const i128 x2 = 2 * a.cash + (a.mark_x2 == kNoPrice ? 0 : static_cast<i128>(a.position) * a.mark_x2);
-  return static_cast<double>(x2) * 0.5 * lim_.instruments[i].quote_per_ticklot - a.fees;
+  return to_double(x2) * 0.5 * lim_.instruments[i].quote_per_ticklot - a.fees;
 }
 
-double RiskGate::pnl() const noexcept {
+double RiskGate::recompute_pnl() const noexcept {
   double p = 0;
   for (std::uint32_t i = 0; i < acct_.size(); ++i)
     if (acct_[i].cash != 0 || acct_[i].position != 0 || acct_[i].fees != 0.0) p += pnl_instrument(i);
+  pnl_cache_ = p;
+  pnl_valid_ = true;
   return p;
 }
 

@@ -16,7 +16,8 @@
 // cancel only reduces risk. A kill switch (manual, or automatic on MAX_LOSS) blocks new orders
 // and replaces until release_kill(); the engine cancels all working orders when it engages.
 // Worst case per check: O(open orders) for the self-trade and duplicate scans (bounded by
-// max_open_orders), O(instruments) for the loss check; no allocation after construction.
+// max_open_orders), O(instruments) for the loss check when the PnL changed since the last one
+// (cached otherwise); no allocation after construction.
 #pragma once
 
 #include <array>
@@ -125,11 +126,20 @@ class RiskGate {
   void on_done(std::uint64_t id) noexcept;
   /// New mark (2 x mid) for an instrument.
   void mark(std::uint32_t instrument, Ticks mid_x2) noexcept {
-    if (mid_x2 != kNoPrice) acct_[instrument].mark_x2 = mid_x2;
+    if (mid_x2 == kNoPrice) return;
+    InstrumentAccount& a = acct_[instrument];
+    // the mark only enters the PnL through position * mark, so a flat instrument keeps the cache
+    if (a.position != 0 && a.mark_x2 != mid_x2) pnl_valid_ = false;
+    a.mark_x2 = mid_x2;
   }
 
-  /// Net PnL (realised + unrealised marked to mid, minus fees) in quote currency.
-  [[nodiscard]] double pnl() const noexcept;
+  /// Net PnL (realised + unrealised marked to mid, minus fees) in quote currency. Cached: the
+  /// same sum is recomputed only after a fill or a mark change of an open position, so repeated
+  /// gate checks between those events (every new order / replace) cost one load.
+  [[nodiscard]] double pnl() const noexcept {
+    if (pnl_valid_) return pnl_cache_;
+    return recompute_pnl();
+  }
   [[nodiscard]] double fees() const noexcept;
   [[nodiscard]] double pnl_instrument(std::uint32_t instrument) const noexcept;
   /// Evaluates the loss limit; engages the kill switch on a breach when configured. Returns true
@@ -154,6 +164,7 @@ class RiskGate {
   [[nodiscard]] bool check_reference(const Reference& ref, Nanos now, const InstrumentLimits& il, RiskDecision& d) const noexcept;
   [[nodiscard]] bool check_band(Ticks px, Ticks mid_x2, const InstrumentLimits& il, RiskDecision& d) const noexcept;
   GateOrder* find_mut(std::uint64_t id) noexcept;
+  [[nodiscard]] double recompute_pnl() const noexcept;
   void remove_at(std::uint32_t idx) noexcept;
 
   RiskLimits lim_;
@@ -167,6 +178,8 @@ class RiskGate {
   bool killed_ = false;
   RiskReason kill_reason_ = RiskReason::Accepted;
   char kill_context_[160] = {0};
+  mutable double pnl_cache_ = 0.0;  // == the full pnl() sum whenever pnl_valid_
+  mutable bool pnl_valid_ = false;
 };
 
 }  // namespace sf
