@@ -14,6 +14,13 @@ namespace sf {
 namespace {
 
 constexpr Nanos kNever = std::numeric_limits<Nanos>::max();
+
+RiskDecision not_in_callback(const char* what) noexcept {
+  RiskDecision d;
+  d.reason = RiskReason::NotInCallback;
+  std::snprintf(d.context, sizeof d.context, "%s", what);
+  return d;
+}
 constexpr std::size_t kMaxPendingActions = 1u << 16;
 
 std::int32_t t_submit(void* h, const sf_order_request* r, std::uint64_t* out) {
@@ -220,15 +227,12 @@ void Engine::record_denial(Slot& s, const RiskDecision& d, char op, std::uint64_
 std::int32_t Engine::host_submit(Slot& s, const sf_order_request& r, std::uint64_t* out_id) {
   if (out_id != nullptr) *out_id = 0;
   ++s.submitted;
-  RiskDecision d;
   const std::uint64_t id = s.next_order_id;
   const auto type = static_cast<OrdType>(r.type);
-  if (!s.in_callback) {
-    d.reason = RiskReason::NotInCallback;
-    std::snprintf(d.context, sizeof d.context, "orders may only be sent from inside a callback");
-  } else {
-    const OrderIntent oi{r.instrument, static_cast<Side>(r.side), type, type == OrdType::Market ? Tif::Ioc : static_cast<Tif>(r.tif), r.px, r.qty};
-    d = s.gate.check_new(id, oi, reference(r.instrument), now_);
+  const OrderIntent oi{r.instrument, static_cast<Side>(r.side), type, type == OrdType::Market ? Tif::Ioc : static_cast<Tif>(r.tif), r.px, r.qty};
+  RiskDecision d = s.in_callback ? s.gate.check_new(id, oi, reference(r.instrument), now_)
+                                 : not_in_callback("orders may only be sent from inside a callback");
+  if (s.in_callback) {
     if (d.accepted() && s.actions.size() >= kMaxPendingActions) {
       s.gate.on_done(id);
       d.reason = RiskReason::VenueBackpressure;
@@ -270,13 +274,7 @@ std::int32_t Engine::host_submit(Slot& s, const sf_order_request& r, std::uint64
 }
 
 std::int32_t Engine::host_cancel(Slot& s, std::uint64_t id) {
-  RiskDecision d;
-  if (!s.in_callback) {
-    d.reason = RiskReason::NotInCallback;
-    std::snprintf(d.context, sizeof d.context, "cancels may only be sent from inside a callback");
-  } else {
-    d = s.gate.check_cancel(id, now_);
-  }
+  const RiskDecision d = s.in_callback ? s.gate.check_cancel(id, now_) : not_in_callback("cancels may only be sent from inside a callback");
   if (!d.accepted()) {
     ++s.cancel_denied;
     record_denial(s, d, 'C', id);
@@ -299,14 +297,10 @@ std::int32_t Engine::host_cancel(Slot& s, std::uint64_t id) {
 }
 
 std::int32_t Engine::host_replace(Slot& s, std::uint64_t id, Ticks px, Lots qty) {
-  RiskDecision d;
-  if (!s.in_callback) {
-    d.reason = RiskReason::NotInCallback;
-    std::snprintf(d.context, sizeof d.context, "replaces may only be sent from inside a callback");
-  } else {
-    const GateOrder* g = s.gate.find(id);
-    d = s.gate.check_replace(id, px, qty, g != nullptr ? reference(g->instrument) : Reference{}, now_);
-  }
+  // one order lookup shared by the reference and the gate; the decision is built in place
+  const GateOrder* g = s.in_callback ? s.gate.find(id) : nullptr;
+  const RiskDecision d = s.in_callback ? s.gate.check_replace(g, id, px, qty, g != nullptr ? reference(g->instrument) : Reference{}, now_)
+                                       : not_in_callback("replaces may only be sent from inside a callback");
   if (!d.accepted()) {
     ++s.replace_denied;
     record_denial(s, d, 'R', id);

@@ -148,6 +148,10 @@ RiskDecision RiskGate::check_new(std::uint64_t id, const OrderIntent& o, const R
     return d;
   }
   // Peek the bucket without consuming: a denied order must not use a token.
+  // The bucket state after taking the token is kept and committed only on acceptance (the same
+  // state a second take_token(now) from the restored state would produce).
+  std::int64_t taken_tokens;
+  Nanos taken_ts;
   {
     const std::int64_t saved_tokens = tokens_;
     const Nanos saved_ts = token_ts_;
@@ -157,6 +161,8 @@ RiskDecision RiskGate::check_new(std::uint64_t id, const OrderIntent& o, const R
       std::snprintf(d.context, sizeof d.context, "max_msgs_per_sec=%" PRId64 " burst=%" PRId64, lim_.max_msgs_per_sec, lim_.msg_burst);
       return d;
     }
+    taken_tokens = tokens_;
+    taken_ts = token_ts_;
     tokens_ = saved_tokens;
     token_ts_ = saved_ts;
     token_init_ = saved_init;
@@ -221,7 +227,9 @@ RiskDecision RiskGate::check_new(std::uint64_t id, const OrderIntent& o, const R
       return d;
     }
   }
-  (void)take_token(now, false);
+  tokens_ = taken_tokens;
+  token_ts_ = taken_ts;
+  token_init_ = true;
   GateOrder& g = orders_[n_open_++];
   g = GateOrder{id, o.instrument, o.side, o.type, px, o.qty, now};
   InstrumentAccount& am = acct_[o.instrument];
@@ -231,8 +239,12 @@ RiskDecision RiskGate::check_new(std::uint64_t id, const OrderIntent& o, const R
 }
 
 RiskDecision RiskGate::check_replace(std::uint64_t id, Ticks px, Lots qty, const Reference& ref, Nanos now) {
+  return check_replace(find(id), id, px, qty, ref, now);
+}
+
+RiskDecision RiskGate::check_replace(const GateOrder* found, std::uint64_t id, Ticks px, Lots qty, const Reference& ref, Nanos now) {
   RiskDecision d;
-  GateOrder* w = find_mut(id);
+  GateOrder* w = const_cast<GateOrder*>(found);  // points into orders_ (find() of this gate)
   if (w == nullptr) {
     d = deny(RiskReason::UnknownOrder);
     std::snprintf(d.context, sizeof d.context, "order_id=%" PRIu64 " op=replace", id);
@@ -255,6 +267,8 @@ RiskDecision RiskGate::check_replace(std::uint64_t id, Ticks px, Lots qty, const
     if (lim_.kill_on_max_loss) engage_kill(RiskReason::MaxLoss, d.context);
     return d;
   }
+  std::int64_t taken_tokens;
+  Nanos taken_ts;
   {
     const std::int64_t saved_tokens = tokens_;
     const Nanos saved_ts = token_ts_;
@@ -265,6 +279,8 @@ RiskDecision RiskGate::check_replace(std::uint64_t id, Ticks px, Lots qty, const
                     lim_.msg_burst);
       return d;
     }
+    taken_tokens = tokens_;
+    taken_ts = token_ts_;
     tokens_ = saved_tokens;
     token_ts_ = saved_ts;
     token_init_ = saved_init;
@@ -302,7 +318,9 @@ RiskDecision RiskGate::check_replace(std::uint64_t id, Ticks px, Lots qty, const
       return d;
     }
   }
-  (void)take_token(now, false);
+  tokens_ = taken_tokens;
+  token_ts_ = taken_ts;
+  token_init_ = true;
   InstrumentAccount& am = acct_[w->instrument];
   (w->side == Side::Bid ? am.working_buy : am.working_sell) += qty - w->leaves;
   w->px = px;

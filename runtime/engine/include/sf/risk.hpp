@@ -117,6 +117,8 @@ class RiskGate {
   [[nodiscard]] RiskDecision check_new(std::uint64_t id, const OrderIntent& o, const Reference& ref, Nanos now);
   /// Checks a replace (new price, new open qty); on acceptance updates the working order.
   [[nodiscard]] RiskDecision check_replace(std::uint64_t id, Ticks px, Lots qty, const Reference& ref, Nanos now);
+  /// The same, for a caller that already looked the order up: `found` must be find(id).
+  [[nodiscard]] RiskDecision check_replace(const GateOrder* found, std::uint64_t id, Ticks px, Lots qty, const Reference& ref, Nanos now);
   /// Cancels are never denied for risk; UNKNOWN_ORDER when `id` is not working.
   [[nodiscard]] RiskDecision check_cancel(std::uint64_t id, Nanos now);
 
