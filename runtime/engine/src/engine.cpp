@@ -486,17 +486,17 @@ void Engine::notify_book(std::uint32_t inst, const Event& e) {
   ++batches_;
   const auto& subs = subs_[inst];
   if (subs.empty()) return;
-  const Book& b = books_[inst];
+  // Top of book read once; the state flags and the mid follow from it (as Book::state()/mid_x2()).
+  const Book::Top t = books_[inst].top();
+  const bool two_sided = t.bid_levels != 0 && t.ask_levels != 0;
   std::uint32_t flags = e.snapshot() ? SF_BOOK_SNAPSHOT : 0u;
-  const BookState st = b.state();
-  if (st == BookState::Locked) flags |= SF_BOOK_LOCKED;
-  if (st == BookState::Crossed) flags |= SF_BOOK_CROSSED;
-  const sf_book v{e.exch_ts, e.recv_ts, inst, flags, b.best_bid(), b.best_bid_qty(), b.best_ask(), b.best_ask_qty(), b.bids().size(),
-                  b.asks().size()};
-  const Ticks mid_x2 = b.mid_x2();
+  if (two_sided && t.bid_px >= t.ask_px) flags |= t.bid_px == t.ask_px ? SF_BOOK_LOCKED : SF_BOOK_CROSSED;
+  const sf_book v{e.exch_ts, e.recv_ts, inst, flags, t.bid_px, t.bid_qty, t.ask_px, t.ask_qty, t.bid_levels, t.ask_levels};
+  const Ticks mid_x2 = two_sided ? t.bid_px + t.ask_px : kNoPrice;
   for (Slot* s : subs) {
     if (s->faulted) continue;
-    after_mark(*s, inst, mid_x2, now_);
+    // inline "mark changed" test; after_mark() only when the PnL mark moves
+    if (mid_x2 != kNoPrice && mid_x2 != s->gate.account(inst).mark_x2) after_mark(*s, inst, mid_x2, now_);
     if (tape_ != nullptr) tape_->book(s->id.c_str(), v);
     invoke(*s, kCbBook, now_, [&] { return s->fn->on_book(s->state, &s->ctx, &v); });
   }

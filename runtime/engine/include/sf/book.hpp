@@ -65,6 +65,18 @@ class BookSide {
   [[nodiscard]] bool empty() const noexcept { return n_ == 0; }
   [[nodiscard]] Ticks best_px() const noexcept { return n_ ? lv_[n_ - 1].px : kEmpty; }
   [[nodiscard]] Lots best_qty() const noexcept { return n_ ? lv_[n_ - 1].qty : 0; }
+  /// Best level and level count in one read (kEmpty / 0 for an empty side).
+  void top(Ticks& px, Lots& qty, std::uint32_t& levels) const noexcept {
+    const std::uint32_t n = n_;
+    levels = n;
+    if (n != 0) {
+      px = lv_[n - 1].px;
+      qty = lv_[n - 1].qty;
+    } else {
+      px = kEmpty;
+      qty = 0;
+    }
+  }
   /// Level `depth` (0 = best). Returns false past the last level.
   [[nodiscard]] bool level(std::uint32_t depth, Ticks& px, Lots& qty) const noexcept {
     if (depth >= n_) return false;
@@ -162,6 +174,22 @@ class Book {
       default:
         return 0;
     }
+  }
+
+  /// Top of book in one read: best price/qty per side (kNoBid/kNoAsk, 0 when empty) and level counts.
+  struct Top {
+    Ticks bid_px;
+    Lots bid_qty;
+    Ticks ask_px;
+    Lots ask_qty;
+    std::uint32_t bid_levels;
+    std::uint32_t ask_levels;
+  };
+  [[nodiscard]] Top top() const noexcept {
+    Top t;
+    bids_.top(t.bid_px, t.bid_qty, t.bid_levels);
+    asks_.top(t.ask_px, t.ask_qty, t.ask_levels);
+    return t;
   }
 
   void set_level(Side s, Ticks px, Lots qty) noexcept { s == Side::Bid ? (void)bids_.set(px, qty) : (void)asks_.set(px, qty); }
