@@ -141,11 +141,15 @@ RiskDecision RiskGate::check_new(std::uint64_t id, const OrderIntent& o, const R
     std::snprintf(d.context, sizeof d.context, "kill_reason=%s %s", risk_reason_name(kill_reason_), kill_context_);
     return d;
   }
-  if (const double p = pnl(); p < -lim_.max_loss) {
-    d = deny(RiskReason::MaxLoss);
-    std::snprintf(d.context, sizeof d.context, "pnl=%.6f max_loss=%.6f", p, lim_.max_loss);
-    if (lim_.kill_on_max_loss) engage_kill(RiskReason::MaxLoss, d.context);
-    return d;
+  if (!loss_known_ok()) {
+    const double p = pnl();
+    if (p < -lim_.max_loss) {
+      d = deny(RiskReason::MaxLoss);
+      std::snprintf(d.context, sizeof d.context, "pnl=%.6f max_loss=%.6f", p, lim_.max_loss);
+      if (lim_.kill_on_max_loss) engage_kill(RiskReason::MaxLoss, d.context);
+      return d;
+    }
+    if (p >= -lim_.max_loss) note_loss_ok();  // not for NaN
   }
   // Peek the bucket without consuming: a denied order must not use a token.
   // The bucket state after taking the token is kept and committed only on acceptance (the same
@@ -261,11 +265,15 @@ RiskDecision RiskGate::check_replace(const GateOrder* found, std::uint64_t id, T
     std::snprintf(d.context, sizeof d.context, "kill_reason=%s op=replace", risk_reason_name(kill_reason_));
     return d;
   }
-  if (const double p = pnl(); p < -lim_.max_loss) {
-    d = deny(RiskReason::MaxLoss);
-    std::snprintf(d.context, sizeof d.context, "pnl=%.6f max_loss=%.6f op=replace", p, lim_.max_loss);
-    if (lim_.kill_on_max_loss) engage_kill(RiskReason::MaxLoss, d.context);
-    return d;
+  if (!loss_known_ok()) {
+    const double p = pnl();
+    if (p < -lim_.max_loss) {
+      d = deny(RiskReason::MaxLoss);
+      std::snprintf(d.context, sizeof d.context, "pnl=%.6f max_loss=%.6f op=replace", p, lim_.max_loss);
+      if (lim_.kill_on_max_loss) engage_kill(RiskReason::MaxLoss, d.context);
+      return d;
+    }
+    if (p >= -lim_.max_loss) note_loss_ok();  // not for NaN
   }
   std::int64_t taken_tokens;
   Nanos taken_ts;
@@ -352,6 +360,7 @@ void RiskGate::on_fill(std::uint64_t id, Side side, std::uint32_t instrument, Ti
   a.fees += fee;
   a.volume += qty;
   pnl_valid_ = false;
+  loss_ok_valid_ = false;
   if (a.mark_x2 == kNoPrice) a.mark_x2 = 2 * px;
   const Lots ap = a.position < 0 ? -a.position : a.position;
   if (ap > a.max_abs_position) a.max_abs_position = ap;
@@ -396,8 +405,12 @@ double RiskGate::fees() const noexcept {
 bool RiskGate::check_loss(Nanos now) noexcept {
   (void)now;
   if (killed_ || !lim_.kill_on_max_loss) return false;
+  if (loss_known_ok()) return false;
   const double p = pnl();
-  if (p >= -lim_.max_loss) return false;
+  if (p >= -lim_.max_loss) {
+    note_loss_ok();
+    return false;
+  }
   char ctx[160];
   std::snprintf(ctx, sizeof ctx, "pnl=%.6f max_loss=%.6f", p, lim_.max_loss);
   engage_kill(RiskReason::MaxLoss, ctx);

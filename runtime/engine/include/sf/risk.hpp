@@ -127,6 +127,20 @@ class RiskGate {
   /// The order is done (filled, canceled, expired, rejected): no longer working.
   void on_done(std::uint64_t id) noexcept;
   /// New mark (2 x mid) for an instrument.
+  /// True when the current marks are known to satisfy pnl() >= -max_loss without evaluating
+  /// it. Single-instrument gates only: with cash, position and fees fixed (no fill since the
+  /// last evaluation that passed), pnl() is a monotone function of the one mark in floating point
+  /// (the exact integer 2*cash + position*mark, a correctly rounded conversion, then
+  /// multiplications by non-negative constants and a subtraction all preserve order), so a mark
+  /// at or beyond a mark that passed, on the position's favourable side, passes too.
+  [[nodiscard]] bool loss_known_ok() const noexcept {
+    if (!loss_ok_valid_) return false;
+    const InstrumentAccount& a = acct_[0];
+    if (a.position == 0) return true;  // the mark does not enter pnl() at all
+    if (a.mark_x2 == kNoPrice) return false;
+    return a.position > 0 ? a.mark_x2 >= loss_ok_mark_ : a.mark_x2 <= loss_ok_mark_;
+  }
+
   void mark(std::uint32_t instrument, Ticks mid_x2) noexcept {
     if (mid_x2 == kNoPrice) return;
     InstrumentAccount& a = acct_[instrument];
@@ -167,6 +181,14 @@ class RiskGate {
   [[nodiscard]] bool check_band(Ticks px, Ticks mid_x2, const InstrumentLimits& il, RiskDecision& d) const noexcept;
   GateOrder* find_mut(std::uint64_t id) noexcept;
   [[nodiscard]] double recompute_pnl() const noexcept;
+  /// Records that pnl() passed the loss limit at the current marks (see loss_known_ok()).
+  void note_loss_ok() const noexcept {
+    if (acct_.size() != 1) return;
+    const InstrumentAccount& a = acct_[0];
+    if (a.position != 0 && a.mark_x2 == kNoPrice) return;
+    loss_ok_valid_ = true;
+    loss_ok_mark_ = a.mark_x2;
+  }
   void remove_at(std::uint32_t idx) noexcept;
 
   RiskLimits lim_;
@@ -182,6 +204,8 @@ class RiskGate {
   char kill_context_[160] = {0};
   mutable double pnl_cache_ = 0.0;  // == the full pnl() sum whenever pnl_valid_
   mutable bool pnl_valid_ = false;
+  mutable bool loss_ok_valid_ = false;  // see loss_known_ok(); cleared by every fill
+  mutable Ticks loss_ok_mark_ = kNoPrice;
 };
 
 }  // namespace sf
