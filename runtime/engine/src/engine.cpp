@@ -206,13 +206,16 @@ inline void Engine::invoke(Slot& s, CallbackKind cb, Nanos now, F&& f) {
   }
   s.in_callback = false;
   g_crash.callback = nullptr;
-  if (rc != SF_OK) [[unlikely]] {
-    s.faulted = true;
-    s.fault_callback = kCallbackNames[cb];
-    if (s.fault_message.empty()) s.fault_message = "callback returned status " + std::to_string(rc) + " without a message";
-    stop_ = true;
-    error_ = "strategy '" + s.id + "' faulted in " + s.fault_callback + " at event time " + std::to_string(now) + ": " + s.fault_message;
-  }
+  if (rc != SF_OK) [[unlikely]] callback_failed(s, cb, now, rc);
+}
+
+// Out of line and cold: keeps the string building out of every callback site's frame.
+void Engine::callback_failed(Slot& s, CallbackKind cb, Nanos now, std::int32_t rc) {
+  s.faulted = true;
+  s.fault_callback = kCallbackNames[cb];
+  if (s.fault_message.empty()) s.fault_message = "callback returned status " + std::to_string(rc) + " without a message";
+  stop_ = true;
+  error_ = "strategy '" + s.id + "' faulted in " + s.fault_callback + " at event time " + std::to_string(now) + ": " + s.fault_message;
 }
 
 void Engine::record_denial(Slot& s, const RiskDecision& d, char op, std::uint64_t id) {
@@ -337,7 +340,7 @@ std::int32_t Engine::host_book_level(std::uint32_t inst, std::uint32_t side, std
 std::int32_t Engine::host_set_timer(Slot& s, Nanos at, std::uint64_t id) {
   if (s.n_timers >= s.timers.size()) return -1;
   s.timers[s.n_timers++] = Slot::Timer{at, id};
-  if (at < s.next_due) s.next_due = at;
+  lower_due(s, at);
   return 0;
 }
 
@@ -353,7 +356,7 @@ void Engine::drain_venue(Slot& s) {
       s.last_deliver = ts;
     }
     s.reports.push(PendingReport{ts, r});
-    if (ts < s.next_due) s.next_due = ts;
+    lower_due(s, ts);
   }
   s.venue.clear_reports();
 }
@@ -570,13 +573,18 @@ RunStatus Engine::run() {
     __builtin_prefetch(&ev[i + 16]);  // 1 KiB ahead; harmless past the end (no fault on prefetch)
     if (measure) event_tsc_ = TscClock::now();
     now_ = e.recv_ts;
-    for (std::size_t k = 0; k < nslots; ++k) {
-      Slot& s = *slots[k];
-      if (s.next_due < now_) process_due(s, now_);  // one compare; process_due re-checks exactly
+    if (next_due_min_ < now_) {  // something may be due in some slot
+      Nanos min_due = INT64_MAX;
+      for (std::size_t k = 0; k < nslots; ++k) {
+        Slot& s = *slots[k];
+        if (s.next_due < now_) process_due(s, now_);  // process_due re-checks exactly
+        min_due = std::min(min_due, s.next_due);      // a slot's processing only touches its own queues
+      }
+      next_due_min_ = min_due;
     }
     const std::uint32_t inst = e.instrument;
     Book& book = books_[inst];
-    if (e.end_of_batch()) ++end_of_batch_flags_;
+    end_of_batch_flags_ += e.end_of_batch() ? 1u : 0u;
     switch (static_cast<EventType>(e.type)) {
       case EventType::Depth: {
         const Lots old = book.apply(e);

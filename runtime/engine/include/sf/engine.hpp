@@ -247,10 +247,15 @@ class Engine {
   void deliver(Slot& s, const PendingReport& pr);
   void venue_action(Slot& s, const PendingAction& a);
   void drain_venue(Slot& s);
-  static void push_action(Slot& s, const PendingAction& a) {
+  void push_action(Slot& s, const PendingAction& a) {
     s.actions.push(a);
-    if (a.ts < s.next_due) s.next_due = a.ts;
+    lower_due(s, a.ts);
   }
+  void lower_due(Slot& s, Nanos t) noexcept {
+    if (t < s.next_due) s.next_due = t;
+    if (t < next_due_min_) next_due_min_ = t;
+  }
+  [[gnu::cold]] [[gnu::noinline]] void callback_failed(Slot& s, CallbackKind cb, Nanos now, std::int32_t rc);
   void notify_book(std::uint32_t inst, const Event& e);
   void notify_trade(const Event& e);
   void notify_bar(const Event& e);
@@ -278,6 +283,7 @@ class Engine {
   std::int64_t wall_ns_ = 0;
   std::uint64_t batches_ = 0, end_of_batch_flags_ = 0;
   std::int64_t sample_every_ = 0;
+  Nanos next_due_min_ = INT64_MAX;  // <= every slot's next_due: one compare per event for all slots
 };
 
 }  // namespace sf
