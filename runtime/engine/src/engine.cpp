@@ -433,14 +433,15 @@ void Engine::process_due(Slot& s, Nanos before) {
       s.next_due = m;  // exact again (see Slot::next_due)
       return;
     }
+    // Items are used in place and popped afterwards (no copy): venue_action() only pushes
+    // reports and deliver() (incl. the strategy's callbacks) only pushes actions, so neither
+    // touches the queue whose front it is reading.
     if (ta == m) {
-      const PendingAction a = s.actions.front();
+      venue_action(s, s.actions.front());
       s.actions.pop();
-      venue_action(s, a);
     } else if (tr == m) {
-      const PendingReport r = s.reports.front();
+      deliver(s, s.reports.front());
       s.reports.pop();
-      deliver(s, r);
     } else {
       const Slot::Timer t = s.timers[ti];
       s.timers[ti] = s.timers[--s.n_timers];

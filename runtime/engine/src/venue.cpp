@@ -145,12 +145,12 @@ void SimVenue::replace(Nanos t, std::uint64_t id, Ticks px, Lots qty, const Book
 
 void SimVenue::on_level(Nanos t, std::uint32_t inst, Side side, Ticks px, Lots old_qty, Lots new_qty) {
   if (resting_[inst] == 0 || bar_mode_) return;
-  // backwards: deactivate_at(k) moves the last active entry (already visited) into k
-  for (std::uint32_t k = n_active_; k-- > 0;) {
-    VenueOrder& o = orders_[active_[k]];
-    if (o.instrument != inst) continue;
-    if (o.side == side) {
-      if (px != o.px || new_qty >= old_qty) continue;
+  // A decrease only concerns our orders on that side at exactly px (queue), an increase only
+  // our orders on the other side that it crosses (fills); an unchanged quantity concerns none.
+  if (new_qty < old_qty) {
+    for (std::uint32_t k = n_active_; k-- > 0;) {
+      VenueOrder& o = orders_[active_[k]];
+      if (o.instrument != inst || o.side != side || o.px != px) continue;
       if (qm_ == QueueModel::DecreaseAdvances) {
         const Lots dec = old_qty - new_qty;
         const Lots explained = std::min(dec, o.traded_at_px);
@@ -158,9 +158,14 @@ void SimVenue::on_level(Nanos t, std::uint32_t inst, Side side, Ticks px, Lots o
         o.queue_ahead = std::max<Lots>(0, o.queue_ahead - (dec - explained));
       }
       o.queue_ahead = std::min(o.queue_ahead, new_qty);
-    } else {
+    }
+  } else if (new_qty > old_qty) {
+    // backwards: deactivate_at(k) moves the last active entry (already visited) into k
+    for (std::uint32_t k = n_active_; k-- > 0;) {
+      VenueOrder& o = orders_[active_[k]];
+      if (o.instrument != inst || o.side == side) continue;
       const bool crosses = o.side == Side::Bid ? px <= o.px : px >= o.px;
-      if (!crosses || new_qty <= old_qty) continue;
+      if (!crosses) continue;
       fill(t, o, o.px, new_qty - old_qty, true);
       if (o.leaves == 0) {
         update(t, o, SF_ORDER_FILLED, 0);
