@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 namespace sf {
@@ -108,6 +109,14 @@ bool RiskGate::check_reference(const Reference& ref, Nanos now, const Instrument
 
 bool RiskGate::check_band(Ticks px, Ticks mid_x2, const InstrumentLimits& il, RiskDecision& d) const noexcept {
   // |px - mid| / mid <= band  <=>  |2px - mid_x2| * 1e6 <= band_cbps * mid_x2   (1 cbps = 1e-6)
+  {
+    // 64-bit fast accept: when no step overflows, the int64 comparison is the i128 one
+    std::int64_t px2, dev, lhs, rhs;
+    if (!__builtin_mul_overflow(px, std::int64_t{2}, &px2) && !__builtin_sub_overflow(px2, mid_x2, &dev) &&
+        dev != std::numeric_limits<std::int64_t>::min() && !__builtin_mul_overflow(dev < 0 ? -dev : dev, std::int64_t{1'000'000}, &lhs) &&
+        !__builtin_mul_overflow(il.price_band_cbps, mid_x2, &rhs) && lhs <= rhs) [[likely]]
+      return true;
+  }
   const i128 dev = static_cast<i128>(2) * px - mid_x2;
   const i128 lhs = (dev < 0 ? -dev : dev) * 1'000'000;
   const i128 rhs = static_cast<i128>(il.price_band_cbps) * mid_x2;
