@@ -89,3 +89,30 @@ def test_spy_logic_to_signals_openai_against_model_serve(spy_spec, tmp_path) -> 
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_code_mode_generate_through_local(tmp_path) -> None:
+    """`generate` end to end with the real model writing code regions: a bundle, or a clear
+    report of every rejected round — never anything half-written."""
+    _need_model()
+    from pathlib import Path
+
+    from stratforge.generator.pipeline import BuildFailed, generate
+    from stratforge.generator.spec import load_spec
+    from stratforge.sandbox import LocalBackend
+    from stratforge.sandbox.verify import SandboxVerifier
+
+    spec = Path(__file__).resolve().parents[1] / "fixtures" / "spy-code-mode.yaml"
+    verifier = SandboxVerifier(LocalBackend(), tmp_path / "cache")
+    started = time.monotonic()
+    try:
+        result = generate(load_spec(spec), verifier=verifier, out_root=tmp_path / "strategies",
+                          build_root=tmp_path / "build", provider=get_provider("local"))
+    except BuildFailed as err:
+        report = err.result.llm_report
+        print(f"not accepted after {time.monotonic() - started:.0f} s\n{report}")
+        assert "round 1" in report and ("max_rounds" in report or "repeated_error" in report)
+        assert not (tmp_path / "strategies" / "spy-code-mode").exists()
+        return
+    print(f"accepted after {time.monotonic() - started:.0f} s\n{result.llm_report}")
+    assert (result.bundle / "manifest.json").is_file()
