@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from stratforge.ci.backtest.data import PreparedData, calendar_of, prepare_data
-from stratforge.ci.backtest.parity import check_parity
+from stratforge.ci.backtest.parity import parity_run
 from stratforge.ci.scorecard import (BacktestRun, BarAgreement, BiasResult, Finding, ParityResult,
                                      Provenance, Scorecard, StaticFindings, TestResults, TestSuite,
                                      Verdict, build_scorecard, write_scorecard)
@@ -304,11 +304,12 @@ def backtest_bundle(bundle: Path, data_override: Path | None = None, *, backend:
         detail = replay.message
     progress(StepResult("replay", replay.ok, time.monotonic() - t0, detail))
 
-    parity = None
+    parity = prun = None
     if replay.tape is not None:
         t0 = time.monotonic()
-        parity = check_parity(backend, b.path, replay.tape, strategy_id=b.name,
-                              instruments=instruments_of(spec), work=b.build, data=data.path)
+        prun = parity_run(backend, b.path, replay.tape, strategy_id=b.name,
+                          instruments=instruments_of(spec), work=b.build, data=data.path)
+        parity = prun.result
         first = parity.first_mismatch
         progress(StepResult("run-parity", parity.status.value == "match", time.monotonic() - t0,
                             parity.details if first is None else
@@ -335,16 +336,25 @@ def backtest_bundle(bundle: Path, data_override: Path | None = None, *, backend:
             except Exception as err:  # noqa: BLE001 - another component's fault: gate ERROR
                 progress(StepResult("bar-agreement", False, time.monotonic() - t0,
                                     f"{type(err).__name__}: {err}"))
-        if hasattr(cc, "bias_checks"):
+        l2 = data.profile != "bars"
+        if hasattr(cc, "l2_bias_checks" if l2 else "bias_checks"):
             t0 = time.monotonic()
             try:
-                outcome.bias = cc.bias_checks(backend, b.path, b.build, data.path, spec)
+                if l2:  # on the run's callback tape, reusing the parity run (docs/crosscheck.md)
+                    outcome.bias = cc.l2_bias_checks(backend, b.path, b.build, data.path, spec,
+                                                     replay.tape, parity=prun)
+                else:
+                    outcome.bias = cc.bias_checks(backend, b.path, b.build, data.path, spec)
                 bias = outcome.bias
+                warm = {True: "respected", False: "VIOLATED", None: "not checked"}[bias.warmup_respected]
                 progress(StepResult("bias", bias.lookahead.value == "pass"
                                     and bias.warmup_respected is not False,
                                     time.monotonic() - t0,
-                                    f"lookahead {bias.lookahead.value}, warm-up "
-                                    f"{bias.warmup_respected} {bias.lookahead_details}"[:300]))
+                                    f"{'L2 tape' if l2 else 'bars'}: lookahead {bias.lookahead.value}: "
+                                    f"{bias.lookahead_details[:240]}; warm-up {warm}: "
+                                    f"{bias.warmup_details[:200]}\n  lookahead: "
+                                    f"{bias.lookahead_details[:400]}\n  warm-up: "
+                                    f"{bias.warmup_details[:400]}"))
             except Exception as err:  # noqa: BLE001 - another component's fault: gate ERROR
                 progress(StepResult("bias", False, time.monotonic() - t0,
                                     f"{type(err).__name__}: {err}"))

@@ -251,49 +251,98 @@ def _uses_levels(bundle: Path) -> bool:
     return "ctx.level(" in src or "ctx.book_level(" in src
 
 
+@dataclass
+class TwinRun:
+    """The Python twin replayed over (a prefix of) a converted tape inside the sandbox."""
+
+    ok: bool
+    decisions: list[dict] = field(default_factory=list)  # submit/cancel/replace records
+    message: str = ""
+    fault: bool = False  # the strategy raised (twin_host exit 3), not a sandbox/host failure
+
+
+def twin_tape(bundle: Path, tape: Path, *, strategy_id: str, n_instruments: int,
+              data: Path | None = None) -> ConvertedTape:
+    """:func:`convert_tape` as the parity run does it (L2 levels only when the twin reads them)."""
+    return convert_tape(tape, strategy_id, n_instruments,
+                        data=data if data is not None and _uses_levels(bundle) else None)
+
+
+def run_twin(backend: Backend, bundle: Path, records: list[dict], answers: dict[str, list[list[int]]],
+             *, instruments: list[tuple[str, int, int]], work: Path,
+             label: str = "parity-twin") -> TwinRun:
+    """Run ``bundle``'s twin over ``records`` in the sandbox (``twin_host``), answering each
+    order request with ``answers`` (the engine's); only the twin, its params, the tape and the
+    answers are mounted (``/job``, read-only). ``label`` names the scratch folder under ``work``."""
+    job = work / label
+    if job.exists():
+        shutil.rmtree(job)
+    (job / "python").mkdir(parents=True)
+    try:
+        shutil.copy2(bundle / "python" / "strategy.py", job / "python" / "strategy.py")
+        shutil.copy2(bundle / "params.txt", job / "params.txt")
+        (job / "tape.txt").write_text(encode_tape_text(records), encoding="utf-8")
+        (job / "answers.json").write_text(json.dumps(answers), encoding="utf-8")
+        inst_args: list[str] = [str(len(instruments))]
+        for sym, tick, lot in instruments:
+            inst_args += [sym, str(tick), str(lot)]
+        j = PurePosixPath("/job")
+        res = backend.run(RunRequest(
+            argv=(sys.executable, "-I", "-m", "stratforge.ci.backtest.twin_host",
+                  str(j / "python" / "strategy.py"), str(j / "params.txt"), str(j / "tape.txt"),
+                  str(j / "answers.json"), *inst_args),
+            inputs=(Mount(job.resolve(), j), *python_mounts(), _ci_mount()),
+            env=(("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONHASHSEED", "0")),
+            limits=TWIN_LIMITS, label=label))
+    finally:
+        shutil.rmtree(job, ignore_errors=True)
+    if not res.ok:
+        text = res.stderr[-2000:].decode("utf-8", "replace").strip()
+        return TwinRun(ok=False, message=f"{res.reason.value} (exit {res.exit_code}): {text}",
+                       fault=res.exit_code == 3)
+    try:
+        py = [json.loads(x) for x in res.stdout.decode("utf-8").splitlines() if x.strip()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        return TwinRun(ok=False, message=f"the twin's output is not JSON lines: {err}")
+    return TwinRun(ok=True, decisions=py)
+
+
+@dataclass
+class ParityRun:
+    """:func:`check_parity`'s result with its evidence: the converted tape and the twin's run
+    (reused by the L2 bias checks as their full-tape run)."""
+
+    result: ParityResult
+    tape: ConvertedTape | None = None
+    twin: TwinRun | None = None
+
+
+def parity_run(backend: Backend, bundle: Path, tape: Path, *, strategy_id: str,
+               instruments: list[tuple[str, int, int]], work: Path,
+               data: Path | None = None) -> ParityRun:
+    """:func:`check_parity`, keeping the converted tape and the twin's decisions."""
+    try:
+        conv = twin_tape(bundle, tape, strategy_id=strategy_id, n_instruments=len(instruments), data=data)
+    except (TapeError, ReplayError) as err:
+        return ParityRun(ParityResult(status=ParityStatus.error, events_compared=0, details=str(err)))
+    if not conv.records:
+        return ParityRun(ParityResult(status=ParityStatus.not_run, events_compared=0,
+                                      details="the run delivered no callbacks to the strategy"), conv)
+    twin = run_twin(backend, bundle, conv.records, conv.answers, instruments=instruments, work=work)
+    if not twin.ok:
+        text = twin.message if twin.message.startswith("the twin's output") else \
+            f"the Python twin failed on the run's tape: {twin.message}"
+        return ParityRun(ParityResult(status=ParityStatus.error, events_compared=0, details=text), conv, twin)
+    return ParityRun(compare(conv.decisions, twin.decisions, conv), conv, twin)
+
+
 def check_parity(backend: Backend, bundle: Path, tape: Path, *, strategy_id: str,
                  instruments: list[tuple[str, int, int]], work: Path,
                  data: Path | None = None) -> ParityResult:
     """Replay the real run's tape through the bundle's Python twin in the sandbox; compare."""
-    try:
-        conv = convert_tape(tape, strategy_id, len(instruments),
-                            data=data if data is not None and _uses_levels(bundle) else None)
-    except (TapeError, ReplayError) as err:
-        return ParityResult(status=ParityStatus.error, events_compared=0, details=str(err))
-    if not conv.records:
-        return ParityResult(status=ParityStatus.not_run, events_compared=0,
-                            details="the run delivered no callbacks to the strategy")
-    job = work / "parity-twin"
-    if job.exists():
-        shutil.rmtree(job)
-    (job / "python").mkdir(parents=True)
-    shutil.copy2(bundle / "python" / "strategy.py", job / "python" / "strategy.py")
-    shutil.copy2(bundle / "params.txt", job / "params.txt")
-    (job / "tape.txt").write_text(encode_tape_text(conv.records), encoding="utf-8")
-    (job / "answers.json").write_text(json.dumps(conv.answers), encoding="utf-8")
-    inst_args: list[str] = [str(len(instruments))]
-    for sym, tick, lot in instruments:
-        inst_args += [sym, str(tick), str(lot)]
-    j = PurePosixPath("/job")
-    res = backend.run(RunRequest(
-        argv=(sys.executable, "-I", "-m", "stratforge.ci.backtest.twin_host",
-              str(j / "python" / "strategy.py"), str(j / "params.txt"), str(j / "tape.txt"),
-              str(j / "answers.json"), *inst_args),
-        inputs=(Mount(job.resolve(), j), *python_mounts(), _ci_mount()),
-        env=(("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONHASHSEED", "0")),
-        limits=TWIN_LIMITS, label="parity-twin"))
-    shutil.rmtree(job, ignore_errors=True)
-    if not res.ok:
-        text = res.stderr[-2000:].decode("utf-8", "replace").strip()
-        return ParityResult(status=ParityStatus.error, events_compared=0,
-                            details=f"the Python twin failed on the run's tape: "
-                                    f"{res.reason.value} (exit {res.exit_code}): {text}")
-    try:
-        py = [json.loads(x) for x in res.stdout.decode("utf-8").splitlines() if x.strip()]
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        return ParityResult(status=ParityStatus.error, events_compared=0,
-                            details=f"the twin's output is not JSON lines: {err}")
-    return compare(conv.decisions, py, conv)
+    return parity_run(backend, bundle, tape, strategy_id=strategy_id, instruments=instruments,
+                      work=work, data=data).result
 
 
-__all__ = ["ConvertedTape", "TapeError", "check_parity", "compare", "convert_tape"]
+__all__ = ["ConvertedTape", "ParityRun", "TapeError", "TwinRun", "check_parity", "compare", "convert_tape",
+           "parity_run", "run_twin", "twin_tape"]

@@ -4,6 +4,9 @@
   backtrader (its broker and analyzers), fill by fill, with a stated PnL tolerance.
 * :func:`bias_checks` — look-ahead (decisions recomputed on truncated data), warm-up, and the
   in-sample / out-of-sample split (:func:`bias_report` for the split's numbers).
+* :func:`l2_bias_checks` — the same look-ahead and warm-up checks for L2 runs, on the real run's
+  callback tape replayed through the twin (the parity machinery; :func:`l2_bias_report` adds
+  the evidence), warm-up derived for every strategy type (:func:`warmup_plan`).
 * :func:`run_backtrader` — the backtrader run itself, inside a sandbox backend.
 
 The twin is untrusted generated code: every run of it goes through
@@ -22,6 +25,8 @@ _EXPORTS = {
     "agreement_report": "agreement", "pnl_tolerance": "agreement", "runtime_round_trips": "agreement",
     "bias_checks": "bias", "bias_report": "bias", "BiasReport": "bias", "HoldoutSplit": "bias",
     "warmup_bars": "bias",
+    "l2_bias_checks": "bias_l2", "l2_bias_report": "bias_l2", "L2BiasReport": "bias_l2",
+    "warmup_plan": "bias_l2", "WarmupPlan": "bias_l2",
     "run_backtrader": "backtrader_run", "BacktraderRun": "backtrader_run", "BacktraderResult": "backtrader_run",
     "BacktraderError": "backtrader_run", "crosscheck_spec": "replay_spec",
 }
