@@ -72,7 +72,7 @@ Slot::Slot(Engine* e, std::uint32_t idx, RiskLimits lim, std::vector<double> qpt
       reports(1024) {}
 
 Engine::Engine(const EventFile& file, EngineOptions opts)
-    : file_(file), opts_(std::move(opts)), subs_(file.instrument_count()) {
+    : file_(file), opts_(std::move(opts)), subs_(file.instrument_count()), resting_all_(file.instrument_count(), 0) {
   books_.reserve(file.instrument_count());
   for (std::uint32_t i = 0; i < file.instrument_count(); ++i) books_.emplace_back(opts_.book_capacity);
   bar_ref_.resize(file.instrument_count());
@@ -112,6 +112,7 @@ bool Engine::add_strategy(StrategySetup st, std::string& error) {
   auto slot = std::make_unique<Slot>(this, static_cast<std::uint32_t>(slots_.size()), std::move(st.limits), std::move(qptl), opts_.venue,
                                      opts_.bar_mode, file_.instrument_count());
   Slot& s = *slot;
+  s.venue.set_shared_resting(resting_all_.data());  // sized once in the constructor, never reallocated
   for (auto& h : s.cb_hist) h.set_unit_ns(clock_.ns_per_tick());
   s.t2o_hist.set_unit_ns(clock_.ns_per_tick());
   s.id = st.id;
@@ -563,6 +564,7 @@ RunStatus Engine::run() {
   slot_ptrs_.clear();
   for (auto& sp : slots_) slot_ptrs_.push_back(sp.get());
   Slot* const* slots = slot_ptrs_.data();
+  const std::uint32_t* const resting_all = resting_all_.data();
   const std::size_t nslots = slot_ptrs_.size();
   const auto wall0 = std::chrono::steady_clock::now();
   // Records were validated once at open: [0, valid_end) pass validate_record(), so the loop
@@ -590,11 +592,13 @@ RunStatus Engine::run() {
       case EventType::Depth: {
         const Lots old = book.apply(e);
         const Lots nq = e.v[1] > 0 ? e.v[1] : 0;
-        for (std::size_t k = 0; k < nslots; ++k) {
-          Slot& s = *slots[k];
-          if (s.venue.resting(inst) == 0) continue;
-          s.venue.on_level(now_, inst, static_cast<Side>(e.side), e.v[0], old, nq);
-          if (s.venue.has_reports()) drain_venue(s);
+        if (resting_all[inst] != 0) {  // else no slot has an order on inst: no venue work at all
+          for (std::size_t k = 0; k < nslots; ++k) {
+            Slot& s = *slots[k];
+            if (s.venue.resting(inst) == 0) continue;
+            s.venue.on_level(now_, inst, static_cast<Side>(e.side), e.v[0], old, nq);
+            if (s.venue.has_reports()) drain_venue(s);
+          }
         }
         if (e.end_of_batch()) notify_book(inst, e);
         break;
@@ -628,11 +632,13 @@ RunStatus Engine::run() {
         if (e.end_of_batch()) notify_book(inst, e);
         break;
       case EventType::Trade:
-        for (std::size_t k = 0; k < nslots; ++k) {
-          Slot& s = *slots[k];
-          if (s.venue.resting(inst) == 0) continue;
-          s.venue.on_trade(now_, inst, static_cast<Side>(e.side), e.v[0], e.v[1]);
-          if (s.venue.has_reports()) drain_venue(s);
+        if (resting_all[inst] != 0) {
+          for (std::size_t k = 0; k < nslots; ++k) {
+            Slot& s = *slots[k];
+            if (s.venue.resting(inst) == 0) continue;
+            s.venue.on_trade(now_, inst, static_cast<Side>(e.side), e.v[0], e.v[1]);
+            if (s.venue.has_reports()) drain_venue(s);
+          }
         }
         notify_trade(e);
         break;

@@ -30,6 +30,7 @@ void SimVenue::deactivate_at(std::uint32_t k) noexcept {
   VenueOrder& o = orders_[slot];
   o.active = false;
   --resting_[o.instrument];
+  if (shared_resting_ != nullptr) --shared_resting_[o.instrument];
   active_[k] = active_[--n_active_];
   free_.push_back(slot);  // capacity reserved at construction: never allocates
 }
@@ -104,6 +105,7 @@ void SimVenue::new_order(Nanos t, const VenueOrder& in, const Book& book) {
   slot->active = true;
   active_[n_active_++] = idx;
   ++resting_[in.instrument];
+  if (shared_resting_ != nullptr) ++shared_resting_[in.instrument];
   if (bar_mode_) {
     if (in.type == OrdType::Limit && in.tif == Tif::Gtc) update(t, *slot, SF_ORDER_ACCEPTED, in.leaves);
     return;  // matched on the next bar

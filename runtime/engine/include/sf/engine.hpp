@@ -273,6 +273,7 @@ class Engine {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> slot_ptrs_;
   std::vector<std::vector<Slot*>> subs_;  // instrument -> subscribed slots
+  std::vector<std::uint32_t> resting_all_;  // instrument -> active venue orders over all slots
   TapeWriter* tape_ = nullptr;
   TscClock clock_;
   std::uint64_t event_tsc_ = 0;

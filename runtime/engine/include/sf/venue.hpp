@@ -94,6 +94,10 @@ class SimVenue {
   void on_bar(Nanos t, std::uint32_t inst, Ticks open, Ticks high, Ticks low);
 
   [[nodiscard]] std::uint32_t resting(std::uint32_t inst) const noexcept { return resting_[inst]; }
+  /// Optional per-instrument counters (one per instrument, owned by the caller, outliving this
+  /// venue) that this venue keeps up to date alongside resting(): several venues can share one
+  /// array, so a caller tests "any venue has an active order on inst" with one load.
+  void set_shared_resting(std::uint32_t* counts) noexcept { shared_resting_ = counts; }
   [[nodiscard]] std::uint32_t active_orders() const noexcept { return n_active_; }
   [[nodiscard]] const VenueOrder* find(std::uint64_t id) const noexcept;
 
@@ -120,6 +124,7 @@ class SimVenue {
   std::vector<std::uint32_t> resting_;
   std::vector<VenueReport> reports_;
   std::uint32_t n_active_ = 0;
+  std::uint32_t* shared_resting_ = nullptr;
   QueueModel qm_;
   FeeModel fees_;
   bool bar_mode_;
