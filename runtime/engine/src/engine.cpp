@@ -372,7 +372,7 @@ void Engine::venue_action(Slot& s, const PendingAction& a) {
       break;
     case PendingAction::Kind::Replace: {
       const VenueOrder* o = s.venue.find(a.id);
-      s.venue.replace(a.ts, a.id, a.px, a.qty, books_[o != nullptr ? o->instrument : 0]);
+      s.venue.replace(a.ts, o, a.id, a.px, a.qty, books_[o != nullptr ? o->instrument : 0]);  // one lookup
       break;
     }
   }

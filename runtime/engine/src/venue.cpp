@@ -130,8 +130,10 @@ void SimVenue::cancel_all(Nanos t) {
   while (n_active_ > 0) cancel(t, orders_[active_[n_active_ - 1]].id);
 }
 
-void SimVenue::replace(Nanos t, std::uint64_t id, Ticks px, Lots qty, const Book& book) {
-  VenueOrder* o = find_mut(id);
+void SimVenue::replace(Nanos t, std::uint64_t id, Ticks px, Lots qty, const Book& book) { replace(t, find(id), id, px, qty, book); }
+
+void SimVenue::replace(Nanos t, const VenueOrder* found, std::uint64_t id, Ticks px, Lots qty, const Book& book) {
+  VenueOrder* o = const_cast<VenueOrder*>(found);  // points into orders_ (find() of this venue)
   if (o == nullptr) {
     reports_.push_back(VenueReport{VenueReport::Kind::Update, SF_ORDER_CANCEL_REJECTED, id, t, 0, Side::None, false, px, qty, 0, 0.0});
     return;

@@ -85,6 +85,8 @@ class SimVenue {
   void new_order(Nanos t, const VenueOrder& o, const Book& book);
   void cancel(Nanos t, std::uint64_t id);
   void replace(Nanos t, std::uint64_t id, Ticks px, Lots qty, const Book& book);
+  /// The same, for a caller that already looked the order up: `found` must be find(id).
+  void replace(Nanos t, const VenueOrder* found, std::uint64_t id, Ticks px, Lots qty, const Book& book);
   void cancel_all(Nanos t);
 
   // --- market data (call AFTER the book has applied the record) ----------------------------
