@@ -40,6 +40,7 @@ const char* risk_reason_name_c(std::int32_t code) noexcept {
 }
 
 RiskGate::RiskGate(RiskLimits limits) : lim_(std::move(limits)), acct_(lim_.instruments.size()), orders_(lim_.max_open_orders) {
+  n_inst_ = static_cast<std::uint32_t>(acct_.size());
   token_cap_ = lim_.msg_burst * kTokenScale;
   tokens_ = token_cap_;
 }
@@ -398,7 +399,7 @@ double RiskGate::pnl_instrument(std::uint32_t i) const noexcept {
 
 double RiskGate::recompute_pnl() const noexcept {
   double p = 0;
-  for (std::uint32_t i = 0; i < acct_.size(); ++i)
+  for (std::uint32_t i = 0; i < n_inst_; ++i)
     if (acct_[i].cash != 0 || acct_[i].position != 0 || acct_[i].fees != 0.0) p += pnl_instrument(i);
   pnl_cache_ = p;
   pnl_valid_ = true;

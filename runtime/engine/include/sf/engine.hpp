@@ -73,7 +73,7 @@ class Fifo {
   [[nodiscard]] const T& front() const noexcept { return buf_[head_ & mask_]; }
   void pop() noexcept { ++head_; }
   void push(const T& v) {
-    if (size() == buf_.size()) grow();
+    if (size() > mask_) [[unlikely]] grow();  // full: size() == capacity == mask_ + 1
     buf_[tail_++ & mask_] = v;
   }
 

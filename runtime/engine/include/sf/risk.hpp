@@ -173,7 +173,7 @@ class RiskGate {
   [[nodiscard]] const GateOrder* open_order_data() const noexcept { return orders_.data(); }
   [[nodiscard]] const GateOrder* find(std::uint64_t id) const noexcept;
   [[nodiscard]] const RiskLimits& limits() const noexcept { return lim_; }
-  [[nodiscard]] std::uint32_t instrument_count() const noexcept { return static_cast<std::uint32_t>(acct_.size()); }
+  [[nodiscard]] std::uint32_t instrument_count() const noexcept { return n_inst_; }
 
  private:
   [[nodiscard]] bool take_token(Nanos now, bool force) noexcept;
@@ -183,7 +183,7 @@ class RiskGate {
   [[nodiscard]] double recompute_pnl() const noexcept;
   /// Records that pnl() passed the loss limit at the current marks (see loss_known_ok()).
   void note_loss_ok() const noexcept {
-    if (acct_.size() != 1) return;
+    if (n_inst_ != 1) return;
     const InstrumentAccount& a = acct_[0];
     if (a.position != 0 && a.mark_x2 == kNoPrice) return;
     loss_ok_valid_ = true;
@@ -193,6 +193,7 @@ class RiskGate {
 
   RiskLimits lim_;
   std::vector<InstrumentAccount> acct_;
+  std::uint32_t n_inst_ = 0;  // acct_.size(), fixed at construction
   std::vector<GateOrder> orders_;  // [0, n_open_) are working; capacity max_open_orders
   std::uint32_t n_open_ = 0;
   std::int64_t tokens_ = 0;  // scaled by 1e9
