@@ -100,9 +100,11 @@ def risk_config(spec) -> dict[str, Any]:
         "max_msgs_per_sec": int(r.max_orders_per_second),
         "msg_burst": int(r.max_orders_per_second),
         "max_loss": _num(r.max_loss),
-        # the spec: loss breaches always trip the kill switch (kill_on_breach widens it to
-        # position and rate breaches, which the engine does not support: docs/backtest.md)
+        # the spec: loss and drawdown breaches always trip the kill switch; kill_on_breach widens
+        # it to position, open-order and rate breaches (docs/backtest.md)
         "kill_on_max_loss": True,
+        "max_drawdown": _num(r.max_drawdown),
+        "kill_on_breach": bool(r.kill_on_breach),
     }
 
 

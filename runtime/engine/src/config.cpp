@@ -142,7 +142,8 @@ void latency(Checker& c, const json::Value& lat, const std::string& path, std::s
 
 const std::initializer_list<std::string_view> kRiskKeys = {
     "max_order_qty", "max_order_notional", "max_position",       "price_band_bps",       "max_open_orders",  "max_msgs_per_sec",
-    "msg_burst",     "max_loss",           "kill_on_max_loss",   "max_reference_age_ms", "duplicate_window_ms", "instruments"};
+    "msg_burst",     "max_loss",           "kill_on_max_loss",   "max_reference_age_ms", "duplicate_window_ms", "instruments",
+    "max_drawdown",  "kill_on_breach"};
 const std::initializer_list<std::string_view> kRiskInstrumentKeys = {"max_order_qty", "max_order_notional", "max_position",
                                                                           "price_band_bps"};
 
@@ -335,13 +336,14 @@ bool build_risk_limits(const json::Value& risk, const json::Value& overrides, co
     }
     return c.integer(*obj, path, key, req, v, min);
   };
-  double max_qty = 0, max_notional = 0, max_pos = 0, band_bps = 0, max_loss = 0, ref_age_ms = 5000, dup_ms = 1000;
+  double max_qty = 0, max_notional = 0, max_pos = 0, band_bps = 0, max_loss = 0, ref_age_ms = 5000, dup_ms = 1000, max_dd = 0;
   std::int64_t max_open = 0, mps = 0, burst = 0;
   num("max_order_qty", true, max_qty, 0);
   num("max_order_notional", true, max_notional, 0);
   num("max_position", true, max_pos, 0);
   num("price_band_bps", true, band_bps, 0);
   num("max_loss", true, max_loss, 0);
+  const bool has_dd = num("max_drawdown", false, max_dd, 0);  // absent: no drawdown control
   integer("max_open_orders", true, max_open, 1);
   integer("max_msgs_per_sec", true, mps, 1);
   num("max_reference_age_ms", false, ref_age_ms, 0);
@@ -356,6 +358,11 @@ bool build_risk_limits(const json::Value& risk, const json::Value& overrides, co
     auto [obj, path] = pick("kill_on_max_loss");
     if (obj->is_object()) c.boolean(*obj, path, "kill_on_max_loss", kill);
   }
+  bool kill_on_breach = false;
+  {
+    auto [obj, path] = pick("kill_on_breach");
+    if (obj->is_object()) c.boolean(*obj, path, "kill_on_breach", kill_on_breach);
+  }
   if (max_open > 100000) c.error("risk.max_open_orders", "must be <= 100000, was " + std::to_string(max_open));
   if (mps > 1'000'000'000) c.error("risk.max_msgs_per_sec", "must be <= 1e9, was " + std::to_string(mps));
   if (errors.size() != n_err) return false;
@@ -366,6 +373,9 @@ bool build_risk_limits(const json::Value& risk, const json::Value& overrides, co
   out.msg_burst = burst;
   out.max_loss = max_loss;
   out.kill_on_max_loss = kill;
+  out.has_max_drawdown = has_dd;
+  out.max_drawdown = has_dd ? max_dd : 0.0;
+  out.kill_on_breach = kill_on_breach;
   out.max_reference_age_ns = static_cast<Nanos>(std::llround(ref_age_ms * 1e6));
   out.duplicate_window_ns = static_cast<Nanos>(std::llround(dup_ms * 1e6));
   out.instruments.resize(instrument_count);

@@ -247,6 +247,7 @@ std::int32_t Engine::host_submit(Slot& s, const sf_order_request& r, std::uint64
     ++s.denied;
     record_denial(s, d, 'N', 0);
     if (tape_ != nullptr) tape_->submit(s.id.c_str(), now_, r, 0, risk_reason_name(d.reason), d.context);
+    if (d.kill_engaged) [[unlikely]] kill_cancel_all(s, now_);  // MAX_DRAWDOWN or a kill_on_breach denial
     return static_cast<std::int32_t>(d.reason);
   }
   // The order has left the risk gate: this is the tick-to-order point.
@@ -309,6 +310,7 @@ std::int32_t Engine::host_replace(Slot& s, std::uint64_t id, Ticks px, Lots qty)
     ++s.replace_denied;
     record_denial(s, d, 'R', id);
     if (tape_ != nullptr) tape_->replace(s.id.c_str(), now_, id, px, qty, risk_reason_name(d.reason), d.context);
+    if (d.kill_engaged) [[unlikely]] kill_cancel_all(s, now_);  // MAX_DRAWDOWN or a kill_on_breach denial
     return static_cast<std::int32_t>(d.reason);
   }
   if (opts_.measure_latency) s.t2o_hist.record(static_cast<std::int64_t>(TscClock::now() - event_tsc_));

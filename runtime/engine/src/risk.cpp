@@ -13,7 +13,7 @@ constexpr const char* kReasonNames[kRiskReasonCount] = {
     "ACCEPTED",           "INVALID_ORDER",   "INSTRUMENT_NOT_ALLOWED", "KILL_SWITCH",      "MAX_LOSS",
     "RATE_LIMIT",         "MAX_OPEN_ORDERS", "MAX_ORDER_QTY",          "NO_REFERENCE",     "CROSSED_REFERENCE",
     "STALE_REFERENCE",    "PRICE_BAND",      "MAX_ORDER_NOTIONAL",     "MAX_POSITION",     "SELF_TRADE",
-    "DUPLICATE_ORDER",    "UNKNOWN_ORDER",   "VENUE_BACKPRESSURE",     "NOT_IN_CALLBACK",
+    "DUPLICATE_ORDER",    "UNKNOWN_ORDER",   "VENUE_BACKPRESSURE",     "NOT_IN_CALLBACK",  "MAX_DRAWDOWN",
 };
 constexpr std::int64_t kTokenScale = 1'000'000'000;
 
@@ -32,6 +32,15 @@ RiskDecision deny(RiskReason r) noexcept {
   return d;
 }
 }  // namespace
+
+// A MAX_POSITION / MAX_OPEN_ORDERS / RATE_LIMIT denial: with kill_on_breach it also trips the
+// kill switch, named after the breach (the caller cancels all working orders).
+void RiskGate::breach(RiskDecision& d) noexcept {
+  if (lim_.kill_on_breach) [[unlikely]] {
+    engage_kill(d.reason, d.context);
+    d.kill_engaged = true;
+  }
+}
 
 const char* risk_reason_name(RiskReason r) noexcept { return risk_reason_name_c(static_cast<std::int32_t>(r)); }
 const char* risk_reason_name_c(std::int32_t code) noexcept {
@@ -161,6 +170,16 @@ RiskDecision RiskGate::check_new(std::uint64_t id, const OrderIntent& o, const R
     }
     if (p >= -lim_.max_loss) note_loss_ok();  // not for NaN
   }
+  if (lim_.has_max_drawdown && !dd_known_ok()) [[unlikely]] {
+    const double p = pnl();
+    if (track_drawdown(p)) {
+      d = deny(RiskReason::MaxDrawdown);
+      drawdown_context(p, d.context, sizeof d.context);
+      engage_kill(RiskReason::MaxDrawdown, d.context);
+      d.kill_engaged = true;
+      return d;
+    }
+  }
   // Peek the bucket without consuming: a denied order must not use a token.
   // The bucket state after taking the token is kept and committed only on acceptance (the same
   // state a second take_token(now) from the restored state would produce).
@@ -173,6 +192,7 @@ RiskDecision RiskGate::check_new(std::uint64_t id, const OrderIntent& o, const R
     if (!take_token(now, false)) {
       d = deny(RiskReason::RateLimit);
       std::snprintf(d.context, sizeof d.context, "max_msgs_per_sec=%" PRId64 " burst=%" PRId64, lim_.max_msgs_per_sec, lim_.msg_burst);
+      breach(d);
       return d;
     }
     taken_tokens = tokens_;
@@ -184,6 +204,7 @@ RiskDecision RiskGate::check_new(std::uint64_t id, const OrderIntent& o, const R
   if (n_open_ >= lim_.max_open_orders) {
     d = deny(RiskReason::MaxOpenOrders);
     std::snprintf(d.context, sizeof d.context, "open_orders=%u max=%u", n_open_, lim_.max_open_orders);
+    breach(d);
     return d;
   }
   if (o.qty > il.max_order_qty) {
@@ -217,6 +238,7 @@ RiskDecision RiskGate::check_new(std::uint64_t id, const OrderIntent& o, const R
     d.reason = RiskReason::MaxPosition;
     std::snprintf(d.context, sizeof d.context, "instrument=%s position=%" PRId64 " working_same_side=%" PRId64 " qty=%" PRId64 " max=%" PRId64,
                   il.symbol.c_str(), a.position, o.side == Side::Bid ? a.working_buy : a.working_sell, o.qty, il.max_position);
+    breach(d);
     return d;
   }
   for (std::uint32_t i = 0; i < n_open_; ++i) {
@@ -285,6 +307,17 @@ RiskDecision RiskGate::check_replace(const GateOrder* found, std::uint64_t id, T
     }
     if (p >= -lim_.max_loss) note_loss_ok();  // not for NaN
   }
+  if (lim_.has_max_drawdown && !dd_known_ok()) [[unlikely]] {
+    const double p = pnl();
+    if (track_drawdown(p)) {
+      d = deny(RiskReason::MaxDrawdown);
+      drawdown_context(p, d.context, sizeof d.context);
+      engage_kill(RiskReason::MaxDrawdown, d.context);
+      std::strncat(d.context, " op=replace", sizeof d.context - std::strlen(d.context) - 1);
+      d.kill_engaged = true;
+      return d;
+    }
+  }
   std::int64_t taken_tokens;
   Nanos taken_ts;
   {
@@ -295,6 +328,7 @@ RiskDecision RiskGate::check_replace(const GateOrder* found, std::uint64_t id, T
       d = deny(RiskReason::RateLimit);
       std::snprintf(d.context, sizeof d.context, "max_msgs_per_sec=%" PRId64 " burst=%" PRId64 " op=replace", lim_.max_msgs_per_sec,
                     lim_.msg_burst);
+      breach(d);
       return d;
     }
     taken_tokens = tokens_;
@@ -324,6 +358,7 @@ RiskDecision RiskGate::check_replace(const GateOrder* found, std::uint64_t id, T
     d.reason = RiskReason::MaxPosition;
     std::snprintf(d.context, sizeof d.context, "instrument=%s position=%" PRId64 " qty=%" PRId64 " max=%" PRId64 " op=replace",
                   il.symbol.c_str(), a.position, qty, il.max_position);
+    breach(d);
     return d;
   }
   for (std::uint32_t i = 0; i < n_open_; ++i) {
@@ -371,6 +406,7 @@ void RiskGate::on_fill(std::uint64_t id, Side side, std::uint32_t instrument, Ti
   a.volume += qty;
   pnl_valid_ = false;
   loss_ok_valid_ = false;
+  dd_valid_ = false;
   if (a.mark_x2 == kNoPrice) a.mark_x2 = 2 * px;
   const Lots ap = a.position < 0 ? -a.position : a.position;
   if (ap > a.max_abs_position) a.max_abs_position = ap;
@@ -412,10 +448,7 @@ double RiskGate::fees() const noexcept {
   return f;
 }
 
-bool RiskGate::check_loss(Nanos now) noexcept {
-  (void)now;
-  if (killed_ || !lim_.kill_on_max_loss) return false;
-  if (loss_known_ok()) return false;
+bool RiskGate::check_loss_slow() noexcept {
   const double p = pnl();
   if (p >= -lim_.max_loss) {
     note_loss_ok();
@@ -425,6 +458,67 @@ bool RiskGate::check_loss(Nanos now) noexcept {
   std::snprintf(ctx, sizeof ctx, "pnl=%.6f max_loss=%.6f", p, lim_.max_loss);
   engage_kill(RiskReason::MaxLoss, ctx);
   return true;
+}
+
+bool RiskGate::check_loss_drawdown() noexcept {
+  const bool loss_ok = killed_ || !lim_.kill_on_max_loss || loss_known_ok();
+  const bool dd_ok = dd_known_ok();
+  if (loss_ok && dd_ok) return false;
+  const double p = pnl();
+  // the peak is tracked even while killed, so a released gate measures from the true peak
+  const bool dd_breach = !dd_ok && track_drawdown(p);
+  if (killed_) return false;
+  char ctx[160];
+  if (!loss_ok) {
+    if (p < -lim_.max_loss) {
+      std::snprintf(ctx, sizeof ctx, "pnl=%.6f max_loss=%.6f", p, lim_.max_loss);
+      engage_kill(RiskReason::MaxLoss, ctx);
+      return true;
+    }
+    if (p >= -lim_.max_loss) note_loss_ok();  // not for NaN
+  }
+  if (!dd_breach) return false;
+  drawdown_context(p, ctx, sizeof ctx);
+  engage_kill(RiskReason::MaxDrawdown, ctx);
+  return true;
+}
+
+bool RiskGate::track_drawdown(double p) noexcept {
+  const bool new_peak = p > peak_pnl_;
+  if (new_peak) peak_pnl_ = p;
+  const double fall = peak_pnl_ - p;
+  if (fall > lim_.max_drawdown) {
+    dd_valid_ = false;
+    return true;
+  }
+  if (!(fall <= lim_.max_drawdown)) {  // NaN PnL: nothing known, re-evaluate next time
+    dd_valid_ = false;
+    return false;
+  }
+  // p <= peak_pnl_ and the fall is within the limit at the current mark: widen the known range
+  if (n_inst_ != 1) return false;
+  const InstrumentAccount& a = acct_[0];
+  if (a.position != 0 && a.mark_x2 == kNoPrice) {
+    dd_valid_ = false;
+    return false;
+  }
+  const Ticks m = a.mark_x2;
+  if (!dd_valid_ || new_peak || a.position == 0) {
+    dd_ok_mark_ = m;
+    dd_top_mark_ = m;
+  } else if (a.position > 0) {
+    if (m < dd_ok_mark_) dd_ok_mark_ = m;
+    if (m > dd_top_mark_) dd_top_mark_ = m;
+  } else {
+    if (m > dd_ok_mark_) dd_ok_mark_ = m;
+    if (m < dd_top_mark_) dd_top_mark_ = m;
+  }
+  dd_valid_ = true;
+  return false;
+}
+
+void RiskGate::drawdown_context(double p, char* out, std::size_t n) const noexcept {
+  std::snprintf(out, n, "pnl=%.6f peak=%.6f drawdown=%.6f max_drawdown=%.6f", p, peak_pnl_, peak_pnl_ - p, lim_.max_drawdown);
 }
 
 void RiskGate::engage_kill(RiskReason why, const char* context) noexcept {

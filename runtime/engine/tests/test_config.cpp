@@ -108,6 +108,43 @@ SF_TEST(risk_is_converted_once_to_ticks_and_lots) {
   CHECK_CONTAINS(errs[0], "below one lot");
 }
 
+SF_TEST(drawdown_and_kill_on_breach_keys) {
+  const sf::InstrumentEntry ins[1] = {sf::make_instrument("AAA", 10'000'000, 1'000'000'000, 0)};
+  const char* base = R"({"max_order_qty": 1, "max_order_notional": 1000, "max_position": 2, "price_band_bps": 25,
+                        "max_open_orders": 8, "max_msgs_per_sec": 50, "max_loss": 100)";
+  auto build = [&](const std::string& extra, const char* overrides, sf::RiskLimits& lim, std::vector<std::string>& errs) {
+    sf::json::Value risk, ov;
+    std::string e;
+    if (!sf::json::parse(std::string(base) + extra + "}", risk, e)) return false;
+    if (overrides != nullptr && !sf::json::parse(overrides, ov, e)) return false;
+    return sf::build_risk_limits(risk, ov, ins, 1, {0}, lim, errs, "strategies[0]");
+  };
+  sf::RiskLimits lim;
+  std::vector<std::string> errs;
+  REQUIRE(build("", nullptr, lim, errs));
+  CHECK(!lim.has_max_drawdown);  // absent: no drawdown control
+  CHECK(!lim.kill_on_breach);    // default false
+  REQUIRE(build(R"(, "max_drawdown": 40.5, "kill_on_breach": true)", nullptr, lim, errs));
+  CHECK(lim.has_max_drawdown);
+  CHECK_EQ(lim.max_drawdown, 40.5);
+  CHECK(lim.kill_on_breach);
+  REQUIRE(build(R"(, "max_drawdown": 40.5, "kill_on_breach": true)", R"({"max_drawdown": 7, "kill_on_breach": false})", lim, errs));
+  CHECK_EQ(lim.max_drawdown, 7.0);  // strategy-level overrides win
+  CHECK(!lim.kill_on_breach);
+  CHECK(!build(R"(, "max_drawdown": 0, "kill_on_breach": "yes")", nullptr, lim, errs));
+  std::string all;
+  for (auto& x : errs) all += x + "\n";
+  CHECK_CONTAINS(all, "risk.max_drawdown must be > 0, was 0");
+  CHECK_CONTAINS(all, "risk.kill_on_breach must be true or false");
+  // both keys are known to the strict loader (global and per strategy)
+  sf::ReplayConfig c;
+  errs.clear();
+  std::string doc = kGood;
+  doc.replace(doc.find("\"max_loss\": 100,"), 16, "\"max_loss\": 100, \"max_drawdown\": 50, \"kill_on_breach\": true,");
+  CHECK(sf::parse_replay_config(doc, "", c, errs));
+  CHECK(errs.empty());
+}
+
 SF_TEST(missing_risk_limits_are_errors_not_defaults) {
   sf::json::Value risk;
   std::string e;

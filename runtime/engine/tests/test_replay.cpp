@@ -2,6 +2,7 @@
 // open, kill switch on max loss through the engine, fault containment of a throwing strategy,
 // bad records.
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,17 @@ void add_ev(std::vector<sf::Event>& v, sf::Nanos ts, sf::EventType t, std::uint8
   e.v[3] = d;
   e.v[4] = e5;
   v.push_back(e);
+}
+
+std::string read_text(const std::string& path) {
+  std::string out;
+  if (FILE* fp = std::fopen(path.c_str(), "rb")) {
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) out.append(buf, n);
+    std::fclose(fp);
+  }
+  return out;
 }
 
 std::string write_file(const std::string& name, const std::vector<sf::Event>& evs, sf::InstrumentEntry ins) {
@@ -199,6 +211,123 @@ SF_TEST(max_loss_kills_and_cancels_through_the_engine) {
   CHECK_EQ(s.denials_by_reason[static_cast<std::size_t>(sf::RiskReason::KillSwitch)], 1u);
   CHECK_EQ(s.gate.open_orders(), 0u);
   CHECK(s.gate.pnl() < -100);
+}
+
+SF_TEST(max_drawdown_kills_after_a_peak_through_the_engine) {
+  std::vector<sf::Event> ev;
+  sf::Nanos t = 1000;
+  auto two_sided = [&](std::int64_t bid, std::int64_t ask) {
+    add_ev(ev, t, sf::EventType::Clear, 0, 0, 0, 0);
+    add_ev(ev, t, sf::EventType::Depth, 1, bid, 10, 0);
+    add_ev(ev, t, sf::EventType::Depth, 2, ask, 10);
+    t += 1000;
+  };
+  two_sided(99, 101);   // on_book 1: buy 5 @ 101 (takes the ask): PnL -5.05 at mid 100, within 20 of the start (0)
+  two_sided(99, 101);   // on_book 2: buy 1 @ 60 (rests)
+  two_sided(119, 121);  // mid 120: PnL +94.95, the peak
+  two_sided(117, 119);  // mid 118: fall 10 <= 20, no trip
+  const std::size_t before_fall = ev.size();
+  two_sided(109, 111);  // mid 110: fall 50 > 20 -> kill, cancel the resting order (PnL +44.95: no loss breach)
+  two_sided(109, 111);  // on_book 6: buy 1 @ 105 -> KILL_SWITCH
+  two_sided(109, 111);
+  const char* lim = R"({"max_order_qty": 10, "max_order_notional": 1e9, "max_position": 10, "price_band_bps": 5000,
+                        "max_open_orders": 4, "max_msgs_per_sec": 100, "max_loss": 100, "max_drawdown": 20})";
+  const char* script = "orders=B101x5,B60x1,K,K,K,B105x1";
+  {  // up to the event before the fall: the peak is tracked, nothing trips
+    const std::vector<sf::Event> head(ev.begin(), ev.begin() + static_cast<std::ptrdiff_t>(before_fall));
+    const std::string p = write_file("dd_head.sfe", head, sf::make_instrument("D", 1'000'000'000, 1'000'000'000, 0));
+    sf::EventFile f;
+    std::string err;
+    REQUIRE(f.open(p, err));
+    sf::Engine eng(f, options());
+    REQUIRE(eng.add_strategy({"s", SF_PLUGIN_SCRIPTED, script, {0}, risk(f, {0}, lim)}, err));
+    REQUIRE(eng.run() == sf::RunStatus::Ok);
+    const auto& s = eng.slot(0);
+    CHECK_EQ(s.fills, 1u);
+    CHECK(!s.gate.killed());
+    CHECK(std::fabs(s.gate.peak_pnl() - (95.0 - 0.0505)) < 1e-6);
+    CHECK(std::fabs(s.gate.pnl() - (85.0 - 0.0505)) < 1e-6);
+    CHECK_EQ(s.done_canceled, 0u);
+    CHECK_EQ(s.gate.open_orders(), 1u);
+  }
+  const std::string p = write_file("dd.sfe", ev, sf::make_instrument("D", 1'000'000'000, 1'000'000'000, 0));
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(p, err));
+  sf::Engine eng(f, options());
+  REQUIRE(eng.add_strategy({"s", SF_PLUGIN_SCRIPTED, script, {0}, risk(f, {0}, lim)}, err));
+  sf::TapeWriter tape;
+  REQUIRE(tape.open(tmp("dd_tape.jsonl"), err));
+  eng.set_tape(&tape);
+  REQUIRE(eng.run() == sf::RunStatus::Ok);
+  REQUIRE(tape.finish(err));
+  const auto& s = eng.slot(0);
+  CHECK(s.gate.killed());
+  CHECK(s.gate.kill_reason() == sf::RiskReason::MaxDrawdown);
+  CHECK_CONTAINS(std::string(s.gate.kill_context()), "max_drawdown=20.000000");
+  CHECK_EQ(s.done_canceled, 1u);  // the resting buy @ 60 was cancelled by the kill switch
+  CHECK_EQ(s.denials_by_reason[static_cast<std::size_t>(sf::RiskReason::KillSwitch)], 1u);
+  CHECK_EQ(s.gate.open_orders(), 0u);
+  CHECK(s.gate.pnl() > 0);  // a drawdown trip, not a loss
+  CHECK_CONTAINS(read_text(tmp("dd_tape.jsonl")), R"("k":"kill","s":"s","ts":5000,"reason":"MAX_DRAWDOWN")");
+}
+
+namespace {
+// kill_on_breach through the engine: the second order breaches max_position 5 (worst long 6).
+struct BreachRun {
+  bool killed = false;
+  sf::RiskReason reason = sf::RiskReason::Accepted;
+  std::uint64_t canceled = 0, accepted = 0, max_position = 0, kill_switch = 0;
+  std::string tape;
+};
+BreachRun run_breach(bool kill_on_breach) {
+  std::vector<sf::Event> ev;
+  for (int k = 0; k < 5; ++k) add_ev(ev, 1000 + 1000 * k, sf::EventType::Quote, 0, 99, 10, sf::kEvEndOfBatch, 101, 10);
+  const std::string name = kill_on_breach ? "kob_true" : "kob_false";
+  const std::string p = write_file(name + ".sfe", ev, sf::make_instrument("B", 1'000'000'000, 1'000'000'000, 0));
+  sf::EventFile f;
+  std::string err;
+  BreachRun out;
+  if (!f.open(p, err)) return out;
+  sf::Engine eng(f, options());
+  const std::string lim = std::string(R"({"max_order_qty": 10, "max_order_notional": 1e9, "max_position": 5, "price_band_bps": 5000,
+      "max_open_orders": 4, "max_msgs_per_sec": 100, "max_loss": 100, "kill_on_breach": )") + (kill_on_breach ? "true}" : "false}");
+  if (!eng.add_strategy({"s", SF_PLUGIN_SCRIPTED, "orders=B98x3,B97x3,B96x1", {0}, risk(f, {0}, lim.c_str())}, err)) return out;
+  sf::TapeWriter tape;
+  if (!tape.open(tmp(name + ".jsonl"), err)) return out;
+  eng.set_tape(&tape);
+  if (eng.run() != sf::RunStatus::Ok || !tape.finish(err)) return out;
+  const auto& s = eng.slot(0);
+  out.killed = s.gate.killed();
+  out.reason = s.gate.kill_reason();
+  out.canceled = s.done_canceled;
+  out.accepted = s.accepted;
+  out.max_position = s.denials_by_reason[static_cast<std::size_t>(sf::RiskReason::MaxPosition)];
+  out.kill_switch = s.denials_by_reason[static_cast<std::size_t>(sf::RiskReason::KillSwitch)];
+  out.tape = read_text(tmp(name + ".jsonl"));
+  return out;
+}
+}  // namespace
+
+SF_TEST(kill_on_breach_trips_on_a_position_breach_through_the_engine) {
+  const BreachRun r = run_breach(true);
+  CHECK(r.killed);
+  CHECK(r.reason == sf::RiskReason::MaxPosition);
+  CHECK_EQ(r.max_position, 1u);
+  CHECK_EQ(r.accepted, 1u);     // B98x3 only
+  CHECK_EQ(r.kill_switch, 1u);  // B96x1, a valid order, blocked until released
+  CHECK_EQ(r.canceled, 1u);     // the resting B98x3 was cancelled by the kill switch
+  CHECK_CONTAINS(r.tape, R"("k":"kill","s":"s","ts":2000,"reason":"MAX_POSITION","context":"instrument=B position=0 working_same_side=3)");
+}
+
+SF_TEST(kill_on_breach_false_only_denies_through_the_engine) {
+  const BreachRun r = run_breach(false);
+  CHECK(!r.killed);
+  CHECK_EQ(r.max_position, 1u);
+  CHECK_EQ(r.accepted, 2u);  // B98x3 and B96x1 (worst long 4)
+  CHECK_EQ(r.kill_switch, 0u);
+  CHECK_EQ(r.canceled, 0u);
+  CHECK(r.tape.find(R"("k":"kill")") == std::string::npos);
 }
 
 SF_TEST(manual_kill_switch_through_the_engine) {

@@ -1,4 +1,6 @@
 // Pre-trade risk gate: every control with an accepted and a denied case and its reason code.
+#include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "sf/risk.hpp"
@@ -58,6 +60,9 @@ SF_TEST(reason_codes_have_stable_names) {
   CHECK_EQ(std::string(sf::risk_reason_name_c(0)), "ACCEPTED");
   CHECK_EQ(std::string(sf::risk_reason_name_c(999)), "UNKNOWN_REASON");
   CHECK_EQ(static_cast<int>(RiskReason::NotInCallback), 18);  // ABI-visible values never move
+  CHECK_EQ(static_cast<int>(RiskReason::MaxDrawdown), 19);
+  CHECK_EQ(std::string(sf::risk_reason_name_c(19)), "MAX_DRAWDOWN");
+  CHECK_EQ(sf::kRiskReasonCount, std::size_t{20});
 }
 
 SF_TEST(invalid_order) {
@@ -258,6 +263,210 @@ SF_TEST(replace_is_checked_like_a_new_order) {
   CHECK(g.check_replace(id, 1000, 10, ref(), 0).reason == RiskReason::Accepted);  // 20
   CHECK_EQ(g.account(0).working_buy, 20);
   CHECK(g.check_replace(id, 1000, 11, ref(), 0).reason == RiskReason::MaxOrderQty);
+}
+
+namespace {
+// Drawdown limit 3.0 quote; 1 tick x 10 lots = 0.1 quote. `n_inst` 1 takes the gate's single-
+// instrument fast path (dd_known_ok), 2 the general one: both must decide the same.
+sf::RiskLimits dd_limits(std::size_t n_inst) {
+  auto l = limits();
+  l.instruments.resize(n_inst);
+  l.has_max_drawdown = true;
+  l.max_drawdown = 3.0;
+  return l;
+}
+}  // namespace
+
+SF_TEST(drawdown_trips_only_after_the_fall_from_the_peak_exceeds_the_limit) {
+  for (std::size_t n : {std::size_t{1}, std::size_t{2}}) {
+    sf::RiskGate g(dd_limits(n));
+    CHECK(submit(g, buy(1000, 10)) == RiskReason::Accepted);
+    g.on_fill(g_id - 1, sf::Side::Bid, 0, 1000, 10, 0.0);
+    g.on_done(g_id - 1);
+    auto at = [&](sf::Ticks mid) {
+      g.mark(0, 2 * mid);
+      return g.check_loss(0);
+    };
+    CHECK(!at(1000));
+    CHECK(!at(998));  // -0.2 below the starting PnL 0 (the first peak): within the limit
+    CHECK(!at(1020));  // +2.0: new peak
+    CHECK(!at(1050));  // +5.0: new peak
+    CHECK(std::fabs(g.peak_pnl() - 5.0) < 1e-9);
+    CHECK(!at(1030));  // fall 2.0
+    CHECK(!at(1040));  // inside what is known: no new peak, no breach
+    CHECK(!at(1022));  // fall 2.8
+    CHECK(!g.killed());
+    CHECK(submit(g, sell(1022, 1), 0, sf::Reference{1021, 1023, 0, false}) == RiskReason::Accepted);
+    CHECK(!at(1060));  // +6.0: the peak moves up again
+    CHECK(std::fabs(g.peak_pnl() - 6.0) < 1e-9);
+    CHECK(!at(1032));  // fall 2.8 from the new peak (would be within 3.0 of the old one too)
+    CHECK(!g.killed());
+    CHECK(at(1028));   // fall 3.2 > 3.0; PnL +2.8 is nowhere near max_loss
+    CHECK(g.killed());
+    CHECK(g.kill_reason() == RiskReason::MaxDrawdown);
+    CHECK_CONTAINS(std::string(g.kill_context()), "max_drawdown=3.000000");
+    CHECK_CONTAINS(std::string(g.kill_context()), "peak=6.000000");
+    CHECK(!at(1000));  // already killed: no second engagement
+    std::string ctx;
+    CHECK(submit(g, sell(1000, 1), 0, ref(), &ctx) == RiskReason::KillSwitch);
+    CHECK_CONTAINS(ctx, "kill_reason=MAX_DRAWDOWN");
+    // release does not reset the peak: still 6.0 - 0.0 below it, the next order re-trips
+    g.release_kill();
+    const auto d = g.check_new(g_id++, sell(1000, 1), ref(), 0);
+    CHECK(d.reason == RiskReason::MaxDrawdown);
+    CHECK(d.kill_engaged);
+    CHECK(g.killed());
+  }
+}
+
+SF_TEST(drawdown_of_a_short_position) {
+  for (std::size_t n : {std::size_t{1}, std::size_t{2}}) {
+    sf::RiskGate g(dd_limits(n));
+    CHECK(submit(g, sell(1000, 10)) == RiskReason::Accepted);
+    g.on_fill(g_id - 1, sf::Side::Ask, 0, 1000, 10, 0.25);  // fees count: PnL -0.25 at mark 1000
+    g.on_done(g_id - 1);
+    auto at = [&](sf::Ticks mid) {
+      g.mark(0, 2 * mid);
+      return g.check_loss(0);
+    };
+    CHECK(!at(1002));  // -0.45
+    CHECK(!at(970));   // +2.75 peak
+    CHECK(!at(980));   // +1.75
+    CHECK(!at(995));   // +0.25: fall 2.5
+    CHECK(!g.killed());
+    CHECK(at(1001));   // -0.35: fall 3.1
+    CHECK(g.kill_reason() == RiskReason::MaxDrawdown);
+  }
+}
+
+SF_TEST(drawdown_absent_means_no_control) {
+  sf::RiskGate g(limits());
+  CHECK(submit(g, buy(1000, 10)) == RiskReason::Accepted);
+  g.on_fill(g_id - 1, sf::Side::Bid, 0, 1000, 10, 0.0);
+  g.mark(0, 2 * 1100);
+  CHECK(!g.check_loss(0));
+  g.mark(0, 2 * 960);  // fall 14 from +10; loss 4 < max_loss 50
+  CHECK(!g.check_loss(0));
+  CHECK(!g.killed());
+}
+
+// The fast path (single instrument) and the general path against a reference peak, over random
+// fills and marks: the peak must be exact after every PnL change, the trip at the first breach.
+SF_TEST(drawdown_fast_path_matches_a_reference) {
+  std::uint64_t x = 0x9E3779B97F4A7C15ull;
+  auto rnd = [&](int n) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return static_cast<int>(x % static_cast<std::uint64_t>(n));
+  };
+  int trips = 0;
+  for (int run = 0; run < 400; ++run) {
+    for (std::size_t n : {std::size_t{1}, std::size_t{2}}) {
+      auto l = dd_limits(n);
+      l.max_loss = 1e12;
+      l.max_drawdown = 0.5 + rnd(40) * 0.25;
+      l.instruments[0].max_position = 1'000'000;
+      l.instruments[0].max_order_qty = 1'000'000;
+      l.instruments[0].max_order_notional = 1'000'000'000'000;
+      sf::RiskGate g(l);
+      double peak = 0;
+      sf::Ticks mid = 1000;
+      g.mark(0, 2 * mid);
+      for (int step = 0; step < 300 && !g.killed(); ++step) {
+        if (rnd(10) == 0) {
+          const bool b = rnd(2) == 0;
+          g.on_fill(0, b ? sf::Side::Bid : sf::Side::Ask, 0, mid + rnd(5) - 2, 1 + rnd(20), rnd(3) * 0.01);
+        } else {
+          mid += rnd(7) - 3;
+          g.mark(0, 2 * mid);
+        }
+        const bool tripped = g.check_loss(0);
+        const double p = g.pnl();
+        peak = std::max(peak, p);
+        const bool breach = peak - p > l.max_drawdown;
+        CHECK_EQ(tripped, breach);
+        CHECK_EQ(g.peak_pnl(), peak);
+        trips += tripped ? 1 : 0;
+      }
+    }
+  }
+  CHECK(trips > 100);  // the limits are tight enough that many runs trip
+}
+
+SF_TEST(kill_on_breach_trips_on_a_position_breach_and_blocks_until_released) {
+  auto l = limits();
+  l.kill_on_breach = true;
+  sf::RiskGate g(l);
+  CHECK(submit(g, buy(1000, 10)) == RiskReason::Accepted);
+  CHECK(submit(g, buy(999, 10)) == RiskReason::Accepted);  // worst case long 20 == max
+  const auto d = g.check_new(g_id++, buy(998, 1), ref(), 0);
+  CHECK(d.reason == RiskReason::MaxPosition);
+  CHECK(d.kill_engaged);
+  CHECK(g.killed());
+  CHECK(g.kill_reason() == RiskReason::MaxPosition);
+  CHECK_CONTAINS(std::string(g.kill_context()), "max=20");
+  std::string ctx;
+  CHECK(submit(g, sell(1005, 1), 0, ref(), &ctx) == RiskReason::KillSwitch);  // a valid order, blocked
+  CHECK_CONTAINS(ctx, "kill_reason=MAX_POSITION");
+  CHECK(g.check_replace(g_id - 3, 997, 5, ref(), 0).reason == RiskReason::KillSwitch);
+  g.release_kill();
+  CHECK(!g.killed());
+  CHECK(submit(g, sell(1005, 9)) == RiskReason::Accepted);  // short worst 9
+  CHECK(submit(g, sell(1004, 9)) == RiskReason::Accepted);  // 18
+  CHECK(submit(g, sell(1003, 2)) == RiskReason::Accepted);  // 20 == max
+  const std::uint64_t last = g_id - 1;
+  const auto r = g.check_replace(last, 1003, 12, ref(), 0);
+  CHECK(r.reason == RiskReason::MaxOrderQty);  // not a kill_on_breach reason: only denied
+  CHECK(!r.kill_engaged);
+  CHECK(!g.killed());
+  const auto r2 = g.check_replace(last, 1003, 3, ref(), 0);  // a replace breach trips it too
+  CHECK(r2.reason == RiskReason::MaxPosition);
+  CHECK(r2.kill_engaged);
+  CHECK(g.killed());
+  CHECK(g.kill_reason() == RiskReason::MaxPosition);
+  CHECK_CONTAINS(std::string(g.kill_context()), "op=replace");
+}
+
+SF_TEST(kill_on_breach_false_only_denies) {
+  sf::RiskGate g(limits());  // kill_on_breach defaults to false
+  CHECK(!g.limits().kill_on_breach);
+  CHECK(submit(g, buy(1000, 10)) == RiskReason::Accepted);
+  CHECK(submit(g, buy(999, 10)) == RiskReason::Accepted);
+  const auto d = g.check_new(g_id++, buy(998, 1), ref(), 0);
+  CHECK(d.reason == RiskReason::MaxPosition);
+  CHECK(!d.kill_engaged);
+  CHECK(!g.killed());
+  CHECK(submit(g, sell(1005, 1)) == RiskReason::Accepted);
+}
+
+SF_TEST(kill_on_breach_open_orders_and_rate_limit) {
+  {
+    auto l = limits();
+    l.kill_on_breach = true;
+    sf::RiskGate g(l);
+    for (int i = 0; i < 5; ++i) CHECK(submit(g, buy(1000 - i, 1)) == RiskReason::Accepted);
+    CHECK(submit(g, buy(990, 1)) == RiskReason::MaxOpenOrders);
+    CHECK(g.killed());
+    CHECK(g.kill_reason() == RiskReason::MaxOpenOrders);
+  }
+  {
+    auto l = limits();
+    l.kill_on_breach = true;
+    l.max_msgs_per_sec = 10;
+    l.msg_burst = 2;
+    sf::RiskGate g(l);
+    CHECK(submit(g, buy(1000, 1)) == RiskReason::Accepted);
+    CHECK(submit(g, buy(999, 1)) == RiskReason::Accepted);
+    CHECK(submit(g, buy(998, 1)) == RiskReason::RateLimit);
+    CHECK(g.killed());
+    CHECK(g.kill_reason() == RiskReason::RateLimit);
+    // other denials never trip it
+    g.release_kill();
+    CHECK(submit(g, buy(1000, 11), kSec) == RiskReason::MaxOrderQty);
+    CHECK(submit(g, buy(1020, 1), kSec) == RiskReason::PriceBand);
+    CHECK(!g.killed());
+  }
 }
 
 SF_TEST_MAIN()

@@ -15,8 +15,18 @@ def test_every_risk_field_maps_in_human_units():
     assert risk == {
         "max_order_qty": 0.005, "max_order_notional": 400, "max_position": 0.01,
         "price_band_bps": 10, "max_open_orders": 2, "max_msgs_per_sec": 20, "msg_burst": 20,
-        "max_loss": 100, "kill_on_max_loss": True,
+        "max_loss": 100, "kill_on_max_loss": True, "max_drawdown": 80, "kill_on_breach": True,
     }
+
+
+def test_kill_on_breach_follows_the_spec_and_drawdown_is_always_set():
+    spec = with_changes(example("btc-obi-scalper"), risk={"kill_on_breach": False,
+                                                           "max_drawdown": 12.5})
+    risk = risk_config(spec)
+    assert risk["kill_on_breach"] is False and risk["max_drawdown"] == 12.5
+    assert risk["kill_on_max_loss"] is True  # loss (and drawdown) breaches always trip it
+    cfg = replay_config(spec, plugin="p", params="", data="d", bar_mode=False)
+    assert cfg["risk"] == risk
 
 
 def test_lognormal_latency_feed_entry_and_response():

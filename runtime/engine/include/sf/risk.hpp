@@ -7,17 +7,23 @@
 // Limits are integers per instrument (lots, ticks, tick*lot notional as int128, price band in
 // 1/100 bps), converted once from the human-unit JSON config (see config.hpp).
 // Checks, in this precedence (the first failing one is the reason code):
-//   INVALID_ORDER, INSTRUMENT_NOT_ALLOWED, KILL_SWITCH, MAX_LOSS, RATE_LIMIT, MAX_OPEN_ORDERS,
+//   INVALID_ORDER, INSTRUMENT_NOT_ALLOWED, KILL_SWITCH, MAX_LOSS, MAX_DRAWDOWN, RATE_LIMIT, MAX_OPEN_ORDERS,
 //   MAX_ORDER_QTY, NO_REFERENCE / CROSSED_REFERENCE / STALE_REFERENCE, PRICE_BAND,
 //   MAX_ORDER_NOTIONAL, MAX_POSITION (position + same-side working qty + this order),
 //   SELF_TRADE (own working opposite order at a crossing price), DUPLICATE_ORDER.
 // The message throttle is a token bucket on the event clock (never the wall clock): new orders
 // and replaces need a token; cancels consume one when available but are never denied, since a
-// cancel only reduces risk. A kill switch (manual, or automatic on MAX_LOSS) blocks new orders
+// cancel only reduces risk. A kill switch (manual, or automatic on MAX_LOSS / MAX_DRAWDOWN, and
+// with kill_on_breach on a MAX_POSITION / MAX_OPEN_ORDERS / RATE_LIMIT denial) blocks new orders
 // and replaces until release_kill(); the engine cancels all working orders when it engages.
+// Drawdown (optional, RiskLimits::has_max_drawdown): the gate keeps the running peak of pnl()
+// (starting at 0, the PnL before any fill), updated wherever the PnL is evaluated after it changed
+// (check_loss() after fills and mark moves of an open position; check_new/check_replace), and
+// trips the kill switch with MAX_DRAWDOWN when peak - pnl() > max_drawdown. Checked after
+// MAX_LOSS in the precedence above. release_kill() does not reset the peak.
 // Worst case per check: O(open orders) for the self-trade and duplicate scans (bounded by
-// max_open_orders), O(instruments) for the loss check when the PnL changed since the last one
-// (cached otherwise); no allocation after construction.
+// max_open_orders), O(instruments) for the loss / drawdown check when the PnL changed since the
+// last one (cached otherwise); no allocation after construction.
 #pragma once
 
 #include <array>
@@ -50,8 +56,9 @@ enum class RiskReason : std::int32_t {
   UnknownOrder = 16,
   VenueBackpressure = 17,
   NotInCallback = 18,
+  MaxDrawdown = 19,  // kill switch tripped by the fall from the running PnL peak
 };
-inline constexpr std::size_t kRiskReasonCount = 19;
+inline constexpr std::size_t kRiskReasonCount = 20;
 
 /// SCREAMING_SNAKE name of a reason code (stable; dashboards group by it).
 [[nodiscard]] const char* risk_reason_name(RiskReason r) noexcept;
@@ -74,6 +81,9 @@ struct RiskLimits {
   std::int64_t msg_burst = 0;
   double max_loss = 0.0;  // quote currency, > 0
   bool kill_on_max_loss = true;
+  bool has_max_drawdown = false;  // false: no drawdown control (config key absent)
+  double max_drawdown = 0.0;      // quote currency, > 0 when has_max_drawdown
+  bool kill_on_breach = false;    // MAX_POSITION / MAX_OPEN_ORDERS / RATE_LIMIT denials also trip the kill switch
   Nanos max_reference_age_ns = 0;
   Nanos duplicate_window_ns = 0;
 };
@@ -81,6 +91,10 @@ struct RiskLimits {
 struct RiskDecision {
   RiskReason reason = RiskReason::Accepted;
   Ticks protect_px = 0;  // for accepted market orders: the worst price the venue may fill at
+  // This decision engaged the kill switch (MAX_DRAWDOWN, or a kill_on_breach denial): the caller
+  // cancels all working orders. (Not set for MAX_LOSS, whose kill the gate has engaged this way
+  // since before this flag existed.)
+  bool kill_engaged = false;
   char context[192] = {0};
   [[nodiscard]] bool accepted() const noexcept { return reason == RiskReason::Accepted; }
 };
@@ -158,9 +172,20 @@ class RiskGate {
   }
   [[nodiscard]] double fees() const noexcept;
   [[nodiscard]] double pnl_instrument(std::uint32_t instrument) const noexcept;
-  /// Evaluates the loss limit; engages the kill switch on a breach when configured. Returns true
+  /// Evaluates the loss limit and, when configured, updates the drawdown peak and evaluates the
+  /// drawdown limit; engages the kill switch on a breach (loss: when configured; drawdown:
+  /// always). Call after every PnL change (fill, mark move of an open position). Returns true
   /// when the kill switch was engaged by this call.
-  bool check_loss(Nanos now) noexcept;
+  bool check_loss(Nanos now) noexcept {
+    (void)now;
+    if (lim_.has_max_drawdown) [[unlikely]] return check_loss_drawdown();
+    if (killed_ || !lim_.kill_on_max_loss) return false;
+    if (loss_known_ok()) return false;
+    return check_loss_slow();
+  }
+  /// Running peak of pnl() as tracked for the drawdown limit (0 until a higher PnL was seen;
+  /// not tracked when the limit is off).
+  [[nodiscard]] double peak_pnl() const noexcept { return peak_pnl_; }
 
   void engage_kill(RiskReason why, const char* context) noexcept;
   void release_kill() noexcept;
@@ -190,6 +215,25 @@ class RiskGate {
     loss_ok_mark_ = a.mark_x2;
   }
   void remove_at(std::uint32_t idx) noexcept;
+  bool check_loss_slow() noexcept;
+  void breach(RiskDecision& d) noexcept;
+  bool check_loss_drawdown() noexcept;
+  /// True when the current marks are known to give neither a new peak nor a drawdown breach
+  /// without evaluating pnl(). Single-instrument gates, as loss_known_ok(): with no fill since
+  /// the marks in [dd_ok_mark_, dd_top_mark_] (ordered by the position's favourable side) were
+  /// evaluated and the peak unchanged since, pnl() at a mark in that range lies between the two
+  /// evaluated values, so it is <= peak (no new peak) and peak - pnl() <= max_drawdown.
+  [[nodiscard]] bool dd_known_ok() const noexcept {
+    if (!dd_valid_) return false;
+    const InstrumentAccount& a = acct_[0];
+    if (a.position == 0) return true;  // the mark does not enter pnl() at all
+    if (a.mark_x2 == kNoPrice) return false;
+    return a.position > 0 ? a.mark_x2 >= dd_ok_mark_ && a.mark_x2 <= dd_top_mark_
+                          : a.mark_x2 <= dd_ok_mark_ && a.mark_x2 >= dd_top_mark_;
+  }
+  /// Updates the peak with the freshly evaluated pnl() `p`; true when peak - p > max_drawdown.
+  bool track_drawdown(double p) noexcept;
+  void drawdown_context(double p, char* out, std::size_t n) const noexcept;
 
   RiskLimits lim_;
   std::vector<InstrumentAccount> acct_;
@@ -207,6 +251,10 @@ class RiskGate {
   mutable bool pnl_valid_ = false;
   mutable bool loss_ok_valid_ = false;  // see loss_known_ok(); cleared by every fill
   mutable Ticks loss_ok_mark_ = kNoPrice;
+  double peak_pnl_ = 0.0;         // running peak of pnl() (drawdown limit only)
+  bool dd_valid_ = false;         // see dd_known_ok(); cleared by every fill
+  Ticks dd_ok_mark_ = kNoPrice;   // least favourable mark known to pass the drawdown limit
+  Ticks dd_top_mark_ = kNoPrice;  // most favourable mark known not to exceed the peak
 };
 
 }  // namespace sf
