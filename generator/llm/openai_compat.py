@@ -100,7 +100,7 @@ class OpenAIProvider(Provider):
             kw["seed"] = request.seed
         if request.stop:
             kw["stop"] = list(request.stop)
-        mode = self.config["response_format"]
+        mode = getattr(self, "_format_fallback", None) or self.config["response_format"]
         if request.response_format is not None and mode != "none":
             schema = dict(request.response_format)
             if mode == "json_schema":
@@ -110,6 +110,13 @@ class OpenAIProvider(Provider):
                 kw["response_format"] = {"type": "json_object"}
         return kw
 
+    @staticmethod
+    def _schema_refused(kwargs: dict[str, Any], err: Any) -> bool:
+        """The endpoint rejected ``response_format: json_schema`` (not the request as a whole)."""
+        fmt = kwargs.get("response_format") or {}
+        text = str(getattr(err, "message", "")) + str(getattr(err, "body", ""))
+        return fmt.get("type") == "json_schema" and "response_format" in text and "json_schema" in text
+
     def complete(self, request: LLMRequest) -> LLMResponse:
         import openai
 
@@ -118,27 +125,35 @@ class OpenAIProvider(Provider):
         tries = self.config["max_retries"] + 1
         where = self._base_url() or "the OpenAI API"
         last = ""
-        for attempt in range(1, tries + 1):
+        attempt = 0
+        while attempt < tries:
+            attempt += 1
             t0 = time.perf_counter()
             try:
                 completion = client.chat.completions.create(**kwargs)
-            except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as err:
+            except openai.APIStatusError as err:  # 4xx/5xx answers, incl. 429 and 500
+                if self._schema_refused(kwargs, err):
+                    # e.g. llama.cpp's server takes only "text"/"json_object": fall back once,
+                    # for this and every later request of this provider instance
+                    self._format_fallback = "json_object"
+                    kwargs = self._kwargs(request)
+                    attempt -= 1  # the fallback is not a retry
+                    continue
+                if not (isinstance(err, openai.RateLimitError) or err.status_code >= 500):
+                    raise ProviderError(f"openai provider at {where}: {self._describe(err)}") from None
                 last = self._describe(err)
                 if attempt == tries:
                     break
                 self.sleep(self._delay(attempt, err))
-                continue
-            except openai.APIStatusError as err:
-                if err.status_code >= 500:  # 5xx the SDK did not map to InternalServerError
-                    last = self._describe(err)
-                    if attempt == tries:
-                        break
-                    self.sleep(self._delay(attempt, err))
-                    continue
-                raise ProviderError(f"openai provider at {where}: {self._describe(err)}") from None
+            except openai.APIConnectionError as err:  # also timeouts
+                last = self._describe(err)
+                if attempt == tries:
+                    break
+                self.sleep(self._delay(attempt, err))
             except openai.OpenAIError as err:
                 raise ProviderError(f"openai provider at {where}: {type(err).__name__}: {err}") from None
-            return self._response(request, completion, time.perf_counter() - t0)
+            else:
+                return self._response(request, completion, time.perf_counter() - t0)
         raise RetryableError(f"openai provider at {where}: {last} after {tries} "
                              f"{'try' if tries == 1 else 'tries'}; try again later")
 

@@ -55,8 +55,8 @@ class FakeOpenAI:
                     })
                 status = int(step[0])
                 headers = {"retry-after": "0"} if status == 429 else {}
-                return self._send(status, {"error": {"message": f"scripted {status}",
-                                                     "type": "test"}}, headers)
+                message = step[1] if len(step) > 1 else f"scripted {status}"
+                return self._send(status, {"error": {"message": message, "type": "test"}}, headers)
 
             def _send(self, status: int, payload: dict[str, Any],
                       headers: dict[str, str] | None = None) -> None:

@@ -71,6 +71,19 @@ def test_persistent_429_becomes_retryable_error(fake_openai) -> None:
     assert len(fake_openai.requests) == 3
 
 
+def test_json_schema_refused_falls_back_to_json_object(fake_openai) -> None:
+    """llama.cpp's server (`stratforge model serve`) accepts only text/json_object."""
+    refusal = ("1 validation error: {'type': 'literal_error', 'loc': ('body', 'response_format', "
+               "'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}")
+    fake_openai.script = [(500, refusal), ("ok", '{"a": 1}'), ("ok", '{"b": 2}')]
+    p = _provider(fake_openai, max_retries=0)
+    req = p.request(MSGS, response_format={"type": "object"})
+    assert p.complete(req).text == '{"a": 1}'
+    assert p.complete(req).text == '{"b": 2}'
+    kinds = [r["response_format"]["type"] for r in fake_openai.requests]
+    assert kinds == ["json_schema", "json_object", "json_object"]
+
+
 def test_client_errors_are_not_retried(fake_openai) -> None:
     fake_openai.script = [(400,)]
     p = _provider(fake_openai, max_retries=3)
