@@ -30,12 +30,13 @@ UNBOUND_MONEY = Decimal(10) ** 15
 
 
 def crosscheck_spec(spec, symbol: str | None = None):
-    """``spec`` (a ``StrategySpec`` or ``LoadedSpec``) with non-binding risk limits and, when
+    """``spec`` (a ``StrategySpec`` or ``LoadedSpec``) with non-binding risk limits (and no kill
+    on a breach: backtrader has no risk gate to mirror it) and, when
     given, its single instrument renamed to ``symbol``. Returns a ``StrategySpec``."""
     s = spec_of(spec)
     risk = s.risk.model_copy(update={"max_order_qty": UNBOUND_QTY, "max_position": UNBOUND_QTY,
                                      "max_order_notional": UNBOUND_MONEY, "max_loss": UNBOUND_MONEY,
-                                     "max_drawdown": UNBOUND_MONEY})
+                                     "max_drawdown": UNBOUND_MONEY, "kill_on_breach": False})
     update = {"risk": risk}
     if symbol is not None:
         if len(s.strategy.instruments) != 1:

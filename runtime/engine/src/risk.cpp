@@ -165,7 +165,10 @@ RiskDecision RiskGate::check_new(std::uint64_t id, const OrderIntent& o, const R
     if (p < -lim_.max_loss) {
       d = deny(RiskReason::MaxLoss);
       std::snprintf(d.context, sizeof d.context, "pnl=%.6f max_loss=%.6f", p, lim_.max_loss);
-      if (lim_.kill_on_max_loss) engage_kill(RiskReason::MaxLoss, d.context);
+      if (lim_.kill_on_max_loss) {
+        engage_kill(RiskReason::MaxLoss, d.context);
+        d.kill_engaged = true;  // the engine cancels every working order
+      }
       return d;
     }
     if (p >= -lim_.max_loss) note_loss_ok();  // not for NaN
@@ -302,7 +305,10 @@ RiskDecision RiskGate::check_replace(const GateOrder* found, std::uint64_t id, T
     if (p < -lim_.max_loss) {
       d = deny(RiskReason::MaxLoss);
       std::snprintf(d.context, sizeof d.context, "pnl=%.6f max_loss=%.6f op=replace", p, lim_.max_loss);
-      if (lim_.kill_on_max_loss) engage_kill(RiskReason::MaxLoss, d.context);
+      if (lim_.kill_on_max_loss) {
+        engage_kill(RiskReason::MaxLoss, d.context);
+        d.kill_engaged = true;  // the engine cancels every working order
+      }
       return d;
     }
     if (p >= -lim_.max_loss) note_loss_ok();  // not for NaN
