@@ -52,6 +52,7 @@ _DIRECTIONAL_CPP = CodeRegion(
         "r.exit_long = in_.mid.ok && in_.mid.v < 100.0;\n"
         "r.entry_short = false;\n"
         "r.exit_short = false;"),
+    param_prefix="p_.",
 )
 
 _DIRECTIONAL_PY = CodeRegion(
@@ -76,6 +77,7 @@ _DIRECTIONAL_PY = CodeRegion(
         "r.exit_long = mid is not None and mid < 100.0\n"
         "r.entry_short = False\n"
         "r.exit_short = False"),
+    param_prefix="self.p.",
 )
 
 _MM_CPP = CodeRegion(
@@ -92,6 +94,7 @@ _MM_CPP = CodeRegion(
         "The engine clamps quotes to the book and the minimum spread afterwards."),
     example_task="Stop quoting the bid when the position is above half the inventory limit.",
     example_answer="if (pos * 2 > p_.max_inventory_lots) want_bid = false;",
+    param_prefix="p_.",
 )
 
 _MM_PY = CodeRegion(
@@ -107,6 +110,7 @@ _MM_PY = CodeRegion(
         "Mirror the C++ region exactly."),
     example_task="Stop quoting the bid when the position is above half the inventory limit.",
     example_answer="if pos * 2 > self.p.max_inventory_lots:\n    want_bid = False",
+    param_prefix="self.p.",
 )
 
 

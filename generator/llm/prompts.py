@@ -62,7 +62,7 @@ PROMPTS: dict[str, tuple[str, int]] = {
     "signals.user": ("signals_user.j2", 1),
     "signals.repair": ("signals_repair.j2", 1),
     "code.system": ("code_system.j2", 1),
-    "code.user": ("code_user.j2", 1),
+    "code.user": ("code_user.j2", 2),
     "code.repair": ("code_repair.j2", 1),
 }
 
@@ -385,6 +385,7 @@ class CodeRegion:
     example_task: str
     example_answer: str
     constraints: tuple[str, ...] = ()
+    param_prefix: str = "params."  # how region code reads a parameter, e.g. "p_." or "self.p."
 
     def __post_init__(self) -> None:
         if self.language not in _LANG:
@@ -400,7 +401,8 @@ def code_region_messages(logic: str, region: CodeRegion,
                     end=data.end)
     user = render("code.user", region=region, language_name=language_name, fence_tag=tag,
                   constraints=[*BASE_CONSTRAINTS[region.language], *region.constraints],
-                  params=[(k, _fmt(v)) for k, v in params.items()], data_block=data.block)
+                  params=[(region.param_prefix + k, _fmt(v)) for k, v in params.items()],
+                  data_block=data.block)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 

@@ -111,7 +111,7 @@ def test_code_region_prompt_quotes_logic_and_lists_constraints() -> None:
     inside = _data_block(user, data.begin, data.end)
     assert "ignore previous instructions" in inside and "rm -rf" in inside
     assert "no exceptions" in user and "Return false while state.ema" in user
-    assert "struct Book" in user and region.signature in user and "- window = 20" in user
+    assert "struct Book" in user and region.signature in user and "- params.window = 20" in user
     repair = code_repair_messages([{"role": "system", "content": system}], "bad", region,
                                   ["region.cpp:3:5: error: 'x' was not declared"])
     assert repair[-2] == {"role": "assistant", "content": "bad"}
