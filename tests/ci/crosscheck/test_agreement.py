@@ -59,14 +59,14 @@ def test_bar_mode_agrees_with_backtrader_on_sample_data(backend, examples, sampl
 
 @pytest.mark.slow
 def test_binding_risk_limits_are_named(backend, examples, sample_data, tmp_path):
-    """With the spec's own limits the ORCL example trips max_loss in the runtime: the cross-check
-    fails and says why (backtrader has no risk gate)."""
+    """With the spec's own limits the ORCL example trips its drawdown limit (2,500 < max_loss
+    3,000) in the runtime: the cross-check fails and says why (backtrader has no risk gate)."""
     loaded, bundle, build = examples["orcl-mean-reversion"]
     data = sample_data["orcl-mean-reversion"]
     results = bar_replay(backend, loaded.spec, build, bundle, data, tmp_path / "replay")
     a = agreement_report(backend, bundle, tmp_path, data, loaded.spec, results).agreement
     assert a.status is CheckStatus.failed
-    assert "kill switch engaged (MAX_LOSS)" in a.details
+    assert "kill switch engaged (MAX_DRAWDOWN)" in a.details
 
 
 def test_disagreement_is_reported(backend, examples, sample_data, tmp_path):
