@@ -140,6 +140,34 @@ bool RiskGate::check_band(Ticks px, Ticks mid_x2, const InstrumentLimits& il, Ri
   return true;
 }
 
+bool RiskGate::deny_on_loss(RiskDecision& d, const char* op) noexcept {
+  if (!loss_known_ok()) {
+    const double p = pnl();
+    if (p < -lim_.max_loss) {
+      d = deny(RiskReason::MaxLoss);
+      std::snprintf(d.context, sizeof d.context, "pnl=%.6f max_loss=%.6f%s", p, lim_.max_loss, op);
+      if (lim_.kill_on_max_loss) {
+        engage_kill(RiskReason::MaxLoss, d.context);
+        d.kill_engaged = true;  // the engine cancels every working order
+      }
+      return true;
+    }
+    if (p >= -lim_.max_loss) note_loss_ok();  // not for NaN
+  }
+  if (lim_.has_max_drawdown && !dd_known_ok()) [[unlikely]] {
+    const double p = pnl();
+    if (track_drawdown(p)) {
+      d = deny(RiskReason::MaxDrawdown);
+      drawdown_context(p, d.context, sizeof d.context);
+      engage_kill(RiskReason::MaxDrawdown, d.context);
+      std::strncat(d.context, op, sizeof d.context - std::strlen(d.context) - 1);
+      d.kill_engaged = true;
+      return true;
+    }
+  }
+  return false;
+}
+
 RiskDecision RiskGate::check_new(std::uint64_t id, const OrderIntent& o, const Reference& ref, Nanos now) {
   RiskDecision d;
   if ((o.side != Side::Bid && o.side != Side::Ask) || (o.type != OrdType::Limit && o.type != OrdType::Market) ||
@@ -160,29 +188,7 @@ RiskDecision RiskGate::check_new(std::uint64_t id, const OrderIntent& o, const R
     std::snprintf(d.context, sizeof d.context, "kill_reason=%s %s", risk_reason_name(kill_reason_), kill_context_);
     return d;
   }
-  if (!loss_known_ok()) {
-    const double p = pnl();
-    if (p < -lim_.max_loss) {
-      d = deny(RiskReason::MaxLoss);
-      std::snprintf(d.context, sizeof d.context, "pnl=%.6f max_loss=%.6f", p, lim_.max_loss);
-      if (lim_.kill_on_max_loss) {
-        engage_kill(RiskReason::MaxLoss, d.context);
-        d.kill_engaged = true;  // the engine cancels every working order
-      }
-      return d;
-    }
-    if (p >= -lim_.max_loss) note_loss_ok();  // not for NaN
-  }
-  if (lim_.has_max_drawdown && !dd_known_ok()) [[unlikely]] {
-    const double p = pnl();
-    if (track_drawdown(p)) {
-      d = deny(RiskReason::MaxDrawdown);
-      drawdown_context(p, d.context, sizeof d.context);
-      engage_kill(RiskReason::MaxDrawdown, d.context);
-      d.kill_engaged = true;
-      return d;
-    }
-  }
+  if (deny_on_loss(d, "")) return d;
   // Peek the bucket without consuming: a denied order must not use a token.
   // The bucket state after taking the token is kept and committed only on acceptance (the same
   // state a second take_token(now) from the restored state would produce).
@@ -300,30 +306,7 @@ RiskDecision RiskGate::check_replace(const GateOrder* found, std::uint64_t id, T
     std::snprintf(d.context, sizeof d.context, "kill_reason=%s op=replace", risk_reason_name(kill_reason_));
     return d;
   }
-  if (!loss_known_ok()) {
-    const double p = pnl();
-    if (p < -lim_.max_loss) {
-      d = deny(RiskReason::MaxLoss);
-      std::snprintf(d.context, sizeof d.context, "pnl=%.6f max_loss=%.6f op=replace", p, lim_.max_loss);
-      if (lim_.kill_on_max_loss) {
-        engage_kill(RiskReason::MaxLoss, d.context);
-        d.kill_engaged = true;  // the engine cancels every working order
-      }
-      return d;
-    }
-    if (p >= -lim_.max_loss) note_loss_ok();  // not for NaN
-  }
-  if (lim_.has_max_drawdown && !dd_known_ok()) [[unlikely]] {
-    const double p = pnl();
-    if (track_drawdown(p)) {
-      d = deny(RiskReason::MaxDrawdown);
-      drawdown_context(p, d.context, sizeof d.context);
-      engage_kill(RiskReason::MaxDrawdown, d.context);
-      std::strncat(d.context, " op=replace", sizeof d.context - std::strlen(d.context) - 1);
-      d.kill_engaged = true;
-      return d;
-    }
-  }
+  if (deny_on_loss(d, " op=replace")) return d;
   std::int64_t taken_tokens;
   Nanos taken_ts;
   {

@@ -233,6 +233,10 @@ class RiskGate {
   }
   /// Updates the peak with the freshly evaluated pnl() `p`; true when peak - p > max_drawdown.
   bool track_drawdown(double p) noexcept;
+  /// The max-loss and drawdown checks shared by new orders and replaces: true, with `d` filled
+  /// (and the kill switch engaged where the limit says so), when the request must be denied.
+  /// `op` is appended to the denial's context ("" for new orders, " op=replace").
+  [[nodiscard]] bool deny_on_loss(RiskDecision& d, const char* op) noexcept;
   void drawdown_context(double p, char* out, std::size_t n) const noexcept;
 
   RiskLimits lim_;
