@@ -8,7 +8,6 @@ traceback).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,33 +19,13 @@ from rich.table import Table
 from stratforge import __version__
 from stratforge.errors import SpecError, StratforgeError
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+from stratforge.cli_support import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, SafeGroup
+
+__all__ = ["main", "EXIT_OK", "EXIT_INVALID", "EXIT_USAGE", "EXIT_INTERNAL"]
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-class _Group(click.Group):
-    """Turns stray exceptions into one clear line instead of a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
-            raise
-        except StratforgeError as err:
-            click.echo(f"error: {err}", err=True)
-            ctx.exit(EXIT_INVALID)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
-        except Exception as err:  # noqa: BLE001 - last line of defence, reported as a bug
-            if os.environ.get("STRATFORGE_DEBUG"):
-                raise
-            click.echo(f"internal error (a bug in stratforge, please report it): "
-                       f"{type(err).__name__}: {err}", err=True)
-            ctx.exit(EXIT_INTERNAL)
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="stratforge")
 def main() -> None:
     """stratforge: YAML strategy specs to tested, backtested, scored trading code."""

