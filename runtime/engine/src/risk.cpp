@@ -140,6 +140,22 @@ bool RiskGate::check_band(Ticks px, Ticks mid_x2, const InstrumentLimits& il, Ri
   return true;
 }
 
+bool RiskGate::peek_token(Nanos now, std::int64_t& tokens_after, Nanos& ts_after) noexcept {
+  // The bucket state after taking the token is returned and committed only on acceptance (the
+  // same state a second take_token(now) from the restored state would produce). When no token
+  // is left, the refilled state stays, as a denial leaves it.
+  const std::int64_t saved_tokens = tokens_;
+  const Nanos saved_ts = token_ts_;
+  const bool saved_init = token_init_;
+  if (!take_token(now, false)) return false;
+  tokens_after = tokens_;
+  ts_after = token_ts_;
+  tokens_ = saved_tokens;
+  token_ts_ = saved_ts;
+  token_init_ = saved_init;
+  return true;
+}
+
 bool RiskGate::deny_on_loss(RiskDecision& d, const char* op) noexcept {
   if (!loss_known_ok()) {
     const double p = pnl();
@@ -189,26 +205,14 @@ RiskDecision RiskGate::check_new(std::uint64_t id, const OrderIntent& o, const R
     return d;
   }
   if (deny_on_loss(d, "")) return d;
-  // Peek the bucket without consuming: a denied order must not use a token.
-  // The bucket state after taking the token is kept and committed only on acceptance (the same
-  // state a second take_token(now) from the restored state would produce).
+  // Peek the bucket without consuming: a denied order must not use a token (see peek_token).
   std::int64_t taken_tokens;
   Nanos taken_ts;
-  {
-    const std::int64_t saved_tokens = tokens_;
-    const Nanos saved_ts = token_ts_;
-    const bool saved_init = token_init_;
-    if (!take_token(now, false)) {
-      d = deny(RiskReason::RateLimit);
-      std::snprintf(d.context, sizeof d.context, "max_msgs_per_sec=%" PRId64 " burst=%" PRId64, lim_.max_msgs_per_sec, lim_.msg_burst);
-      breach(d);
-      return d;
-    }
-    taken_tokens = tokens_;
-    taken_ts = token_ts_;
-    tokens_ = saved_tokens;
-    token_ts_ = saved_ts;
-    token_init_ = saved_init;
+  if (!peek_token(now, taken_tokens, taken_ts)) {
+    d = deny(RiskReason::RateLimit);
+    std::snprintf(d.context, sizeof d.context, "max_msgs_per_sec=%" PRId64 " burst=%" PRId64, lim_.max_msgs_per_sec, lim_.msg_burst);
+    breach(d);
+    return d;
   }
   if (n_open_ >= lim_.max_open_orders) {
     d = deny(RiskReason::MaxOpenOrders);
@@ -309,22 +313,12 @@ RiskDecision RiskGate::check_replace(const GateOrder* found, std::uint64_t id, T
   if (deny_on_loss(d, " op=replace")) return d;
   std::int64_t taken_tokens;
   Nanos taken_ts;
-  {
-    const std::int64_t saved_tokens = tokens_;
-    const Nanos saved_ts = token_ts_;
-    const bool saved_init = token_init_;
-    if (!take_token(now, false)) {
-      d = deny(RiskReason::RateLimit);
-      std::snprintf(d.context, sizeof d.context, "max_msgs_per_sec=%" PRId64 " burst=%" PRId64 " op=replace", lim_.max_msgs_per_sec,
-                    lim_.msg_burst);
-      breach(d);
-      return d;
-    }
-    taken_tokens = tokens_;
-    taken_ts = token_ts_;
-    tokens_ = saved_tokens;
-    token_ts_ = saved_ts;
-    token_init_ = saved_init;
+  if (!peek_token(now, taken_tokens, taken_ts)) {
+    d = deny(RiskReason::RateLimit);
+    std::snprintf(d.context, sizeof d.context, "max_msgs_per_sec=%" PRId64 " burst=%" PRId64 " op=replace", lim_.max_msgs_per_sec,
+                  lim_.msg_burst);
+    breach(d);
+    return d;
   }
   if (qty > il.max_order_qty) {
     d = deny(RiskReason::MaxOrderQty);

@@ -202,6 +202,8 @@ class RiskGate {
 
  private:
   [[nodiscard]] bool take_token(Nanos now, bool force) noexcept;
+  /// take_token without consuming: true and the bucket state a take would leave, or false.
+  [[nodiscard]] bool peek_token(Nanos now, std::int64_t& tokens_after, Nanos& ts_after) noexcept;
   [[nodiscard]] bool check_reference(const Reference& ref, Nanos now, const InstrumentLimits& il, RiskDecision& d) const noexcept;
   [[nodiscard]] bool check_band(Ticks px, Ticks mid_x2, const InstrumentLimits& il, RiskDecision& d) const noexcept;
   GateOrder* find_mut(std::uint64_t id) noexcept;
