@@ -141,12 +141,15 @@ def _register_component_groups() -> None:
 _register_component_groups()
 
 
-def _provider(name: str | None, spec_name: str, out_root: Path, options: tuple[str, ...]):
-    """Build the LLM provider: ``replay`` reads the existing bundle's recordings by default."""
+def _provider(spec, name: str | None, out_root: Path, options: tuple[str, ...]):  # noqa: ANN001
+    """The LLM provider for ``spec``, or None when it needs none. The choice: ``--provider``,
+    else the spec's ``codegen.provider``, else ``replay`` of the existing bundle's recordings."""
     from stratforge.generator.llm import get_provider
+    from stratforge.generator.pipeline import needs_llm
 
-    if name is None:
+    if not needs_llm(spec):
         return None
+    name = name or spec.codegen.provider or "replay"
     opts: dict[str, str] = {}
     for item in options:
         key, sep, value = item.partition("=")
@@ -154,7 +157,7 @@ def _provider(name: str | None, spec_name: str, out_root: Path, options: tuple[s
             raise click.UsageError(f"--provider-option must be KEY=VALUE, was {item!r}")
         opts[key.replace("-", "_")] = value
     if name == "replay" and "path" not in opts:
-        opts["path"] = str(out_root / spec_name / "llm")
+        opts["path"] = str(out_root / spec.metadata.name / "llm")
     return get_provider(name, **opts)
 
 
@@ -185,7 +188,7 @@ def _print_step(console: Console):
 def generate(spec_path: Path, provider: str | None, provider_options: tuple[str, ...],
              out_root: Path, build_dir: Path) -> None:
     """Generate, check, compile and test the bundle of one spec (strategies/<name>/)."""
-    from stratforge.generator.pipeline import BuildFailed, generate as run_generate, needs_llm
+    from stratforge.generator.pipeline import BuildFailed, generate as run_generate
     from stratforge.generator.spec import load_spec
     from stratforge.sandbox import LocalBackend
     from stratforge.sandbox.verify import SandboxVerifier
@@ -196,8 +199,7 @@ def generate(spec_path: Path, provider: str | None, provider_options: tuple[str,
     loaded = load_spec(spec_path)
     spec = loaded.spec
     console = Console(highlight=False)
-    name = provider or spec.codegen.provider or ("replay" if needs_llm(spec) else None)
-    llm = _provider(name, spec.metadata.name, out_root, provider_options) if needs_llm(spec) else None
+    llm = _provider(spec, provider, out_root, provider_options)
     backend = LocalBackend()
     ok, why = backend.available()
     if not ok:
@@ -322,14 +324,13 @@ def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str
     import time
 
     from stratforge.ci.pipeline import build as run_build
-    from stratforge.generator.pipeline import BuildFailed, needs_llm
+    from stratforge.generator.pipeline import BuildFailed
     from stratforge.generator.spec import load_spec
 
     if not spec_path.is_file():
         raise click.UsageError(f"no such spec file: {spec_path}")
     spec = load_spec(spec_path).spec
-    name = provider or spec.codegen.provider or ("replay" if needs_llm(spec) else None)
-    llm = _provider(name, spec.metadata.name, out_root, provider_options) if needs_llm(spec) else None
+    llm = _provider(spec, provider, out_root, provider_options)
     backend, ws = _pipeline_env(build_dir)
     console = Console(highlight=False)
     console.print(f"[bold]{spec.metadata.name}[/] ({spec.strategy.type.value})"
