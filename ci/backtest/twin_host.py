@@ -16,14 +16,14 @@ strategy raised.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
-from stratforge.runtime.twin.abi import SF_ACCEPTED, Instrument, OrderRequest, OrderResult
+from stratforge.runtime.twin.abi import SF_ACCEPTED, OrderRequest, OrderResult
 from stratforge.runtime.twin.context import RecordingContext
 from stratforge.runtime.twin.driver import _dispatch, apply_host_state, create, decode_tape_text
+from stratforge.runtime.twin.run import load_module, parse_instruments
 
 
 class ScriptedHost(RecordingContext):
@@ -76,24 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     strategy_file, params_file, tape_file, answers_file = args[:4]
     rest = args[4:]
     try:
-        n = int(rest[0])
-        if len(rest) != 1 + 3 * n:
-            raise ValueError(f"expected {n} instruments as SYMBOL TICK_E9 LOT_E9 triples")
-        instruments = [Instrument(i, rest[1 + 3 * i], int(rest[2 + 3 * i]), int(rest[3 + 3 * i]))
-                       for i in range(n)]
+        instruments = parse_instruments(rest)
     except (ValueError, IndexError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    spec = importlib.util.spec_from_file_location("twin_strategy", strategy_file)
-    if spec is None or spec.loader is None:
-        print(f"error: cannot load {strategy_file}", file=sys.stderr)
-        return 2
-    module = importlib.util.module_from_spec(spec)
     tape = decode_tape_text(Path(tape_file).read_text())
     host = ScriptedHost(json.loads(Path(answers_file).read_text()))
     seq = -1
     try:
-        spec.loader.exec_module(module)
+        module = load_module(strategy_file)
         strategy = create(module.STRATEGY, Path(params_file).read_text(), instruments)
         for seq, rec in enumerate(tape):
             apply_host_state(host, seq, rec)

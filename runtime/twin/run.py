@@ -29,11 +29,22 @@ from .market import bars, books
 from .sim import simulate
 
 
-def _instruments(args: list[str]) -> list[Instrument]:
+def parse_instruments(args: list[str]) -> list[Instrument]:
+    """``N SYMBOL TICK_E9 LOT_E9 ...`` (the parity harness's arguments) as instruments."""
     n = int(args[0])
     if len(args) != 1 + 3 * n:
         raise ValueError(f"expected {n} instruments as SYMBOL TICK_E9 LOT_E9 triples")
     return [Instrument(i, args[1 + 3 * i], int(args[2 + 3 * i]), int(args[3 + 3 * i])) for i in range(n)]
+
+
+def load_module(strategy_file: str):  # noqa: ANN201 - a module
+    """Import a twin strategy file as a module (its top level runs: call inside the sandbox)."""
+    spec = importlib.util.spec_from_file_location("twin_strategy", strategy_file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {strategy_file}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _market(kind: str, seed: int, events: int, instruments: list[Instrument]) -> list[dict]:
@@ -61,16 +72,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     strategy_file, params_file, tape_file = args[:3]
     try:
-        instruments = _instruments(args[3:])
+        instruments = parse_instruments(args[3:])
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    spec = importlib.util.spec_from_file_location("twin_strategy", strategy_file)
-    if spec is None or spec.loader is None:
-        print(f"error: cannot load {strategy_file}", file=sys.stderr)
+    try:
+        module = load_module(strategy_file)
+    except ImportError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     strategy = create(module.STRATEGY, Path(params_file).read_text(), instruments)
     try:
         if simulate_spec is not None:
