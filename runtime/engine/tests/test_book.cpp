@@ -1,6 +1,7 @@
 // L2 book: ordering, updates, deletes, sentinels, crossed/locked, quote, clear, capacity.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <vector>
 
 #include "sf/book.hpp"
@@ -130,33 +131,74 @@ SF_TEST(capacity_overflow_keeps_the_best_levels) {
 }
 
 SF_TEST(random_updates_match_a_reference_model) {
-  // compare against a simple sorted-vector model over many random operations
-  sf::Book b(512);
-  std::vector<std::pair<sf::Ticks, sf::Lots>> model;  // bids
-  std::uint64_t x = 12345;
-  auto rnd = [&]() { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x; };
-  for (int i = 0; i < 20000; ++i) {
-    const sf::Ticks px = 1000 + static_cast<sf::Ticks>(rnd() % 64);
-    const sf::Lots q = static_cast<sf::Lots>(rnd() % 4);  // 0 deletes
-    b.apply(depth(sf::Side::Bid, px, q));
-    auto it = std::find_if(model.begin(), model.end(), [&](auto& l) { return l.first == px; });
-    if (q == 0) {
-      if (it != model.end()) model.erase(it);
-    } else if (it != model.end()) {
-      it->second = q;
-    } else {
-      model.push_back({px, q});
+  // Both sides against a std::map model after every operation: previous quantity returned, every
+  // level in order, qty_at, top of book. Three price ranges: narrow (updates land in the search
+  // window), wide (searches step through many windows, moves longer than a window) and one that
+  // keeps a side near a full small capacity without overflowing it.
+  struct Case {
+    std::uint32_t capacity;
+    sf::Ticks span;
+  };
+  for (const Case c : {Case{512, 12}, Case{512, 300}, Case{40, 40}}) {
+    sf::Book b(c.capacity);
+    std::map<sf::Ticks, sf::Lots> bids, asks;
+    std::uint64_t x = 12345 + static_cast<std::uint64_t>(c.span);
+    auto rnd = [&]() { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x; };
+    for (int i = 0; i < 20000; ++i) {
+      const bool bid = (rnd() & 1) != 0;
+      const sf::Ticks px = 1000 + static_cast<sf::Ticks>(rnd() % static_cast<std::uint64_t>(c.span));
+      const sf::Lots q = static_cast<sf::Lots>(rnd() % 4);  // 0 deletes
+      auto& m = bid ? bids : asks;
+      const auto it = m.find(px);
+      const sf::Lots expect_old = it == m.end() ? 0 : it->second;
+      const sf::Lots old = b.apply(depth(bid ? sf::Side::Bid : sf::Side::Ask, px, q));
+      REQUIRE(old == expect_old);
+      if (q == 0) {
+        if (it != m.end()) m.erase(it);
+      } else {
+        m[px] = q;
+      }
+      REQUIRE(b.bids().size() == bids.size());
+      REQUIRE(b.asks().size() == asks.size());
+      CHECK_EQ(b.best_bid(), bids.empty() ? sf::kNoBid : bids.rbegin()->first);
+      CHECK_EQ(b.best_ask(), asks.empty() ? sf::kNoAsk : asks.begin()->first);
+      CHECK_EQ(b.bids().qty_at(px), bids.count(px) ? bids[px] : 0);
+      CHECK_EQ(b.asks().qty_at(px), asks.count(px) ? asks[px] : 0);
+      if (i % 97 != 0) continue;
+      std::uint32_t d = 0;
+      for (auto l = bids.rbegin(); l != bids.rend(); ++l, ++d) {
+        sf::Ticks lp;
+        sf::Lots lq;
+        REQUIRE(b.bids().level(d, lp, lq));
+        REQUIRE(lp == l->first && lq == l->second);
+      }
+      d = 0;
+      for (auto l = asks.begin(); l != asks.end(); ++l, ++d) {
+        sf::Ticks lp;
+        sf::Lots lq;
+        REQUIRE(b.asks().level(d, lp, lq));
+        REQUIRE(lp == l->first && lq == l->second);
+      }
     }
+    CHECK_EQ(b.overflow_count(), 0u);
   }
-  std::sort(model.begin(), model.end(), [](auto& a, auto& c) { return a.first > c.first; });
-  REQUIRE(b.bids().size() == model.size());
-  for (std::uint32_t d = 0; d < model.size(); ++d) {
-    sf::Ticks px;
-    sf::Lots q;
-    REQUIRE(b.bids().level(d, px, q));
-    CHECK_EQ(px, model[d].first);
-    CHECK_EQ(q, model[d].second);
-  }
+}
+
+SF_TEST(extreme_prices_are_ordinary_levels) {
+  // The search compares raw prices: the sentinel values themselves must not confuse it.
+  sf::Book b(16);
+  b.apply(depth(sf::Side::Bid, sf::kNoBid + 1, 5));
+  b.apply(depth(sf::Side::Bid, 7, 1));
+  b.apply(depth(sf::Side::Ask, sf::kNoAsk - 1, 3));
+  b.apply(depth(sf::Side::Ask, 9, 2));
+  CHECK_EQ(b.best_bid(), 7);
+  CHECK_EQ(b.best_ask(), 9);
+  CHECK_EQ(b.bids().qty_at(sf::kNoBid + 1), 5);
+  CHECK_EQ(b.asks().qty_at(sf::kNoAsk - 1), 3);
+  CHECK_EQ(b.apply(depth(sf::Side::Bid, 7, 0)), 1);
+  CHECK_EQ(b.best_bid(), sf::kNoBid + 1);
+  CHECK_EQ(b.apply(depth(sf::Side::Ask, 9, 0)), 2);
+  CHECK_EQ(b.best_ask(), sf::kNoAsk - 1);
 }
 
 SF_TEST_MAIN()

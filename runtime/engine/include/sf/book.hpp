@@ -2,9 +2,14 @@
 //
 // Design: each side is a fixed-capacity array of (price, qty) levels sorted WORST -> BEST,
 // so the best level is the last element. Top of book, mid, spread and imbalance are O(1) reads.
-// An update locates its level by a linear scan from the best end, which is where almost all
-// real updates land (a handful of compares), then updates in place, or inserts/deletes with a
-// shift of the levels between that position and the top.
+// An update locates its level by counting, without branches, how many of the best kWindow levels
+// are better than its price (a sorted side makes that count the distance from the top), then
+// updates in place, or inserts/deletes with a fixed-size move of the window. Real updates land
+// near the top, so the common case has no data-dependent loop at all: a linear scan's exit
+// branch mispredicted about once per update and was the largest single cost of a replay
+// (docs/benchmarks.md). Levels deeper than the window are found window by window.
+// kWindow sentinel levels below index 0 (price kEmpty, never better than anything) and kWindow
+// spare levels above the capacity let every window read and every fixed-size move stay in bounds.
 // Memory is allocated once at construction (capacity levels per side, default 1024); nothing
 // allocates afterwards.
 //
@@ -53,11 +58,16 @@ template <bool kIsBid>
 class BookSide {
  public:
   static constexpr Ticks kEmpty = kIsBid ? kNoBid : kNoAsk;
+  /// Levels compared per step of the search (and moved per insert/delete near the top).
+  static constexpr std::uint32_t kWindow = 8;
 
-  explicit BookSide(std::uint32_t capacity) : lv_(new Level[capacity]), cap_(capacity) {}
+  explicit BookSide(std::uint32_t capacity)
+      : buf_(new Level[capacity + 2 * kWindow]), lv_(buf_.get() + kWindow), cap_(capacity) {
+    for (std::uint32_t k = 0; k < capacity + 2 * kWindow; ++k) buf_[k] = Level{kEmpty, 0};
+  }
   BookSide(const BookSide&) = delete;
   BookSide& operator=(const BookSide&) = delete;
-  BookSide(BookSide&&) noexcept = default;
+  BookSide(BookSide&&) noexcept = default;  // the heap block (and so lv_) does not move
   BookSide& operator=(BookSide&&) noexcept = default;
 
   [[nodiscard]] std::uint32_t size() const noexcept { return n_; }
@@ -86,8 +96,7 @@ class BookSide {
   }
   /// Quantity resting at exactly `px` (0 when there is no such level).
   [[nodiscard]] Lots qty_at(Ticks px) const noexcept {
-    std::int64_t i = static_cast<std::int64_t>(n_) - 1;
-    while (i >= 0 && better(lv_[i].px, px)) --i;
+    const std::int64_t i = find(px);
     return (i >= 0 && lv_[i].px == px) ? lv_[i].qty : 0;
   }
   /// True when `a` is a better price than `b` for this side.
@@ -96,15 +105,15 @@ class BookSide {
   /// Sets the absolute quantity of level `px`; qty <= 0 deletes it. Returns the previous
   /// quantity at that price (0 if the level did not exist).
   Lots set(Ticks px, Lots qty) noexcept {
-    Level* const lv = lv_.get();
-    std::int64_t i = static_cast<std::int64_t>(n_) - 1;
-    while (i >= 0 && better(lv[i].px, px)) --i;  // skip levels better than px
+    Level* const lv = lv_;
+    const std::int64_t i = find(px);
+    const auto n = static_cast<std::int64_t>(n_);
     if (i >= 0 && lv[i].px == px) {
       const Lots old = lv[i].qty;
       if (qty > 0) {
         lv[i].qty = qty;
       } else {
-        shift_left(lv + i, n_ - 1 - static_cast<std::uint32_t>(i));
+        move_down(lv + i, n - 1 - i);
         --n_;
       }
       return old;
@@ -114,15 +123,15 @@ class BookSide {
       return 0;
     }
     // insert at position i+1 (after all levels worse than px)
-    auto pos = static_cast<std::uint32_t>(i + 1);
+    const std::int64_t pos = i + 1;
     if (n_ == cap_) [[unlikely]] {
       ++overflow_;
       if (pos == 0) return 0;  // worse than everything in a full side: dropped
-      shift_left(lv, pos - 1);  // evict the worst level (index 0)
+      move_down(lv, pos - 1);  // evict the worst level (index 0)
       lv[pos - 1] = Level{px, qty};
       return 0;
     }
-    shift_right(lv + pos, n_ - pos);
+    move_up(lv + pos, n - pos);
     lv[pos] = Level{px, qty};
     ++n_;
     return 0;
@@ -133,15 +142,49 @@ class BookSide {
   [[nodiscard]] std::uint64_t deletes_of_missing() const noexcept { return deletes_of_missing_; }
 
  private:
-  // Plain loops: the moved tail is short for updates near the top, where a libc memmove call
-  // would cost more than the copy.
-  static void shift_left(Level* p, std::uint32_t count) noexcept {
-    for (std::uint32_t k = 0; k < count; ++k) p[k] = p[k + 1];
+  /// Index of the last level that is not better than `px` (the level itself when it exists),
+  /// -1 when every level is better. Counts the better levels in the top window without a branch
+  /// per level: the better levels are a suffix of the sorted side, and the sentinels below index
+  /// 0 are never better, so a count below kWindow pins the answer inside the window.
+  [[nodiscard]] std::int64_t find(Ticks px) const noexcept {
+    const Level* const lv = lv_;
+    std::int64_t top = n_;
+    for (;;) {
+      const Level* w = lv + top - kWindow;
+      std::int64_t k = 0;
+      for (std::uint32_t j = 0; j < kWindow; ++j) k += better(w[j].px, px) ? 1 : 0;
+#if defined(__GNUC__)
+      // Opaque to the optimiser: otherwise it turns the last compare into a branch (if the best
+      // level is not better, the count cannot be kWindow), one that mispredicts on real data.
+      __asm__("" : "+r"(k));
+#endif
+      if (k < static_cast<std::int64_t>(kWindow) || top <= static_cast<std::int64_t>(kWindow)) [[likely]]
+        return top - 1 - k;
+      top -= kWindow;
+    }
   }
-  static void shift_right(Level* p, std::uint32_t count) noexcept {
-    for (std::uint32_t k = count; k > 0; --k) p[k] = p[k - 1];
+  // Near the top (count <= kWindow) a fixed-size move of a whole window: no data-dependent loop.
+  // The spare levels above the capacity absorb what a fixed-size move carries past the end.
+  static void move_down(Level* p, std::int64_t count) noexcept {  // p[0..count) = p[1..count]
+    if (count <= static_cast<std::int64_t>(kWindow)) [[likely]] {
+      Level tmp[kWindow];
+      std::memcpy(tmp, p + 1, sizeof tmp);
+      std::memcpy(p, tmp, sizeof tmp);
+      return;
+    }
+    std::memmove(p, p + 1, static_cast<std::size_t>(count) * sizeof(Level));
   }
-  std::unique_ptr<Level[]> lv_;
+  static void move_up(Level* p, std::int64_t count) noexcept {  // p[1..count] = p[0..count)
+    if (count <= static_cast<std::int64_t>(kWindow)) [[likely]] {
+      Level tmp[kWindow];
+      std::memcpy(tmp, p, sizeof tmp);
+      std::memcpy(p + 1, tmp, sizeof tmp);
+      return;
+    }
+    std::memmove(p + 1, p, static_cast<std::size_t>(count) * sizeof(Level));
+  }
+  std::unique_ptr<Level[]> buf_;  // kWindow sentinels, capacity levels, kWindow spare levels
+  Level* lv_;                     // buf_ + kWindow: level 0 (the worst)
   std::uint32_t n_ = 0;
   std::uint32_t cap_;
   std::uint64_t overflow_ = 0;
@@ -174,6 +217,12 @@ class Book {
       default:
         return 0;
     }
+  }
+
+  /// Applies one DEPTH record (the replay's fast path; same as apply() for DEPTH).
+  Lots apply_depth(const Event& e) noexcept {
+    last_update_ts_ = e.recv_ts;
+    return e.side == static_cast<std::uint8_t>(Side::Bid) ? bids_.set(e.v[0], e.v[1]) : asks_.set(e.v[0], e.v[1]);
   }
 
   /// Top of book in one read: best price/qty per side (kNoBid/kNoAsk, 0 when empty) and level counts.

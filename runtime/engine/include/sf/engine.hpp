@@ -257,6 +257,7 @@ class Engine {
   }
   [[gnu::cold]] [[gnu::noinline]] void callback_failed(Slot& s, CallbackKind cb, Nanos now, std::int32_t rc);
   void notify_book(std::uint32_t inst, const Event& e);
+  void other_event(const Event& e, Slot* const* slots, std::size_t nslots);
   void notify_trade(const Event& e);
   void notify_bar(const Event& e);
   void after_mark(Slot& s, std::uint32_t inst, Ticks mark_x2, Nanos now);
