@@ -503,9 +503,10 @@ void Engine::after_mark(Slot& s, std::uint32_t inst, Ticks mark_x2, Nanos now) {
   const Ticks mid_x2 = two_sided ? t.bid_px + t.ask_px : kNoPrice;
   for (Slot* s : subs) {
     if (s->faulted) [[unlikely]] continue;
-    // A new mark: stored inline while flat (the PnL does not depend on it); after_mark() when
-    // the slot holds a position, whose PnL and loss limits move with it.
-    if (mid_x2 != kNoPrice && mid_x2 != s->gate.account(inst).mark_x2) {
+    // The mark: stored inline while flat (the PnL does not depend on it, and no branch asks
+    // whether it moved, which mispredicts about every third batch); after_mark() when the slot
+    // holds a position, whose PnL and loss limits move with it.
+    if (mid_x2 != kNoPrice) {
       if (s->gate.account(inst).position == 0) s->gate.mark(inst, mid_x2);
       else after_mark(*s, inst, mid_x2, now_);
     }
