@@ -515,7 +515,7 @@ void Engine::after_mark(Slot& s, std::uint32_t inst, Ticks mark_x2, Nanos now) {
   }
 }
 
-void Engine::notify_trade(const Event& e) {
+[[gnu::always_inline]] inline void Engine::notify_trade(const Event& e) {
   const auto& subs = subs_[e.instrument];
   if (subs.empty()) return;
   const sf_trade t{e.exch_ts, e.recv_ts, e.instrument, e.side, e.v[0], e.v[1], e.v[2]};
@@ -637,7 +637,6 @@ RunStatus Engine::run() {
     }
     const std::uint32_t inst = e.instrument;
     Book& book = books_[inst];
-    end_of_batch_flags_ += e.end_of_batch() ? 1u : 0u;
     // DEPTH (most records of an L2 feed) first, then TRADE: two predictable compares instead of
     // a jump table, whose indirect branch mispredicted at every change of record type.
     if (e.type == static_cast<std::uint8_t>(EventType::Depth)) [[likely]] {
@@ -651,8 +650,12 @@ RunStatus Engine::run() {
           if (s.venue.has_reports()) drain_venue(s);
         }
       }
-      if (e.end_of_batch()) notify_book(inst, e);
+      if (e.end_of_batch()) {
+        ++end_of_batch_flags_;
+        notify_book(inst, e);
+      }
     } else if (e.type == static_cast<std::uint8_t>(EventType::Trade)) {
+      end_of_batch_flags_ += e.end_of_batch() ? 1u : 0u;
       if (resting_all[inst] != 0) {
         for (std::size_t k = 0; k < nslots; ++k) {
           Slot& s = *slots[k];
@@ -663,6 +666,7 @@ RunStatus Engine::run() {
       }
       notify_trade(e);
     } else {
+      end_of_batch_flags_ += e.end_of_batch() ? 1u : 0u;
       other_event(e, slots, nslots);
     }
     if (--countdown == 0) [[unlikely]] {

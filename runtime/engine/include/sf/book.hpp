@@ -275,7 +275,8 @@ class BookSide {
   LevelArray a_;
 };
 
-class Book {
+/// 128-byte aligned: the engine indexes its per-instrument books with a shift.
+class alignas(128) Book {
  public:
   static constexpr std::uint32_t kDefaultCapacity = 1024;
 
