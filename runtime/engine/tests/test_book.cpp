@@ -184,6 +184,118 @@ SF_TEST(random_updates_match_a_reference_model) {
   }
 }
 
+namespace {
+
+// Reference model of one side with the book's capacity semantics: a new level into a full side
+// evicts the worst level if it is better than it, else it is dropped.
+struct ModelSide {
+  bool bid;
+  std::size_t cap;
+  std::map<sf::Ticks, sf::Lots> lv;
+  std::uint64_t overflow = 0;
+  bool better(sf::Ticks a, sf::Ticks b) const { return bid ? a > b : a < b; }
+  sf::Lots set(sf::Ticks px, sf::Lots q) {
+    auto it = lv.find(px);
+    const sf::Lots old = it == lv.end() ? 0 : it->second;
+    if (q <= 0) {
+      if (it != lv.end()) lv.erase(it);
+      return old;
+    }
+    if (it != lv.end()) {
+      it->second = q;
+      return old;
+    }
+    if (lv.size() == cap) {
+      ++overflow;
+      const auto worst = bid ? lv.begin() : std::prev(lv.end());
+      if (!better(px, worst->first)) return 0;
+      lv.erase(worst);
+    }
+    lv[px] = q;
+    return 0;
+  }
+  // levels best first
+  std::vector<std::pair<sf::Ticks, sf::Lots>> levels() const {
+    std::vector<std::pair<sf::Ticks, sf::Lots>> v(lv.begin(), lv.end());
+    if (bid) std::reverse(v.begin(), v.end());
+    return v;
+  }
+};
+
+template <class Side>
+void check_side(const Side& side, const ModelSide& m) {
+  const auto v = m.levels();
+  REQUIRE(side.size() == v.size());
+  for (std::uint32_t d = 0; d < v.size(); ++d) {
+    sf::Ticks px;
+    sf::Lots q;
+    REQUIRE(side.level(d, px, q));
+    REQUIRE(px == v[d].first && q == v[d].second);
+    REQUIRE(side.qty_at(px) == q);
+  }
+  sf::Ticks px;
+  sf::Lots q;
+  REQUIRE(!side.level(static_cast<std::uint32_t>(v.size()), px, q));
+}
+
+}  // namespace
+
+SF_TEST(wide_and_drifting_books_match_the_model) {
+  // Prices far apart (beyond the direct-mapped window: levels below it, re-centring up and
+  // down), a touch that drifts by thousands of ticks, deletes of the best level, and small
+  // capacities (eviction of the worst / dropping of a worse level), both sides, against the
+  // model after every operation; full level lists every few operations.
+  struct Case {
+    std::uint32_t capacity;
+    sf::Ticks span;   // prices drawn within +-span of the drifting centre
+    sf::Ticks drift;  // max step of the centre per operation
+  };
+  for (const Case c : {Case{512, 5000, 0}, Case{512, 100000, 0}, Case{64, 3000, 50}, Case{16, 400, 5}, Case{1024, 20, 300},
+                       Case{3, 10, 1}}) {
+    sf::Book b(c.capacity);
+    ModelSide bids{true, c.capacity, {}}, asks{false, c.capacity, {}};
+    std::uint64_t x = 99 + static_cast<std::uint64_t>(c.span * 7 + c.drift);
+    auto rnd = [&]() { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x; };
+    sf::Ticks centre = 1'000'000;
+    for (int i = 0; i < 30000; ++i) {
+      if (c.drift > 0) centre += static_cast<sf::Ticks>(rnd() % static_cast<std::uint64_t>(2 * c.drift + 1)) - c.drift;
+      const bool bid = (rnd() & 1) != 0;
+      auto& m = bid ? bids : asks;
+      sf::Ticks px;
+      const auto r = rnd() % 10;
+      if (r < 3 && !m.lv.empty()) {
+        px = m.levels().front().first;  // touch the best level (often a delete below)
+      } else {
+        px = centre + static_cast<sf::Ticks>(rnd() % static_cast<std::uint64_t>(2 * c.span + 1)) - c.span;
+      }
+      const sf::Lots q = (r < 2 || rnd() % 4 == 0) ? 0 : static_cast<sf::Lots>(1 + rnd() % 9);
+      const sf::Lots expect = m.set(px, q);
+      REQUIRE(b.apply(depth(bid ? sf::Side::Bid : sf::Side::Ask, px, q)) == expect);
+      REQUIRE(b.bids().size() == bids.lv.size());
+      REQUIRE(b.asks().size() == asks.lv.size());
+      CHECK_EQ(b.best_bid(), bids.lv.empty() ? sf::kNoBid : bids.lv.rbegin()->first);
+      CHECK_EQ(b.best_ask(), asks.lv.empty() ? sf::kNoAsk : asks.lv.begin()->first);
+      CHECK_EQ(b.best_bid_qty(), bids.lv.empty() ? 0 : bids.lv.rbegin()->second);
+      CHECK_EQ(b.best_ask_qty(), asks.lv.empty() ? 0 : asks.lv.begin()->second);
+      if (i % 211 == 0) {
+        check_side(b.bids(), bids);
+        check_side(b.asks(), asks);
+      }
+      if (i == 15000) {  // a CLEAR in the middle: both sides start again
+        sf::Event e{};
+        e.type = static_cast<std::uint8_t>(sf::EventType::Clear);
+        b.apply(e);
+        bids.lv.clear();
+        asks.lv.clear();
+        REQUIRE(b.bids().size() == 0 && b.asks().size() == 0);
+      }
+    }
+    check_side(b.bids(), bids);
+    check_side(b.asks(), asks);
+    CHECK_EQ(b.overflow_count(), bids.overflow + asks.overflow);
+  }
+}
+
 SF_TEST(extreme_prices_are_ordinary_levels) {
   // The search compares raw prices: the sentinel values themselves must not confuse it.
   sf::Book b(16);
@@ -198,6 +310,17 @@ SF_TEST(extreme_prices_are_ordinary_levels) {
   CHECK_EQ(b.apply(depth(sf::Side::Bid, 7, 0)), 1);
   CHECK_EQ(b.best_bid(), sf::kNoBid + 1);
   CHECK_EQ(b.apply(depth(sf::Side::Ask, 9, 0)), 2);
+  CHECK_EQ(b.best_ask(), sf::kNoAsk - 1);
+  // the other ends of the price range (the window placement clamps at both ends of the keys)
+  b.apply(depth(sf::Side::Bid, sf::kNoAsk - 1, 4));
+  b.apply(depth(sf::Side::Ask, sf::kNoBid + 2, 6));
+  CHECK_EQ(b.best_bid(), sf::kNoAsk - 1);
+  CHECK_EQ(b.best_ask(), sf::kNoBid + 2);
+  CHECK(b.state() == sf::BookState::Crossed);
+  CHECK_EQ(b.bids().size(), 2u);
+  CHECK_EQ(b.apply(depth(sf::Side::Bid, sf::kNoAsk - 1, 0)), 4);
+  CHECK_EQ(b.best_bid(), sf::kNoBid + 1);
+  CHECK_EQ(b.apply(depth(sf::Side::Ask, sf::kNoBid + 2, 0)), 6);
   CHECK_EQ(b.best_ask(), sf::kNoAsk - 1);
 }
 

@@ -34,11 +34,8 @@
 #include <limits>
 #include <memory>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "sf/events.hpp"
+#include "sf/levels.hpp"
 
 namespace sf {
 
@@ -55,173 +52,6 @@ enum class BookState : std::uint8_t { Empty, OneSided, Normal, Locked, Crossed }
   return "UNKNOWN";
 }
 
-/// Levels keyed so that a greater key is a better price, sorted worst -> best (see the top).
-/// Keys and quantities are separate arrays: the search reads only keys (one cache line per
-/// window) and a window move is a few 16-byte register copies per array.
-class LevelArray {
- public:
-  using Key = std::uint64_t;
-  /// Levels compared per search step and moved per insert/delete near the top.
-  static constexpr std::int64_t kWindow = 8;
-  static constexpr Key kNoKey = 0;  // the sentinel key: never greater than any key
-
-  explicit LevelArray(std::uint32_t capacity)
-      : keys_buf_(new Key[capacity + 2 * kWindow]),
-        qty_buf_(new Lots[capacity + 2 * kWindow]),
-        key_(keys_buf_.get() + kWindow),
-        qty_(qty_buf_.get() + kWindow),
-        cap_(capacity) {
-    for (std::int64_t k = 0; k < capacity + 2 * kWindow; ++k) {
-      keys_buf_[k] = kNoKey;
-      qty_buf_[k] = 0;
-    }
-  }
-  LevelArray(const LevelArray&) = delete;
-  LevelArray& operator=(const LevelArray&) = delete;
-  LevelArray(LevelArray&&) noexcept = default;  // the heap blocks (and so key_, qty_) do not move
-  LevelArray& operator=(LevelArray&&) noexcept = default;
-
-  [[nodiscard]] std::uint32_t size() const noexcept { return n_; }
-  [[nodiscard]] std::uint32_t capacity() const noexcept { return cap_; }
-  /// Key and quantity of level `depth` from the best; caller checks depth < size().
-  [[nodiscard]] Key key_from_top(std::uint32_t depth) const noexcept { return key_[n_ - 1 - depth]; }
-  [[nodiscard]] Lots qty_from_top(std::uint32_t depth) const noexcept { return qty_[n_ - 1 - depth]; }
-
-  /// Index of the last level whose key is not greater than `key` (the level itself when it
-  /// exists), -1 when every level is better. Counts the better levels in the top window without a
-  /// branch per level (an unsigned compare-and-add-carry each): the better levels are a suffix of
-  /// the sorted array, and the sentinels below index 0 are never better, so a count below kWindow
-  /// pins the answer inside the window.
-  [[nodiscard]] std::int64_t find(Key key) const noexcept {
-    const Key* const kp = key_;
-    std::int64_t top = n_;
-    for (;;) {
-      const Key* w = kp + top - kWindow;
-      std::int64_t k = 0;
-      for (std::int64_t j = 0; j < kWindow; ++j) k += key < w[j] ? 1 : 0;
-#if defined(__GNUC__)
-      // Opaque to the optimiser: otherwise it turns the last compare into a branch (if the best
-      // level is not better, the count cannot be kWindow), one that mispredicts on real data.
-      __asm__("" : "+r"(k));
-#endif
-      if (k < kWindow || top <= kWindow) [[likely]] return top - 1 - k;
-      top -= kWindow;
-    }
-  }
-
-  /// Quantity at exactly `key` (0 when there is no such level).
-  [[nodiscard]] Lots qty_at(Key key) const noexcept {
-    const std::int64_t i = find(key);
-    return (i >= 0 && key_[i] == key) ? qty_[i] : 0;
-  }
-
-  /// Sets the absolute quantity of level `key`; qty <= 0 deletes it. Returns the previous
-  /// quantity at that key (0 if the level did not exist).
-  Lots set(Key key, Lots qty) noexcept {
-    Key* const kp = key_;
-    Lots* const qp = qty_;
-    const std::int64_t n = n_;
-    const std::int64_t i = find(key);
-    // 0/1 flags as integers: arithmetic below, no branch (key_[-1] is a sentinel: readable)
-    std::int64_t found = static_cast<std::int64_t>(i >= 0) & static_cast<std::int64_t>(kp[i] == key);
-    const std::int64_t add = qty > 0 ? 1 : 0;
-#if defined(__GNUC__)
-    __asm__("" : "+r"(found));  // keep the selects below selects
-#endif
-    const Lots old = qp[i] & -found;
-    if ((n - i > kWindow) | ((add & ~found & static_cast<std::int64_t>(n == cap_)) != 0)) [[unlikely]]
-      return set_far(i, found != 0, key, qty, old);
-    // Levels (i, n) number at most kWindow - 1: one fixed-size move of the window above i
-    // covers them: up by one for an insert, down by one (over level i) for a delete, onto itself
-    // for an update or a delete of a missing level. The spare levels above the capacity absorb
-    // what the move carries past the end.
-    const std::int64_t ins = add & (found ^ 1);
-    const std::int64_t del = found & (add ^ 1);
-    const std::int64_t shift = ins - del;
-    move_window(kp + i + 1, kp + i + 1 + shift);
-    move_window(qp + i + 1, qp + i + 1 + shift);
-    // update: level i; insert: level i+1 (its new place); a delete writes level n (past the end)
-    const std::int64_t at = add != 0 ? i + 1 - found : n;
-    kp[at] = key;
-    qp[at] = qty;
-    n_ = static_cast<std::uint32_t>(n + shift);
-    deletes_of_missing_ += static_cast<std::uint64_t>((found | add) ^ 1);
-    return old;
-  }
-
-  void clear() noexcept { n_ = 0; }
-  [[nodiscard]] std::uint64_t overflow_count() const noexcept { return overflow_; }
-  [[nodiscard]] std::uint64_t deletes_of_missing() const noexcept { return deletes_of_missing_; }
-
- private:
-  /// dst[0..kWindow) = src[0..kWindow) for overlapping 8-element windows: all loads, then all
-  /// stores (16-byte SSE2 registers on x86-64, the baseline; a copy through a buffer elsewhere).
-  template <class T>
-  static void move_window(const T* src, T* dst) noexcept {
-    static_assert(sizeof(T) == 8 && kWindow == 8);
-#if defined(__SSE2__)
-    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2));
-    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 4));
-    const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 6));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), a);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2), b);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 4), c);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 6), d);
-#else
-    T tmp[kWindow];
-    std::memcpy(tmp, src, sizeof tmp);
-    std::memcpy(dst, tmp, sizeof tmp);
-#endif
-  }
-
-  // Deeper than the window, or an insert into a full array: plain moves of any length.
-  [[gnu::noinline]] Lots set_far(std::int64_t i, bool found, Key key, Lots qty, Lots old) noexcept {
-    const std::int64_t n = n_;
-    if (found) {
-      if (qty > 0) {
-        qty_[i] = qty;
-      } else {
-        remove_at(i, n - 1 - i);
-        --n_;
-      }
-      return old;
-    }
-    if (qty <= 0) {
-      ++deletes_of_missing_;
-      return 0;
-    }
-    const std::int64_t pos = i + 1;  // after all levels worse than key
-    if (n_ == cap_) {
-      ++overflow_;
-      if (pos == 0) return 0;  // worse than everything in a full side: dropped
-      remove_at(0, pos - 1);   // evict the worst level
-      key_[pos - 1] = key;
-      qty_[pos - 1] = qty;
-      return 0;
-    }
-    std::memmove(key_ + pos + 1, key_ + pos, static_cast<std::size_t>(n - pos) * sizeof(Key));
-    std::memmove(qty_ + pos + 1, qty_ + pos, static_cast<std::size_t>(n - pos) * sizeof(Lots));
-    key_[pos] = key;
-    qty_[pos] = qty;
-    ++n_;
-    return 0;
-  }
-  void remove_at(std::int64_t i, std::int64_t count) noexcept {  // levels [i+1, i+1+count) down one
-    std::memmove(key_ + i, key_ + i + 1, static_cast<std::size_t>(count) * sizeof(Key));
-    std::memmove(qty_ + i, qty_ + i + 1, static_cast<std::size_t>(count) * sizeof(Lots));
-  }
-
-  std::unique_ptr<Key[]> keys_buf_;  // kWindow sentinels, capacity levels, kWindow spare levels
-  std::unique_ptr<Lots[]> qty_buf_;  // the same layout
-  Key* key_;                         // keys_buf_ + kWindow: level 0 (the worst)
-  Lots* qty_;                        // qty_buf_ + kWindow
-  std::uint32_t n_ = 0;
-  std::uint32_t cap_;
-  std::uint64_t overflow_ = 0;
-  std::uint64_t deletes_of_missing_ = 0;
-};
-
 /// One side of the book in prices. kIsBid: better = higher price; else better = lower price.
 template <bool kIsBid>
 class BookSide {
@@ -229,24 +59,24 @@ class BookSide {
   static constexpr Ticks kEmpty = kIsBid ? kNoBid : kNoAsk;
   /// key = px ^ kKeyMask as unsigned: px with the sign bit flipped for bids, ~px likewise for
   /// asks; unsigned key order is then bid price order and reversed ask price order.
-  static constexpr LevelArray::Key kKeyMask = (kIsBid ? LevelArray::Key{0} : ~LevelArray::Key{0}) ^ (LevelArray::Key{1} << 63);
-  [[nodiscard]] static constexpr LevelArray::Key key(Ticks px) noexcept { return static_cast<LevelArray::Key>(px) ^ kKeyMask; }
-  [[nodiscard]] static constexpr Ticks price(LevelArray::Key k) noexcept { return static_cast<Ticks>(k ^ kKeyMask); }
+  static constexpr LadderLevels::Key kKeyMask = (kIsBid ? LadderLevels::Key{0} : ~LadderLevels::Key{0}) ^ (LadderLevels::Key{1} << 63);
+  [[nodiscard]] static constexpr LadderLevels::Key key(Ticks px) noexcept { return static_cast<LadderLevels::Key>(px) ^ kKeyMask; }
+  [[nodiscard]] static constexpr Ticks price(LadderLevels::Key k) noexcept { return static_cast<Ticks>(k ^ kKeyMask); }
 
   explicit BookSide(std::uint32_t capacity) : a_(capacity) {}
 
   [[nodiscard]] std::uint32_t size() const noexcept { return a_.size(); }
   [[nodiscard]] std::uint32_t capacity() const noexcept { return a_.capacity(); }
   [[nodiscard]] bool empty() const noexcept { return a_.size() == 0; }
-  [[nodiscard]] Ticks best_px() const noexcept { return empty() ? kEmpty : price(a_.key_from_top(0)); }
-  [[nodiscard]] Lots best_qty() const noexcept { return empty() ? 0 : a_.qty_from_top(0); }
+  [[nodiscard]] Ticks best_px() const noexcept { return empty() ? kEmpty : price(a_.best_key()); }
+  [[nodiscard]] Lots best_qty() const noexcept { return empty() ? 0 : a_.best_qty(); }
   /// Best level and level count in one read (kEmpty / 0 for an empty side).
   void top(Ticks& px, Lots& qty, std::uint32_t& levels) const noexcept {
     const std::uint32_t n = a_.size();
     levels = n;
     if (n != 0) {
-      px = price(a_.key_from_top(0));
-      qty = a_.qty_from_top(0);
+      px = price(a_.best_key());
+      qty = a_.best_qty();
     } else {
       px = kEmpty;
       qty = 0;
@@ -254,9 +84,9 @@ class BookSide {
   }
   /// Level `depth` (0 = best). Returns false past the last level.
   [[nodiscard]] bool level(std::uint32_t depth, Ticks& px, Lots& qty) const noexcept {
-    if (depth >= a_.size()) return false;
-    px = price(a_.key_from_top(depth));
-    qty = a_.qty_from_top(depth);
+    LadderLevels::Key k;
+    if (!a_.level(depth, k, qty)) return false;
+    px = price(k);
     return true;
   }
   /// Quantity resting at exactly `px` (0 when there is no such level).
@@ -269,10 +99,10 @@ class BookSide {
   void clear() noexcept { a_.clear(); }
   [[nodiscard]] std::uint64_t overflow_count() const noexcept { return a_.overflow_count(); }
   [[nodiscard]] std::uint64_t deletes_of_missing() const noexcept { return a_.deletes_of_missing(); }
-  [[nodiscard]] LevelArray& levels() noexcept { return a_; }
+  [[nodiscard]] LadderLevels& levels() noexcept { return a_; }
 
  private:
-  LevelArray a_;
+  LadderLevels a_;
 };
 
 /// 128-byte aligned: the engine indexes its per-instrument books with a shift.
@@ -309,9 +139,9 @@ class alignas(128) Book {
     last_update_ts_ = e.recv_ts;
     // side picked by a select (a data-dependent branch here mispredicts half the time)
     const bool bid = e.side == static_cast<std::uint8_t>(Side::Bid);
-    LevelArray& a = bid ? bids_.levels() : asks_.levels();
-    const LevelArray::Key mask = bid ? BookSide<true>::kKeyMask : BookSide<false>::kKeyMask;
-    return a.set(static_cast<LevelArray::Key>(e.v[0]) ^ mask, e.v[1]);
+    LadderLevels& a = bid ? bids_.levels() : asks_.levels();
+    const LadderLevels::Key mask = bid ? BookSide<true>::kKeyMask : BookSide<false>::kKeyMask;
+    return a.set(static_cast<LadderLevels::Key>(e.v[0]) ^ mask, e.v[1]);
   }
 
   /// Top of book in one read: best price/qty per side (kNoBid/kNoAsk, 0 when empty) and level counts.
