@@ -1,5 +1,6 @@
 // Event file format: layout, round trip, and every header check with its message.
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -56,6 +57,32 @@ SF_TEST(round_trip) {
   CHECK_EQ(f.events()[3].v[0], 103);
   CHECK(f.events()[3].end_of_batch());
   CHECK(sf::validate_record(f.events()[0], 2) == nullptr);
+}
+
+SF_TEST(memory_residency_reads_the_same_records) {
+  // Residency::Memory: a private copy, identical bytes, same checks; the file can go away after.
+  const std::string p = write_small("mem.sfe");
+  sf::EventFile mapped, copy;
+  std::string err;
+  REQUIRE(mapped.open(p, err));
+  REQUIRE(copy.open(p, err, sf::Residency::Memory));
+  CHECK(copy.residency() == sf::Residency::Memory);
+  CHECK(mapped.residency() == sf::Residency::Mapped);
+  REQUIRE(copy.event_count() == mapped.event_count());
+  CHECK(std::memcmp(copy.events(), mapped.events(), sizeof(sf::Event) * copy.event_count()) == 0);
+  CHECK(std::memcmp(copy.instruments(), mapped.instruments(), sizeof(sf::InstrumentEntry) * copy.instrument_count()) == 0);
+  CHECK_EQ(copy.first_invalid_record(), mapped.first_invalid_record());
+  std::remove(p.c_str());
+  CHECK_EQ(copy.events()[4].v[0], 104);
+  CHECK_EQ(copy.find_instrument("BBB"), 1);
+  // header checks apply to the copy as well
+  const std::string bad = write_small("mem-bad.sfe");
+  patch(bad, 0, "XXEVENTS", 8);
+  sf::EventFile f;
+  CHECK(!f.open(bad, err, sf::Residency::Memory));
+  CHECK_CONTAINS(err, "magic");
+  CHECK(!f.open(tmp("does-not-exist.sfe"), err, sf::Residency::Memory));
+  CHECK_CONTAINS(err, "cannot open");
 }
 
 SF_TEST(bad_magic_is_refused) {

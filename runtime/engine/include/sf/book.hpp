@@ -1,26 +1,19 @@
 // sf/book.hpp — L2 price-level order book, one per instrument.
 //
-// Design: each side is a fixed-capacity array of levels sorted WORST -> BEST, so the best level
-// is the last element: top of book, mid, spread and imbalance are O(1) reads. Both sides share
-// one implementation (LevelArray) on a side-normalised key, key = px for bids and key = ~px for
-// asks (bitwise not: an exact, overflow-free order reversal of int64), so "better" is always
-// "greater key" and a DEPTH record picks its side with a select instead of a branch.
-// An update finds its position by counting, without a branch per level, how many of the best
-// kWindow levels are better than its key (in a sorted side that count is the distance from the
-// top). Near the top (the common case) update, insert and delete then share one branch-free
-// path: a fixed-size move of the window (up for an insert, down for a delete, in place for an
-// update) and one level write (to a scratch level for a delete). A linear scan's exit branch and
-// the update/insert/delete branches mispredicted about once per record and were the largest
-// single cost of a replay (docs/benchmarks.md). Levels deeper than the window take a plain path.
-// kWindow sentinel levels below index 0 (key INT64_MIN, never better than anything) and kWindow
-// spare levels above the capacity keep every window read and fixed-size move in bounds.
-// Memory is allocated once at construction (capacity levels per side, default 1024); nothing
-// allocates afterwards.
+// Design: two sides with one implementation (LadderLevels, sf/levels.hpp) on a side-normalised
+// unsigned key (price with the sign bit flipped for bids, the bitwise not of that for asks), so
+// "better" is always "greater key" and a DEPTH record picks its side with a select instead of a
+// branch. Each side keeps a direct-mapped window of ticks near its best level (quantity per
+// tick + an occupancy bitmap) and a sorted array for the levels below the window: top of book,
+// mid, spread and imbalance are O(1) reads, an update near the touch is O(1) without a search,
+// level(depth) walks the bitmap (O(depth + window/64)). sf/levels.hpp has the details, the
+// invariants and the worst cases.
+// Memory is allocated once at construction (the window, and capacity levels for the array;
+// default capacity 1024 levels per side); nothing allocates afterwards.
 //
-// Worst case per update: O(capacity) compares + a shift of capacity*16 bytes, for a level that
-// sits at the far end of a full side. When a side is full, a new level better than the worst one
-// evicts the worst level and a new level worse than all is dropped; both are counted in
-// `overflow_count()` (raise the capacity if it is ever non-zero on real data).
+// Capacity: when a side holds `capacity` levels, a new level better than the worst one evicts the
+// worst level and a new level worse than all is dropped; both are counted in `overflow_count()`
+// (raise the capacity if it is ever non-zero on real data).
 //
 // Crossed or locked input (best bid >= best ask) is kept exactly as the feed says and flagged by
 // `state()`; nothing asserts on it. An empty side reports kNoBid / kNoAsk, never 0; a derived

@@ -22,6 +22,12 @@
 
 namespace sf {
 
+/// Where open() puts the records: the file mapped read-only (default: no copy, pages faulted in
+/// from the page cache on demand), or read once into private anonymous memory (huge pages
+/// advised) — a run then never faults on, or waits for, a page of the file the kernel evicted
+/// from its cache, which a memory-pressured host does even with the mapping pre-touched.
+enum class Residency { Mapped, Memory };
+
 class EventFile {
  public:
   EventFile() = default;
@@ -31,9 +37,11 @@ class EventFile {
   EventFile(EventFile&& o) noexcept;
   EventFile& operator=(EventFile&& o) noexcept;
 
-  /// Maps and validates `path`. On failure returns false and sets `error` to a message that
-  /// names the first mismatch (e.g. "Condition failed: record_size is 32, expected 64").
-  [[nodiscard]] bool open(const std::string& path, std::string& error);
+  /// Maps (or reads, see Residency) and validates `path`. On failure returns false and sets
+  /// `error` to a message that names the first mismatch (e.g. "Condition failed: record_size is
+  /// 32, expected 64").
+  [[nodiscard]] bool open(const std::string& path, std::string& error, Residency where = Residency::Mapped);
+  [[nodiscard]] Residency residency() const noexcept { return residency_; }
 
   [[nodiscard]] const FileHeader& header() const noexcept { return *header_; }
   [[nodiscard]] const InstrumentEntry* instruments() const noexcept { return instruments_; }
@@ -56,6 +64,7 @@ class EventFile {
   const InstrumentEntry* instruments_ = nullptr;
   const Event* events_ = nullptr;
   std::uint64_t first_invalid_ = 0;
+  Residency residency_ = Residency::Mapped;
 };
 
 /// Checks one record against the file's instrument table; returns nullptr when valid, else a
