@@ -190,15 +190,15 @@ Reference Engine::reference(std::uint32_t inst) const noexcept {
   return Reference{b.best_bid(), b.best_ask(), b.last_update_ts(), false};
 }
 
-template <class F>
-inline void Engine::invoke(Slot& s, CallbackKind cb, Nanos now, F&& f) {
+template <bool kMeasure, class F>
+inline void Engine::invoke_as(Slot& s, CallbackKind cb, Nanos now, F&& f) {
   s.ctx.now_ns = now;
   g_crash.strategy = s.id.c_str();
   g_crash.callback = kCallbackNames[cb];
   g_crash.ts = now;
   s.in_callback = true;
   std::int32_t rc;
-  if (opts_.measure_latency) {
+  if constexpr (kMeasure) {
     const std::uint64_t t0 = TscClock::now();
     rc = f();
     s.cb_hist[cb].record(static_cast<std::int64_t>(TscClock::now() - t0));
@@ -208,6 +208,12 @@ inline void Engine::invoke(Slot& s, CallbackKind cb, Nanos now, F&& f) {
   s.in_callback = false;
   g_crash.callback = nullptr;
   if (rc != SF_OK) [[unlikely]] callback_failed(s, cb, now, rc);
+}
+
+template <class F>
+inline void Engine::invoke(Slot& s, CallbackKind cb, Nanos now, F&& f) {
+  if (opts_.measure_latency) invoke_as<true>(s, cb, now, std::forward<F>(f));
+  else invoke_as<false>(s, cb, now, std::forward<F>(f));
 }
 
 // Out of line and cold: keeps the string building out of every callback site's frame.
@@ -490,6 +496,7 @@ void Engine::after_mark(Slot& s, std::uint32_t inst, Ticks mark_x2, Nanos now) {
 }
 
 // Inlined into the DEPTH path of run(): one call per batch is most of a replay's work.
+template <bool kMeasure>
 [[gnu::always_inline]] inline void Engine::notify_book(std::uint32_t inst, const Event& e) {
   ++batches_;
   const auto& subs = subs_[inst];
@@ -506,15 +513,13 @@ void Engine::after_mark(Slot& s, std::uint32_t inst, Ticks mark_x2, Nanos now) {
     // The mark: stored inline while flat (the PnL does not depend on it, and no branch asks
     // whether it moved, which mispredicts about every third batch); after_mark() when the slot
     // holds a position, whose PnL and loss limits move with it.
-    if (mid_x2 != kNoPrice) {
-      if (s->gate.account(inst).position == 0) s->gate.mark(inst, mid_x2);
-      else after_mark(*s, inst, mid_x2, now_);
-    }
+    if (mid_x2 != kNoPrice && !s->gate.mark_if_flat(inst, mid_x2)) after_mark(*s, inst, mid_x2, now_);
     if (tape_ != nullptr) [[unlikely]] tape_->book(s->id.c_str(), v);
-    invoke(*s, kCbBook, now_, [&] { return s->fn->on_book(s->state, &s->ctx, &v); });
+    invoke_as<kMeasure>(*s, kCbBook, now_, [&] { return s->fn->on_book(s->state, &s->ctx, &v); });
   }
 }
 
+template <bool kMeasure>
 [[gnu::always_inline]] inline void Engine::notify_trade(const Event& e) {
   const auto& subs = subs_[e.instrument];
   if (subs.empty()) return;
@@ -522,7 +527,7 @@ void Engine::after_mark(Slot& s, std::uint32_t inst, Ticks mark_x2, Nanos now) {
   for (Slot* s : subs) {
     if (s->faulted) continue;
     if (tape_ != nullptr) tape_->trade(s->id.c_str(), t);
-    invoke(*s, kCbTrade, now_, [&] { return s->fn->on_trade(s->state, &s->ctx, &t); });
+    invoke_as<kMeasure>(*s, kCbTrade, now_, [&] { return s->fn->on_trade(s->state, &s->ctx, &t); });
   }
 }
 
@@ -561,6 +566,11 @@ void Engine::sample_pnl(Nanos ts) {
   }
 }
 
+void Engine::notify_book_rt(std::uint32_t inst, const Event& e) {
+  if (opts_.measure_latency) notify_book<true>(inst, e);
+  else notify_book<false>(inst, e);
+}
+
 // QUOTE, CLEAR and BAR records (out of the DEPTH/TRADE fast path).
 void Engine::other_event(const Event& e, Slot* const* slots, std::size_t nslots) {
   const std::uint32_t inst = e.instrument;
@@ -587,12 +597,12 @@ void Engine::other_event(const Event& e, Slot* const* slots, std::size_t nslots)
         level(Side::Ask, pa, paq, na, naq, kNoAsk);
         if (s.venue.has_reports()) drain_venue(s);
       }
-      notify_book(inst, e);
+      notify_book_rt(inst, e);
       break;
     }
     case EventType::Clear:
       book.apply(e);
-      if (e.end_of_batch()) notify_book(inst, e);
+      if (e.end_of_batch()) notify_book_rt(inst, e);
       break;
     case EventType::Bar:
       notify_bar(e);
@@ -603,14 +613,18 @@ void Engine::other_event(const Event& e, Slot* const* slots, std::size_t nslots)
   }
 }
 
-RunStatus Engine::run() {
+RunStatus Engine::run() { return opts_.measure_latency ? run_loop<true>() : run_loop<false>(); }
+
+// The event loop, compiled once with latency measurement and once without (no per-event or
+// per-callback test of the option).
+template <bool kMeasure>
+RunStatus Engine::run_loop() {
   const Event* ev = file_.events();
   const std::uint64_t n = file_.event_count();
   const std::uint32_t ninst = file_.instrument_count();
   sample_every_ = opts_.output.pnl_sample_every > 0 ? opts_.output.pnl_sample_every
                                                     : std::max<std::int64_t>(1, static_cast<std::int64_t>(n / 2000));
   std::int64_t countdown = sample_every_;
-  const bool measure = opts_.measure_latency;
   slot_ptrs_.clear();
   for (auto& sp : slots_) slot_ptrs_.push_back(sp.get());
   Slot* const* slots = slot_ptrs_.data();
@@ -624,7 +638,7 @@ RunStatus Engine::run() {
   for (; i < valid_end && !stop_; ++i) {
     const Event& e = ev[i];
     __builtin_prefetch(&ev[i + 16]);  // 1 KiB ahead; harmless past the end (no fault on prefetch)
-    if (measure) event_tsc_ = TscClock::now();
+    if constexpr (kMeasure) event_tsc_ = TscClock::now();
     now_ = e.recv_ts;
     if (next_due_min_ < now_) {  // something may be due in some slot
       Nanos min_due = INT64_MAX;
@@ -652,7 +666,7 @@ RunStatus Engine::run() {
       }
       if (e.end_of_batch()) {
         ++end_of_batch_flags_;
-        notify_book(inst, e);
+        notify_book<kMeasure>(inst, e);
       }
     } else if (e.type == static_cast<std::uint8_t>(EventType::Trade)) {
       end_of_batch_flags_ += e.end_of_batch() ? 1u : 0u;
@@ -664,7 +678,7 @@ RunStatus Engine::run() {
           if (s.venue.has_reports()) drain_venue(s);
         }
       }
-      notify_trade(e);
+      notify_trade<kMeasure>(e);
     } else {
       end_of_batch_flags_ += e.end_of_batch() ? 1u : 0u;
       other_event(e, slots, nslots);

@@ -256,8 +256,11 @@ class Engine {
     if (t < next_due_min_) next_due_min_ = t;
   }
   [[gnu::cold]] [[gnu::noinline]] void callback_failed(Slot& s, CallbackKind cb, Nanos now, std::int32_t rc);
+  template <bool kMeasure>
   void notify_book(std::uint32_t inst, const Event& e);
+  void notify_book_rt(std::uint32_t inst, const Event& e);
   void other_event(const Event& e, Slot* const* slots, std::size_t nslots);
+  template <bool kMeasure>
   void notify_trade(const Event& e);
   void notify_bar(const Event& e);
   void after_mark(Slot& s, std::uint32_t inst, Ticks mark_x2, Nanos now);
@@ -266,6 +269,10 @@ class Engine {
   void record_denial(Slot& s, const RiskDecision& d, char op, std::uint64_t id);
   template <class F>
   void invoke(Slot& s, CallbackKind cb, Nanos now, F&& f);
+  template <bool kMeasure, class F>
+  void invoke_as(Slot& s, CallbackKind cb, Nanos now, F&& f);
+  template <bool kMeasure>
+  [[nodiscard]] RunStatus run_loop();
 
   const EventFile& file_;
   EngineOptions opts_;

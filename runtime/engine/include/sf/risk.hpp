@@ -155,6 +155,15 @@ class RiskGate {
     return a.position > 0 ? a.mark_x2 >= loss_ok_mark_ : a.mark_x2 <= loss_ok_mark_;
   }
 
+  /// While the instrument is flat the mark does not enter the PnL: stores it and returns true.
+  /// False (nothing stored) when a position is open: use mark() and the loss check.
+  bool mark_if_flat(std::uint32_t instrument, Ticks mid_x2) noexcept {
+    InstrumentAccount& a = acct_[instrument];
+    if (a.position != 0) return false;
+    a.mark_x2 = mid_x2;
+    return true;
+  }
+
   void mark(std::uint32_t instrument, Ticks mid_x2) noexcept {
     if (mid_x2 == kNoPrice) return;
     InstrumentAccount& a = acct_[instrument];
