@@ -634,10 +634,12 @@ RunStatus Engine::run_loop() {
   // Records were validated once at open: [0, valid_end) pass validate_record(), so the loop
   // needs no per-record check; a bad record stops the run when the loop reaches it, as before.
   const std::uint64_t valid_end = std::min(n, file_.first_invalid_record());
-  std::uint64_t i = 0;
-  for (; i < valid_end && !stop_; ++i) {
-    const Event& e = ev[i];
-    __builtin_prefetch(&ev[i + 16]);  // 1 KiB ahead; harmless past the end (no fault on prefetch)
+  // A pointer walk (the record index is recovered at the end): one register fewer in the loop.
+  const Event* p = ev;
+  const Event* const valid_stop = ev + valid_end;
+  for (; p != valid_stop && !stop_; ++p) {
+    const Event& e = *p;
+    __builtin_prefetch(p + 16);  // 1 KiB ahead; harmless past the end (no fault on prefetch)
     if constexpr (kMeasure) event_tsc_ = TscClock::now();
     now_ = e.recv_ts;
     if (next_due_min_ < now_) {  // something may be due in some slot
@@ -688,6 +690,7 @@ RunStatus Engine::run_loop() {
       sample_pnl(now_);
     }
   }
+  const auto i = static_cast<std::uint64_t>(p - ev);
   if (i < n && !stop_) [[unlikely]] {
     const Event& e = ev[i];
     const char* bad = validate_record(e, ninst);
