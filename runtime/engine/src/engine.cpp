@@ -508,15 +508,21 @@ template <bool kMeasure>
   if (two_sided && t.bid_px >= t.ask_px) flags |= t.bid_px == t.ask_px ? SF_BOOK_LOCKED : SF_BOOK_CROSSED;
   const sf_book v{e.exch_ts, e.recv_ts, inst, flags, t.bid_px, t.bid_qty, t.ask_px, t.ask_qty, t.bid_levels, t.ask_levels};
   const Ticks mid_x2 = two_sided ? t.bid_px + t.ask_px : kNoPrice;
-  for (Slot* s : subs) {
-    if (s->faulted) [[unlikely]] continue;
+  auto one = [&](Slot& s) {
+    if (s.faulted) [[unlikely]] return;
     // The mark: stored inline while flat (the PnL does not depend on it, and no branch asks
     // whether it moved, which mispredicts about every third batch); after_mark() when the slot
     // holds a position, whose PnL and loss limits move with it.
-    if (mid_x2 != kNoPrice && !s->gate.mark_if_flat(inst, mid_x2)) after_mark(*s, inst, mid_x2, now_);
-    if (tape_ != nullptr) [[unlikely]] tape_->book(s->id.c_str(), v);
-    invoke_as<kMeasure>(*s, kCbBook, now_, [&] { return s->fn->on_book(s->state, &s->ctx, &v); });
+    if (mid_x2 != kNoPrice && !s.gate.mark_if_flat(inst, mid_x2)) after_mark(s, inst, mid_x2, now_);
+    if (tape_ != nullptr) [[unlikely]] tape_->book(s.id.c_str(), v);
+    invoke_as<kMeasure>(s, kCbBook, now_, [&] { return s.fn->on_book(s.state, &s.ctx, &v); });
+  };
+  // One subscriber (the usual case) without a loop: no iterator lives across the callback.
+  if (subs.size() == 1) [[likely]] {
+    one(*subs.front());
+    return;
   }
+  for (Slot* s : subs) one(*s);
 }
 
 template <bool kMeasure>
@@ -524,11 +530,16 @@ template <bool kMeasure>
   const auto& subs = subs_[e.instrument];
   if (subs.empty()) return;
   const sf_trade t{e.exch_ts, e.recv_ts, e.instrument, e.side, e.v[0], e.v[1], e.v[2]};
-  for (Slot* s : subs) {
-    if (s->faulted) continue;
-    if (tape_ != nullptr) tape_->trade(s->id.c_str(), t);
-    invoke_as<kMeasure>(*s, kCbTrade, now_, [&] { return s->fn->on_trade(s->state, &s->ctx, &t); });
+  auto one = [&](Slot& s) {
+    if (s.faulted) [[unlikely]] return;
+    if (tape_ != nullptr) [[unlikely]] tape_->trade(s.id.c_str(), t);
+    invoke_as<kMeasure>(s, kCbTrade, now_, [&] { return s.fn->on_trade(s.state, &s.ctx, &t); });
+  };
+  if (subs.size() == 1) [[likely]] {
+    one(*subs.front());
+    return;
   }
+  for (Slot* s : subs) one(*s);
 }
 
 void Engine::notify_bar(const Event& e) {
