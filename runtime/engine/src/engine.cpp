@@ -72,7 +72,11 @@ Slot::Slot(Engine* e, std::uint32_t idx, RiskLimits lim, std::vector<double> qpt
       reports(1024) {}
 
 Engine::Engine(const EventFile& file, EngineOptions opts)
-    : file_(file), opts_(std::move(opts)), subs_(file.instrument_count()), resting_all_(file.instrument_count(), 0) {
+    : file_(file),
+      opts_(std::move(opts)),
+      subs_(file.instrument_count()),
+      sole_sub_(file.instrument_count(), nullptr),
+      resting_all_(file.instrument_count(), 0) {
   books_.reserve(file.instrument_count());
   for (std::uint32_t i = 0; i < file.instrument_count(); ++i) books_.emplace_back(opts_.book_capacity);
   bar_ref_.resize(file.instrument_count());
@@ -178,7 +182,10 @@ bool Engine::add_strategy(StrategySetup st, std::string& error) {
   const std::size_t samples = n / static_cast<std::uint64_t>(every) + 4;
   s.pnl_series.reserve(samples);
   s.pnl_positions.reserve(samples * s.instruments.size());
-  for (auto i : s.instruments) subs_[i].push_back(&s);
+  for (auto i : s.instruments) {
+    subs_[i].push_back(&s);
+    sole_sub_[i] = subs_[i].size() == 1 ? subs_[i].front() : nullptr;
+  }
   slots_.push_back(std::move(slot));
   return true;
 }
@@ -499,8 +506,14 @@ void Engine::after_mark(Slot& s, std::uint32_t inst, Ticks mark_x2, Nanos now) {
 template <bool kMeasure>
 [[gnu::always_inline]] inline void Engine::notify_book(std::uint32_t inst, const Event& e) {
   ++batches_;
-  const auto& subs = subs_[inst];
-  if (subs.empty()) return;
+  // One subscriber (the usual case) is called without a loop: no iterator lives across the
+  // callback. Otherwise the subscriber list, possibly empty.
+  Slot* const sole = sole_sub_[inst];
+  const std::vector<Slot*>* many = nullptr;
+  if (sole == nullptr) [[unlikely]] {
+    many = &subs_[inst];
+    if (many->empty()) return;
+  }
   // Top of book read once; the state flags and the mid follow from it (as Book::state()/mid_x2()).
   const Book::Top t = books_[inst].top();
   const bool two_sided = t.bid_levels != 0 && t.ask_levels != 0;
@@ -517,29 +530,32 @@ template <bool kMeasure>
     if (tape_ != nullptr) [[unlikely]] tape_->book(s.id.c_str(), v);
     invoke_as<kMeasure>(s, kCbBook, now_, [&] { return s.fn->on_book(s.state, &s.ctx, &v); });
   };
-  // One subscriber (the usual case) without a loop: no iterator lives across the callback.
-  if (subs.size() == 1) [[likely]] {
-    one(*subs.front());
+  if (sole != nullptr) [[likely]] {
+    one(*sole);
     return;
   }
-  for (Slot* s : subs) one(*s);
+  for (Slot* s : *many) one(*s);
 }
 
 template <bool kMeasure>
 [[gnu::always_inline]] inline void Engine::notify_trade(const Event& e) {
-  const auto& subs = subs_[e.instrument];
-  if (subs.empty()) return;
+  Slot* const sole = sole_sub_[e.instrument];
+  const std::vector<Slot*>* many = nullptr;
+  if (sole == nullptr) [[unlikely]] {
+    many = &subs_[e.instrument];
+    if (many->empty()) return;
+  }
   const sf_trade t{e.exch_ts, e.recv_ts, e.instrument, e.side, e.v[0], e.v[1], e.v[2]};
   auto one = [&](Slot& s) {
     if (s.faulted) [[unlikely]] return;
     if (tape_ != nullptr) [[unlikely]] tape_->trade(s.id.c_str(), t);
     invoke_as<kMeasure>(s, kCbTrade, now_, [&] { return s.fn->on_trade(s.state, &s.ctx, &t); });
   };
-  if (subs.size() == 1) [[likely]] {
-    one(*subs.front());
+  if (sole != nullptr) [[likely]] {
+    one(*sole);
     return;
   }
-  for (Slot* s : subs) one(*s);
+  for (Slot* s : *many) one(*s);
 }
 
 void Engine::notify_bar(const Event& e) {

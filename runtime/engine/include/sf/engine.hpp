@@ -281,6 +281,7 @@ class Engine {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> slot_ptrs_;
   std::vector<std::vector<Slot*>> subs_;  // instrument -> subscribed slots
+  std::vector<Slot*> sole_sub_;           // instrument -> its only subscriber, nullptr for none or several
   std::vector<std::uint32_t> resting_all_;  // instrument -> active venue orders over all slots
   TapeWriter* tape_ = nullptr;
   TscClock clock_;
