@@ -269,7 +269,10 @@ class LadderLevels {
     if (add) {
       best_ = key > best_ ? key : best_;  // best_ is 0 (below every key but 0) while empty
     } else if (had & (key == best_)) {
-      new_best_below(static_cast<std::int64_t>(idx));
+      // the next level is usually in the same bitmap word: found inline; else the search
+      const std::uint64_t below = word & (bit - 1);
+      if (below != 0) [[likely]] best_ = key - (idx & 63) + 63 - static_cast<Key>(std::countl_zero(below));
+      else new_best_below(static_cast<std::int64_t>(idx));
     }
     return old;
   }
