@@ -228,13 +228,25 @@ class LadderLevels {
   /// Best key and its quantity; caller checks size() > 0.
   [[nodiscard]] Key best_key() const noexcept { return best_; }
   [[nodiscard]] Lots best_qty() const noexcept { return q_[best_ - base_]; }
-  /// Level `depth` (0 = best): O(depth + kLadder/64). False past the last level.
+  /// Level `depth` (0 = best): O(kLadder/64 + 64) in the window (bitmap words counted down from
+  /// the best level's word, then the bit selected in its word), O(1) below it. False past the
+  /// last level.
   [[nodiscard]] bool level(std::uint32_t depth, Key& key, Lots& qty) const noexcept {
     if (depth < near_n_) {
-      std::int64_t i = static_cast<std::int64_t>(best_ - base_);
-      for (std::uint32_t d = 0; d < depth; ++d) i = highest_at_or_below(i - 1);
-      key = base_ + static_cast<Key>(i);
-      qty = q_[static_cast<std::size_t>(i)];
+      const std::uint64_t top = best_ - base_;
+      std::uint64_t w = top >> 6;
+      std::uint64_t m = bits_[w] & (~std::uint64_t{0} >> (63 - (top & 63)));
+      std::uint32_t left = depth;  // levels still to skip, best first
+      for (;;) {
+        const auto c = static_cast<std::uint32_t>(std::popcount(m));
+        if (left < c) break;
+        left -= c;
+        m = bits_[--w];  // depth < near_n_: a lower word holds the level
+      }
+      for (; left > 0; --left) m &= ~(std::uint64_t{1} << (63 - std::countl_zero(m)));  // drop the best `left`
+      const std::uint64_t i = w * 64 + 63 - static_cast<std::uint64_t>(std::countl_zero(m));
+      key = base_ + i;
+      qty = q_[i];
       return true;
     }
     const std::uint32_t fd = depth - near_n_;
