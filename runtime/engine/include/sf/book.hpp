@@ -111,7 +111,7 @@ class alignas(128) Book {
     last_update_ts_ = e.recv_ts;
     switch (e.event_type()) {
       case EventType::Depth:
-        return e.side == static_cast<std::uint8_t>(Side::Bid) ? bids_.set(e.v[0], e.v[1]) : asks_.set(e.v[0], e.v[1]);
+        return apply_depth(e);
       case EventType::Quote:
         bids_.clear();
         asks_.clear();

@@ -39,140 +39,36 @@
 namespace sf {
 
 /// Levels keyed so that a greater key is a better price, sorted worst -> best: the levels below
-/// a LadderLevels window. The search counts, without a branch per level, how many of the best
-/// kWindow levels are better than the key; near the top, update/insert/delete share one
-/// branch-free path (a fixed-size window move).
-/// Keys and quantities are separate arrays: the search reads only keys (one cache line per
-/// window) and a window move is a few 16-byte register copies per array.
+/// a LadderLevels window. Only levels away from the touch live here, so it is a plain sorted
+/// array (binary search, moves of the levels above); the owner keeps the level count within
+/// the capacity, so an insert always has room.
 class LevelArray {
  public:
   using Key = std::uint64_t;
-  /// Levels compared per search step and moved per insert/delete near the top.
-  static constexpr std::int64_t kWindow = 8;
-  static constexpr Key kNoKey = 0;  // the sentinel key: never greater than any key
 
-  explicit LevelArray(std::uint32_t capacity)
-      : keys_buf_(new Key[capacity + 2 * kWindow]),
-        qty_buf_(new Lots[capacity + 2 * kWindow]),
-        key_(keys_buf_.get() + kWindow),
-        qty_(qty_buf_.get() + kWindow),
-        cap_(capacity) {
-    for (std::int64_t k = 0; k < capacity + 2 * kWindow; ++k) {
-      keys_buf_[k] = kNoKey;
-      qty_buf_[k] = 0;
-    }
-  }
-  LevelArray(const LevelArray&) = delete;
-  LevelArray& operator=(const LevelArray&) = delete;
-  LevelArray(LevelArray&&) noexcept = default;  // the heap blocks (and so key_, qty_) do not move
-  LevelArray& operator=(LevelArray&&) noexcept = default;
+  explicit LevelArray(std::uint32_t capacity) : key_(new Key[capacity]), qty_(new Lots[capacity]), cap_(capacity) {}
 
   [[nodiscard]] std::uint32_t size() const noexcept { return n_; }
-  [[nodiscard]] std::uint32_t capacity() const noexcept { return cap_; }
   /// Key and quantity of level `depth` from the best; caller checks depth < size().
   [[nodiscard]] Key key_from_top(std::uint32_t depth) const noexcept { return key_[n_ - 1 - depth]; }
   [[nodiscard]] Lots qty_from_top(std::uint32_t depth) const noexcept { return qty_[n_ - 1 - depth]; }
-
-  /// Index of the last level whose key is not greater than `key` (the level itself when it
-  /// exists), -1 when every level is better. Counts the better levels in the top window without a
-  /// branch per level (an unsigned compare-and-add-carry each): the better levels are a suffix of
-  /// the sorted array, and the sentinels below index 0 are never better, so a count below kWindow
-  /// pins the answer inside the window.
-  [[nodiscard]] std::int64_t find(Key key) const noexcept {
-    const Key* const kp = key_;
-    std::int64_t top = n_;
-    for (;;) {
-      const Key* w = kp + top - kWindow;
-      std::int64_t k = 0;
-      for (std::int64_t j = 0; j < kWindow; ++j) k += key < w[j] ? 1 : 0;
-#if defined(__GNUC__)
-      // Opaque to the optimiser: otherwise it turns the last compare into a branch (if the best
-      // level is not better, the count cannot be kWindow), one that mispredicts on real data.
-      __asm__("" : "+r"(k));
-#endif
-      if (k < kWindow || top <= kWindow) [[likely]] return top - 1 - k;
-      top -= kWindow;
-    }
-  }
-
   /// Quantity at exactly `key` (0 when there is no such level).
   [[nodiscard]] Lots qty_at(Key key) const noexcept {
-    const std::int64_t i = find(key);
-    return (i >= 0 && key_[i] == key) ? qty_[i] : 0;
+    const std::uint32_t i = lower(key);
+    return (i < n_ && key_[i] == key) ? qty_[i] : 0;
   }
-
   /// Sets the absolute quantity of level `key`; qty <= 0 deletes it. Returns the previous
-  /// quantity at that key (0 if the level did not exist).
+  /// quantity at that key (0 if the level did not exist). A new level needs size() < capacity.
   Lots set(Key key, Lots qty) noexcept {
-    Key* const kp = key_;
-    Lots* const qp = qty_;
-    const std::int64_t n = n_;
-    const std::int64_t i = find(key);
-    // 0/1 flags as integers: arithmetic below, no branch (key_[-1] is a sentinel: readable)
-    std::int64_t found = static_cast<std::int64_t>(i >= 0) & static_cast<std::int64_t>(kp[i] == key);
-    const std::int64_t add = qty > 0 ? 1 : 0;
-#if defined(__GNUC__)
-    __asm__("" : "+r"(found));  // keep the selects below selects
-#endif
-    const Lots old = qp[i] & -found;
-    if ((n - i > kWindow) | ((add & ~found & static_cast<std::int64_t>(n == cap_)) != 0)) [[unlikely]]
-      return set_far(i, found != 0, key, qty, old);
-    // Levels (i, n) number at most kWindow - 1: one fixed-size move of the window above i
-    // covers them: up by one for an insert, down by one (over level i) for a delete, onto itself
-    // for an update or a delete of a missing level. The spare levels above the capacity absorb
-    // what the move carries past the end.
-    const std::int64_t ins = add & (found ^ 1);
-    const std::int64_t del = found & (add ^ 1);
-    const std::int64_t shift = ins - del;
-    move_window(kp + i + 1, kp + i + 1 + shift);
-    move_window(qp + i + 1, qp + i + 1 + shift);
-    // update: level i; insert: level i+1 (its new place); a delete writes level n (past the end)
-    const std::int64_t at = add != 0 ? i + 1 - found : n;
-    kp[at] = key;
-    qp[at] = qty;
-    n_ = static_cast<std::uint32_t>(n + shift);
-    deletes_of_missing_ += static_cast<std::uint64_t>((found | add) ^ 1);
-    return old;
-  }
-
-  void clear() noexcept { n_ = 0; }
-  [[nodiscard]] std::uint64_t overflow_count() const noexcept { return overflow_; }
-  [[nodiscard]] std::uint64_t deletes_of_missing() const noexcept { return deletes_of_missing_; }
-
- private:
-  /// dst[0..kWindow) = src[0..kWindow) for overlapping 8-element windows: all loads, then all
-  /// stores, in 16-byte registers (GCC/Clang vector extension: SSE2 on x86-64, NEON on arm64; no
-  /// intrinsics header, so the header also parses for the static checks' libclang); a copy
-  /// through a buffer elsewhere.
-  template <class T>
-  static void move_window(const T* src, T* dst) noexcept {
-    static_assert(sizeof(T) == 8 && kWindow == 8);
-#if defined(__GNUC__)
-    using V = std::uint64_t __attribute__((vector_size(16)));
-    V a, b, c, d;
-    std::memcpy(&a, src, 16);
-    std::memcpy(&b, src + 2, 16);
-    std::memcpy(&c, src + 4, 16);
-    std::memcpy(&d, src + 6, 16);
-    std::memcpy(dst, &a, 16);
-    std::memcpy(dst + 2, &b, 16);
-    std::memcpy(dst + 4, &c, 16);
-    std::memcpy(dst + 6, &d, 16);
-#else
-    T tmp[kWindow];
-    std::memcpy(tmp, src, sizeof tmp);
-    std::memcpy(dst, tmp, sizeof tmp);
-#endif
-  }
-
-  // Deeper than the window, or an insert into a full array: plain moves of any length.
-  [[gnu::noinline]] Lots set_far(std::int64_t i, bool found, Key key, Lots qty, Lots old) noexcept {
-    const std::int64_t n = n_;
-    if (found) {
+    const std::uint32_t i = lower(key);
+    const std::size_t above = n_ - i;
+    if (i < n_ && key_[i] == key) {
+      const Lots old = qty_[i];
       if (qty > 0) {
         qty_[i] = qty;
       } else {
-        remove_at(i, n - 1 - i);
+        std::memmove(key_.get() + i, key_.get() + i + 1, (above - 1) * sizeof(Key));
+        std::memmove(qty_.get() + i, qty_.get() + i + 1, (above - 1) * sizeof(Lots));
         --n_;
       }
       return old;
@@ -181,34 +77,26 @@ class LevelArray {
       ++deletes_of_missing_;
       return 0;
     }
-    const std::int64_t pos = i + 1;  // after all levels worse than key
-    if (n_ == cap_) {
-      ++overflow_;
-      if (pos == 0) return 0;  // worse than everything in a full side: dropped
-      remove_at(0, pos - 1);   // evict the worst level
-      key_[pos - 1] = key;
-      qty_[pos - 1] = qty;
-      return 0;
-    }
-    std::memmove(key_ + pos + 1, key_ + pos, static_cast<std::size_t>(n - pos) * sizeof(Key));
-    std::memmove(qty_ + pos + 1, qty_ + pos, static_cast<std::size_t>(n - pos) * sizeof(Lots));
-    key_[pos] = key;
-    qty_[pos] = qty;
+    if (n_ == cap_) [[unlikely]] return 0;  // unreachable: the owner evicts first
+    std::memmove(key_.get() + i + 1, key_.get() + i, above * sizeof(Key));
+    std::memmove(qty_.get() + i + 1, qty_.get() + i, above * sizeof(Lots));
+    key_[i] = key;
+    qty_[i] = qty;
     ++n_;
     return 0;
   }
-  void remove_at(std::int64_t i, std::int64_t count) noexcept {  // levels [i+1, i+1+count) down one
-    std::memmove(key_ + i, key_ + i + 1, static_cast<std::size_t>(count) * sizeof(Key));
-    std::memmove(qty_ + i, qty_ + i + 1, static_cast<std::size_t>(count) * sizeof(Lots));
-  }
+  void clear() noexcept { n_ = 0; }
+  [[nodiscard]] std::uint64_t deletes_of_missing() const noexcept { return deletes_of_missing_; }
 
-  std::unique_ptr<Key[]> keys_buf_;  // kWindow sentinels, capacity levels, kWindow spare levels
-  std::unique_ptr<Lots[]> qty_buf_;  // the same layout
-  Key* key_;                         // keys_buf_ + kWindow: level 0 (the worst)
-  Lots* qty_;                        // qty_buf_ + kWindow
+ private:
+  /// Index of the first level whose key is not below `key`.
+  [[nodiscard]] std::uint32_t lower(Key key) const noexcept {
+    return static_cast<std::uint32_t>(std::lower_bound(key_.get(), key_.get() + n_, key) - key_.get());
+  }
+  std::unique_ptr<Key[]> key_;
+  std::unique_ptr<Lots[]> qty_;
   std::uint32_t n_ = 0;
   std::uint32_t cap_;
-  std::uint64_t overflow_ = 0;
   std::uint64_t deletes_of_missing_ = 0;
 };
 
@@ -302,7 +190,7 @@ class LadderLevels {
     best_ = 0;
     far_.clear();
   }
-  [[nodiscard]] std::uint64_t overflow_count() const noexcept { return overflow_ + far_.overflow_count(); }
+  [[nodiscard]] std::uint64_t overflow_count() const noexcept { return overflow_; }
   [[nodiscard]] std::uint64_t deletes_of_missing() const noexcept { return deletes_of_missing_ + far_.deletes_of_missing(); }
 
  private:
@@ -398,11 +286,9 @@ class LadderLevels {
       place(key, qty);
       return 0;
     }
-    if (key < base_) {  // below the window: the sorted array
-      const Lots old = far_.qty_at(key);
-      if (old == 0 && qty > 0 && size() == cap_) return insert_full(key, qty);
-      (void)far_.set(key, qty);
-      return old;
+    if (key < base_) {  // below the window: the sorted array (a new level into a full side evicts first)
+      if (qty > 0 && size() == cap_ && far_.qty_at(key) == 0) return insert_full(key, qty);
+      return far_.set(key, qty);
     }
     // above the window: a new best level (no level can exist there)
     if (qty <= 0) {
