@@ -503,17 +503,21 @@ void Engine::after_mark(Slot& s, std::uint32_t inst, Ticks mark_x2, Nanos now) {
 }
 
 // Inlined into the DEPTH path of run(): one call per batch is most of a replay's work.
+// Calls f(slot) for each slot subscribed to `inst`. The sole subscriber (the usual case) is
+// called without a loop: no iterator lives across the callback.
+template <class F>
+[[gnu::always_inline]] inline void Engine::each_subscriber(std::uint32_t inst, F&& f) {
+  if (Slot* const sole = sole_sub_[inst]; sole != nullptr) [[likely]] {
+    f(*sole);
+    return;
+  }
+  for (Slot* s : subs_[inst]) f(*s);
+}
+
 template <bool kMeasure>
 [[gnu::always_inline]] inline void Engine::notify_book(std::uint32_t inst, const Event& e) {
   ++batches_;
-  // One subscriber (the usual case) is called without a loop: no iterator lives across the
-  // callback. Otherwise the subscriber list, possibly empty.
-  Slot* const sole = sole_sub_[inst];
-  const std::vector<Slot*>* many = nullptr;
-  if (sole == nullptr) [[unlikely]] {
-    many = &subs_[inst];
-    if (many->empty()) return;
-  }
+  if (!has_subscriber(inst)) return;
   // Top of book read once; the state flags and the mid follow from it (as Book::state()/mid_x2()).
   const Book::Top t = books_[inst].top();
   const bool two_sided = t.bid_levels != 0 && t.ask_levels != 0;
@@ -530,32 +534,19 @@ template <bool kMeasure>
     if (tape_ != nullptr) [[unlikely]] tape_->book(s.id.c_str(), v);
     invoke_as<kMeasure>(s, kCbBook, now_, [&] { return s.fn->on_book(s.state, &s.ctx, &v); });
   };
-  if (sole != nullptr) [[likely]] {
-    one(*sole);
-    return;
-  }
-  for (Slot* s : *many) one(*s);
+  each_subscriber(inst, one);
 }
 
 template <bool kMeasure>
 [[gnu::always_inline]] inline void Engine::notify_trade(const Event& e) {
-  Slot* const sole = sole_sub_[e.instrument];
-  const std::vector<Slot*>* many = nullptr;
-  if (sole == nullptr) [[unlikely]] {
-    many = &subs_[e.instrument];
-    if (many->empty()) return;
-  }
+  if (!has_subscriber(e.instrument)) return;
   const sf_trade t{e.exch_ts, e.recv_ts, e.instrument, e.side, e.v[0], e.v[1], e.v[2]};
   auto one = [&](Slot& s) {
     if (s.faulted) [[unlikely]] return;
     if (tape_ != nullptr) [[unlikely]] tape_->trade(s.id.c_str(), t);
     invoke_as<kMeasure>(s, kCbTrade, now_, [&] { return s.fn->on_trade(s.state, &s.ctx, &t); });
   };
-  if (sole != nullptr) [[likely]] {
-    one(*sole);
-    return;
-  }
-  for (Slot* s : *many) one(*s);
+  each_subscriber(e.instrument, one);
 }
 
 void Engine::notify_bar(const Event& e) {

@@ -259,6 +259,9 @@ class Engine {
   template <bool kMeasure>
   void notify_book(std::uint32_t inst, const Event& e);
   void notify_book_rt(std::uint32_t inst, const Event& e);
+  [[nodiscard]] bool has_subscriber(std::uint32_t inst) const noexcept { return sole_sub_[inst] != nullptr || !subs_[inst].empty(); }
+  template <class F>
+  void each_subscriber(std::uint32_t inst, F&& f);
   void other_event(const Event& e, Slot* const* slots, std::size_t nslots);
   template <bool kMeasure>
   void notify_trade(const Event& e);
