@@ -23,7 +23,10 @@ from pathlib import Path
 def one(binary: str, data: str, repeat: int, out: Path) -> float:
     cmd = [binary, "--data", data, "--repeat", str(repeat), "--no-latency",
            "--mm-plugin", "builtin:noop", "--mm-params", "", "--json", str(out)]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        raise SystemExit(f"ab_sf_bench: error: cannot run {binary}: {e.strerror}") from None
     if p.returncode != 0:
         raise SystemExit(f"{binary} failed ({p.returncode}): {p.stderr.strip()}")
     return json.loads(out.read_text())["throughput"]["replay_noop"]["events_per_s"] / 1e6
