@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from stratforge import __version__
+from stratforge.core.tools import which
 from stratforge.errors import GeneratedCodeError, StratforgeError
 from stratforge.generator.spec import LoadedSpec, StrategySpec
 
@@ -110,8 +111,11 @@ def with_signals(spec: StrategySpec, signals: dict[str, str]) -> StrategySpec:
 
 def compiler_version() -> str:
     """First line of ``g++ --version`` (part of the build identity)."""
+    gxx = which("g++")
+    if gxx is None:
+        return "g++ unavailable"
     try:
-        out = subprocess.run(["g++", "--version"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run([str(gxx), "--version"], capture_output=True, text=True, timeout=30)
         return out.stdout.splitlines()[0].strip() if out.returncode == 0 else "g++ unavailable"
     except (OSError, subprocess.TimeoutExpired, IndexError):
         return "g++ unavailable"
