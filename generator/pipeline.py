@@ -99,6 +99,21 @@ def needs_llm(spec: StrategySpec) -> bool:
     return not any(name in spec.strategy.signals for name in ("entry_long", "entry_short"))
 
 
+def unused_logic(spec: StrategySpec) -> str | None:
+    """Why the spec's free-text logic will not reach an LLM, or None when it will (or there is none).
+
+    A spec that writes its entry signals itself uses them as written; its ``logic`` then only
+    documents them (the SPY example keeps the reviewed signals beside the words they came from).
+    """
+    if not spec.strategy.logic or needs_llm(spec):
+        return None
+    given = [n for n in ("entry_long", "entry_short") if n in spec.strategy.signals]
+    return (f"strategy.logic is not sent to an LLM: strategy.signals already define "
+            f"{' and '.join(given)}, which are used as written (the logic only documents them). "
+            f"To have the LLM write the signals from the logic, remove "
+            f"{'them' if len(given) > 1 else given[0]} from strategy.signals.")
+
+
 def with_signals(spec: StrategySpec, signals: dict[str, str]) -> StrategySpec:
     """``spec`` with extra signals appended, re-validated (rules and type checks run again)."""
     data = spec.model_dump(mode="python")
@@ -242,6 +257,8 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
     effective = spec
     regions: dict[str, Any] | None = None
     llm_info: dict[str, Any] = {"used": False}
+    if (why_unused := unused_logic(spec)) is not None:
+        llm_info["logic_unused"] = why_unused
     outcome: tuple[list[StepResult], dict[str, str], str, list[Any]] | None = None
     if needs_llm(spec):
         if provider is None:

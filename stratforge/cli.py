@@ -18,6 +18,8 @@ from rich.table import Table
 
 from stratforge import __version__
 from stratforge.errors import SpecError, StratforgeError
+from stratforge.generator.llm.bundled import needs_a_model_message
+from stratforge.generator.pipeline import needs_llm, unused_logic
 
 from stratforge.cli_support import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, SafeGroup
 
@@ -63,7 +65,8 @@ def _validate_one(path: Path) -> dict[str, Any]:
         "type": spec.strategy.type.value,
         "instruments": [f"{i.symbol}@{i.venue}" for i in spec.strategy.instruments],
         "hash": loaded.hash,
-        "llm": spec.strategy.logic is not None,
+        "llm": needs_llm(spec),
+        "notes": [n for n in (unused_logic(spec),) if n],
         "issues": [],
     }
 
@@ -98,6 +101,8 @@ def _print_validation(results: list[dict[str, Any]]) -> None:
     out.print(table)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for r in results:
+        for note in r.get("notes", ()):
+            err.print(f"[bold]{r['file']}[/]: [yellow]note[/]: {note}", markup=True)
         for issue in r["issues"]:
             err.print(f"[bold]{issue['file']}:{issue['line']}:{issue['column']}[/] "
                       f"[cyan]{issue['path']}[/]: {issue['message']}", markup=True)
@@ -145,8 +150,6 @@ def _provider(spec, name: str | None, out_root: Path, options: tuple[str, ...]):
     """The LLM provider for ``spec``, or None when it needs none. The choice: ``--provider``,
     else the spec's ``codegen.provider``, else ``replay`` of the existing bundle's recordings."""
     from stratforge.generator.llm import get_provider
-    from stratforge.generator.pipeline import needs_llm
-
     if not needs_llm(spec):
         return None
     name = name or spec.codegen.provider or "replay"
@@ -157,8 +160,16 @@ def _provider(spec, name: str | None, out_root: Path, options: tuple[str, ...]):
             raise click.UsageError(f"--provider-option must be KEY=VALUE, was {item!r}")
         opts[key.replace("-", "_")] = value
     if name == "replay" and "path" not in opts:
-        opts["path"] = str(out_root / spec.metadata.name / "llm")
+        folder = out_root / spec.metadata.name / "llm"
+        if not any(folder.glob("*.json")):
+            raise StratforgeError(needs_a_model_message(spec.metadata.name, folder))
+        opts["path"] = str(folder)
     return get_provider(name, **opts)
+
+
+def _print_notes(console: Console, spec) -> None:  # noqa: ANN001 - StrategySpec
+    if (note := unused_logic(spec)) is not None:
+        console.print(f"  [yellow]note[/]: {note}", highlight=False)
 
 
 def _print_step(console: Console):
@@ -206,6 +217,7 @@ def generate(spec_path: Path, provider: str | None, provider_options: tuple[str,
         raise StratforgeError(f"the sandbox is not available: {why}")
     console.print(f"[bold]{spec.metadata.name}[/] ({spec.strategy.type.value}, spec "
                   f"{loaded.short_hash}){' with ' + llm.identity if llm else ''}")
+    _print_notes(console, spec)
     try:
         result = run_generate(loaded, verifier=SandboxVerifier(backend, build_dir / "cache"),
                               out_root=out_root, build_root=build_dir, provider=llm,
@@ -335,6 +347,7 @@ def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str
     console = Console(highlight=False)
     console.print(f"[bold]{spec.metadata.name}[/] ({spec.strategy.type.value})"
                   f"{' with ' + llm.identity if llm else ''}")
+    _print_notes(console, spec)
     t0 = time.monotonic()
     try:
         out = run_build(spec_path, backend=backend, ws=ws, out_root=out_root, provider=llm,
