@@ -344,7 +344,7 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
         "sources": {rel: _sha256((staging / rel).read_bytes())
                     for rel in sorted([*files, "spec.yaml"])},
         "toolchain": {"compiler": compiler_version()},
-        "checks": {"static_findings": [str(f) for f in findings],
+        "checks": {"static_findings": [f.to_dict() for f in findings],
                    "steps": [s.name for s in steps]},
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
