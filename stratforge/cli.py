@@ -96,18 +96,27 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
     sys.exit(EXIT_OK if ok else EXIT_INVALID)
 
 
+def _shown_path(path: str) -> str:
+    """``path`` relative to the working folder when it lies inside it (short table rows)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
+
+
 def _print_validation(results: list[dict[str, Any]]) -> None:
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     table = Table(title=None, show_lines=False, header_style="bold")
     for col in ("spec", "status", "type", "instruments", "hash"):
-        table.add_column(col, no_wrap=col in ("hash", "status"))
+        table.add_column(col, no_wrap=col in ("spec", "hash", "status"))
     for r in results:
+        shown = _shown_path(r["file"])
         if r["valid"]:
-            table.add_row(r["file"], "[green]valid[/]", r["type"], ", ".join(r["instruments"]),
+            table.add_row(shown, "[green]valid[/]", r["type"], ", ".join(r["instruments"]),
                           r["hash"][:12])
         else:
             n = len(r["issues"])
-            table.add_row(r["file"], f"[red]invalid[/] ({n})", "", "", "")
+            table.add_row(shown, f"[red]invalid[/] ({n})", "", "", "")
     out.print(table)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for r in results:
