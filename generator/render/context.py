@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from stratforge.generator.expr import DataKind, ExpressionError, Type, TypedExpr
+from stratforge.generator.spec.data import data_kind
 from stratforge.generator.spec.signals import ROLE_SIGNALS, spec_params
 
 from .signals import RenderError, SignalSet, build_signal_set, compile_signals
@@ -99,10 +100,7 @@ def _camel(slug: str) -> str:
 
 
 def _data(spec) -> str:
-    d = spec.backtest.data
-    if d.kind == "synthetic":
-        return "bars" if d.profile == "bars" else "book"
-    return "bars" if d.format == "bars-csv" else "book"
+    return data_kind(spec)  # the one decision (an .sfe file's kind comes from its header)
 
 
 def build_context(loaded, build_id: str) -> StrategyContext:

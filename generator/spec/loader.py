@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from stratforge.errors import SpecError, SpecIssue
 from stratforge.generator.spec.canonical import spec_hash
-from stratforge.generator.spec.models import StrategySpec
+from stratforge.generator.spec.models import DATA_PATH_PATTERN, StrategySpec
 from stratforge.generator.spec.rules import RuleViolations
 
 MAX_SPEC_BYTES = 256 * 1024
@@ -326,8 +326,8 @@ def _message(err: dict[str, Any], path: DocPath, data: Any) -> str:
         return f"missing the key {ctx.get('discriminator')} that selects the variant"
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
-        if "shared:" in pattern:
-            return f"must be a relative path inside the repository or 'shared:<path>' (no '..', not absolute){was}"
+        if pattern == DATA_PATH_PATTERN:
+            return f"must be one line of text without control characters (a path or a glob){was}"
         if pattern.startswith("^[a-z][a-z0-9]*"):
             return f"must be a lower-case slug (letters, digits, '-', '_'; starting with a letter){was}"
         if pattern.startswith("^[a-z_]"):

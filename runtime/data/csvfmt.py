@@ -30,6 +30,19 @@ from dataclasses import dataclass, field
 DAY_NS = 86_400 * NS
 
 
+class SymbolNotFound(InputError):
+    """The symbol asked for has no row in the file's symbol column."""
+
+
+def has_symbol_column(path: str | Path, options: "CsvOptions | None" = None) -> bool:
+    """Whether the file's header has a symbol column (after ``options.columns``)."""
+    opts = options or CsvOptions()
+    with _open(Path(path)) as fh:
+        first = fh.readline().strip()
+    cols = [c.strip().lower() for c in first.split(opts.delimiter)]
+    return opts.columns.get("symbol", "symbol").strip().lower() in cols
+
+
 @dataclass(frozen=True)
 class CsvOptions:
     """How to read a CSV file whose layout differs from the defaults (docs/data.md).
@@ -161,7 +174,7 @@ def _symbols(table: Table, symbol: str | None) -> tuple[list[str], np.ndarray]:
     if symbol is not None:
         keep = col == symbol
         if not keep.any():
-            raise InputError(f"{table.path}: symbol {symbol!r} not found in the symbol column")
+            raise SymbolNotFound(f"{table.path}: symbol {symbol!r} not found in the symbol column")
         table.rows = [r for r, k in zip(table.rows, keep) if k]
         table.lines = [ln for ln, k in zip(table.lines, keep) if k]
         table._cache.clear()
@@ -534,6 +547,8 @@ def convert_bars_csv(
 
 __all__ = [
     "CsvOptions",
+    "SymbolNotFound",
+    "has_symbol_column",
     "Table",
     "convert_bars_csv",
     "convert_quotes_csv",
