@@ -230,9 +230,10 @@ def _resolve_loc(loc: tuple[Any, ...], data: Any) -> DocPath:
         elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
             path.append(part)
             cur = cur[part]
-        elif last:
+        elif last and isinstance(cur, dict):
             path.append(part)
-        # else: a union tag or function-validator marker, not a document key
+        # else: a union tag or function-validator marker, not a document key (a leaf value
+        # has no keys below it)
     return tuple(path)
 
 

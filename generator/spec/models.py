@@ -18,7 +18,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag,
+                      model_validator)
 
 API_VERSION = "stratforge/v1"
 KIND = "Strategy"
@@ -329,7 +330,12 @@ class Latency(StrictModel):
 
 DataPath = Annotated[str, StringConstraints(pattern=DATA_PATH_PATTERN, min_length=1,
                                             max_length=1000)]
-DataPaths = Union[DataPath, Annotated[list[DataPath], Field(min_length=1, max_length=1000)]]
+# one path or a list: the discriminator picks the branch, so a bad value gets one message
+DataPaths = Annotated[
+    Union[Annotated[DataPath, Tag("path")],
+          Annotated[list[DataPath], Field(min_length=1, max_length=1000), Tag("paths")]],
+    Discriminator(lambda v: "paths" if isinstance(v, list) else "path"),
+]
 ColumnName = Literal["ts", "recv_ts", "symbol", "bid_px", "bid_qty", "ask_px", "ask_qty", "price",
                      "qty", "side", "trade_id", "open", "high", "low", "close", "volume"]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64)]

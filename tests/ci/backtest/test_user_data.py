@@ -192,3 +192,53 @@ def test_a_two_symbol_csv_for_a_pair_uses_each_legs_tick(tmp_path):
     p = prepare_data(spec, repo_root=tmp_path, cache_dir=tmp_path / "c")
     ef = open_events(p.path)
     assert sorted(i.symbol for i in ef.instruments) == ["KXA", "KXB"] and p.events == 80
+
+
+# ------------------------------------------------------------------------------ sandbox
+
+
+class _Recorder:
+    """Records the sandbox request and refuses to run it (we only inspect the mounts)."""
+
+    name = "recorder"
+
+    def __init__(self):
+        self.requests = []
+
+    def available(self):
+        return True, "ok"
+
+    def run(self, request):
+        from stratforge.sandbox.base import Reason, RunResult
+
+        self.requests.append(request)
+        return RunResult(Reason.SANDBOX_SETUP, None, None, b"", b"", 0.0, 0.0, (), "recorded")
+
+
+def test_the_sandbox_sees_only_the_prepared_file_read_only(tmp_path):
+    """User files stay outside the sandbox: the replay mounts the job folder and the one prepared
+    .sfe file (resolved, read-only), never the user's data folder or a link into it."""
+    from stratforge.sandbox.replay import DATA, ReplayError, run_replay
+
+    elsewhere = tmp_path / "market-data"
+    elsewhere.mkdir()
+    write_yahoo_mdy(elsewhere / "IDXA.csv", 40, 980.0)
+    spec = user_spec({"kind": "file", "format": "bars-csv", "path": str(elsewhere / "IDXA.csv"),
+                      "options": {"date_format": "%m/%d/%Y"}}, symbols=("IDXA",)).spec
+    prep = prepare_data(spec, repo_root=tmp_path, cache_dir=tmp_path / "cache")
+    link = tmp_path / "link.sfe"
+    link.symlink_to(prep.path)
+    (tmp_path / "plugin.so").write_bytes(b"\x7fELF")
+    (tmp_path / "params.txt").write_text("x=1\n")
+    rec = _Recorder()
+    run_replay(rec, spec, plugin=tmp_path / "plugin.so", params=tmp_path / "params.txt",
+               data=link, out_dir=tmp_path / "out", bar_mode=True)
+    (req,) = rec.requests
+    sources = {str(m.target): m for m in req.inputs}
+    assert set(sources) == {"/job", str(DATA)}
+    assert sources[str(DATA)].source == prep.path.resolve() and not sources[str(DATA)].writable
+    assert not any(str(m.source).startswith(str(elsewhere)) for m in req.inputs)
+    assert not sources["/job"].writable
+    with pytest.raises(ReplayError, match="one regular .sfe file"):
+        run_replay(rec, spec, plugin=tmp_path / "plugin.so", params=tmp_path / "params.txt",
+                   data=elsewhere, out_dir=tmp_path / "out", bar_mode=True)
