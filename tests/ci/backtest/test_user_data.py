@@ -242,3 +242,20 @@ def test_the_sandbox_sees_only_the_prepared_file_read_only(tmp_path):
     with pytest.raises(ReplayError, match="one regular .sfe file"):
         run_replay(rec, spec, plugin=tmp_path / "plugin.so", params=tmp_path / "params.txt",
                    data=elsewhere, out_dir=tmp_path / "out", bar_mode=True)
+
+
+def test_sfe_files_per_instrument_take_only_their_symbol(tmp_path):
+    csv = write_two_symbol_bars(tmp_path / "two.csv", 50)
+    both = convert_bars_csv(csv, ts_unit="s", tick_size="0.01").write(tmp_path / "both.sfe")
+    only_b = convert_bars_csv(csv, ts_unit="s", symbol="KXB", tick_size="0.01").write(
+        tmp_path / "kxb.sfe")
+    spec = user_spec({"kind": "file", "format": "sfe",
+                      "files": {"KXA": "both.sfe", "KXB": "kxb.sfe"}}, symbols=("KXA", "KXB")).spec
+    p = prepare_data(spec, repo_root=tmp_path, cache_dir=tmp_path / "c")
+    assert p.events == 100 and [i.symbol for i in p.instruments] == ["KXA", "KXB"]
+    wrong = user_spec({"kind": "file", "format": "sfe",
+                       "files": {"KXA": "kxb.sfe", "KXB": "kxb.sfe"}}, symbols=("KXA", "KXB")).spec
+    with pytest.raises(UserInputError, match="backtest.data.files.KXA: .*kxb.sfe has no "
+                                             "instrument KXA"):
+        prepare_data(wrong, repo_root=tmp_path, cache_dir=tmp_path / "c")
+    assert both.exists()
