@@ -387,7 +387,7 @@ def _csv_options(d) -> csvfmt.CsvOptions:
     if o.symbol_column:
         columns["symbol"] = o.symbol_column
     return csvfmt.CsvOptions(columns=columns, date_format=o.date_format, tz=o.timezone,
-                             delimiter=o.delimiter or ",")
+                             delimiter=o.delimiter or ",", header=o.header is not False)
 
 
 def _opt(d, name: str, default):

@@ -392,6 +392,9 @@ class ConverterOptions(StrictModel):
     columns: dict[ColumnName, ShortText] = Field(
         default_factory=dict, description="CSV formats: the file's header name of each column "
         "the converter reads, where it differs, e.g. {ts: Date, price: Px}.")
+    header: bool | None = Field(
+        default=None, description="CSV formats: false when the file has no header row; columns "
+        "then gives each column's 1-based position, e.g. {ts: '1', price: '2', qty: '3'}.")
     delimiter: Annotated[str, StringConstraints(min_length=1, max_length=1)] | None = Field(
         default=None, description="quotes-csv, trades-csv, bars-csv generic: the field "
         "separator (default ',').")

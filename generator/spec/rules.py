@@ -248,7 +248,7 @@ OPTION_FORMATS: dict[str, tuple[str, ...]] = {
     "layout": ("bars-csv",), "ts_unit": _CSV, "date_format": _CSV,
     "timezone": (*_CSV, "lobster"), "session_close": ("bars-csv",), "ts_label": ("bars-csv",),
     "interval": ("bars-csv",), "adjust": ("bars-csv",), "symbol_column": _CSV, "columns": _CSV,
-    "delimiter": _CSV, "market": ("binance",), "date": ("lobster",),
+    "delimiter": _CSV, "header": _CSV, "market": ("binance",), "date": ("lobster",),
 }
 #: The columns each CSV format reads (``options.columns`` keys).
 FORMAT_COLUMNS: dict[str, frozenset[str]] = {
@@ -324,6 +324,19 @@ def converter_options_apply(spec: "StrategySpec") -> Iterator[Violation]:
     if o.symbol_column is not None and "symbol" in o.columns:
         yield Violation(("backtest", "data", "options", "symbol_column"),
                         "is also given as columns.symbol; give one", o.symbol_column)
+    if o.header is False:
+        if not o.columns or "ts" not in o.columns:
+            yield Violation(("backtest", "data", "options", "columns"),
+                            "must give the position of every column read (at least ts) when "
+                            "header is false, e.g. {ts: '1', price: '2', qty: '3'}", o.columns)
+        for col, pos in sorted(o.columns.items()):
+            if not pos.isdigit() or int(pos) < 1:
+                yield Violation(("backtest", "data", "options", "columns", col),
+                                "must be a 1-based column position when header is false", pos)
+        if o.symbol_column is not None:
+            yield Violation(("backtest", "data", "options", "symbol_column"),
+                            "with header false, give the symbol column's position in "
+                            "columns.symbol", o.symbol_column)
     if o.ts_unit is not None and o.date_format is not None:
         yield Violation(("backtest", "data", "options", "ts_unit"),
                         "date_format replaces ts_unit; give one", o.ts_unit)

@@ -1,8 +1,9 @@
 """``stratforge data``: convert market data to ``.sfe`` event files, generate synthetic markets,
 summarise files.
 
-Every failure the user can fix (missing file, malformed row, wrong format) prints one line,
-``error: ...``, to stderr and exits 1; no traceback.
+Every failure the user can fix (missing file, malformed row, wrong format) prints one message,
+``error: ...``, to stderr and exits 1; no traceback. A malformed file's message lists its bad
+rows below that line, one per line.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def _csv_opts(fn: Callable) -> Callable:
 
 def _layout_opts(fn: Callable) -> Callable:
     fn = click.option("--date-format", default=None, help="strptime format of the time column, e.g. '%m/%d/%Y' (replaces --ts-unit).")(fn)
-    fn = click.option("--column", "columns", multiple=True, metavar="NAME=HEADER", help="The file's header name of a column, e.g. ts=Date (repeatable).")(fn)
+    fn = click.option("--column", "columns", multiple=True, metavar="NAME=HEADER", help="The file's header name of a column, e.g. ts=Date, or its 1-based position with --no-header, e.g. ts=1 (repeatable).")(fn)
+    fn = click.option("--header/--no-header", "has_header", default=True, show_default=True, help="Whether the file starts with a header row.")(fn)
     return fn
 
 
@@ -150,11 +152,11 @@ def _run(make: Callable[[], Converted], out: Path, fmt: str) -> None:
 @_common
 @_csv_opts
 @friendly
-def convert_quotes(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_unit, delimiter, zone, date_format, columns) -> None:
+def convert_quotes(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_unit, delimiter, zone, date_format, columns, has_header) -> None:
     """Top-of-book quotes: header ts[,symbol],bid_px,bid_qty,ask_px,ask_qty[,recv_ts]."""
     from .csvfmt import CsvOptions, convert_quotes_csv
 
-    opts = CsvOptions(columns=_columns(columns), date_format=date_format, tz=zone, delimiter=delimiter)
+    opts = CsvOptions(columns=_columns(columns), date_format=date_format, tz=zone, delimiter=delimiter, header=has_header)
     _run(lambda: convert_quotes_csv(input, symbol=symbol, ts_unit=ts_unit, options=opts, **_sizes(tick_size, lot_size)), out, fmt)
 
 
@@ -163,11 +165,11 @@ def convert_quotes(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_
 @_common
 @_csv_opts
 @friendly
-def convert_trades(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_unit, delimiter, zone, date_format, columns) -> None:
+def convert_trades(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_unit, delimiter, zone, date_format, columns, has_header) -> None:
     """Trades: header ts[,symbol],price,qty[,side][,trade_id][,recv_ts]; side is the aggressor."""
     from .csvfmt import CsvOptions, convert_trades_csv
 
-    opts = CsvOptions(columns=_columns(columns), date_format=date_format, tz=zone, delimiter=delimiter)
+    opts = CsvOptions(columns=_columns(columns), date_format=date_format, tz=zone, delimiter=delimiter, header=has_header)
     _run(lambda: convert_trades_csv(input, symbol=symbol, ts_unit=ts_unit, options=opts, **_sizes(tick_size, lot_size)), out, fmt)
 
 
@@ -184,12 +186,13 @@ def convert_trades(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_
 @click.option("--delimiter", default=",", show_default=True, help="Generic layout: field separator.")
 @_layout_opts
 @friendly
-def convert_bars(input: Path, out: Path, symbol, tick_size, lot_size, fmt, layout, interval, ts_unit, ts_label, session_close, tz, adjust, delimiter, date_format, columns) -> None:
+def convert_bars(input: Path, out: Path, symbol, tick_size, lot_size, fmt, layout, interval, ts_unit, ts_label, session_close, tz, adjust, delimiter, date_format, columns, has_header) -> None:
     """OHLCV bars: Yahoo daily, NinjaTrader minute (semicolon, UTC, bar end) or generic CSV."""
     from .csvfmt import CsvOptions, convert_bars_csv
 
     opts = CsvOptions(columns=_columns(columns), date_format=date_format,
-                      tz=tz if session_close and date_format else None, delimiter=delimiter)
+                      tz=tz if session_close and date_format else None, delimiter=delimiter,
+                      header=has_header)
     _run(
         lambda: convert_bars_csv(
             input, layout=layout, symbol=symbol, interval=interval, ts_unit=ts_unit, ts_label=ts_label,

@@ -37,6 +37,8 @@ class SymbolNotFound(InputError):
 def has_symbol_column(path: str | Path, options: "CsvOptions | None" = None) -> bool:
     """Whether the file's header has a symbol column (after ``options.columns``)."""
     opts = options or CsvOptions()
+    if not opts.header:
+        return "symbol" in opts.columns
     with _open(Path(path)) as fh:
         first = fh.readline().strip()
     cols = [c.strip().lower() for c in first.split(opts.delimiter)]
@@ -48,7 +50,7 @@ class CsvOptions:
     """How to read a CSV file whose layout differs from the defaults (docs/data.md).
 
     ``columns`` maps a converter column name (``ts``, ``price``, ``symbol``, ``open`` ...) to the
-    file's header name; ``date_format`` is a ``strptime`` format for the time columns (it replaces
+    file's header name (or, with ``header=False``, to its 1-based position: ``"1"``); ``date_format`` is a ``strptime`` format for the time columns (it replaces
     the timestamp unit); ``tz`` is the zone of times written without an offset (UTC when None).
     """
 
@@ -56,6 +58,7 @@ class CsvOptions:
     date_format: str | None = None
     tz: str | None = None
     delimiter: str = ","
+    header: bool = True  # False: no header row; ``columns`` gives 1-based positions ("1", "2")
 
 
 class Table:
@@ -144,6 +147,11 @@ def read_table(path: str | Path, delimiter: str = ",", header: bool = True, ncol
         head = [c.strip() for c in raw[keep[0]]]
         ncols = ncols or len(head)
         keep = keep[1:]
+    elif columns is not None:  # no header row: columns are named by their 1-based position
+        if not keep:
+            raise InputError(f"{path}: empty file")
+        ncols = ncols or len(raw[keep[0]])
+        head = [str(i + 1) for i in range(ncols)]
     if len(keep) == len(raw) - (1 if header else 0):  # no blank lines: avoid copying
         rows = raw[1:] if header else raw
         lines = range(2 if header else 1, len(raw) + 1)
@@ -226,7 +234,7 @@ def convert_quotes_csv(
 ) -> Converted:
     """``ts[,symbol],bid_px,bid_qty,ask_px,ask_qty[,recv_ts]`` (header required) -> QUOTE events."""
     opts = _options(options, delimiter)
-    table = read_table(path, opts.delimiter, columns=opts.columns)
+    table = read_table(path, opts.delimiter, header=opts.header, columns=opts.columns)
     names, inst = _symbols(table, symbol)
     stats: dict = {}
     exch = table.times(table.index("ts"), ts_unit, "ts", opts.date_format, opts.tz)
@@ -286,7 +294,7 @@ def convert_trades_csv(
     ``side`` is the aggressor: buy/b/1/bid, sell/s/2/-1/ask, or empty/none/0 for unknown.
     """
     opts = _options(options, delimiter)
-    table = read_table(path, opts.delimiter, columns=opts.columns)
+    table = read_table(path, opts.delimiter, header=opts.header, columns=opts.columns)
     names, inst = _symbols(table, symbol)
     stats: dict = {}
     exch = table.times(table.index("ts"), ts_unit, "ts", opts.date_format, opts.tz)
@@ -311,9 +319,21 @@ def convert_trades_csv(
     ti = table.index("trade_id", required=False)
     if ti is not None:
         tid = np.nan_to_num(table.floats(ti, "trade_id")).astype(np.int64)
+    for k in np.flatnonzero(qty < 0).tolist():
+        table.errors.add(table.lines[k], f"trade qty must be > 0, was {qty[k]}")
     table.errors.raise_if_any()
+    # a trade of size 0 in the source (a vendor artifact) is dropped and reported, not fatal
+    zero = qty == 0
+    zero_lines = [table.lines[k] for k in np.flatnonzero(zero)[:10].tolist()]
+    n_zero = int(zero.sum())
+    if n_zero:
+        keep = ~zero
+        exch, recv, price, qty, side, tid, inst = (a[keep] for a in (exch, recv, price, qty, side, tid, inst))
+        lines = [ln for ln, z in zip(table.lines, zero) if not z]
+    else:
+        lines = table.lines
     instruments = [Instrument(s, tick_size, lot_size) for s in names]
-    ev = np.zeros(len(table), dtype=EVENT_DTYPE)
+    ev = np.zeros(len(qty), dtype=EVENT_DTYPE)
     ev["exch_ts"] = exch
     ev["recv_ts"] = recv
     ev["type"] = TRADE
@@ -324,13 +344,16 @@ def convert_trades_csv(
     ev["v"][:, 1] = _per_instrument_grid(qty, inst, instruments, "lot_size", "qty", stats)
     ev["v"][:, 2] = tid
     for k in np.flatnonzero(ev["v"][:, 1] <= 0).tolist():
-        table.errors.add(table.lines[k], f"trade qty must be > 0 lots, was {qty[k]}")
+        table.errors.add(lines[k], f"trade qty {qty[k]} rounds to 0 lots of {lot_size}; give a "
+                                   "finer lot size")
     table.errors.raise_if_any()
     dup, back = _order_stats(ev["recv_ts"], inst)
     report = {
         "input": str(path),
         "rows": len(table),
         "instruments": names,
+        "zero_qty_dropped": n_zero,
+        "zero_qty_lines": zero_lines,
         "unknown_side": int(np.count_nonzero(side == SIDE_NONE)),
         "duplicate_times": dup,
         "unsorted_rows": back,
@@ -361,6 +384,8 @@ GENERIC_BAR_COLUMNS = ("ts", "open", "high", "low", "close")
 def detect_bars_layout(path: str | Path, options: CsvOptions | None = None) -> str:
     path = Path(path)
     opts = options or CsvOptions()
+    if not opts.header:
+        return "generic"
     with _open(path) as fh:
         first = fh.readline().strip()
     cols = [c.strip().lower() for c in first.split(opts.delimiter)]
@@ -477,7 +502,7 @@ def convert_bars_csv(
         step = parse_interval(interval) if interval else _mode_interval(ends)
         labels = stamps
     elif layout == "generic":
-        table = read_table(path, opts.delimiter, header=True, columns=opts.columns)
+        table = read_table(path, opts.delimiter, header=opts.header, columns=opts.columns)
         names, inst = _symbols(table, symbol)
         daily = bool(opts.date_format) and session_close is not None
         ts = table.times(table.index("ts"), ts_unit, "ts", opts.date_format,

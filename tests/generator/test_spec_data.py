@@ -90,3 +90,15 @@ def test_lobster_orderbook_goes_with_one_message_file():
 def test_control_characters_in_a_path_are_refused():
     got = _issues({"kind": "file", "format": "sfe", "path": "a\nb.sfe"})
     assert any(p == "backtest.data.path" and "control characters" in m for p, m in got)
+
+
+def test_header_false_needs_column_positions():
+    got = _issues({"kind": "file", "format": "trades-csv", "path": "t.csv",
+                   "options": {"header": False, "columns": {"ts": "A", "price": "2"},
+                               "symbol_column": "Ticker"}})
+    paths = {p: m for p, m in got}
+    assert "1-based column position" in paths["backtest.data.options.columns.ts"]
+    assert "columns.symbol" in paths["backtest.data.options.symbol_column"]
+    got = _issues({"kind": "file", "format": "trades-csv", "path": "t.csv",
+                   "options": {"header": False}})
+    assert any(p == "backtest.data.options.columns" and "at least ts" in m for p, m in got)

@@ -67,7 +67,7 @@ def test_convert_trades_and_bars(run, tmp_path):
         (["convert", "trades-csv", "{tmp}/good.csv", "--symbol", "X", "-o", "{tmp}/nodir/o.sfe"], "output directory does not exist"),
     ],
 )
-def test_errors_are_one_line(tmp_path, args, message):
+def test_errors_are_one_message(tmp_path, args, message):
     (tmp_path / "junk.sfe").write_bytes(b"x" * 200)
     (tmp_path / "bad.csv").write_text("ts,price,qty\n1,5,1\n2,oops,1\n")
     (tmp_path / "good.csv").write_text("ts,price,qty\n1,5,1\n")
@@ -76,7 +76,9 @@ def test_errors_are_one_line(tmp_path, args, message):
     assert r.exit_code == 1, r.output
     assert message in r.output
     assert "Traceback" not in r.output
-    assert len(r.output.strip().splitlines()) == 1
+    first, *rest = r.output.strip().splitlines()
+    assert first.startswith("error: ")
+    assert all(line.startswith("  ") for line in rest)  # only a malformed file's row list
     assert not (tmp_path / "o.sfe").exists()
 
 

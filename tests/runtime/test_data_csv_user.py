@@ -153,3 +153,25 @@ def test_unknown_zone_and_unmapped_column_are_clear(tmp_path):
         convert_trades_csv(p, symbol="Z", ts_unit="iso", options=CsvOptions(tz="Mars/Base"))
     with pytest.raises(InputError, match=r"no column 'stamp' \(mapped from 'ts'\)"):
         convert_trades_csv(p, symbol="Z", ts_unit="iso", options=CsvOptions(columns={"ts": "stamp"}))
+
+
+def test_a_file_without_a_header_row_read_by_column_positions(tmp_path):
+    p = tmp_path / "ticks.csv"
+    p.write_text("1300000000,5.25,0.5\n1300000000,5.5,1.25\n1300000007,5.0,2\n")
+    opts = CsvOptions(columns={"ts": "1", "price": "2", "qty": "3"}, header=False)
+    c = convert_trades_csv(p, symbol="KXT", ts_unit="s", tick_size="0.25", lot_size="0.25",
+                           options=opts)
+    assert c.events["v"][:, :2].tolist() == [[21, 2], [22, 5], [20, 8]]
+    assert c.report["duplicate_times"] == 1 and c.report["unknown_side"] == 3
+    p.write_text("1300000000,5.25,0.5\n1300000001,5.x,0.5\n")
+    with pytest.raises(InputError, match=r"ticks\.csv:2: price '5\.x' is not a number"):
+        convert_trades_csv(p, symbol="KXT", ts_unit="s", options=opts)
+
+
+def test_zero_size_trades_are_dropped_and_reported(tmp_path):
+    """Real trade files carry the odd zero-size print (the shared Bitstamp file has one)."""
+    p = tmp_path / "t.csv"
+    p.write_text("ts,price,qty\n1,5,1\n2,5,0\n3,5,0.000\n4,6,2\n")
+    c = convert_trades_csv(p, symbol="KXT", ts_unit="s", tick_size="1")
+    assert c.events["v"][:, 1].tolist() == [1, 2]
+    assert c.report["zero_qty_dropped"] == 2 and c.report["zero_qty_lines"] == [3, 4]

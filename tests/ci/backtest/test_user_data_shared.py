@@ -71,3 +71,19 @@ def test_an_absolute_path_outside_the_repository(shared_data, tmp_path):
                      symbols=("ORCL",), tick="0.000001").spec
     p = prepare_data(spec, repo_root=tmp_path / "elsewhere", cache_dir=tmp_path / "c")
     assert p.events == 5036 and p.profile == "bars"
+
+
+def test_a_trade_file_without_a_header(shared_data, tmp_path):
+    """bitcoincharts' CSV has no header row: unix seconds, price, amount."""
+    data = {"kind": "file", "format": "trades-csv",
+            "path": "shared:bitstamp-btcusd-trades-2011-2012-pyalgotrade/bitstampUSD.csv",
+            "options": {"header": False, "ts_unit": "s",
+                        "columns": {"ts": "1", "price": "2", "qty": "3"}}}
+    spec = user_spec(data, symbols=("BTCUSD",), tick="0.00001", lot="0.00000001", qty="0.5",
+                     signals={"px": "last", "entry_long": "px < 4", "exit_long": "px > 6"}).spec
+    p = prepare_data(spec, repo_root=REPO, cache_dir=tmp_path)
+    ev = np.array(open_events(p.path).events)
+    # 9,999 rows, one a zero-size print (line 8524), which is dropped
+    assert p.profile == "l2" and len(ev) == 9_998 and np.all(ev["type"] == TRADE)
+    assert ev["recv_ts"][0] == int(dt.datetime(2011, 9, 13, 13, 53, 36,
+                                               tzinfo=dt.timezone.utc).timestamp()) * 10**9

@@ -16,14 +16,14 @@ NS = 1_000_000_000
 
 
 def spec_text(data: dict, *, name: str = "idx-dip-buyer", symbols=("KXA",), signals=None,
-              tick: str = "0.01") -> str:
+              tick: str = "0.01", lot: str = "1", qty="7") -> str:
     """A strategy of our own on ``symbols`` with ``data`` as its backtest data: a custom dip
     buyer on one instrument, a fixed-ratio pair (stat_arb) on two."""
     if len(symbols) == 1:
         strategy = {"type": "custom", "params": {"dip": 0.97},
                     "signals": signals or {"ratio": "close / sma(close, 15)",
                                            "entry_long": "ratio < dip", "exit_long": "ratio > 1.0"},
-                    "order_qty": 7}
+                    "order_qty": qty}
     else:
         strategy = {"type": "stat_arb",
                     "params": {"hedge_ratio": {"mode": "fixed", "value": 0.29}, "window": 12,
@@ -36,7 +36,7 @@ def spec_text(data: dict, *, name: str = "idx-dip-buyer", symbols=("KXA",), sign
         "strategy": {
             "type": strategy.pop("type"),
             "instruments": [{"symbol": s, "venue": "test-exchange", "tick_size": tick,
-                             "lot_size": "1", "quote_currency": "USD"} for s in symbols],
+                             "lot_size": lot, "quote_currency": "USD"} for s in symbols],
             **strategy,
         },
         "risk": {"max_order_qty": 21, "max_position": 21, "max_order_notional": 90000,
