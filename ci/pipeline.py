@@ -272,7 +272,8 @@ def backtest_bundle(bundle: Path, data_override: Path | None = None, *, backend:
                         override=data_override.resolve() if data_override else None)
     progress(StepResult("data", True, time.monotonic() - t0,
                         f"{data.profile}, {data.events} events, "
-                        f"{'cached' if data.cached else 'prepared'} {data.path.name}"))
+                        f"{'cached' if data.cached else 'prepared'} {data.path.name}"
+                        + "".join(f"; {n}" for n in data.notes)))
 
     t0 = time.monotonic()
     out = b.build / "backtest"

@@ -80,12 +80,13 @@ class PreparedData:
     oos_start_ns: int | None        # out-of-sample split, None when the fraction is 0
     source_hash: str
     cached: bool
+    notes: tuple[str, ...] = ()     # what the converters saw and changed (off-grid, dropped, ...)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path.name, "profile": self.profile, "events": self.events,
                 "instruments": [i.symbol for i in self.instruments], "start_ns": self.start_ns,
                 "end_ns": self.end_ns, "oos_start_ns": self.oos_start_ns,
-                "source_hash": self.source_hash}
+                "source_hash": self.source_hash, "notes": list(self.notes)}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -432,8 +433,27 @@ def _convert_one(d, path: Path, symbol: str | None, ins, ob: Path | None) -> lis
     raise UserInputError(f"backtest.data.format: unknown format {d.format!r}")  # pragma: no cover
 
 
-def convert_file(spec, repo_root: Path) -> tuple[list[Instrument], np.ndarray, str]:
-    """Read or convert the spec's data files into one stream: (instruments, events, profile).
+#: Converter report counts worth telling the user about (docs/data.md), in this order.
+NOTE_KEYS = ("off_grid_prices", "off_grid_qty", "off_grid_volume", "off_grid_trade_prices",
+             "zero_qty_dropped", "duplicate_times", "unsorted_rows", "inconsistent_ohlc",
+             "nonpositive_prices", "crossed_quotes", "sequence_gaps")
+
+
+def report_notes(reports: list[dict[str, Any]]) -> tuple[str, ...]:
+    """One line per file whose report has a nonzero count of :data:`NOTE_KEYS`."""
+    out = []
+    for rep in reports:
+        found = [f"{k.replace('_', ' ')} {rep[k]}" for k in NOTE_KEYS
+                 if isinstance(rep.get(k), (int, np.integer)) and rep[k]]
+        if found:
+            name = Path(str(rep.get("input", "data"))).name
+            out.append(f"{name}: {', '.join(found)}")
+    return tuple(out)
+
+
+def convert_file(spec, repo_root: Path) -> tuple[list[Instrument], np.ndarray, str, tuple[str, ...]]:
+    """Read or convert the spec's data files into one stream: (instruments, events, profile,
+    notes from the converters' reports).
 
     Each file is converted on its own, then the parts are merged in time order. A multi-symbol
     CSV named by ``path`` is converted once per instrument of the spec (each with its own tick
@@ -464,7 +484,8 @@ def convert_file(spec, repo_root: Path) -> tuple[list[Instrument], np.ndarray, s
             else:
                 parts += _split_by_symbol(d, path, spec_ins)
     conv = merge(parts, parts[0].source if parts else d.format)
-    return list(conv.instruments), conv.events, "bars" if data_kind(spec, repo_root) == BARS else "l2"
+    kind = "bars" if data_kind(spec, repo_root) == BARS else "l2"
+    return list(conv.instruments), conv.events, kind, report_notes([p.report for p in parts])
 
 
 def _split_by_symbol(d, path: Path, spec_ins: dict) -> list[Converted]:
@@ -570,8 +591,10 @@ def _prepare(spec, *, repo_root: Path, cache_dir: Path, override: Path | None) -
         if info.get("source_hash") == key:
             ef = open_events(path)
             return PreparedData(path, info["profile"], tuple(ef.instruments), len(ef.events),
-                                info["start_ns"], info["end_ns"], info["oos_start_ns"], key, True)
+                                info["start_ns"], info["end_ns"], info["oos_start_ns"], key, True,
+                                tuple(info.get("notes", ())))
     d = spec.backtest.data
+    notes: tuple[str, ...] = ()
     if override is not None:
         kind = file_kind(override, "--data")
         if kind != data_kind(spec, repo_root):
@@ -587,7 +610,7 @@ def _prepare(spec, *, repo_root: Path, cache_dir: Path, override: Path | None) -
                                  d.volatility_annual)
         profile = d.profile
     else:
-        instruments, events, profile = convert_file(spec, repo_root)
+        instruments, events, profile, notes = convert_file(spec, repo_root)
     missing = [i.symbol for i in spec.strategy.instruments
                if i.symbol not in {x.symbol for x in instruments}]
     if missing:
@@ -598,12 +621,12 @@ def _prepare(spec, *, repo_root: Path, cache_dir: Path, override: Path | None) -
     write_events(tmp, instruments, events, source=f"stratforge-{profile}"[:16])
     os.replace(tmp, path)
     info = {"source_hash": key, "profile": profile, "start_ns": start, "end_ns": end,
-            "oos_start_ns": oos, "events": int(len(events))}
+            "oos_start_ns": oos, "events": int(len(events)), "notes": list(notes)}
     tmp_meta = meta.with_name(f".{meta.name}.{uuid.uuid4().hex[:8]}")
     tmp_meta.write_text(json.dumps(info, indent=1))
     os.replace(tmp_meta, meta)
     return PreparedData(path, profile, tuple(instruments), int(len(events)), start, end, oos, key,
-                        False)
+                        False, notes)
 
 
 def clear_cache(cache_dir: Path) -> None:

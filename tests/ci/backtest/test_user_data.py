@@ -259,3 +259,15 @@ def test_sfe_files_per_instrument_take_only_their_symbol(tmp_path):
                                              "instrument KXA"):
         prepare_data(wrong, repo_root=tmp_path, cache_dir=tmp_path / "c")
     assert both.exists()
+
+
+def test_what_the_converter_changed_is_reported(tmp_path):
+    """Off-grid prices (rounded to the tick) and dropped rows reach the data step's notes, from
+    a fresh conversion and from the cache alike."""
+    write_yahoo_mdy(tmp_path / "IDXA.csv", 30, 1229.0)
+    spec = user_spec({"kind": "file", "format": "bars-csv", "path": "IDXA.csv",
+                      "options": {"date_format": "%m/%d/%Y"}}, symbols=("IDXA",), tick="0.25").spec
+    p = prepare_data(spec, repo_root=tmp_path, cache_dir=tmp_path / "c")
+    assert len(p.notes) == 1 and p.notes[0].startswith("IDXA.csv: off grid prices ")
+    again = prepare_data(spec, repo_root=tmp_path, cache_dir=tmp_path / "c")
+    assert again.cached and again.notes == p.notes
