@@ -15,9 +15,11 @@ from stratforge.errors import StratforgeError, UserInputError
 from stratforge.generator.pipeline import parity_market
 from stratforge.generator.render.context import build_context
 from stratforge.generator.spec.data import DATA_ROOTS_ENV, data_kind
-from stratforge.runtime.data.csvfmt import convert_bars_csv
+from stratforge.runtime.data.csvfmt import convert_bars_csv, convert_quotes_csv
 from stratforge.runtime.data.format import BAR, QUOTE, open_events
 from stratforge.runtime.data.sources import events_kind
+from stratforge.sandbox.base import Reason, RunResult
+from stratforge.sandbox.replay import DATA, ReplayError, run_replay
 
 from user_data_kit import (user_spec, write_quote_capture, write_two_symbol_bars,
                            write_yahoo_mdy)
@@ -49,8 +51,6 @@ def test_bars_sfe_is_bar_data_everywhere(tmp_path):
 
 def test_book_sfe_is_book_data_and_a_mixed_file_is_refused(tmp_path):
     q = write_quote_capture(tmp_path / "cap")[0]
-    from stratforge.runtime.data.csvfmt import convert_quotes_csv
-
     book = convert_quotes_csv(q, ts_unit="ms", tick_size="0.01").write(tmp_path / "q.sfe")
     assert events_kind(book) == "book"
     spec = user_spec({"kind": "file", "format": "sfe", "path": str(book)}, symbols=("KXQ",),
@@ -65,8 +65,6 @@ def test_book_sfe_is_book_data_and_a_mixed_file_is_refused(tmp_path):
 
 def test_override_of_the_other_kind_is_refused(tmp_path):
     q = write_quote_capture(tmp_path / "cap")[0]
-    from stratforge.runtime.data.csvfmt import convert_quotes_csv
-
     book = convert_quotes_csv(q, ts_unit="ms", tick_size="0.01").write(tmp_path / "q.sfe")
     spec = user_spec({"kind": "file", "format": "sfe", "path": str(_bars_sfe(tmp_path))}).spec
     with pytest.raises(UserInputError, match="holds book data but the strategy was generated "
@@ -209,8 +207,6 @@ class _Recorder:
         return True, "ok"
 
     def run(self, request):
-        from stratforge.sandbox.base import Reason, RunResult
-
         self.requests.append(request)
         return RunResult(Reason.SANDBOX_SETUP, None, None, b"", b"", 0.0, 0.0, (), "recorded")
 
@@ -218,8 +214,6 @@ class _Recorder:
 def test_the_sandbox_sees_only_the_prepared_file_read_only(tmp_path):
     """User files stay outside the sandbox: the replay mounts the job folder and the one prepared
     .sfe file (resolved, read-only), never the user's data folder or a link into it."""
-    from stratforge.sandbox.replay import DATA, ReplayError, run_replay
-
     elsewhere = tmp_path / "market-data"
     elsewhere.mkdir()
     write_yahoo_mdy(elsewhere / "IDXA.csv", 40, 980.0)
