@@ -28,6 +28,7 @@ import math
 import os
 import shutil
 import uuid
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -512,7 +513,6 @@ def _split_by_symbol(d, path: Path, spec_ins: dict) -> list[Converted]:
 def _snapshot_before(instruments: list[Instrument], events: np.ndarray, cut: int,
                      ts: int) -> np.ndarray:
     """``CLEAR`` + ``SNAPSHOT`` depth records of every book as it stands before ``events[cut]``."""
-
     books: dict[int, L2Book] = {}
     replay(events[:cut], books)
     rows = []
@@ -577,6 +577,10 @@ def prepare_data(spec, *, repo_root: Path, cache_dir: Path,
         return _prepare(spec, repo_root=repo_root, cache_dir=cache_dir, override=override)
     except DataError as err:
         raise UserInputError(f"backtest.data: {err}") from None
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as err:  # unreadable, bad gzip
+        name = getattr(err, "filename", None)
+        raise UserInputError(f"backtest.data: cannot read {name or 'a data file'}: "
+                             f"{type(err).__name__}: {err}") from None
 
 
 def _prepare(spec, *, repo_root: Path, cache_dir: Path, override: Path | None) -> PreparedData:

@@ -12,6 +12,7 @@ import functools
 import json
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -49,7 +50,7 @@ def friendly(fn: Callable) -> Callable:
             _fail(f"cannot access {e.filename}: {e.strerror}")
         except OSError as e:  # gzip errors, disk full, ...
             _fail(f"{type(e).__name__}: {e}")
-        except (ValueError, UnicodeDecodeError, EOFError) as e:
+        except (ValueError, UnicodeDecodeError, EOFError, zlib.error) as e:
             _fail(f"malformed input: {e}")
 
     return wrapper

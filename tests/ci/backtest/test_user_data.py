@@ -265,3 +265,12 @@ def test_what_the_converter_changed_is_reported(tmp_path):
     assert len(p.notes) == 1 and p.notes[0].startswith("IDXA.csv: off grid prices ")
     again = prepare_data(spec, repo_root=tmp_path, cache_dir=tmp_path / "c")
     assert again.cached and again.notes == p.notes
+
+
+def test_a_corrupt_gzip_file_is_a_user_error(tmp_path):
+    (tmp_path / "q.csv.gz").write_bytes(b"\x1f\x8b\x08\x00garbage, not a gzip stream")
+    spec = user_spec({"kind": "file", "format": "quotes-csv", "path": "q.csv.gz"},
+                     symbols=("KXQ",), signals={"gap": "spread", "entry_long": "gap < 0.015",
+                                                "exit_long": "gap > 0.025"}).spec
+    with pytest.raises(UserInputError, match="backtest.data: cannot read"):
+        prepare_data(spec, repo_root=tmp_path, cache_dir=tmp_path / "c")
