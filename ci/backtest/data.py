@@ -447,7 +447,8 @@ def report_notes(reports: list[dict[str, Any]]) -> tuple[str, ...]:
         found = [f"{k.replace('_', ' ')} {rep[k]}" for k in NOTE_KEYS
                  if isinstance(rep.get(k), (int, np.integer)) and rep[k]]
         if found:
-            name = Path(str(rep.get("input", "data"))).name
+            src = rep.get("input", "data")
+            name = Path(str(src[0] if isinstance(src, (list, tuple)) and src else src)).name
             out.append(f"{name}: {', '.join(found)}")
     return tuple(out)
 

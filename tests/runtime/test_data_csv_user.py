@@ -11,6 +11,7 @@ import pytest
 from stratforge.runtime.data.csvfmt import (CsvOptions, convert_bars_csv, convert_quotes_csv,
                                             convert_trades_csv)
 from stratforge.runtime.data.errors import MAX_ROW_ERRORS, InputError, MalformedRowsError
+from stratforge.runtime.data.summary import info
 
 
 def utc_ns(*args) -> int:
@@ -175,3 +176,11 @@ def test_zero_size_trades_are_dropped_and_reported(tmp_path):
     c = convert_trades_csv(p, symbol="KXT", ts_unit="s", tick_size="1")
     assert c.events["v"][:, 1].tolist() == [1, 2]
     assert c.report["zero_qty_dropped"] == 2 and c.report["zero_qty_lines"] == [3, 4]
+
+
+def test_info_counts_duplicate_bar_ends_per_instrument(tmp_path):
+    from_csv = tmp_path / "two.csv"
+    from_csv.write_text(_two_symbol_bars(12, blocks=False))
+    out = convert_bars_csv(from_csv, ts_unit="s", tick_size="0.01").write(tmp_path / "two.sfe")
+    s = info(out)
+    assert [i["duplicate_bar_ends"] for i in s["instruments"]] == [0, 0]

@@ -87,3 +87,19 @@ def test_a_trade_file_without_a_header(shared_data, tmp_path):
     assert p.profile == "l2" and len(ev) == 9_998 and np.all(ev["type"] == TRADE)
     assert ev["recv_ts"][0] == int(dt.datetime(2011, 9, 13, 13, 53, 36,
                                                tzinfo=dt.timezone.utc).timestamp()) * 10**9
+
+
+def test_a_lobster_level5_book_of_another_ticker(shared_data, tmp_path):
+    """GOOG's level-5 sample through a glob; the orderbook file is found beside the message
+    file, and the data kind is book."""
+    spec = user_spec({"kind": "file", "format": "lobster",
+                      "path": "shared:lobster-nasdaq-sample-2012-06-21/GOOG_*_message_5.csv"},
+                     symbols=("GOOG",), tick="0.01",
+                     signals={"gap": "spread", "entry_long": "gap < 0.02",
+                              "exit_long": "gap > 0.1"}).spec
+    assert data_kind(spec, REPO) == "book"
+    p = prepare_data(spec, repo_root=REPO, cache_dir=tmp_path)
+    ev = np.array(open_events(p.path).events)
+    assert p.profile == "l2" and np.count_nonzero(ev["type"] == TRADE) == 7_765 + 3_913
+    # hidden executions at sub-penny prices are rounded to the tick, and the data step says so
+    assert p.notes == ("GOOG_2012-06-21_34200000_57600000_message_5.csv: off grid trade prices 50",)
