@@ -487,7 +487,8 @@ def convert_file(spec, repo_root: Path) -> tuple[list[Instrument], np.ndarray, s
                 parts += _split_by_symbol(d, path, spec_ins)
     conv = merge(parts, parts[0].source if parts else d.format)
     kind = "bars" if data_kind(spec, repo_root) == BARS else "l2"
-    return list(conv.instruments), conv.events, kind, report_notes([p.report for p in parts])
+    notes = report_notes([p.report for p in parts]) + tuple(conv.report.get("overlaps", ()))
+    return list(conv.instruments), conv.events, kind, notes
 
 
 def _split_by_symbol(d, path: Path, spec_ins: dict) -> list[Converted]:

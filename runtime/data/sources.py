@@ -168,8 +168,28 @@ def merge(parts: Sequence[Converted], source: str) -> Converted:
     events = np.concatenate(chunks)
     order = np.argsort(events["recv_ts"], kind="stable")
     report = {"inputs": [p.report.get("input") for p in parts],
-              "parts": [p.report for p in parts], "events": int(len(events))}
+              "parts": [p.report for p in parts], "events": int(len(events)),
+              "overlaps": _overlaps(parts, chunks, instruments)}
     return Converted(instruments, sort_events(events[order]), source, report)
+
+
+def _overlaps(parts: Sequence[Converted], chunks: list[np.ndarray],
+              instruments: list[Instrument]) -> list[str]:
+    """Parts whose time ranges for one instrument overlap (e.g. two captures of the same hour:
+    their events interleave after the merge and may repeat)."""
+    spans: dict[int, list[tuple[int, int, str]]] = {}
+    for part, ev in zip(parts, chunks):
+        name = Path(str(part.report.get("input", part.source))).name
+        for k in np.unique(ev["instrument"]).tolist():
+            ts = ev["recv_ts"][ev["instrument"] == k]
+            spans.setdefault(k, []).append((int(ts.min()), int(ts.max()), name))
+    out = []
+    for k, ranges in spans.items():
+        ranges.sort()
+        for (lo1, hi1, a), (lo2, hi2, b) in zip(ranges, ranges[1:]):
+            if lo2 < hi1:
+                out.append(f"{instruments[k].symbol}: {a} and {b} overlap in time")
+    return out
 
 
 __all__ = ["BARS", "BOOK", "FORMAT_KINDS", "SHARED_PREFIX", "events_kind", "merge",

@@ -274,3 +274,16 @@ def test_a_corrupt_gzip_file_is_a_user_error(tmp_path):
                                                 "exit_long": "gap > 0.025"}).spec
     with pytest.raises(UserInputError, match="backtest.data: cannot read"):
         prepare_data(spec, repo_root=tmp_path, cache_dir=tmp_path / "c")
+
+
+def test_overlapping_files_are_merged_and_noted(tmp_path):
+    files = write_quote_capture(tmp_path / "cap")
+    (tmp_path / "cap" / "again.csv").write_text(files[0].read_text())  # the same hour twice
+    spec = user_spec({"kind": "file", "format": "quotes-csv",
+                      "path": ["cap/capture-*.csv", "cap/again.csv"],
+                      "options": {"ts_unit": "ms"}}, symbols=("KXQ",),
+                     signals={"gap": "spread", "entry_long": "gap < 0.015",
+                              "exit_long": "gap > 0.025"}).spec
+    p = prepare_data(spec, repo_root=tmp_path, cache_dir=tmp_path / "c")
+    assert p.events == 180
+    assert "KXQ: again.csv and capture-2025-05-06.csv overlap in time" in p.notes
