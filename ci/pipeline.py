@@ -439,6 +439,9 @@ def build(spec_path: Path, *, backend: Backend, ws: Workspace, out_root: Path,
     from stratforge.sandbox.verify import SandboxVerifier
 
     loaded = load_spec(spec_path)
+    # the data first: a missing or malformed file is reported before any code is built (the
+    # prepared file is cached, so the backtest step reuses it)
+    prepare_data(loaded.spec, repo_root=ws.repo_root, cache_dir=ws.data_cache)
     result = generate(loaded, verifier=SandboxVerifier(backend, ws.verify_cache),
                       out_root=out_root.resolve(), build_root=ws.build_root, provider=provider,
                       progress=progress)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from stratforge.ci.backtest.data import prepare_data
+from stratforge.ci.pipeline import Workspace, build
 from stratforge.errors import StratforgeError, UserInputError
 from stratforge.generator.pipeline import parity_market
 from stratforge.generator.render.context import build_context
@@ -21,7 +22,7 @@ from stratforge.runtime.data.sources import events_kind
 from stratforge.sandbox.base import Reason, RunResult
 from stratforge.sandbox.replay import DATA, ReplayError, run_replay
 
-from user_data_kit import (user_spec, write_quote_capture, write_two_symbol_bars,
+from user_data_kit import (spec_text, user_spec, write_quote_capture, write_two_symbol_bars,
                            write_yahoo_mdy)
 
 
@@ -287,3 +288,19 @@ def test_overlapping_files_are_merged_and_noted(tmp_path):
     p = prepare_data(spec, repo_root=tmp_path, cache_dir=tmp_path / "c")
     assert p.events == 180
     assert "KXQ: again.csv and capture-2025-05-06.csv overlap in time" in p.notes
+
+
+def test_a_build_reports_bad_data_before_building_code(tmp_path, backend):
+    """The data is prepared first: a malformed file stops the build at once, nothing generated."""
+    csv = write_yahoo_mdy(tmp_path / "IDXA.csv", 40, 1229.0)
+    lines = csv.read_text().splitlines()
+    lines[3] = "1/7/1999,1,2"
+    csv.write_text("\n".join(lines) + "\n")
+    (tmp_path / "specs").mkdir()
+    spec = tmp_path / "specs" / "idx-dip-buyer.yaml"
+    spec.write_text(spec_text({"kind": "file", "format": "bars-csv", "path": "IDXA.csv",
+                               "options": {"date_format": "%m/%d/%Y"}}, symbols=("IDXA",)))
+    ws = Workspace.default(tmp_path, tmp_path / "build")
+    with pytest.raises(UserInputError, match=r"IDXA\.csv:4: expected 7 fields, found 3"):
+        build(spec, backend=backend, ws=ws, out_root=tmp_path / "strategies")
+    assert not (tmp_path / "strategies").exists()
