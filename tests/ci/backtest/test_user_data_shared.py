@@ -24,11 +24,13 @@ YAHOO = "daily-us-stocks-yahoo-backtrader"
 MIDNIGHT = int(dt.datetime(2024, 8, 9, tzinfo=dt.timezone.utc).timestamp()) * 10**9
 
 
-def test_two_day_binance_capture_as_a_glob(shared_data, tmp_path):
-    """Issue 10: "a two-day capture must be pre-merged by hand"."""
+@pytest.mark.parametrize("prefix,symbol,lot", [("spot_ethusdt", "ETHUSDT", "0.0001"),
+                                               ("cm_ethusd_perp", "ETHUSD_PERP", "1")])
+def test_two_day_binance_capture_as_a_glob(shared_data, tmp_path, prefix, symbol, lot):
+    """Issue 10: "a two-day capture must be pre-merged by hand" (spot, and a perpetual)."""
     spec = user_spec({"kind": "file", "format": "binance",
-                      "path": f"shared:{BINANCE}/spot_ethusdt_2024080*.gz",
-                      "options": {"market": "spot"}}, symbols=("ETHUSDT",), tick="0.01",
+                      "path": f"shared:{BINANCE}/{prefix}_2024080*.gz"}, symbols=(symbol,),
+                     tick="0.01", lot=lot, qty=lot,
                      signals={"gap": "spread", "entry_long": "gap > 0.05",
                               "exit_long": "gap < 0.02"}).spec
     assert data_kind(spec, REPO) == "book"
@@ -38,7 +40,8 @@ def test_two_day_binance_capture_as_a_glob(shared_data, tmp_path):
     assert ev["recv_ts"][0] < MIDNIGHT < ev["recv_ts"][-1]  # both files, one session
     assert np.all(np.diff(ev["recv_ts"]) >= 0)
     one = user_spec({"kind": "file", "format": "binance",
-                     "path": f"shared:{BINANCE}/spot_ethusdt_20240808.gz"}, symbols=("ETHUSDT",),
+                     "path": f"shared:{BINANCE}/{prefix}_20240808.gz"}, symbols=(symbol,),
+                    tick="0.01", lot=lot, qty=lot,
                     signals={"gap": "spread", "entry_long": "gap > 0.05",
                              "exit_long": "gap < 0.02"}).spec
     first = prepare_data(one, repo_root=REPO, cache_dir=tmp_path)
