@@ -21,7 +21,8 @@ import numpy as np
 
 from ._build import to_grid
 from .errors import InputError, RowErrors, row_error
-from .format import ASK, BAR, BID, END_OF_BATCH, EVENT_DTYPE, QUOTE, SIDE_NONE, TRADE, Instrument
+from .format import (ASK, BAR, BID, END_OF_BATCH, EVENT_DTYPE, QUOTE, SIDE_NONE, SYMBOL_LEN, TRADE,
+                     Instrument)
 from .result import Converted
 from .timeutil import NS, local_times_utc_ns, parse_ts_column
 
@@ -188,7 +189,14 @@ def _symbols(table: Table, symbol: str | None) -> tuple[list[str], np.ndarray]:
         table._cache.clear()
         return [symbol], np.zeros(len(table), dtype=np.uint16)
     uniq, inv = np.unique(col, return_inverse=True)
-    return [str(u) for u in uniq], inv.astype(np.uint16)
+    names = [str(u) for u in uniq]
+    for j, name in enumerate(names):
+        if not name or not name.isascii() or len(name.encode()) > SYMBOL_LEN:
+            for k in np.flatnonzero(inv == j).tolist():
+                table.errors.add(table.lines[k], f"symbol {name!r} must be 1..{SYMBOL_LEN} "
+                                                 "ASCII characters")
+            names[j] = f"?{j}"  # placeholder; the errors stop the conversion
+    return names, inv.astype(np.uint16)
 
 
 def _per_instrument_grid(values: np.ndarray, inst: np.ndarray, instruments: list[Instrument], attr: str, what: str, stats: dict) -> np.ndarray:

@@ -184,3 +184,10 @@ def test_info_counts_duplicate_bar_ends_per_instrument(tmp_path):
     out = convert_bars_csv(from_csv, ts_unit="s", tick_size="0.01").write(tmp_path / "two.sfe")
     s = info(out)
     assert [i["duplicate_bar_ends"] for i in s["instruments"]] == [0, 0]
+
+
+def test_a_blank_symbol_is_a_malformed_row(tmp_path):
+    p = tmp_path / "q.csv"
+    p.write_text("ts,symbol,bid_px,bid_qty,ask_px,ask_qty\n1,AB,1,1,2,1\n2,,1,1,2,1\n")
+    with pytest.raises(MalformedRowsError, match=r"q\.csv:3: symbol '' must be 1\.\.32 ASCII"):
+        convert_quotes_csv(p, ts_unit="s", tick_size="1")
