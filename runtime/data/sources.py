@@ -44,7 +44,7 @@ def _expand(raw: str, repo_root: Path) -> tuple[Path, str]:
     """The unresolved path of one spec path text, and where it was looked for (for messages)."""
     if raw.startswith(SHARED_PREFIX):
         base = shared_root(repo_root)
-        return base / raw[len(SHARED_PREFIX):], f"the shared data folder {base}"
+        return base / raw[len(SHARED_PREFIX):].lstrip("/"), f"the shared data folder {base}"
     if raw.startswith("~"):
         return Path(raw).expanduser(), "your home folder"
     path = Path(raw)
