@@ -304,3 +304,12 @@ def test_a_build_reports_bad_data_before_building_code(tmp_path, backend):
     with pytest.raises(UserInputError, match=r"IDXA\.csv:4: expected 7 fields, found 3"):
         build(spec, backend=backend, ws=ws, out_root=tmp_path / "strategies")
     assert not (tmp_path / "strategies").exists()
+
+
+def test_bar_signals_on_book_data_is_a_user_error_naming_the_signal(tmp_path):
+    write_quote_capture(tmp_path / "cap")
+    loaded = user_spec({"kind": "file", "format": "quotes-csv", "path": "cap/capture-*.csv"},
+                       symbols=("KXQ",))  # the dip buyer reads close: bar data
+    with pytest.raises(UserInputError, match=r"strategy.signals.ratio: reads bar data but "
+                                             r"backtest.data is book data"):
+        build_context(loaded, "b1")
