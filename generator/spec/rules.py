@@ -14,6 +14,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from stratforge.generator.expr import DataKind, ExpressionError, compile_expression
+from stratforge.generator.spec.data import data_kind
+
 if TYPE_CHECKING:
     from stratforge.generator.spec.models import StrategySpec
 
@@ -340,6 +343,40 @@ def converter_options_apply(spec: "StrategySpec") -> Iterator[Violation]:
     if o.ts_unit is not None and o.date_format is not None:
         yield Violation(("backtest", "data", "options", "ts_unit"),
                         "date_format replaces ts_unit; give one", o.ts_unit)
+
+
+#: Series kinds each data kind provides (the generator's check, generator/render/context.py).
+KIND_SERIES = {"bars": frozenset({DataKind.BAR}), "book": frozenset({DataKind.BOOK, DataKind.TRADE})}
+
+
+@rule
+def signals_read_the_data_kind(spec: "StrategySpec") -> Iterator[Violation]:
+    """Signals read series the data has: bar series (open, high, low, close, volume) on bar data,
+    book and trade series on book data. For ``.sfe`` files the kind is in the file's header, so
+    this is checked when the code is generated."""
+    d = spec.backtest.data
+    if not spec.strategy.signals or (d.kind == "file" and d.format == "sfe"):
+        return
+    from stratforge.generator.spec.signals import spec_params  # signals imports this module
+
+    kind = data_kind(spec)  # no file is read for synthetic data and converted formats
+    params = spec_params(spec)
+    known: dict[str, Any] = {}
+    for name, text in spec.strategy.signals.items():
+        if name in params:
+            continue  # reported by signals_type_check
+        try:
+            typed = compile_expression(text, params, signals=known)
+        except (ExpressionError, ValueError):
+            continue  # reported by signals_type_check
+        known[name] = typed.type
+        bad = sorted(str(k) for k in typed.data_kinds - KIND_SERIES[kind])
+        if bad:
+            other = ("bar series (open, high, low, close, volume)" if kind == "bars"
+                     else "book and trade series (mid, bid, ask, spread, last, ...)")
+            yield Violation(("strategy", "signals", name),
+                            f"reads {', '.join(bad)} data but backtest.data is {kind} data; use "
+                            f"{other} or data of the other kind", text)
 
 
 @rule

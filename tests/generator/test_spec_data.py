@@ -15,6 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ci" / "backtest"))
 from user_data_kit import user_spec  # noqa: E402
 
 
+BOOK_SIGNALS = {"gap": "spread", "entry_long": "gap < 0.02", "exit_long": "gap > 0.05"}
+
+
 def _issues(data: dict, **kw) -> list[tuple[str, str]]:
     with pytest.raises(SpecError) as err:
         user_spec(data, **kw)
@@ -81,9 +84,10 @@ def test_bad_zone_unknown_column_and_conflicts():
 
 def test_lobster_orderbook_goes_with_one_message_file():
     got = _issues({"kind": "file", "format": "lobster", "path": ["a_message_5.csv", "b.csv"],
-                   "orderbook_path": "a_orderbook_5.csv"})
+                   "orderbook_path": "a_orderbook_5.csv"}, signals=BOOK_SIGNALS)
     assert any(p == "backtest.data.orderbook_path" and "one message file" in m for p, m in got)
-    ok = user_spec({"kind": "file", "format": "lobster", "path": "x_message_5.csv"}).spec
+    ok = user_spec({"kind": "file", "format": "lobster", "path": "x_message_5.csv"},
+                   signals=BOOK_SIGNALS).spec
     assert ok.backtest.data.orderbook_path is None  # found beside the message file
 
 
@@ -102,3 +106,11 @@ def test_header_false_needs_column_positions():
     got = _issues({"kind": "file", "format": "trades-csv", "path": "t.csv",
                    "options": {"header": False}})
     assert any(p == "backtest.data.options.columns" and "at least ts" in m for p, m in got)
+
+
+def test_signals_must_read_the_datas_kind_when_it_is_known_from_the_spec():
+    got = _issues({"kind": "file", "format": "quotes-csv", "path": "q.csv"})  # dip buyer: close
+    assert ("strategy.signals.ratio", "reads bar data but backtest.data is book data; use book "
+            "and trade series (mid, bid, ask, spread, last, ...) or data of the other kind") in got
+    # an .sfe file's kind is in its header: checked when the code is generated, not here
+    assert user_spec({"kind": "file", "format": "sfe", "path": "q.sfe"}).spec

@@ -12,7 +12,7 @@ import pytest
 
 from stratforge.ci.backtest.data import prepare_data
 from stratforge.ci.pipeline import Workspace, build
-from stratforge.errors import StratforgeError, UserInputError
+from stratforge.errors import SpecError, StratforgeError, UserInputError
 from stratforge.generator.pipeline import parity_market
 from stratforge.generator.render.context import build_context
 from stratforge.generator.spec.data import DATA_ROOTS_ENV, data_kind
@@ -126,7 +126,8 @@ def test_a_path_outside_the_repository_home_relative_and_through_a_symlink(tmp_p
 
 def test_missing_files_and_empty_globs_name_where_they_were_looked_for(tmp_path):
     spec = user_spec({"kind": "file", "format": "quotes-csv", "path": "cap/capture-*.csv"},
-                     symbols=("KXQ",)).spec
+                     symbols=("KXQ",), signals={"gap": "spread", "entry_long": "gap < 0.015",
+                                                "exit_long": "gap > 0.025"}).spec
     with pytest.raises(UserInputError, match=r"'cap/capture-\*\.csv' matches no file in the "
                                              r"repository"):
         prepare_data(spec, repo_root=tmp_path, cache_dir=tmp_path / "c")
@@ -307,9 +308,15 @@ def test_a_build_reports_bad_data_before_building_code(tmp_path, backend):
 
 
 def test_bar_signals_on_book_data_is_a_user_error_naming_the_signal(tmp_path):
-    write_quote_capture(tmp_path / "cap")
-    loaded = user_spec({"kind": "file", "format": "quotes-csv", "path": "cap/capture-*.csv"},
-                       symbols=("KXQ",))  # the dip buyer reads close: bar data
+    """Known from the spec (a converted format): validation refuses it. In an .sfe file (kind in
+    the header): generating the code refuses it, as a user error naming the signal."""
+    with pytest.raises(SpecError, match=r"strategy.signals.ratio: reads bar data but "
+                                        r"backtest.data is book data"):
+        user_spec({"kind": "file", "format": "quotes-csv", "path": "cap/capture-*.csv"},
+                  symbols=("KXQ",))  # the dip buyer reads close: bar data
+    q = write_quote_capture(tmp_path / "cap")[0]
+    book = convert_quotes_csv(q, ts_unit="ms", tick_size="0.01").write(tmp_path / "q.sfe")
+    loaded = user_spec({"kind": "file", "format": "sfe", "path": str(book)}, symbols=("KXQ",))
     with pytest.raises(UserInputError, match=r"strategy.signals.ratio: reads bar data but "
                                              r"backtest.data is book data"):
         build_context(loaded, "b1")
