@@ -272,7 +272,8 @@ def backtest_bundle(bundle: Path, data_override: Path | None = None, *, backend:
                         override=data_override.resolve() if data_override else None)
     progress(StepResult("data", True, time.monotonic() - t0,
                         f"{data.profile}, {data.events} events, "
-                        f"{'cached' if data.cached else 'prepared'} {data.path.name}"))
+                        f"{'cached' if data.cached else 'prepared'} {data.path.name}"
+                        + "".join(f"; {n}" for n in data.notes)))
 
     t0 = time.monotonic()
     out = b.build / "backtest"
@@ -447,6 +448,9 @@ def build(spec_path: Path, *, backend: Backend, ws: Workspace, out_root: Path,
     from stratforge.sandbox.verify import SandboxVerifier
 
     loaded = load_spec(spec_path)
+    # the data first: a missing or malformed file is reported before any code is built (the
+    # prepared file is cached, so the backtest step reuses it)
+    prepare_data(loaded.spec, repo_root=ws.repo_root, cache_dir=ws.data_cache)
     result = generate(loaded, verifier=SandboxVerifier(backend, ws.verify_cache),
                       out_root=out_root.resolve(), build_root=ws.build_root, provider=provider,
                       progress=progress)

@@ -34,6 +34,7 @@ from stratforge import __version__
 from stratforge.core.tools import which
 from stratforge.errors import GeneratedCodeError, StratforgeError
 from stratforge.generator.spec import LoadedSpec, StrategySpec
+from stratforge.generator.spec.data import data_kind
 
 ROLE_SIGNALS = ("entry_long", "exit_long", "entry_short", "exit_short")
 MANIFEST_FORMAT = 1
@@ -148,10 +149,7 @@ def instruments_of(spec: StrategySpec) -> list[tuple[str, int, int]]:
 def parity_market(spec: StrategySpec) -> tuple[str, int, int]:
     """The seeded synthetic market the closed-loop parity run trades: (kind, seed, events)."""
     seed = int(hashlib.sha256(spec.metadata.name.encode()).hexdigest()[:8], 16)
-    data = spec.backtest.data
-    bars = (data.kind == "synthetic" and data.profile == "bars") or (
-        data.kind == "file" and data.format == "bars-csv")
-    if bars:
+    if data_kind(spec) == "bars":
         return "bars", seed, 600
     if spec.strategy.type.value == "stat_arb":
         return "pairs", seed, 7000

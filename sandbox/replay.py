@@ -183,6 +183,9 @@ def run_replay(backend: Backend, spec, *, plugin: Path, params: Path, data: Path
                bar_mode: bool, tape: bool = True, limits: Limits = REPLAY_LIMITS,
                seed: int | None = None) -> ReplayRun:
     """Run ``sf-replay`` over ``data`` with ``plugin`` in the sandbox; results in ``out_dir``."""
+    data = data.resolve()  # the one data file the sandbox sees, links resolved, read-only
+    if not data.is_file():
+        raise ReplayError(f"the replay's data must be one regular .sfe file, was {data}")
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("results.json", "tape.jsonl"):
@@ -204,7 +207,7 @@ def run_replay(backend: Backend, spec, *, plugin: Path, params: Path, data: Path
         (job / "replay.json").write_text(json.dumps(cfg, indent=2), encoding="utf-8")
         argv = [str(JOB / "sf-replay"), "--config", str(JOB / "replay.json"), "--quiet"]
         req = RunRequest(argv=tuple(argv),
-                         inputs=(Mount(job, JOB), Mount(data.resolve(), DATA)),
+                         inputs=(Mount(job, JOB), Mount(data, DATA)),
                          output_dir=out_dir, workdir=PurePosixPath("/tmp"), limits=limits,
                          label="replay")
         res = backend.run(req)

@@ -4,8 +4,13 @@
   tick, lot): an L2 market (depth updates and trades, one or two instruments — a cointegrated
   pair for ``stat_arb``) or daily bars. The random walk is calibrated so the annualised
   volatility of the mid matches ``volatility_annual`` (docs/backtest.md, "Synthetic data").
-* ``file`` sources are converted with the matching converter of ``stratforge.runtime.data``;
-  ``shared:<path>`` resolves against ``<repo>/../shared/data``.
+* ``file`` sources are converted with the matching converter of ``stratforge.runtime.data``,
+  with the spec's converter options; several files (a list, a glob, files per instrument) are
+  converted one by one and merged in time order. Paths resolve as documented in docs/data.md
+  (``shared:<path>`` against ``<repo>/../shared/data``, ``~``, absolute, else the repository;
+  symlinks resolved) by :mod:`stratforge.generator.spec.data`, which also decides the data kind
+  (bars or book; an ``.sfe`` file's from its header). A malformed file is a ``UserInputError``
+  listing its bad rows as ``file:line``.
 
 The result is cached under ``<cache>/<source hash>.sfe``: the hash covers everything the file
 depends on (the data section, the instruments, the period, the source file's bytes and this
@@ -23,6 +28,7 @@ import math
 import os
 import shutil
 import uuid
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +36,20 @@ from typing import Any
 import numpy as np
 
 from stratforge.errors import UserInputError
-from stratforge.runtime.data.format import (ASK, BAR, BID, CLEAR, DEPTH, END_OF_BATCH, EVENT_DTYPE,
+from stratforge.generator.spec.data import (BARS, data_files, data_kind, file_kind,
+                                            orderbook_file)
+from stratforge.runtime.data import binance, csvfmt, lobster
+from stratforge.runtime.data.book import L2Book, replay
+from stratforge.runtime.data.errors import DataError
+from stratforge.runtime.data.format import (ASK, BID, CLEAR, DEPTH, END_OF_BATCH, EVENT_DTYPE,
                                             SNAPSHOT, TRADE, Instrument, open_events, write_events)
+from stratforge.runtime.data.result import Converted
+from stratforge.runtime.data.sources import merge, resolve_paths
+from stratforge.runtime.data.synth import BarParams, bar_chunks
 
-#: Bumped whenever the synthetic generator or the slicing changes its output (part of the key).
-GENERATOR_VERSION = 4
+#: Bumped whenever the synthetic generator, the conversion or the slicing changes its output
+#: (part of the key).
+GENERATOR_VERSION = 5
 
 NS = 1_000_000_000
 DAY_NS = 86_400 * NS
@@ -66,12 +81,13 @@ class PreparedData:
     oos_start_ns: int | None        # out-of-sample split, None when the fraction is 0
     source_hash: str
     cached: bool
+    notes: tuple[str, ...] = ()     # what the converters saw and changed (off-grid, dropped, ...)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path.name, "profile": self.profile, "events": self.events,
                 "instruments": [i.symbol for i in self.instruments], "start_ns": self.start_ns,
                 "end_ns": self.end_ns, "oos_start_ns": self.oos_start_ns,
-                "source_hash": self.source_hash}
+                "source_hash": self.source_hash, "notes": list(self.notes)}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -98,18 +114,12 @@ def spec_instruments(spec, bar_interval_ns: int = 0) -> list[Instrument]:
 
 
 def resolve_data_path(raw: str, repo_root: Path) -> Path:
-    """A spec data path: ``shared:<p>`` → ``<repo>/../shared/data/<p>``, else repo-relative."""
-    if raw.startswith("shared:"):
-        base = repo_root.resolve().parent / "shared" / "data"
-        path = base / raw[len("shared:"):]
-        where = f"the shared data folder ({base.name} beside the repository)"
-    else:
-        path = repo_root / raw
-        where = "the repository"
-    if not path.exists():
-        raise UserInputError(f"backtest.data.path: {raw!r} does not exist in {where}; put the "
-                             f"file there or point the spec at another data set")
-    return path
+    """One spec data path resolved (docs/data.md): ``shared:<p>`` → ``<repo>/../shared/data/<p>``,
+    ``~/p``, absolute, else repository-relative; symlinks resolved."""
+    try:
+        return resolve_paths(raw, repo_root)[0]
+    except DataError as err:
+        raise UserInputError(str(err)) from None
 
 
 def _file_digest(path: Path) -> str:
@@ -135,11 +145,15 @@ def source_hash(spec, repo_root: Path, override: Path | None = None) -> str:
     elif bt.data.kind == "synthetic":
         parts["synthetic"] = bt.data.model_dump(mode="json")
     else:
-        parts["file"] = {"format": bt.data.format,
-                         "sha256": _file_digest(resolve_data_path(bt.data.path, repo_root))}
-        if bt.data.orderbook_path:
-            parts["file"]["orderbook"] = _file_digest(
-                resolve_data_path(bt.data.orderbook_path, repo_root))
+        groups = data_files(spec, repo_root)
+        parts["file"] = {
+            "format": bt.data.format,
+            "options": bt.data.options.model_dump(mode="json") if bt.data.options else None,
+            "files": [[sym, [_file_digest(f) for f in files]] for sym, files in groups.items()],
+        }
+        ob = orderbook_file(spec, repo_root)
+        if ob is not None:
+            parts["file"]["orderbook"] = _file_digest(ob)
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
@@ -343,8 +357,6 @@ def synth_bars(spec, n_bars: int, seed: int, start_ns: int, start_price: float,
                vol_annual: float) -> tuple[list[Instrument], np.ndarray]:
     """Daily bars (exchange calendar) or hourly bars (24/7 venues) from the regime-switching GBM
     of ``stratforge.runtime.data.synth``, rescaled so the annualised volatility matches."""
-    from stratforge.runtime.data.synth import BarParams, bar_chunks
-
     continuous = calendar_of(spec) == "continuous"
     bars_per_year = 365.25 * 24 if continuous else 252.0
     step_ns = 3_600 * NS if continuous else DAY_NS
@@ -369,37 +381,131 @@ def synth_bars(spec, n_bars: int, seed: int, start_ns: int, start_price: float,
 # files
 
 
-def convert_file(spec, repo_root: Path) -> tuple[list[Instrument], np.ndarray, str]:
-    """Read or convert the spec's data file into (instruments, events, profile)."""
-    from stratforge.runtime.data import binance, csvfmt, lobster
+def _csv_options(d) -> csvfmt.CsvOptions:
+    o = d.options
+    if o is None:
+        return csvfmt.CsvOptions()
+    columns = dict(o.columns)
+    if o.symbol_column:
+        columns["symbol"] = o.symbol_column
+    return csvfmt.CsvOptions(columns=columns, date_format=o.date_format, tz=o.timezone,
+                             delimiter=o.delimiter or ",", header=o.header is not False)
 
-    d = spec.backtest.data
-    path = resolve_data_path(d.path, repo_root)
-    ins = spec.strategy.instruments
-    one = ins[0]
-    tick, lot = str(one.tick_size), str(one.lot_size)
-    sym = one.symbol if len(ins) == 1 else None
+
+def _opt(d, name: str, default):
+    value = getattr(d.options, name, None) if d.options is not None else None
+    return default if value is None else value
+
+
+def _only(conv: Converted, symbol: str, path: Path) -> Converted:
+    """The part of an ``.sfe`` file that belongs to ``symbol`` (``files`` per instrument)."""
+    names = [i.symbol for i in conv.instruments]
+    if symbol not in names:
+        raise UserInputError(f"backtest.data.files.{symbol}: {path} has no instrument {symbol} "
+                             f"(it has {', '.join(names)})")
+    k = names.index(symbol)
+    ev = conv.events[conv.events["instrument"] == k].copy()
+    ev["instrument"] = 0
+    return Converted([conv.instruments[k]], ev, conv.source, conv.report)
+
+
+def _convert_one(d, path: Path, symbol: str | None, ins, ob: Path | None) -> list[Converted]:
+    """Convert one file (``symbol``: every row is, or is filtered to, that instrument)."""
+    tick, lot = str(ins.tick_size), str(ins.lot_size)
     if d.format == "sfe":
         ef = open_events(path)
-        return list(ef.instruments), np.array(ef.events), _profile(ef.events)
+        conv = Converted(list(ef.instruments), np.array(ef.events), "sfe", {"input": str(path)})
+        return [_only(conv, symbol, path) if symbol else conv]
+    opts = _csv_options(d)
+    unit = _opt(d, "ts_unit", "ns")
     if d.format == "bars-csv":
-        conv = csvfmt.convert_bars_csv(path, symbol=one.symbol, tick_size=tick, lot_size=lot)
-    elif d.format == "quotes-csv":
-        conv = csvfmt.convert_quotes_csv(path, symbol=sym, tick_size=tick, lot_size=lot)
-    elif d.format == "trades-csv":
-        conv = csvfmt.convert_trades_csv(path, symbol=sym, tick_size=tick, lot_size=lot)
-    elif d.format == "lobster":
-        ob = resolve_data_path(d.orderbook_path, repo_root) if d.orderbook_path else None
-        conv = lobster.convert_lobster(path, ob, symbol=one.symbol, tick_size=tick, lot_size=lot)
-    elif d.format == "binance":
-        conv = binance.convert_binance([path], symbol=one.symbol, tick_size=tick, lot_size=lot)
-    else:  # pragma: no cover - the spec model allows only the formats above
-        raise UserInputError(f"backtest.data.format: unknown format {d.format!r}")
-    return list(conv.instruments), conv.events, _profile(conv.events)
+        return [csvfmt.convert_bars_csv(
+            path, layout=_opt(d, "layout", "auto"), symbol=symbol, tick_size=tick, lot_size=lot,
+            interval=_opt(d, "interval", None), ts_unit=unit, ts_label=_opt(d, "ts_label", "end"),
+            session_close=_opt(d, "session_close", None), tz=_opt(d, "timezone", "America/New_York"),
+            adjust=_opt(d, "adjust", False), options=opts)]
+    if d.format in ("quotes-csv", "trades-csv"):
+        fn = csvfmt.convert_quotes_csv if d.format == "quotes-csv" else csvfmt.convert_trades_csv
+        return [fn(path, symbol=symbol, tick_size=tick, lot_size=lot, ts_unit=unit, options=opts)]
+    if d.format == "lobster":
+        return [lobster.convert_lobster(path, ob, symbol=symbol, tick_size=tick, lot_size=lot,
+                                        date=_opt(d, "date", None),
+                                        tz=_opt(d, "timezone", "America/New_York"))]
+    raise UserInputError(f"backtest.data.format: unknown format {d.format!r}")  # pragma: no cover
 
 
-def _profile(events: np.ndarray) -> str:
-    return "bars" if len(events) and np.all(events["type"] == BAR) else "l2"
+#: Converter report counts worth telling the user about (docs/data.md), in this order.
+NOTE_KEYS = ("off_grid_prices", "off_grid_qty", "off_grid_volume", "off_grid_trade_prices",
+             "zero_qty_dropped", "duplicate_times", "unsorted_rows", "inconsistent_ohlc",
+             "nonpositive_prices", "crossed_quotes", "sequence_gaps")
+
+
+def report_notes(reports: list[dict[str, Any]]) -> tuple[str, ...]:
+    """One line per file whose report has a nonzero count of :data:`NOTE_KEYS`."""
+    out = []
+    for rep in reports:
+        found = [f"{k.replace('_', ' ')} {rep[k]}" for k in NOTE_KEYS
+                 if isinstance(rep.get(k), (int, np.integer)) and rep[k]]
+        if found:
+            src = rep.get("input", "data")
+            name = Path(str(src[0] if isinstance(src, (list, tuple)) and src else src)).name
+            out.append(f"{name}: {', '.join(found)}")
+    return tuple(out)
+
+
+def convert_file(spec, repo_root: Path) -> tuple[list[Instrument], np.ndarray, str, tuple[str, ...]]:
+    """Read or convert the spec's data files into one stream: (instruments, events, profile,
+    notes from the converters' reports).
+
+    Each file is converted on its own, then the parts are merged in time order. A multi-symbol
+    CSV named by ``path`` is converted once per instrument of the spec (each with its own tick
+    and lot); files without a symbol column must be given per instrument (``files``)."""
+    d = spec.backtest.data
+    spec_ins = {i.symbol: i for i in spec.strategy.instruments}
+    first = spec.strategy.instruments[0]
+    groups = data_files(spec, repo_root)
+    ob = orderbook_file(spec, repo_root)
+    parts: list[Converted] = []
+    for symbol, files in groups.items():
+        if d.format == "binance":  # one capture session per instrument, files in order
+            sym = symbol or first.symbol
+            if symbol is None and len(spec_ins) > 1:
+                raise UserInputError("backtest.data: a Binance capture holds one symbol; give "
+                                     "the files per instrument (backtest.data.files)")
+            ins = spec_ins[sym]
+            parts.append(binance.convert_binance(files, symbol=sym, tick_size=str(ins.tick_size),
+                                                 lot_size=str(ins.lot_size),
+                                                 market=_opt(d, "market", "auto")))
+            continue
+        for path in files:
+            if symbol is not None:
+                parts += _convert_one(d, path, symbol, spec_ins[symbol], ob)
+            elif len(spec_ins) == 1 or d.format in ("sfe",):
+                sym = first.symbol if d.format != "sfe" else None
+                parts += _convert_one(d, path, sym, first, ob)
+            else:
+                parts += _split_by_symbol(d, path, spec_ins)
+    conv = merge(parts, parts[0].source if parts else d.format)
+    kind = "bars" if data_kind(spec, repo_root) == BARS else "l2"
+    notes = report_notes([p.report for p in parts]) + tuple(conv.report.get("overlaps", ()))
+    return list(conv.instruments), conv.events, kind, notes
+
+
+def _split_by_symbol(d, path: Path, spec_ins: dict) -> list[Converted]:
+    """A multi-instrument spec reading one file through ``path``: one conversion per instrument,
+    each with that instrument's tick and lot, filtered on the file's symbol column."""
+    if d.format == "lobster" or not csvfmt.has_symbol_column(path, _csv_options(d)):
+        raise UserInputError(
+            f"backtest.data.path: {path} has no symbol column, so its rows cannot be assigned to "
+            f"one of {', '.join(spec_ins)}; give the files per instrument (backtest.data.files: "
+            f"{{SYMBOL: path}}) or name the column (options.symbol_column)")
+    out = []
+    for sym, ins in spec_ins.items():
+        try:
+            out += _convert_one(d, path, sym, ins, None)
+        except csvfmt.SymbolNotFound:
+            continue  # this file holds other symbols; a missing instrument is reported later
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -409,8 +515,6 @@ def _profile(events: np.ndarray) -> str:
 def _snapshot_before(instruments: list[Instrument], events: np.ndarray, cut: int,
                      ts: int) -> np.ndarray:
     """``CLEAR`` + ``SNAPSHOT`` depth records of every book as it stands before ``events[cut]``."""
-    from stratforge.runtime.data.book import L2Book, replay
-
     books: dict[int, L2Book] = {}
     replay(events[:cut], books)
     rows = []
@@ -467,7 +571,21 @@ def _iso(ns: int) -> str:
 
 def prepare_data(spec, *, repo_root: Path, cache_dir: Path,
                  override: Path | None = None) -> PreparedData:
-    """The spec's data as a cached ``.sfe`` file (``override``: an ``.sfe`` file to use instead)."""
+    """The spec's data as a cached ``.sfe`` file (``override``: an ``.sfe`` file to use instead).
+
+    Every data problem the user can fix (a missing file, a malformed row, a file of the wrong
+    kind) is a ``UserInputError``; nothing is written to the cache then."""
+    try:
+        return _prepare(spec, repo_root=repo_root, cache_dir=cache_dir, override=override)
+    except DataError as err:
+        raise UserInputError(f"backtest.data: {err}") from None
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as err:  # unreadable, bad gzip
+        name = getattr(err, "filename", None)
+        raise UserInputError(f"backtest.data: cannot read {name or 'a data file'}: "
+                             f"{type(err).__name__}: {err}") from None
+
+
+def _prepare(spec, *, repo_root: Path, cache_dir: Path, override: Path | None) -> PreparedData:
     if override is not None and not override.is_file():
         raise UserInputError(f"--data: no such file: {override}")
     key = source_hash(spec, repo_root, override)
@@ -479,18 +597,26 @@ def prepare_data(spec, *, repo_root: Path, cache_dir: Path,
         if info.get("source_hash") == key:
             ef = open_events(path)
             return PreparedData(path, info["profile"], tuple(ef.instruments), len(ef.events),
-                                info["start_ns"], info["end_ns"], info["oos_start_ns"], key, True)
+                                info["start_ns"], info["end_ns"], info["oos_start_ns"], key, True,
+                                tuple(info.get("notes", ())))
     d = spec.backtest.data
+    notes: tuple[str, ...] = ()
     if override is not None:
+        kind = file_kind(override, "--data")
+        if kind != data_kind(spec, repo_root):
+            raise UserInputError(f"--data: {override} holds {kind} data but the strategy was "
+                                 f"generated for {data_kind(spec, repo_root)} data (the spec's "
+                                 "backtest.data); use a file of the same kind")
         ef = open_events(override)
-        instruments, events, profile = list(ef.instruments), np.array(ef.events), _profile(ef.events)
+        instruments, events = list(ef.instruments), np.array(ef.events)
+        profile = "bars" if kind == BARS else "l2"
     elif d.kind == "synthetic":
         fn = synth_l2 if d.profile == "l2" else synth_bars
         instruments, events = fn(spec, d.events, d.seed, to_ns(d.start), float(d.start_price),
                                  d.volatility_annual)
         profile = d.profile
     else:
-        instruments, events, profile = convert_file(spec, repo_root)
+        instruments, events, profile, notes = convert_file(spec, repo_root)
     missing = [i.symbol for i in spec.strategy.instruments
                if i.symbol not in {x.symbol for x in instruments}]
     if missing:
@@ -501,12 +627,12 @@ def prepare_data(spec, *, repo_root: Path, cache_dir: Path,
     write_events(tmp, instruments, events, source=f"stratforge-{profile}"[:16])
     os.replace(tmp, path)
     info = {"source_hash": key, "profile": profile, "start_ns": start, "end_ns": end,
-            "oos_start_ns": oos, "events": int(len(events))}
+            "oos_start_ns": oos, "events": int(len(events)), "notes": list(notes)}
     tmp_meta = meta.with_name(f".{meta.name}.{uuid.uuid4().hex[:8]}")
     tmp_meta.write_text(json.dumps(info, indent=1))
     os.replace(tmp_meta, meta)
     return PreparedData(path, profile, tuple(instruments), int(len(events)), start, end, oos, key,
-                        False)
+                        False, notes)
 
 
 def clear_cache(cache_dir: Path) -> None:
@@ -515,11 +641,9 @@ def clear_cache(cache_dir: Path) -> None:
 
 def realised_volatility(path: Path, calendar: str, inst: int = 0) -> float:
     """Annualised volatility of the mid (L2) or close (bars) of one instrument in a file."""
-    from stratforge.runtime.data.book import replay
-
     ef = open_events(path)
     ev = np.array(ef.events)
-    if np.all(ev["type"] == BAR):
+    if file_kind(path) == BARS:
         closes = ev["v"][:, 3].astype(float)
         step = float(np.median(np.diff(ev["recv_ts"]))) / NS
         r = np.diff(np.log(closes))

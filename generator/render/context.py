@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from stratforge.errors import UserInputError
 from stratforge.generator.expr import DataKind, ExpressionError, Type, TypedExpr
+from stratforge.generator.spec.data import data_kind
 from stratforge.generator.spec.signals import ROLE_SIGNALS, spec_params
 
 from .signals import RenderError, SignalSet, build_signal_set, compile_signals
@@ -99,10 +101,7 @@ def _camel(slug: str) -> str:
 
 
 def _data(spec) -> str:
-    d = spec.backtest.data
-    if d.kind == "synthetic":
-        return "bars" if d.profile == "bars" else "book"
-    return "bars" if d.format == "bars-csv" else "book"
+    return data_kind(spec)  # the one decision (an .sfe file's kind comes from its header)
 
 
 def build_context(loaded, build_id: str) -> StrategyContext:
@@ -193,7 +192,10 @@ def build_context(loaded, build_id: str) -> StrategyContext:
     for n, t in typed.items():
         bad = sorted(str(k) for k in t.data_kinds - allowed)
         if bad:
-            raise RenderError(f"signal '{n}' reads {', '.join(bad)} data but the strategy's data is {data}")
+            raise UserInputError(
+                f"strategy.signals.{n}: reads {', '.join(bad)} data but backtest.data is {data} "
+                f"data; use {'bar series (open, high, low, close, volume)' if data == 'bars' else 'book and trade series (mid, bid, ask, spread, last, ...)'}"
+                f" or data of the other kind")
     kinds = set()
     for t in typed.values():
         kinds |= {str(k) for k in t.data_kinds}

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from stratforge.errors import SpecError, SpecIssue
 from stratforge.generator.spec.canonical import spec_hash
-from stratforge.generator.spec.models import StrategySpec
+from stratforge.generator.spec.models import DATA_PATH_PATTERN, StrategySpec
 from stratforge.generator.spec.rules import RuleViolations
 
 MAX_SPEC_BYTES = 256 * 1024
@@ -230,9 +230,10 @@ def _resolve_loc(loc: tuple[Any, ...], data: Any) -> DocPath:
         elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
             path.append(part)
             cur = cur[part]
-        elif last:
+        elif last and isinstance(cur, dict):
             path.append(part)
-        # else: a union tag or function-validator marker, not a document key
+        # else: a union tag or function-validator marker, not a document key (a leaf value
+        # has no keys below it)
     return tuple(path)
 
 
@@ -326,8 +327,8 @@ def _message(err: dict[str, Any], path: DocPath, data: Any) -> str:
         return f"missing the key {ctx.get('discriminator')} that selects the variant"
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
-        if "shared:" in pattern:
-            return f"must be a relative path inside the repository or 'shared:<path>' (no '..', not absolute){was}"
+        if pattern == DATA_PATH_PATTERN:
+            return f"must be one line of text without control characters (a path or a glob){was}"
         if pattern.startswith("^[a-z][a-z0-9]*"):
             return f"must be a lower-case slug (letters, digits, '-', '_'; starting with a letter){was}"
         if pattern.startswith("^[a-z_]"):

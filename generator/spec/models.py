@@ -18,7 +18,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag,
+                      model_validator)
 
 API_VERSION = "stratforge/v1"
 KIND = "Strategy"
@@ -26,9 +27,9 @@ KIND = "Strategy"
 SLUG_PATTERN = r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$"
 IDENT_PATTERN = r"^[a-z_][a-z0-9_]*$"
 SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
-# Paths name data inside the repository (relative, no '..') or the shared data folder
-# (prefix 'shared:'); no segment may start with '.', so they can never climb out ('..').
-DATA_PATH_PATTERN = r"^(shared:)?[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"
+# Data paths: relative to the repository, absolute, '~/...', or 'shared:<path>'; globs allowed.
+# One line of printable text (no control characters); resolution rules in docs/data.md.
+DATA_PATH_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=2, max_length=64)]
 Ident = Annotated[str, StringConstraints(pattern=IDENT_PATTERN, min_length=1, max_length=48)]
@@ -327,7 +328,17 @@ class Latency(StrictModel):
 # backtest
 
 
-DataPath = Annotated[str, StringConstraints(pattern=DATA_PATH_PATTERN, max_length=300)]
+DataPath = Annotated[str, StringConstraints(pattern=DATA_PATH_PATTERN, min_length=1,
+                                            max_length=1000)]
+# one path or a list: the discriminator picks the branch, so a bad value gets one message
+DataPaths = Annotated[
+    Union[Annotated[DataPath, Tag("path")],
+          Annotated[list[DataPath], Field(min_length=1, max_length=1000), Tag("paths")]],
+    Discriminator(lambda v: "paths" if isinstance(v, list) else "path"),
+]
+ColumnName = Literal["ts", "recv_ts", "symbol", "bid_px", "bid_qty", "ask_px", "ask_qty", "price",
+                     "qty", "side", "trade_id", "open", "high", "low", "close", "volume"]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class SyntheticData(StrictModel):
@@ -342,17 +353,80 @@ class SyntheticData(StrictModel):
     volatility_annual: float = Field(gt=0, le=10, description="Annualised volatility of the mid.")
 
 
+class ConverterOptions(StrictModel):
+    """How the converter reads the files, for layouts that differ from its defaults
+    (docs/data.md, "Converter options"). Each option applies to some formats only; validation
+    names the ones that do not apply."""
+
+    layout: Literal["auto", "yahoo", "ninjatrader", "generic"] | None = Field(
+        default=None, description="bars-csv: the file layout; detected from the first line when "
+        "absent.")
+    ts_unit: Literal["s", "ms", "us", "ns", "iso"] | None = Field(
+        default=None, description="CSV formats: unit of the ts column (numbers since the epoch, "
+        "or iso for ISO 8601 text). Default ns.")
+    date_format: Annotated[str, StringConstraints(min_length=2, max_length=64,
+                                                  pattern=r"%")] | None = Field(
+        default=None, description="CSV formats: a strptime format for the time column, e.g. "
+        "'%m/%d/%Y' for 1/4/1999 or '%d.%m.%Y %H:%M'; replaces ts_unit.")
+    timezone: ShortText | None = Field(
+        default=None, description="IANA zone of times written without an offset (CSV formats; "
+        "default UTC), of the session close (bars-csv; default America/New_York), or of the "
+        "LOBSTER session (default America/New_York).")
+    session_close: Annotated[str, StringConstraints(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] | None = Field(
+        default=None, description="bars-csv: local time (HH:MM, in timezone) at which a daily "
+        "bar ends; Yahoo files default to 16:00; a generic file with date_format and "
+        "session_close has daily bars.")
+    ts_label: Literal["end", "start"] | None = Field(
+        default=None, description="bars-csv generic layout: ts marks the bar's end (default) or "
+        "start.")
+    interval: Annotated[str, StringConstraints(
+        pattern=r"^[1-9][0-9]*(ns|us|ms|s|m|min|h|d)$")] | None = Field(
+        default=None, description="bars-csv: bar length (60s, 1min, 5m, 1h, 1d); default: 1d for "
+        "Yahoo and daily files, else the most common spacing.")
+    adjust: bool | None = Field(default=None, description="bars-csv Yahoo layout: scale OHLC by "
+                                "Adj Close / Close (dividend adjustment).")
+    symbol_column: ShortText | None = Field(
+        default=None, description="CSV formats: the header name of the symbol column (the same "
+        "as columns: {symbol: <name>}).")
+    columns: dict[ColumnName, ShortText] = Field(
+        default_factory=dict, description="CSV formats: the file's header name of each column "
+        "the converter reads, where it differs, e.g. {ts: Date, price: Px}.")
+    header: bool | None = Field(
+        default=None, description="CSV formats: false when the file has no header row; columns "
+        "then gives each column's 1-based position, e.g. {ts: '1', price: '2', qty: '3'}.")
+    delimiter: Annotated[str, StringConstraints(min_length=1, max_length=1)] | None = Field(
+        default=None, description="quotes-csv, trades-csv, bars-csv generic: the field "
+        "separator (default ',').")
+    market: Literal["auto", "spot", "futures"] | None = Field(
+        default=None, description="binance: spot or futures sequencing rules; detected when "
+        "absent.")
+    date: dt.date | None = Field(default=None, description="lobster: the trading date; taken "
+                                 "from the file name when absent.")
+
+
 class FileData(StrictModel):
-    """A market-data file: an event file (.sfe) or a source format converted at backtest time."""
+    """Market-data files: event files (.sfe) or a source format converted at backtest time.
+    Several files (a list, a glob, or files per instrument) are merged in time order."""
 
     kind: Literal["file"] = Field(description="Data source kind.")
-    path: DataPath = Field(description="Path relative to the repository, or 'shared:<path>' "
-                           "inside the shared data folder. Never absolute, never '..'.")
+    path: DataPaths | None = Field(
+        default=None, description="A file, a glob (data/capture-*.csv.gz) or a list of them: "
+        "relative to the repository, absolute, '~/...', or 'shared:<path>' in the shared data "
+        "folder. Symlinks are resolved. Give path or files, not both.")
+    files: dict[Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN, max_length=32)],
+                DataPaths] | None = Field(
+        default=None, description="Files per instrument: symbol -> a file, glob or list. Every "
+        "row of these files belongs to that symbol (a symbol column, if any, is filtered to it). "
+        "Give path or files, not both.")
     format: Literal["sfe", "bars-csv", "quotes-csv", "trades-csv", "lobster", "binance"] = Field(
         description="File format (docs/data.md)."
     )
-    orderbook_path: DataPath | None = Field(default=None, description="LOBSTER only: the "
-                                            "orderbook file matching path (the message file).")
+    orderbook_path: DataPath | None = Field(default=None, description="LOBSTER only, with one "
+                                            "message file in path: its orderbook file (default: "
+                                            "found beside it).")
+    options: ConverterOptions | None = Field(default=None, description="Converter options "
+                                             "(docs/data.md, \"Converter options\").")
 
 
 DataSource = Annotated[Union[SyntheticData, FileData], Field(discriminator="kind")]

@@ -12,6 +12,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from stratforge.generator.expr import DataKind, ExpressionError, compile_expression
+from stratforge.generator.spec.data import data_kind
 
 if TYPE_CHECKING:
     from stratforge.generator.spec.models import StrategySpec
@@ -241,18 +245,138 @@ def period_ordered(spec: "StrategySpec") -> Iterator[Violation]:
                         f"{p.end.isoformat()}", p.end.isoformat())
 
 
+#: Converter options and the formats they apply to (docs/data.md, "Converter options").
+_CSV = ("bars-csv", "quotes-csv", "trades-csv")
+OPTION_FORMATS: dict[str, tuple[str, ...]] = {
+    "layout": ("bars-csv",), "ts_unit": _CSV, "date_format": _CSV,
+    "timezone": (*_CSV, "lobster"), "session_close": ("bars-csv",), "ts_label": ("bars-csv",),
+    "interval": ("bars-csv",), "adjust": ("bars-csv",), "symbol_column": _CSV, "columns": _CSV,
+    "delimiter": _CSV, "header": _CSV, "market": ("binance",), "date": ("lobster",),
+}
+#: The columns each CSV format reads (``options.columns`` keys).
+FORMAT_COLUMNS: dict[str, frozenset[str]] = {
+    "quotes-csv": frozenset({"ts", "recv_ts", "symbol", "bid_px", "bid_qty", "ask_px", "ask_qty"}),
+    "trades-csv": frozenset({"ts", "recv_ts", "symbol", "price", "qty", "side", "trade_id"}),
+    "bars-csv": frozenset({"ts", "symbol", "open", "high", "low", "close", "volume"}),
+}
+
+
+def _has_glob(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
 @rule
-def lobster_needs_orderbook(spec: "StrategySpec") -> Iterator[Violation]:
-    """A LOBSTER data source names its orderbook file; other formats do not."""
+def file_data_paths(spec: "StrategySpec") -> Iterator[Violation]:
+    """A file source names its files once: ``path`` or ``files`` (per instrument), and ``files``
+    names only the strategy's instruments; a LOBSTER orderbook file goes with one message file."""
     d = spec.backtest.data
     if d.kind != "file":
         return
-    if d.format == "lobster" and d.orderbook_path is None:
-        yield Violation(("backtest", "data", "orderbook_path"), "is required for format lobster",
-                        None)
-    if d.format != "lobster" and d.orderbook_path is not None:
-        yield Violation(("backtest", "data", "orderbook_path"),
-                        f"only applies to format lobster, format is {d.format}", d.orderbook_path)
+    if (d.path is None) == (d.files is None):
+        yield Violation(("backtest", "data", "path"),
+                        "give path (one file, a glob or a list) or files (per instrument), "
+                        "not both and not neither", d.path)
+    if d.files:
+        symbols = [i.symbol for i in spec.strategy.instruments]
+        for sym in d.files:
+            if sym not in symbols:
+                yield Violation(("backtest", "data", "files", sym),
+                                f"is not an instrument of the strategy ({', '.join(symbols)})", sym)
+    if d.orderbook_path is not None:
+        if d.format != "lobster":
+            yield Violation(("backtest", "data", "orderbook_path"),
+                            f"only applies to format lobster, format is {d.format}",
+                            d.orderbook_path)
+        elif not isinstance(d.path, str) or _has_glob(d.path):
+            yield Violation(("backtest", "data", "orderbook_path"),
+                            "goes with one message file in path (for several files, keep each "
+                            "orderbook file beside its message file)", d.orderbook_path)
+
+
+@rule
+def converter_options_apply(spec: "StrategySpec") -> Iterator[Violation]:
+    """Every converter option set applies to the data's format; the time zone exists; column
+    names are ones the format reads."""
+    d = spec.backtest.data
+    if d.kind != "file" or d.options is None:
+        return
+    o = d.options
+    for name in sorted(o.model_fields_set):
+        value = getattr(o, name)
+        if name == "columns" and not value:
+            continue
+        formats = OPTION_FORMATS[name]
+        if d.format not in formats:
+            yield Violation(("backtest", "data", "options", name),
+                            f"only applies to format {' or '.join(formats)}, format is {d.format}",
+                            value if not hasattr(value, "isoformat") else value.isoformat())
+    if o.timezone is not None:
+        try:
+            ZoneInfo(o.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            yield Violation(("backtest", "data", "options", "timezone"),
+                            "is not an IANA time zone name such as America/New_York or UTC",
+                            o.timezone)
+    known = FORMAT_COLUMNS.get(d.format)
+    if known is not None:
+        for col in sorted(o.columns):
+            if col not in known:
+                yield Violation(("backtest", "data", "options", "columns", col),
+                                f"is not a column of format {d.format} ({', '.join(sorted(known))})",
+                                col)
+    if o.symbol_column is not None and "symbol" in o.columns:
+        yield Violation(("backtest", "data", "options", "symbol_column"),
+                        "is also given as columns.symbol; give one", o.symbol_column)
+    if o.header is False:
+        if not o.columns or "ts" not in o.columns:
+            yield Violation(("backtest", "data", "options", "columns"),
+                            "must give the position of every column read (at least ts) when "
+                            "header is false, e.g. {ts: '1', price: '2', qty: '3'}", o.columns)
+        for col, pos in sorted(o.columns.items()):
+            if not pos.isdigit() or int(pos) < 1:
+                yield Violation(("backtest", "data", "options", "columns", col),
+                                "must be a 1-based column position when header is false", pos)
+        if o.symbol_column is not None:
+            yield Violation(("backtest", "data", "options", "symbol_column"),
+                            "with header false, give the symbol column's position in "
+                            "columns.symbol", o.symbol_column)
+    if o.ts_unit is not None and o.date_format is not None:
+        yield Violation(("backtest", "data", "options", "ts_unit"),
+                        "date_format replaces ts_unit; give one", o.ts_unit)
+
+
+#: Series kinds each data kind provides (the generator's check, generator/render/context.py).
+KIND_SERIES = {"bars": frozenset({DataKind.BAR}), "book": frozenset({DataKind.BOOK, DataKind.TRADE})}
+
+
+@rule
+def signals_read_the_data_kind(spec: "StrategySpec") -> Iterator[Violation]:
+    """Signals read series the data has: bar series (open, high, low, close, volume) on bar data,
+    book and trade series on book data. For ``.sfe`` files the kind is in the file's header, so
+    this is checked when the code is generated."""
+    d = spec.backtest.data
+    if not spec.strategy.signals or (d.kind == "file" and d.format == "sfe"):
+        return
+    from stratforge.generator.spec.signals import spec_params  # signals imports this module
+
+    kind = data_kind(spec)  # no file is read for synthetic data and converted formats
+    params = spec_params(spec)
+    known: dict[str, Any] = {}
+    for name, text in spec.strategy.signals.items():
+        if name in params:
+            continue  # reported by signals_type_check
+        try:
+            typed = compile_expression(text, params, signals=known)
+        except (ExpressionError, ValueError):
+            continue  # reported by signals_type_check
+        known[name] = typed.type
+        bad = sorted(str(k) for k in typed.data_kinds - KIND_SERIES[kind])
+        if bad:
+            other = ("bar series (open, high, low, close, volume)" if kind == "bars"
+                     else "book and trade series (mid, bid, ask, spread, last, ...)")
+            yield Violation(("strategy", "signals", name),
+                            f"reads {', '.join(bad)} data but backtest.data is {kind} data; use "
+                            f"{other} or data of the other kind", text)
 
 
 @rule

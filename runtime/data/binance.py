@@ -44,7 +44,7 @@ import numpy as np
 
 from ._build import to_grid
 from .book import NO_ASK, NO_BID, replay
-from .errors import DataFormatError, InputError
+from .errors import DataFormatError, InputError, MalformedRowsError, RowErrors
 from .format import ASK, BID, CLEAR, DEPTH, END_OF_BATCH, EVENT_DTYPE, SNAPSHOT, TRADE, Instrument
 from .result import Converted
 
@@ -110,7 +110,9 @@ class _Records:
         return n
 
 
-def _lines(paths: Sequence[Path]):
+def _lines(paths: Sequence[Path], bad: dict[Path, RowErrors]):
+    """``(path, line number, local ts, message)`` of every readable line; unreadable lines are
+    recorded in ``bad`` (all of them, reported together after the pass) and skipped."""
     for path in paths:
         if not path.is_file():
             raise InputError(f"no such file: {path}")
@@ -122,9 +124,24 @@ def _lines(paths: Sequence[Path]):
                     continue
                 ts, sep, body = line.partition(" ")
                 try:
-                    yield path, lineno, int(ts), json.loads(body)
+                    msg = json.loads(body)
+                    local = int(ts)
                 except (ValueError, json.JSONDecodeError) as e:
-                    raise InputError(f"{path}:{lineno}: not '<local_ts_ns> <json>': {e}") from None
+                    bad.setdefault(path, RowErrors(path)).add(
+                        lineno, f"not '<local_ts_ns> <json>': {e}")
+                    continue
+                if not isinstance(msg, dict):
+                    bad.setdefault(path, RowErrors(path)).add(lineno, "the JSON is not an object")
+                    continue
+                yield path, lineno, local, msg
+
+
+def _raise_bad(bad: dict[Path, RowErrors]) -> None:
+    errors = [MalformedRowsError(e.path, e.rows) for e in bad.values() if e]
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InputError("\n".join(str(e) for e in errors))
 
 
 def convert_binance(
@@ -150,47 +167,54 @@ def convert_binance(
     clock_backsteps = 0
     saw_pu = False
     unknown = 0
-    for path, lineno, local, msg in _lines(paths):
+    bad: dict[Path, RowErrors] = {}
+    for path, lineno, local, msg in _lines(paths, bad):
         if last_local is not None and local < last_local:
             clock_backsteps += 1
             local = last_local
         last_local = local
         seq += 1
-        if "lastUpdateId" in msg:
-            if snapshot is not None:
-                raise InputError(f"{path}:{lineno}: a second REST snapshot; one session per conversion")
-            bids, asks = msg.get("bids", []), msg.get("asks", [])
-            exch = int(msg.get("T", msg.get("E", 0))) * MS
-            snapshot = (seq, local, exch, int(msg["lastUpdateId"]), bids, asks)
-            if "symbol" in msg:
-                symbols.add(msg["symbol"])
-            for p, q in bids + asks:
-                price_dec = max(price_dec, _decimals(p))
-                qty_dec = max(qty_dec, _decimals(q))
-            continue
-        stream = msg.get("stream", "")
-        data = msg.get("data")
-        if data is None:
-            raise InputError(f"{path}:{lineno}: neither a stream envelope nor a depth snapshot")
-        if "s" in data:
-            symbols.add(data["s"])
-        if "@depth" in stream:
-            pu = data.get("pu")
-            saw_pu |= pu is not None
-            exch = int(data.get("T", data.get("E", 0))) * MS
-            depths.append(_Depth(seq, local, exch, int(data["U"]), int(data["u"]), None if pu is None else int(pu), data["b"], data["a"]))
-            for p, q in data["b"] + data["a"]:
-                price_dec = max(price_dec, _decimals(p))
-                qty_dec = max(qty_dec, _decimals(q))
-        elif stream.endswith("@trade"):
-            side = ASK if data["m"] else BID
-            trades.append((seq, local, int(data["T"]) * MS, side, float(data["p"]), float(data["q"]), int(data["t"])))
-            price_dec = max(price_dec, _decimals(data["p"]))
-            qty_dec = max(qty_dec, _decimals(data["q"]))
-        elif stream.endswith("@bookTicker"):
-            tickers.append((local, int(data["u"]), float(data["b"]), float(data["B"]), float(data["a"]), float(data["A"])))
-        else:
-            unknown += 1
+        try:
+            if "lastUpdateId" in msg:
+                if snapshot is not None:
+                    raise InputError(f"{path}:{lineno}: a second REST snapshot; one session per conversion")
+                bids, asks = msg.get("bids", []), msg.get("asks", [])
+                exch = int(msg.get("T", msg.get("E", 0))) * MS
+                snapshot = (seq, local, exch, int(msg["lastUpdateId"]), bids, asks)
+                if "symbol" in msg:
+                    symbols.add(msg["symbol"])
+                for p, q in bids + asks:
+                    price_dec = max(price_dec, _decimals(p))
+                    qty_dec = max(qty_dec, _decimals(q))
+                continue
+            stream = msg.get("stream", "")
+            data = msg.get("data")
+            if not isinstance(data, dict):
+                bad.setdefault(path, RowErrors(path)).add(
+                    lineno, "neither a stream envelope nor a depth snapshot")
+                continue
+            if "s" in data:
+                symbols.add(data["s"])
+            if "@depth" in stream:
+                pu = data.get("pu")
+                saw_pu |= pu is not None
+                exch = int(data.get("T", data.get("E", 0))) * MS
+                depths.append(_Depth(seq, local, exch, int(data["U"]), int(data["u"]), None if pu is None else int(pu), data["b"], data["a"]))
+                for p, q in data["b"] + data["a"]:
+                    price_dec = max(price_dec, _decimals(p))
+                    qty_dec = max(qty_dec, _decimals(q))
+            elif stream.endswith("@trade"):
+                side = ASK if data["m"] else BID
+                trades.append((seq, local, int(data["T"]) * MS, side, float(data["p"]), float(data["q"]), int(data["t"])))
+                price_dec = max(price_dec, _decimals(data["p"]))
+                qty_dec = max(qty_dec, _decimals(data["q"]))
+            elif stream.endswith("@bookTicker"):
+                tickers.append((local, int(data["u"]), float(data["b"]), float(data["B"]), float(data["a"]), float(data["A"])))
+            else:
+                unknown += 1
+        except (KeyError, ValueError, TypeError, IndexError) as e:
+            bad.setdefault(path, RowErrors(path)).add(lineno, f"malformed message: {type(e).__name__} {e}")
+    _raise_bad(bad)
 
     if snapshot is None:
         raise DataFormatError(

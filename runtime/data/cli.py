@@ -1,8 +1,9 @@
 """``stratforge data``: convert market data to ``.sfe`` event files, generate synthetic markets,
 summarise files.
 
-Every failure the user can fix (missing file, malformed row, wrong format) prints one line,
-``error: ...``, to stderr and exits 1; no traceback.
+Every failure the user can fix (missing file, malformed row, wrong format) prints one message,
+``error: ...``, to stderr and exits 1; no traceback. A malformed file's message lists its bad
+rows below that line, one per line.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import functools
 import json
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, InputError
 from .result import Converted
 
 try:  # rich is a project dependency; fall back to plain text if it is missing
@@ -48,7 +50,7 @@ def friendly(fn: Callable) -> Callable:
             _fail(f"cannot access {e.filename}: {e.strerror}")
         except OSError as e:  # gzip errors, disk full, ...
             _fail(f"{type(e).__name__}: {e}")
-        except (ValueError, UnicodeDecodeError, EOFError) as e:
+        except (ValueError, UnicodeDecodeError, EOFError, zlib.error) as e:
             _fail(f"malformed input: {e}")
 
     return wrapper
@@ -113,7 +115,26 @@ def _common(fn: Callable) -> Callable:
 def _csv_opts(fn: Callable) -> Callable:
     fn = click.option("--delimiter", default=",", show_default=True)(fn)
     fn = click.option("--ts-unit", type=click.Choice(["s", "ms", "us", "ns", "iso"]), default="ns", show_default=True, help="Unit of the ts column.")(fn)
+    fn = click.option("--tz", "zone", default=None, help="IANA zone of times without an offset (default UTC).")(fn)
+    fn = _layout_opts(fn)
     return fn
+
+
+def _layout_opts(fn: Callable) -> Callable:
+    fn = click.option("--date-format", default=None, help="strptime format of the time column, e.g. '%m/%d/%Y' (replaces --ts-unit).")(fn)
+    fn = click.option("--column", "columns", multiple=True, metavar="NAME=HEADER", help="The file's header name of a column, e.g. ts=Date, or its 1-based position with --no-header, e.g. ts=1 (repeatable).")(fn)
+    fn = click.option("--header/--no-header", "has_header", default=True, show_default=True, help="Whether the file starts with a header row.")(fn)
+    return fn
+
+
+def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, header = pair.partition("=")
+        if not sep or not name.strip() or not header.strip():
+            raise InputError(f"--column must be NAME=HEADER (e.g. ts=Date), was {pair!r}")
+        out[name.strip().lower()] = header.strip()
+    return out
 
 
 def _sizes(tick: str | None, lot: str | None, tick_default: str = "0.01", lot_default: str = "1") -> dict[str, str]:
@@ -132,11 +153,12 @@ def _run(make: Callable[[], Converted], out: Path, fmt: str) -> None:
 @_common
 @_csv_opts
 @friendly
-def convert_quotes(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_unit, delimiter) -> None:
+def convert_quotes(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_unit, delimiter, zone, date_format, columns, has_header) -> None:
     """Top-of-book quotes: header ts[,symbol],bid_px,bid_qty,ask_px,ask_qty[,recv_ts]."""
-    from .csvfmt import convert_quotes_csv
+    from .csvfmt import CsvOptions, convert_quotes_csv
 
-    _run(lambda: convert_quotes_csv(input, symbol=symbol, ts_unit=ts_unit, delimiter=delimiter, **_sizes(tick_size, lot_size)), out, fmt)
+    opts = CsvOptions(columns=_columns(columns), date_format=date_format, tz=zone, delimiter=delimiter, header=has_header)
+    _run(lambda: convert_quotes_csv(input, symbol=symbol, ts_unit=ts_unit, options=opts, **_sizes(tick_size, lot_size)), out, fmt)
 
 
 @convert.command("trades-csv")
@@ -144,11 +166,12 @@ def convert_quotes(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_
 @_common
 @_csv_opts
 @friendly
-def convert_trades(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_unit, delimiter) -> None:
+def convert_trades(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_unit, delimiter, zone, date_format, columns, has_header) -> None:
     """Trades: header ts[,symbol],price,qty[,side][,trade_id][,recv_ts]; side is the aggressor."""
-    from .csvfmt import convert_trades_csv
+    from .csvfmt import CsvOptions, convert_trades_csv
 
-    _run(lambda: convert_trades_csv(input, symbol=symbol, ts_unit=ts_unit, delimiter=delimiter, **_sizes(tick_size, lot_size)), out, fmt)
+    opts = CsvOptions(columns=_columns(columns), date_format=date_format, tz=zone, delimiter=delimiter, header=has_header)
+    _run(lambda: convert_trades_csv(input, symbol=symbol, ts_unit=ts_unit, options=opts, **_sizes(tick_size, lot_size)), out, fmt)
 
 
 @convert.command("bars-csv")
@@ -158,18 +181,23 @@ def convert_trades(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_
 @click.option("--interval", default=None, help="Bar length (60s, 1min, 1h, 1d); default: 1d for Yahoo, else the most common spacing.")
 @click.option("--ts-unit", type=click.Choice(["s", "ms", "us", "ns", "iso"]), default="ns", show_default=True, help="Generic layout: unit of ts.")
 @click.option("--ts-label", type=click.Choice(["end", "start"]), default="end", show_default=True, help="Generic layout: ts marks the bar end or start.")
-@click.option("--session-close", default="16:00", show_default=True, help="Yahoo layout: local close time that ends each daily bar.")
-@click.option("--tz", default="America/New_York", show_default=True, help="Yahoo layout: exchange time zone.")
+@click.option("--session-close", default=None, help="Local close time (HH:MM) that ends each daily bar: Yahoo layout (default 16:00), or a generic file with --date-format.")
+@click.option("--tz", default="America/New_York", show_default=True, help="Zone of the session close.")
 @click.option("--adjust/--no-adjust", default=False, show_default=True, help="Yahoo layout: scale OHLC by Adj Close / Close.")
+@click.option("--delimiter", default=",", show_default=True, help="Generic layout: field separator.")
+@_layout_opts
 @friendly
-def convert_bars(input: Path, out: Path, symbol, tick_size, lot_size, fmt, layout, interval, ts_unit, ts_label, session_close, tz, adjust) -> None:
+def convert_bars(input: Path, out: Path, symbol, tick_size, lot_size, fmt, layout, interval, ts_unit, ts_label, session_close, tz, adjust, delimiter, date_format, columns, has_header) -> None:
     """OHLCV bars: Yahoo daily, NinjaTrader minute (semicolon, UTC, bar end) or generic CSV."""
-    from .csvfmt import convert_bars_csv
+    from .csvfmt import CsvOptions, convert_bars_csv
 
+    opts = CsvOptions(columns=_columns(columns), date_format=date_format,
+                      tz=tz if session_close and date_format else None, delimiter=delimiter,
+                      header=has_header)
     _run(
         lambda: convert_bars_csv(
             input, layout=layout, symbol=symbol, interval=interval, ts_unit=ts_unit, ts_label=ts_label,
-            session_close=session_close, tz=tz, adjust=adjust, **_sizes(tick_size, lot_size),
+            session_close=session_close, tz=tz, adjust=adjust, options=opts, **_sizes(tick_size, lot_size),
         ),
         out,
         fmt,

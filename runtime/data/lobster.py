@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ._build import Column, assemble, book_diff, int_to_grid
+from .csvfmt import read_table
 from .errors import DataFormatError, InputError
 from .format import ASK, BID, CLEAR, DEPTH, SNAPSHOT, TRADE, Instrument
 from .result import Converted
@@ -47,12 +48,22 @@ def _load(path: Path, ncols: int | None, what: str) -> np.ndarray:
         with _open_text(path) as fh:
             arr = np.loadtxt(fh, delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError as e:
+        _report_rows(path, ncols, what)  # every bad row as file:line
         raise InputError(f"{path}: malformed LOBSTER {what} file: {e}") from None
     if ncols is not None and arr.shape[1] != ncols:
         raise DataFormatError(f"{path}: LOBSTER {what} file has {arr.shape[1]} columns, expected {ncols}")
     if arr.shape[1] % 4 and what == "orderbook":
         raise DataFormatError(f"{path}: orderbook has {arr.shape[1]} columns, not a multiple of 4")
     return arr
+
+
+def _report_rows(path: Path, ncols: int | None, what: str) -> None:
+    """Re-read a file numpy refused, row by row, and raise naming every bad row (slow path)."""
+    table = read_table(path, ",", header=False, ncols=ncols)
+    width = len(table.rows[0]) if table.rows else 0
+    for i in range(width):
+        table.floats(i, f"{what} column {i + 1}")
+    table.errors.raise_if_any()
 
 
 def find_orderbook(message_path: Path) -> Path:

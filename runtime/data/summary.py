@@ -83,6 +83,8 @@ def info(path: str | os.PathLike, book_scan_limit: int = BOOK_SCAN_LIMIT) -> dic
             entry["first_bar_end"] = iso(int(bars["exch_ts"][0]))
             entry["last_bar_end"] = iso(int(bars["exch_ts"][-1]))
             entry["last_close"] = _price(int(bars["v"][-1, 3]), ins.tick_size)
+            # per instrument: two symbols' bars ending at the same time are not duplicates
+            entry["duplicate_bar_ends"] = int(np.count_nonzero(np.diff(bars["exch_ts"]) == 0))
         if (counts["DEPTH"] or counts["QUOTE"]) and len(sub) <= book_scan_limit:
             best = replay(np.asarray(sub))
             ends = np.flatnonzero(flags & END_OF_BATCH)

@@ -67,7 +67,7 @@ def test_convert_trades_and_bars(run, tmp_path):
         (["convert", "trades-csv", "{tmp}/good.csv", "--symbol", "X", "-o", "{tmp}/nodir/o.sfe"], "output directory does not exist"),
     ],
 )
-def test_errors_are_one_line(tmp_path, args, message):
+def test_errors_are_one_message(tmp_path, args, message):
     (tmp_path / "junk.sfe").write_bytes(b"x" * 200)
     (tmp_path / "bad.csv").write_text("ts,price,qty\n1,5,1\n2,oops,1\n")
     (tmp_path / "good.csv").write_text("ts,price,qty\n1,5,1\n")
@@ -76,7 +76,9 @@ def test_errors_are_one_line(tmp_path, args, message):
     assert r.exit_code == 1, r.output
     assert message in r.output
     assert "Traceback" not in r.output
-    assert len(r.output.strip().splitlines()) == 1
+    first, *rest = r.output.strip().splitlines()
+    assert first.startswith("error: ")
+    assert all(line.startswith("  ") for line in rest)  # only a malformed file's row list
     assert not (tmp_path / "o.sfe").exists()
 
 
@@ -90,3 +92,33 @@ def test_convert_lobster_cli(run, shared, tmp_path):
     s = json.loads(run("info", tmp_path / "g.sfe", "--format", "json").output)
     assert s["first_time"].startswith("2012-06-21T13:30:00")
     assert s["instruments"][0]["crossed_batches"] == 0
+
+
+def test_convert_with_date_format_columns_and_zone(run, tmp_path):
+    src = tmp_path / "idx.csv"
+    src.write_text("Date,Open,High,Low,Close,Adj Close,Volume\n"
+                   "1/4/1999,10,11,9,10.5,10.5,0\n1/5/1999,10.5,12,10,11,11,0\n")
+    out = tmp_path / "idx.sfe"
+    r = run("convert", "bars-csv", src, "--symbol", "IDXA", "--date-format", "%m/%d/%Y",
+            "--out", out, "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert open_events(out).events["exch_ts"][0] == 915_483_600 * 10**9  # 1999-01-04 21:00 UTC
+    t = tmp_path / "t.csv"
+    t.write_text("When,Px,Size\n2024-01-02 09:30:00,5,1\n2024-01-02 09:30:01,5,2\n")
+    r = run("convert", "trades-csv", t, "--symbol", "X", "--ts-unit", "iso", "--tz",
+            "America/New_York", "--column", "ts=When", "--column", "price=Px",
+            "--column", "qty=Size", "--out", tmp_path / "t.sfe", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert open_events(tmp_path / "t.sfe").events["recv_ts"][0] == 1_704_205_800 * 10**9
+    r = run("convert", "trades-csv", t, "--symbol", "X", "--column", "ts", "--out",
+            tmp_path / "u.sfe")
+    assert r.exit_code == 1 and "--column must be NAME=HEADER" in r.output
+
+
+def test_every_bad_row_in_one_error(run, tmp_path):
+    t = tmp_path / "t.csv"
+    t.write_text("ts,price,qty\n1,x,1\n2,5\n3,5,y\n")
+    r = run("convert", "trades-csv", t, "--symbol", "X", "--out", tmp_path / "t.sfe")
+    assert r.exit_code == 1
+    assert "3 malformed rows" in r.output and ":2: price 'x'" in r.output and ":4: qty 'y'" in r.output
+    assert not (tmp_path / "t.sfe").exists()

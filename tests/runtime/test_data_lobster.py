@@ -79,7 +79,7 @@ def test_errors(tmp_path):
     with pytest.raises(DataFormatError, match="5 columns, expected 6"):
         convert_lobster(bad)
     bad.write_text("34200.1,1,1,1,abc,1\n")
-    with pytest.raises(InputError, match="malformed LOBSTER message file"):
+    with pytest.raises(InputError, match=r"message_1\.csv:1: message column 5 'abc' is not a number"):
         convert_lobster(bad)
     with pytest.raises(InputError, match="no such LOBSTER message file"):
         convert_lobster(tmp_path / "C_2012-06-21_1_2_message_1.csv", tmp_path / "B_2012-06-21_1_2_orderbook_1.csv")

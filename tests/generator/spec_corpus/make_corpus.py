@@ -93,14 +93,17 @@ CASES = {
                           "must be one of", "gaussian"),
     "bad-data-kind": (sub("kind: synthetic", "kind: parquet"), "backtest.data.kind",
                       "must be one of", "parquet"),
-    "absolute-data-path": (lambda t: t.replace(t[t.index("  data:\n"):t.index("  period:\n")],
-                                               "  data:\n    kind: file\n    format: sfe\n"
-                                               "    path: /etc/passwd\n"),
-                           "backtest.data.path", "relative path", "/etc/passwd"),
-    "dotdot-data-path": (lambda t: t.replace(t[t.index("  data:\n"):t.index("  period:\n")],
-                                             "  data:\n    kind: file\n    format: sfe\n"
-                                             "    path: shared:../../secrets.sfe\n"),
-                         "backtest.data.path", "relative path", "shared:../../secrets.sfe"),
+    "data-path-and-files": (lambda t: t.replace(t[t.index("  data:\n"):t.index("  period:\n")],
+                                                "  data:\n    kind: file\n    format: sfe\n"
+                                                "    path: data/capture.sfe\n"
+                                                "    files:\n      BTCUSDT: data/other.sfe\n"),
+                            "backtest.data.path", "not both", "data/capture.sfe"),
+    "data-option-wrong-format": (lambda t: t.replace(t[t.index("  data:\n"):t.index("  period:\n")],
+                                                     "  data:\n    kind: file\n    format: sfe\n"
+                                                     "    path: /srv/md/capture.sfe\n"
+                                                     "    options:\n      date_format: '%m/%d/%Y'\n"),
+                                 "backtest.data.options.date_format", "only applies to format",
+                                 "'%m/%d/%Y'"),
     "period-reversed": (sub("  period:\n", "  period:\n    start: 2024-08-09T00:00:00Z\n"
                             "    end: 2024-08-08T00:00:00Z\n"), "backtest.period.end",
                         "must be after", "2024-08-08T00:00:00Z"),
