@@ -234,6 +234,14 @@ void Engine::write_results(json::Writer& w, const std::string& config_path) cons
     w.end_array();
 
     w.key("pnl_series").begin_object();
+    w.key("sampling").begin_object();
+    if (opts_.output.pnl_sample_period_ns > 0) {
+      w.kv("rule", "period").kv("period_ns", opts_.output.pnl_sample_period_ns);
+    } else {
+      w.kv("rule", "events").kv("every", sample_every_);
+    }
+    w.end_object();
+    w.kv("samples_dropped", s.pnl_samples_dropped);
     w.key("instruments").begin_array();
     for (auto i : s.instruments) w.value(sym(i));
     w.end_array();
