@@ -105,7 +105,19 @@ def test_resample_keeps_last_sample_per_period_and_carries_forward():
     ts = np.array([0, 30, 59, 150, 250], dtype=np.int64)
     pnl = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     assert resample_pnl(ts, pnl, 0, 300, 60, keep_empty=True).tolist() == [0, 3, 3, 4, 4, 5]
-    assert resample_pnl(ts, pnl, 0, 300, 60, keep_empty=False).tolist() == [0, 3, 4, 5]
+    # exchange calendar: a quiet period inside the day's active span is a zero return too
+    assert resample_pnl(ts, pnl, 0, 300, 60, keep_empty=False).tolist() == [0, 3, 3, 4, 4, 5]
+
+
+def test_resample_exchange_drops_closed_hours_between_days():
+    day = 86_400 * 10**9
+    # day 1 active 10:00-10:02, day 2 active 10:00-10:01 (minutes); nothing overnight
+    t1, t2 = 10 * 3600 * 10**9, day + 10 * 3600 * 10**9
+    ts = np.array([t1 + 5, t1 + 2 * MIN + 5, t2 + 5, t2 + MIN + 5], dtype=np.int64)
+    pnl = np.array([1.0, 2.0, 3.0, 4.0])
+    got = resample_pnl(ts, pnl, t1, t2 + 2 * MIN, MIN, keep_empty=False)
+    assert got.tolist() == [0, 1, 1, 2, 3, 4]  # minute 10:01 of day 1 carried; the night dropped
+    assert resample_pnl(ts, pnl, t1, t2 + 2 * MIN, MIN, keep_empty=True).size == 1 + (day + 2 * MIN) // MIN
 
 
 def test_periodicity_intraday_and_calendar():

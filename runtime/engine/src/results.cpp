@@ -76,6 +76,7 @@ void Engine::write_results(json::Writer& w, const std::string& config_path) cons
         .kv("symbol", sym(i))
         .kv("tick_size", static_cast<double>(ins[i].tick_size_e9) * 1e-9)
         .kv("lot_size", static_cast<double>(ins[i].lot_size_e9) * 1e-9)
+        .kv("bar_interval_ns", ins[i].bar_interval_ns)
         .kv("book_overflow_levels", books_[i].overflow_count())
         .end_object();
   w.end_array();
