@@ -25,7 +25,7 @@ from stratforge.ci.scorecard.adapters import from_replay_results
 from stratforge.ci.scorecard.metrics import compute_metrics
 from stratforge.generator.spec import load_spec
 from stratforge.runtime.data.csvfmt import convert_bars_csv, convert_quotes_csv
-from stratforge.sandbox.replay import run_replay
+from stratforge.sandbox.replay import replay_config, run_replay
 
 pytestmark = pytest.mark.slow
 
@@ -412,3 +412,13 @@ def test_period_sampling_that_does_not_divide_the_return_period_is_refused(daily
     assert m.full.sharpe.value is None and "every 7h" in m.full.sharpe.reason
     assert m.turnover_per_year.value is None
     assert R.UNDEF_COARSE_SAMPLING.split(":")[0] == "COARSE_SAMPLING"
+
+
+def test_the_replay_asks_the_engine_for_the_scorecards_periods(tmp_path):
+    spec = make_spec(tmp_path, name="cfg-check", stype="momentum", symbol="CFG", venue="xnys", tick="0.01",
+                     params=MOMENTUM_PARAMS, max_qty=120, profile="bars", oos=0, maker_bps=1, lat=0,
+                     capital=1000)
+    bars = replay_config(spec, plugin="p", params="", data="d", bar_mode=True)["output"]
+    l2 = replay_config(spec, plugin="p", params="", data="d", bar_mode=False)["output"]
+    assert bars["pnl_sample_period_ns"] == 1 and l2["pnl_sample_period_ns"] == MINUTE
+    assert "pnl_sample_every" not in bars and "pnl_sample_every" not in l2
