@@ -20,12 +20,16 @@ import pytest
 
 import stratforge
 from stratforge.ci.backtest.data import calendar_of
+from stratforge.ci.scorecard import build_scorecard
 from stratforge.ci.scorecard import reasons as R
 from stratforge.ci.scorecard.adapters import from_replay_results
 from stratforge.ci.scorecard.metrics import compute_metrics
+from stratforge.ci.scorecard.render import render_markdown
 from stratforge.generator.spec import load_spec
 from stratforge.runtime.data.csvfmt import convert_bars_csv, convert_quotes_csv
 from stratforge.sandbox.replay import replay_config, run_replay
+
+from scorecard_kit import good_checks
 
 pytestmark = pytest.mark.slow
 
@@ -304,6 +308,9 @@ def test_scored_figures_are_not_the_two_bar_ones(daily_run):
     m = compute_metrics(scored, initial_capital=float(spec.backtest.initial_capital))
     assert m.full.periodicity.observations == bar_ts.size
     assert scored.equity.sample_period_ns == 1 and len(scored.equity.ts_ns) == bar_ts.size
+    card = build_scorecard(scored, spec, bar_agreement=None, **good_checks())
+    md = render_markdown(card)
+    assert "1d x 5040" in md and "PnL sampled each bar" in md and "exchange calendar" in md
 
 
 # --------------------------------------------------------------------------------------------
