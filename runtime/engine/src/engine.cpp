@@ -614,7 +614,8 @@ void Engine::sample_due(std::uint64_t index) {
     }
     next_due_min_ = min_due;
     sample_pnl(b - 1);
-    next_sample_ts_ = period_floor(std::min(now_, min_due), sample_period_) + sample_period_;
+    // the next period in which something happens (an event or a due item), always a later one
+    next_sample_ts_ = std::max(b + sample_period_, period_floor(std::min(now_, min_due), sample_period_) + sample_period_);
   }
 }
 

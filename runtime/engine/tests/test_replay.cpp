@@ -308,6 +308,37 @@ SF_TEST(pnl_sampled_at_clock_period_boundaries) {
   CHECK_EQ(smp->get("period_ns")->as_int(), m);
 }
 
+SF_TEST(pnl_sample_closes_the_period_in_which_a_delayed_fill_happened) {
+  // An order sent at t0+1 with 90 s entry latency fills at t0+90s, inside a gap with no market
+  // data until t0+5m: the fill belongs to minute 1, so minute 1 gets a sample holding it.
+  const sf::Nanos m = 60'000'000'000;
+  const sf::Nanos t0 = 1'700'000'000LL * 1'000'000'000 / m * m;
+  std::vector<sf::Event> ev;
+  for (sf::Nanos t : {t0 + 1, t0 + 5 * m + 3}) {
+    add_ev(ev, t, sf::EventType::Clear, 0, 0, 0, 0);
+    add_ev(ev, t, sf::EventType::Depth, 1, 99, 10, 0);
+    add_ev(ev, t, sf::EventType::Depth, 2, 101, 10);
+  }
+  const std::string p = write_file("delayed.sfe", ev, sf::make_instrument("L", 1'000'000'000, 1'000'000'000, 0));
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(p, err));
+  auto o = options();
+  o.venue.entry = sf::LatencyModel::constant(90'000'000'000);
+  o.output.pnl_sample_period_ns = m;
+  sf::Engine eng(f, o);
+  REQUIRE(eng.add_strategy({"s", SF_PLUGIN_SCRIPTED, "orders=B101x1", {0}, risk(f, {0}, kLooseRisk)}, err));
+  REQUIRE(eng.run() == sf::RunStatus::Ok);
+  const Series s = pnl_series(eng.slot(0));
+  REQUIRE(s.ts.size() == 3u);
+  CHECK_EQ(s.ts[0], t0 + m - 1);
+  CHECK_EQ(s.pos[0], 0);
+  CHECK_EQ(s.ts[1], t0 + 2 * m - 1);  // the fill's minute, not the next market event's
+  CHECK_EQ(s.pos[1], 1);
+  CHECK_EQ(eng.slot(0).fill_list.at(0).ts, t0 + 1 + 90'000'000'000);
+  CHECK_EQ(s.ts[2], t0 + 5 * m + 3);
+}
+
 SF_TEST(pnl_sampled_every_n_events_as_before) {
   sf::SynthOptions so;
   so.events = 20'000;
