@@ -27,6 +27,7 @@ from stratforge.ci.scorecard.metrics import compute_metrics
 from stratforge.ci.scorecard.render import render_markdown
 from stratforge.generator.spec import load_spec
 from stratforge.runtime.data.csvfmt import convert_bars_csv, convert_quotes_csv
+from stratforge.sandbox import LocalBackend
 from stratforge.sandbox.replay import replay_config, run_replay
 
 from scorecard_kit import good_checks
@@ -119,8 +120,6 @@ MM_PARAMS = """\
 
 @pytest.fixture(scope="module")
 def backend():
-    from stratforge.sandbox import LocalBackend
-
     b = LocalBackend()
     ok, why = b.available()
     if not ok:
