@@ -32,8 +32,6 @@ from stratforge.sandbox.replay import replay_config, run_replay
 
 from scorecard_kit import good_checks
 
-pytestmark = pytest.mark.slow
-
 NS = 1_000_000_000
 MINUTE = 60 * NS
 DAY = 86_400 * NS
