@@ -39,6 +39,7 @@ QUEUE_MODELS = {"back_of_queue": "risk_averse", "pro_rata_cancels": "decrease_ad
 REPLAY_LIMITS = Limits(wall_s=300, cpu_s=300, memory_mb=2048, pids=16, file_size_mb=1024,
                        output_bytes=200_000, scratch_mb=64)
 MAX_RESULTS_BYTES = 256 * 1024 * 1024
+L2_PNL_PERIOD_NS = 60 * 1_000_000_000  # PnL sampled at the end of every minute of a tick/L2 run
 MAX_TAPE_BYTES = 1024 * 1024 * 1024
 MAX_FILLS_LISTED = 2_000_000
 
@@ -107,6 +108,13 @@ def risk_config(spec) -> dict[str, Any]:
     }
 
 
+def pnl_sample_period_ns(bar_mode: bool) -> int:
+    """The PnL sampling period asked of the engine: each bar (1 ns: every change of time) for bar
+    data, the end of every minute for tick/L2 data, the periods of the scorecard's returns
+    (docs/scorecard.md)."""
+    return 1 if bar_mode else L2_PNL_PERIOD_NS
+
+
 def replay_config(spec, *, plugin: str, params: str, data: str, bar_mode: bool,
                   strategy_id: str | None = None, seed: int | None = None,
                   results: str = "results.json", tape: str | None = "tape.jsonl") -> dict[str, Any]:
@@ -131,7 +139,8 @@ def replay_config(spec, *, plugin: str, params: str, data: str, bar_mode: bool,
                      "taker_bps": _num(spec.backtest.fees.taker_bps)},
             "seed": seed,
         },
-        "output": {"results": results, "pnl_sample_every": 0, "orders_list": True,
+        "output": {"results": results, "pnl_sample_period_ns": pnl_sample_period_ns(bar_mode),
+                   "orders_list": True,
                    "max_fills_listed": MAX_FILLS_LISTED, "max_orders_listed": MAX_FILLS_LISTED,
                    "max_denials_listed": 1000},
     }
@@ -247,4 +256,4 @@ def run_replay(backend: Backend, spec, *, plugin: Path, params: Path, data: Path
 
 
 __all__ = ["QUEUE_MODELS", "REPLAY_LIMITS", "ReplayError", "ReplayRun", "engine_binary",
-           "open_output", "read_output", "replay_config", "risk_config", "run_replay"]
+           "open_output", "pnl_sample_period_ns", "read_output", "replay_config", "risk_config", "run_replay"]

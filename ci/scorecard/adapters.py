@@ -101,6 +101,21 @@ def _pick_strategy(doc: dict, spec, spec_hash: str | None) -> dict:
     raise ReplayFormatError(f"results: {len(strategies)} strategies and none is uniquely {name!r}")
 
 
+def _sampling(ps: dict, events: int) -> tuple[int | None, int | None]:
+    """(every n events, period ns) of the engine's PnL sampling. A document without
+    ``pnl_series.sampling`` comes from an engine that always sampled every
+    ``max(1, events // 2000)`` events."""
+    smp = ps.get("sampling")
+    if smp is None:
+        return max(1, events // 2000), None
+    rule = smp.get("rule") if isinstance(smp, dict) else None
+    if rule == "period" and int(smp.get("period_ns", 0)) >= 1:
+        return None, int(smp["period_ns"])
+    if rule == "events" and int(smp.get("every", 0)) >= 1:
+        return int(smp["every"]), None
+    raise ReplayFormatError(f"results: unknown pnl_series.sampling {smp!r}")
+
+
 def from_replay_results(json_dict: dict, spec, *, spec_hash: str | None = None) -> BacktestRun:
     """A :class:`BacktestRun` from an ``sf-replay`` results document and the spec it ran.
 
@@ -131,8 +146,14 @@ def from_replay_results(json_dict: dict, spec, *, spec_hash: str | None = None) 
     syms = list(ps.get("instruments", []))
     rows = ps.get("position_lots", [])
     positions = {sym: tuple(float(r[k]) * lot[sym] for r in rows) for k, sym in enumerate(syms)}
+    if int(ps.get("samples_dropped", 0)):
+        raise ReplayFormatError(f"results: the engine dropped {ps['samples_dropped']} PnL samples "
+                                "(more than it reserved); the PnL series is incomplete")
+    every, period = _sampling(ps, int(_get(data, "events")))
     equity = EquitySeries(ts_ns=tuple(int(t) for t in ps.get("ts", [])), pnl=tuple(float(x) for x in ps.get("pnl", [])),
-                          fees=tuple(float(x) for x in ps.get("fees", [])), positions=positions)
+                          fees=tuple(float(x) for x in ps.get("fees", [])), positions=positions,
+                          sample_every_events=every, sample_period_ns=period)
+    bar_ns = max((int(i.get("bar_interval_ns", 0)) for i in _get(data, "instruments")), default=0)
 
     fills = tuple(
         Fill(ts_ns=int(f["ts"]), symbol=f["instrument"], side=f["side"].lower(), px=float(f["price"]),
@@ -171,6 +192,7 @@ def from_replay_results(json_dict: dict, spec, *, spec_hash: str | None = None) 
             queue=str(models.get("queue_model", "")),
             fees=f"maker_bps={fees.get('maker_bps')} taker_bps={fees.get('taker_bps')}"),
         period=RunPeriod(start_ns=start, end_ns=end, out_of_sample_start_ns=oos),
+        bar_interval_ns=bar_ns if models.get("bar_mode") and bar_ns > 0 else None,
         equity=equity, fills=fills, orders=orders,
         risk_denials={k: int(v) for k, v in _get(s, "risk").get("denials_by_reason", {}).items()},
         callback_latency=cb, tick_to_order_latency=t2o,

@@ -77,6 +77,13 @@ class EquitySeries(FrozenModel):
         default_factory=dict, description="Net position per symbol, base units.")
     inventory_value: tuple[float, ...] | None = Field(
         default=None, description="Gross marked value of all positions, quote currency.")
+    sample_period_ns: int | None = Field(
+        default=None, ge=1, description="How the producer sampled: at the end of every period of "
+        "this length (multiples of it since the epoch, UTC) in which the account could change; 1 = "
+        "at every timestamp (each bar). None: not stated (every sample is taken as it comes).")
+    sample_every_events: int | None = Field(
+        default=None, ge=1, description="How the producer sampled instead: every n events, not "
+        "aligned to time (only n = 1 gives per-period returns). None: not stated.")
 
     _sort_positions = field_validator("positions")(classmethod(lambda cls, v: _sorted(v)))
 
@@ -95,6 +102,8 @@ class EquitySeries(FrozenModel):
             problems.append(f"equity.inventory_value has {len(self.inventory_value)} samples, ts_ns has {n}")
         if any(b < a for a, b in zip(self.ts_ns, self.ts_ns[1:])):
             problems.append("equity.ts_ns must be non-decreasing")
+        if self.sample_period_ns is not None and self.sample_every_events is not None:
+            problems.append("equity.sample_period_ns and equity.sample_every_events are exclusive")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -188,11 +197,14 @@ class BacktestRun(FrozenModel):
     strategy: str = Field(description="Strategy name (the spec's metadata.name).")
     status: RunStatus = Field(description="How the run ended.")
     error: str | None = Field(default=None, description="What went wrong when status is not ok.")
-    data_profile: Literal["l2", "bars"] = Field(description="l2: tick/depth data (returns are "
-                                                "resampled to 1 minute); bars: bar data.")
+    data_profile: Literal["l2", "bars"] = Field(description="l2: tick/depth data (returns per "
+                                                "1-minute period); bars: bar data (returns per bar).")
     calendar: Literal["continuous", "exchange"] | None = Field(
         default=None, description="Trading calendar for annualisation: continuous (24/7) or "
         "exchange (252 days x 6.5 h). None: inferred (weekend samples mean continuous).")
+    bar_interval_ns: int | None = Field(
+        default=None, ge=1, description="Bar length of bar data (the return period of a bar run); "
+        "None: inferred from the spacing of the PnL samples.")
     models: RecordedModels = Field(description="Venue models as recorded by the engine.")
     period: RunPeriod = Field(description="Replay window and out-of-sample split.")
     equity: EquitySeries = Field(description="PnL, fees, positions over time.")

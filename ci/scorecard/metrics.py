@@ -1,11 +1,15 @@
 """Performance and execution metrics of a backtest run (numpy; definitions in docs/scorecard.md).
 
 Returns are simple returns on the initial capital per period, r_t = (P_t - P_{t-1}) / C0, where
-P is cumulative net PnL sampled at the end of each period (the spec says returns and Sharpe are
-computed against ``backtest.initial_capital``). The period is chosen from the data: 1 minute for
-tick/L2 runs, 1 day for bar runs; the annualisation factor is the number of such periods in a
-year of the run's calendar. Both are recorded beside every ratio. A ratio that cannot be computed
-is None with a reason, never infinity or NaN.
+P is cumulative net PnL at the end of each period (the spec says returns and Sharpe are computed
+against ``backtest.initial_capital``). The period is the data's own: each bar for bar runs (the
+bar interval), 1 minute for tick/L2 runs, on a grid of multiples of the period since the epoch
+(UTC). The engine samples the account at the end of every such period (sf-replay's
+``output.pnl_sample_period_ns``); samples taken every n events cannot give per-period returns and
+the ratios that need them stay undefined. The annualisation factor is the number of periods in a
+year of the run's calendar; the annualised return compounds (it cannot fall below -100 %).
+Period, calendar, factor and sampling are recorded beside every ratio. A ratio that cannot be
+computed is None with a reason, never infinity or NaN.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stratforge.ci.scorecard import reasons as R
 from stratforge.ci.scorecard.inputs import (
     BacktestRun,
+    EquitySeries,
     Fill,
     FillSide,
     RoundTrip,
@@ -28,10 +33,12 @@ from stratforge.ci.scorecard.inputs import (
 
 NS_PER_S = 1_000_000_000
 NS_PER_MIN = 60 * NS_PER_S
+NS_PER_HOUR = 3600 * NS_PER_S
 NS_PER_DAY = 86_400 * NS_PER_S
 EXCHANGE_DAYS = 252
-EXCHANGE_MINUTES_PER_DAY = 390  # 6.5 h session
+EXCHANGE_SESSION_NS = 390 * NS_PER_MIN  # 6.5 h session
 CONTINUOUS_DAYS = 365
+L2_PERIOD_NS = NS_PER_MIN  # the return period of tick/L2 runs
 
 
 class Frozen(BaseModel):
@@ -41,12 +48,15 @@ class Frozen(BaseModel):
 class Periodicity(Frozen):
     """How returns were sampled and annualised."""
 
-    period: Literal["1min", "1d"] = Field(description="Return period.")
+    period: str = Field(description="Return period, e.g. '1d' (daily bars), '1h', '1min' (L2).")
     period_ns: int = Field(description="Period length in nanoseconds.")
     calendar: Literal["continuous", "exchange"] = Field(description="Calendar of the factor.")
     periods_per_year: float = Field(description="Annualisation factor N: ratios are scaled by "
-                                    "sqrt(N), returns by N.")
+                                    "sqrt(N); the annualised return compounds over n / N years.")
     observations: int = Field(description="Number of period returns used.")
+    sampling: str = Field(default="as given", description="How the producer sampled the PnL: "
+                          "'each bar', 'every 1min' (period boundaries), 'every n events', or "
+                          "'as given' (not stated).")
 
 
 class Ratio(Frozen):
@@ -83,7 +93,9 @@ class SliceMetrics(Frozen):
     pnl_net: float = Field(description="Net PnL over the slice, quote currency.")
     fees: float = Field(description="Fees paid over the slice.")
     return_pct: float = Field(description="pnl_net / initial capital x 100.")
-    annualised_return_pct: Ratio
+    annualised_return_pct: Ratio = Field(description="Compound annual growth of C0 + PnL over "
+                                         "n / N years, % (>= -100).")
+    annualised_volatility_pct: Ratio = Field(description="std(r, ddof=1) x sqrt(N) x 100.")
     sharpe: Ratio
     sortino: Ratio
     calmar: Ratio
@@ -105,6 +117,7 @@ class Metrics(Frozen):
     maker_fills: int
     taker_fills: int
     turnover: Ratio = Field(description="Traded notional / initial capital.")
+    turnover_per_year: Ratio = Field(description="Turnover / years of the full period (n / N).")
     traded_notional: float
     fill_ratio: Ratio = Field(description="Filled qty / ordered qty.")
     orders_sent: int
@@ -165,42 +178,110 @@ def infer_calendar(ts_ns: np.ndarray) -> Literal["continuous", "exchange"]:
     return "continuous" if bool(np.any(weekday >= 5)) else "exchange"
 
 
+def period_label(period_ns: int) -> str:
+    """'1d', '4h', '5min', '30s' or '<n>ns'."""
+    for unit, name in ((NS_PER_DAY, "d"), (NS_PER_HOUR, "h"), (NS_PER_MIN, "min"), (NS_PER_S, "s")):
+        if period_ns >= unit and period_ns % unit == 0:
+            return f"{period_ns // unit}{name}"
+    return f"{period_ns}ns"
+
+
+def periods_per_year(period_ns: int, calendar: str) -> float:
+    """Annualisation factor: exchange calendar 252 days (a daily period counts one per trading
+    day; an intraday period counts within a 6.5 h session); continuous 365 x 24 h; periods longer
+    than 1.5 days count in calendar time (365 days) on either calendar."""
+    if period_ns > 1.5 * NS_PER_DAY or calendar == "continuous":
+        return CONTINUOUS_DAYS * NS_PER_DAY / period_ns
+    if period_ns >= NS_PER_DAY // 2:
+        return float(EXCHANGE_DAYS)
+    return EXCHANGE_DAYS * EXCHANGE_SESSION_NS / period_ns
+
+
+def bar_interval(run: BacktestRun, ts_ns: np.ndarray) -> int:
+    """The run's bar length: recorded, else the median spacing of distinct sample times (one
+    sample per bar), else one day."""
+    if run.bar_interval_ns:
+        return int(run.bar_interval_ns)
+    gaps = np.diff(np.unique(ts_ns))
+    return int(np.median(gaps)) if gaps.size else NS_PER_DAY
+
+
 def choose_periodicity(run: BacktestRun) -> tuple[str, int, str, float]:
+    """(label, period_ns, calendar, periods per year) of the run's returns."""
     ts = np.asarray(run.equity.ts_ns, dtype=np.int64)
     calendar = run.calendar or infer_calendar(ts)
-    if run.data_profile == "bars":
-        per_year = CONTINUOUS_DAYS if calendar == "continuous" else EXCHANGE_DAYS
-        return "1d", NS_PER_DAY, calendar, float(per_year)
-    per_year = (CONTINUOUS_DAYS * 1440) if calendar == "continuous" else EXCHANGE_DAYS * EXCHANGE_MINUTES_PER_DAY
-    return "1min", NS_PER_MIN, calendar, float(per_year)
+    period_ns = bar_interval(run, ts) if run.data_profile == "bars" else L2_PERIOD_NS
+    return period_label(period_ns), period_ns, calendar, periods_per_year(period_ns, calendar)
+
+
+def sampling_problem(eq: EquitySeries, period_ns: int) -> tuple[str, str | None]:
+    """(how the PnL was sampled, why per-period returns cannot be formed from it or None)."""
+    if eq.sample_every_events is not None:
+        how = "every event" if eq.sample_every_events == 1 else f"every {eq.sample_every_events} events"
+        return how, None if eq.sample_every_events == 1 else how
+    if eq.sample_period_ns is not None:
+        how = "each bar" if eq.sample_period_ns == 1 else f"every {period_label(eq.sample_period_ns)}"
+        return how, None if period_ns % eq.sample_period_ns == 0 else how
+    return "as given", None
 
 
 def resample_pnl(ts_ns: np.ndarray, pnl: np.ndarray, start_ns: int, end_ns: int, period_ns: int,
                  *, keep_empty: bool, base: float = 0.0) -> np.ndarray:
-    """Cumulative PnL at the end of each period of [start_ns, end_ns), grid anchored at
-    start_ns, prefixed by ``base`` (the PnL before the slice). Periods without a sample are
-    carried forward when ``keep_empty`` (continuous markets), dropped otherwise (closed hours)."""
+    """Cumulative PnL at the end of each period that overlaps [start_ns, end_ns), on the grid of
+    multiples of ``period_ns`` since the epoch, prefixed by ``base`` (the PnL before the slice).
+    The value of a period is its last sample; a period without one carries the previous value
+    forward (nothing changed). With ``keep_empty`` (a continuous market) every period counts;
+    without it (an exchange calendar) only the periods from the first to the last active period
+    of each UTC day count: a quiet minute in session is a zero return, closed hours, weekends
+    and holidays are not periods."""
     if end_ns <= start_ns:
         return np.array([base])
-    nbins = int(-(-(end_ns - start_ns) // period_ns))
+    g0 = start_ns - start_ns % period_ns
+    nbins = int(-(-(end_ns - g0) // period_ns))
     mask = (ts_ns >= start_ns) & (ts_ns < end_ns)
     t, p = ts_ns[mask], pnl[mask]
-    bins = (t - start_ns) // period_ns
+    bins = (t - g0) // period_ns
     last = np.full(nbins, np.nan)
     if t.size:
         # last sample of each bin: samples are time-ordered, so the last index per bin wins
         idx = np.flatnonzero(np.r_[bins[1:] != bins[:-1], True])
         last[bins[idx]] = p[idx]
-    if keep_empty:
-        vals = np.empty(nbins)
-        cur = base
-        for i in range(nbins):  # forward fill
-            if not math.isnan(last[i]):
-                cur = last[i]
-            vals[i] = cur
-    else:
-        vals = last[~np.isnan(last)]
+    filled = ~np.isnan(last)
+    pos = np.maximum.accumulate(np.where(filled, np.arange(nbins), -1))  # forward fill
+    vals = np.where(pos >= 0, last[np.maximum(pos, 0)], base)
+    if not keep_empty:
+        day = (g0 + np.arange(nbins, dtype=np.int64) * period_ns) // NS_PER_DAY
+        active = np.flatnonzero(filled)
+        keep = np.zeros(nbins, dtype=bool)
+        if active.size:
+            d = day[active]
+            first = {int(k): int(i) for k, i in zip(d[::-1], active[::-1])}  # first active bin per day
+            lastb = {int(k): int(i) for k, i in zip(d, active)}              # last active bin per day
+            for k, i0 in first.items():
+                keep[i0:lastb[k] + 1] = True
+        vals = vals[keep]
     return np.r_[base, vals]
+
+
+def annualised_return(pnl_net: float, capital: float, years: float) -> Ratio:
+    """Compound annual growth rate of the equity C0 + PnL over ``years``, in % (-100 when the
+    capital is gone: a loss cannot compound below -100 %)."""
+    if not years > 0:
+        return Ratio(value=None, reason=R.UNDEF_NO_TIME)
+    growth = 1.0 + pnl_net / capital
+    if growth <= 0.0:
+        return Ratio(value=-100.0)
+    exponent = math.log(growth) / years
+    if exponent > 700.0:  # exp() overflows a float
+        return Ratio(value=None, reason=R.UNDEF_OVERFLOW)
+    return Ratio(value=math.expm1(exponent) * 100.0)
+
+
+def annualised_volatility(returns: np.ndarray, periods_per_year: float) -> Ratio:
+    """std(r, ddof=1) x sqrt(N) x 100 (%)."""
+    if returns.size < 2:
+        return Ratio(value=None, reason=R.UNDEF_TOO_FEW_RETURNS)
+    return Ratio(value=float(np.std(returns, ddof=1)) * math.sqrt(periods_per_year) * 100.0)
 
 
 def sharpe_ratio(returns: np.ndarray, periods_per_year: float) -> Ratio:
@@ -259,6 +340,7 @@ def time_weighted_mean_abs(ts_ns: np.ndarray, values: np.ndarray, end_ns: int) -
 
 def _slice_metrics(name, run: BacktestRun, trips: list[RoundTrip], capital: float, start_ns: int, end_ns: int) -> SliceMetrics:
     period, period_ns, calendar, per_year = choose_periodicity(run)
+    how, coarse = sampling_problem(run.equity, period_ns)
     ts = np.asarray(run.equity.ts_ns, dtype=np.int64)
     pnl = np.asarray(run.equity.pnl, dtype=float)
     fees = np.asarray(run.equity.fees, dtype=float)
@@ -271,15 +353,17 @@ def _slice_metrics(name, run: BacktestRun, trips: list[RoundTrip], capital: floa
     end_fees = float(fees[inside][-1]) if inside.any() else base_fees
     curve = resample_pnl(ts, pnl, start_ns, end_ns, period_ns, keep_empty=calendar == "continuous", base=base)
     rets = np.diff(curve) / capital
-    sharpe = sharpe_ratio(rets, per_year)
-    sortino = sortino_ratio(rets, per_year)
-    dd = max_drawdown(t_in, p_in, capital, base=base)
     pnl_net = end_pnl - base
     years = rets.size / per_year
-    if years > 0:
-        ann = Ratio(value=pnl_net / capital / years * 100.0)
+    if coarse is not None:
+        why = R.UNDEF_COARSE_SAMPLING.format(how=coarse, period=period)
+        sharpe = sortino = ann = vol = Ratio(value=None, reason=why)
     else:
-        ann = Ratio(value=None, reason=R.UNDEF_TOO_FEW_RETURNS)
+        sharpe = sharpe_ratio(rets, per_year)
+        sortino = sortino_ratio(rets, per_year)
+        ann = annualised_return(pnl_net, capital, years)
+        vol = annualised_volatility(rets, per_year)
+    dd = max_drawdown(t_in, p_in, capital, base=base)
     if ann.value is None:
         calmar = Ratio(value=None, reason=ann.reason)
     elif dd.abs <= 0:
@@ -291,10 +375,12 @@ def _slice_metrics(name, run: BacktestRun, trips: list[RoundTrip], capital: floa
            else Ratio(value=None, reason=R.UNDEF_NO_TRADES))
     return SliceMetrics(
         slice=name, start_ns=start_ns, end_ns=end_ns, pnl_net=pnl_net, fees=end_fees - base_fees,
-        return_pct=pnl_net / capital * 100.0, annualised_return_pct=ann, sharpe=sharpe,
-        sortino=sortino, calmar=calmar, max_drawdown=dd, trades=len(closed), hit_ratio=hit,
+        return_pct=pnl_net / capital * 100.0, annualised_return_pct=ann,
+        annualised_volatility_pct=vol, sharpe=sharpe, sortino=sortino, calmar=calmar,
+        max_drawdown=dd, trades=len(closed), hit_ratio=hit,
         periodicity=Periodicity(period=period, period_ns=period_ns, calendar=calendar,
-                                periods_per_year=per_year, observations=int(rets.size)))
+                                periods_per_year=per_year, observations=int(rets.size),
+                                sampling=how))
 
 
 def compute_metrics(run: BacktestRun, *, initial_capital: float, quote_currency: str = "",
@@ -330,12 +416,21 @@ def compute_metrics(run: BacktestRun, *, initial_capital: float, quote_currency:
             max_abs_position=float(np.max(np.abs(pos))) if pos.size else 0.0,
             final_position=float(pos[-1]) if pos.size else 0.0))
     denials = {k: int(v) for k, v in sorted(run.risk_denials.items()) if v}
+    fp = full.periodicity
+    coarse = sampling_problem(run.equity, fp.period_ns)[1]
+    if coarse is not None:
+        per_year = Ratio(value=None, reason=R.UNDEF_COARSE_SAMPLING.format(how=coarse, period=fp.period))
+    elif fp.observations == 0:
+        per_year = Ratio(value=None, reason=R.UNDEF_NO_TIME)
+    else:
+        per_year = Ratio(value=notional / initial_capital / (fp.observations / fp.periods_per_year))
     return Metrics(
         initial_capital=initial_capital, quote_currency=quote_currency, full=full, in_sample=ins,
         out_of_sample=oos, fills=len(run.fills),
         maker_fills=sum(1 for f in run.fills if f.liquidity.value == "maker"),
         taker_fills=sum(1 for f in run.fills if f.liquidity.value == "taker"),
-        turnover=Ratio(value=notional / initial_capital), traded_notional=notional,
+        turnover=Ratio(value=notional / initial_capital), turnover_per_year=per_year,
+        traded_notional=notional,
         fill_ratio=fill_ratio, orders_sent=o.sent, orders_cancelled=o.cancelled,
         orders_replaced=o.replaced, inventory=tuple(inv), risk_denials=denials,
         risk_denials_total=sum(denials.values()), round_trips_derived=derived)

@@ -50,6 +50,10 @@ UNDEF_NO_DRAWDOWN = "NO_DRAWDOWN: drawdown is zero"
 UNDEF_NO_TRADES = "NO_TRADES: no round trip closed"
 UNDEF_NO_ORDERS = "NO_ORDERS: no quantity ordered"
 UNDEF_ORDERED_QTY_UNKNOWN = "ORDERED_QTY_UNKNOWN: the run did not record ordered quantity"
+UNDEF_COARSE_SAMPLING = ("COARSE_SAMPLING: the PnL was sampled {how}, not at the end of every {period} period; "
+                         "per-period returns cannot be formed (replay with output.pnl_sample_period_ns)")
+UNDEF_OVERFLOW = "OVERFLOW: the annualised figure exceeds the float range (a short window compounded over a year)"
+UNDEF_NO_TIME = "NO_TIME: the slice holds no return period"
 
 # --- reason codes ----------------------------------------------------------------------------
 OK = "OK"

@@ -122,7 +122,8 @@ def metric_rows(sc: Scorecard) -> list[tuple[str, str, str, str]]:
         row(f"PnL net of fees ({cur})", lambda s: _num(s.pnl_net, 2)),
         row(f"Fees ({cur})", lambda s: _num(s.fees, 2)),
         row("Return on capital (%)", lambda s: _num(s.return_pct, 3)),
-        row("Annualised return (%)", lambda s: _ratio(s.annualised_return_pct)),
+        row("Annualised return (%, compounded)", lambda s: _ratio(s.annualised_return_pct)),
+        row("Annualised volatility (%)", lambda s: _ratio(s.annualised_volatility_pct)),
         row("Sharpe (annualised)", lambda s: _ratio(s.sharpe)),
         row("Sortino (annualised)", lambda s: _ratio(s.sortino)),
         row("Calmar", lambda s: _ratio(s.calmar)),
@@ -144,6 +145,7 @@ def execution_rows(sc: Scorecard) -> list[tuple[str, str]]:
         ("Fill ratio (filled qty / ordered qty)", _ratio(m.fill_ratio)),
         (f"Traded notional ({m.quote_currency})", _num(m.traded_notional, 2)),
         ("Turnover (notional / capital)", _ratio(m.turnover)),
+        ("Turnover per year", _ratio(m.turnover_per_year)),
         ("Round trips", "derived FIFO from fills" if m.round_trips_derived else "as recorded"),
         ("Risk denials", f"{m.risk_denials_total}" + (": " + ", ".join(f"{k} {v}" for k, v in m.risk_denials.items())
                                                       if m.risk_denials else "")),
@@ -152,8 +154,8 @@ def execution_rows(sc: Scorecard) -> list[tuple[str, str]]:
         rows.append((f"Inventory {inv.symbol} (time-weighted mean |pos| / max |pos| / final)",
                      f"{_num(inv.mean_abs_position)} / {_num(inv.max_abs_position)} / {_num(inv.final_position)}"))
     p = m.full.periodicity
-    rows.append(("Periodicity", f"{p.period} returns, {p.calendar} calendar, annualised with N = {_num(p.periods_per_year)} "
-                 f"(Sharpe x sqrt(N))"))
+    rows.append(("Periodicity", f"{p.period} returns (PnL sampled {p.sampling}), {p.calendar} calendar, "
+                 f"annualised with N = {_num(p.periods_per_year)} (Sharpe x sqrt(N))"))
     rows.append(("Events processed / wall time", f"{sc.run.events_processed:,} / {sc.run.wall_time_s:.3f} s"))
     return rows
 

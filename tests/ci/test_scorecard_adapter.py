@@ -86,3 +86,37 @@ def test_rejects_unknown_format_and_truncated_fills():
         from_replay_results({"format": "other"}, SPEC)
     with pytest.raises(ReplayFormatError, match="truncated"):
         from_replay_results(doc(fills_truncated=True), SPEC)
+
+
+def _series(**extra):
+    d = doc()
+    d["strategies"][0]["pnl_series"].update(extra)
+    return d
+
+
+def test_sampling_rule_is_read_from_the_results():
+    run = from_replay_results(_series(sampling={"rule": "period", "period_ns": 60 * 10**9}, samples_dropped=0), SPEC)
+    assert run.equity.sample_period_ns == 60 * 10**9 and run.equity.sample_every_events is None
+    run = from_replay_results(_series(sampling={"rule": "events", "every": 7}), SPEC)
+    assert run.equity.sample_every_events == 7 and run.equity.sample_period_ns is None
+
+
+def test_results_without_a_sampling_record_are_taken_as_the_old_engines():
+    d = doc()
+    d["data"]["events"] = 9_000  # the old engine sampled every 9000 // 2000 = 4 events
+    assert from_replay_results(d, SPEC).equity.sample_every_events == 4
+
+
+def test_dropped_samples_and_unknown_rules_are_refused():
+    with pytest.raises(ReplayFormatError, match="dropped 3 PnL samples"):
+        from_replay_results(_series(sampling={"rule": "period", "period_ns": 1}, samples_dropped=3), SPEC)
+    with pytest.raises(ReplayFormatError, match="unknown pnl_series.sampling"):
+        from_replay_results(_series(sampling={"rule": "hourly"}), SPEC)
+
+
+def test_bar_interval_is_taken_from_the_data_in_bar_mode():
+    d = _series(sampling={"rule": "period", "period_ns": 1})
+    d["models"]["bar_mode"] = True
+    d["data"]["instruments"][0]["bar_interval_ns"] = 3600 * 10**9
+    run = from_replay_results(d, SPEC)
+    assert run.bar_interval_ns == 3600 * 10**9 and run.data_profile == "bars"

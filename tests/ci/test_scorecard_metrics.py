@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 
 from stratforge.ci.scorecard import reasons as R
-from stratforge.ci.scorecard.inputs import Fill, RoundTrip
+from stratforge.ci.scorecard.inputs import EquitySeries, Fill, RoundTrip, RunPeriod
 from stratforge.ci.scorecard.metrics import (
+    annualised_return,
     compute_metrics,
     fifo_round_trips,
     infer_calendar,
     max_drawdown,
+    period_label,
+    periods_per_year,
     resample_pnl,
     sharpe_ratio,
     sortino_ratio,
@@ -105,7 +108,19 @@ def test_resample_keeps_last_sample_per_period_and_carries_forward():
     ts = np.array([0, 30, 59, 150, 250], dtype=np.int64)
     pnl = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     assert resample_pnl(ts, pnl, 0, 300, 60, keep_empty=True).tolist() == [0, 3, 3, 4, 4, 5]
-    assert resample_pnl(ts, pnl, 0, 300, 60, keep_empty=False).tolist() == [0, 3, 4, 5]
+    # exchange calendar: a quiet period inside the day's active span is a zero return too
+    assert resample_pnl(ts, pnl, 0, 300, 60, keep_empty=False).tolist() == [0, 3, 3, 4, 4, 5]
+
+
+def test_resample_exchange_drops_closed_hours_between_days():
+    day = 86_400 * 10**9
+    # day 1 active 10:00-10:02, day 2 active 10:00-10:01 (minutes); nothing overnight
+    t1, t2 = 10 * 3600 * 10**9, day + 10 * 3600 * 10**9
+    ts = np.array([t1 + 5, t1 + 2 * MIN + 5, t2 + 5, t2 + MIN + 5], dtype=np.int64)
+    pnl = np.array([1.0, 2.0, 3.0, 4.0])
+    got = resample_pnl(ts, pnl, t1, t2 + 2 * MIN, MIN, keep_empty=False)
+    assert got.tolist() == [0, 1, 1, 2, 3, 4]  # minute 10:01 of day 1 carried; the night dropped
+    assert resample_pnl(ts, pnl, t1, t2 + 2 * MIN, MIN, keep_empty=True).size == 1 + (day + 2 * MIN) // MIN
 
 
 def test_periodicity_intraday_and_calendar():
@@ -124,7 +139,6 @@ def test_daily_bars_use_daily_returns_252():
     day = 86_400 * 10**9
     ts = tuple(T0 + k * day for k in range(10) if (k + 3) % 7 < 5)  # weekdays only
     run = intraday_run(trips=0, minutes=1)
-    from stratforge.ci.scorecard.inputs import EquitySeries, RunPeriod
     run = run.model_copy(update={
         "data_profile": "bars", "calendar": None,
         "equity": EquitySeries(ts_ns=ts, pnl=tuple(float(i + 1) for i in range(len(ts))), fees=(0.0,) * len(ts)),
@@ -162,3 +176,38 @@ def test_fill_ratio_undefined_when_ordered_qty_unknown():
 def test_capital_must_be_positive():
     with pytest.raises(ValueError, match="initial_capital must be > 0"):
         compute_metrics(intraday_run(), initial_capital=0.0)
+
+
+def test_factor_and_label_follow_the_bar_length_and_calendar():
+    day, hour = 86_400 * 10**9, 3600 * 10**9
+    assert periods_per_year(day, "exchange") == 252.0
+    assert periods_per_year(day, "continuous") == 365.0
+    assert periods_per_year(hour, "continuous") == 365 * 24
+    assert periods_per_year(30 * MIN, "exchange") == pytest.approx(252 * 13)  # 6.5 h session
+    assert periods_per_year(7 * day, "exchange") == pytest.approx(365 / 7)
+    assert [period_label(x) for x in (day, 4 * hour, 5 * MIN, 90 * 10**9, 7)] == ["1d", "4h", "5min", "90s", "7ns"]
+
+
+def test_hourly_bar_run_uses_hourly_returns():
+    hour = 3600 * 10**9
+    ts = tuple(T0 + k * hour for k in range(48))
+    pnl = tuple(float((-1) ** k * 0.5 + 0.1 * k) for k in range(48))
+    run = intraday_run(trips=0, minutes=1).model_copy(update={
+        "data_profile": "bars", "calendar": "continuous", "bar_interval_ns": hour,
+        "equity": EquitySeries(ts_ns=ts, pnl=pnl, fees=(0.0,) * 48, sample_period_ns=1),
+        "period": RunPeriod(start_ns=ts[0], end_ns=ts[-1] + 1)})
+    m = compute_metrics(run, initial_capital=100.0)
+    p = m.full.periodicity
+    assert (p.period, p.periods_per_year, p.observations, p.sampling) == ("1h", 8760.0, 48, "each bar")
+    r = np.diff(np.r_[0.0, pnl]) / 100.0
+    assert m.full.sharpe.value == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(8760), rel=1e-12)
+
+
+def test_annualised_return_compounds_and_is_bounded():
+    assert annualised_return(10.0, 100.0, 1.0).value == pytest.approx(10.0)
+    assert annualised_return(21.0, 100.0, 2.0).value == pytest.approx(10.0)  # 1.1^2 = 1.21
+    assert annualised_return(-50.0, 100.0, 0.5).value == pytest.approx(-75.0)
+    assert annualised_return(-100.0, 100.0, 1.0).value == -100.0
+    assert annualised_return(-250.0, 100.0, 3.0).value == -100.0  # more than the capital lost
+    assert annualised_return(1.0, 100.0, 1e-6).reason == R.UNDEF_OVERFLOW
+    assert annualised_return(1.0, 100.0, 0.0).reason == R.UNDEF_NO_TIME

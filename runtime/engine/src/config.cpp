@@ -278,10 +278,14 @@ bool parse_replay_config(std::string_view text, const std::string& base_dir, Rep
   }
 
   if (const json::Value* o = root.get("output"); o != nullptr && c.object(o, "output")) {
-    c.only(*o, "output", {"results", "tape", "pnl_sample_every", "orders_list", "max_fills_listed", "max_orders_listed", "max_denials_listed"});
+    c.only(*o, "output", {"results", "tape", "pnl_sample_every", "pnl_sample_period_ns", "orders_list", "max_fills_listed", "max_orders_listed", "max_denials_listed"});
     if (c.string(*o, "output", "results", false, cfg.output.results)) cfg.output.results = resolve(base_dir, cfg.output.results);
     if (c.string(*o, "output", "tape", false, cfg.output.tape)) cfg.output.tape = resolve(base_dir, cfg.output.tape);
     c.integer(*o, "output", "pnl_sample_every", false, cfg.output.pnl_sample_every, 0);
+    c.integer(*o, "output", "pnl_sample_period_ns", false, cfg.output.pnl_sample_period_ns, 0);
+    if (cfg.output.pnl_sample_every > 0 && cfg.output.pnl_sample_period_ns > 0)
+      c.error("output.pnl_sample_period_ns", "cannot be combined with output.pnl_sample_every (one sampling rule per run), was " +
+                                                 std::to_string(cfg.output.pnl_sample_period_ns));
     c.boolean(*o, "output", "orders_list", cfg.output.orders_list);
     std::int64_t n;
     if (c.integer(*o, "output", "max_fills_listed", false, n, 0)) cfg.output.max_fills_listed = static_cast<std::uint64_t>(n);

@@ -177,9 +177,7 @@ bool Engine::add_strategy(StrategySetup st, std::string& error) {
   s.fill_list.reserve(o.max_fills_listed);
   s.denial_list.reserve(o.max_denials_listed);
   if (o.orders_list) s.order_list.reserve(o.max_orders_listed);
-  const std::uint64_t n = file_.event_count();
-  const std::int64_t every = o.pnl_sample_every > 0 ? o.pnl_sample_every : std::max<std::int64_t>(1, static_cast<std::int64_t>(n / 2000));
-  const std::size_t samples = n / static_cast<std::uint64_t>(every) + 4;
+  const std::size_t samples = pnl_sample_capacity();
   s.pnl_series.reserve(samples);
   s.pnl_positions.reserve(samples * s.instruments.size());
   for (auto i : s.instruments) {
@@ -572,10 +570,62 @@ void Engine::notify_bar(const Event& e) {
   }
 }
 
+namespace {
+std::int64_t events_per_sample(const OutputConfig& o, std::uint64_t n) {
+  return o.pnl_sample_every > 0 ? o.pnl_sample_every : std::max<std::int64_t>(1, static_cast<std::int64_t>(n / 2000));
+}
+// Largest multiple of `period` <= t (floor, also for negative t).
+Nanos period_floor(Nanos t, std::int64_t period) { return t - ((t % period) + period) % period; }
+}  // namespace
+
+std::size_t Engine::pnl_sample_capacity() const noexcept {
+  const std::uint64_t n = file_.event_count();
+  const std::int64_t period = opts_.output.pnl_sample_period_ns;
+  if (period <= 0) return n / static_cast<std::uint64_t>(events_per_sample(opts_.output, n)) + 4;
+  // One sample per period in which something happened: at most the periods the data spans, and
+  // at most one per record plus one per due item (bounded here by one more per record).
+  const FileHeader& h = file_.header();
+  const auto spanned = static_cast<std::uint64_t>((period_floor(h.last_recv_ts, period) - period_floor(h.first_recv_ts, period)) / period) + 1;
+  return static_cast<std::size_t>(std::min(spanned, 2 * n) + 4);
+}
+
+void Engine::sample_due(std::uint64_t index) {
+  const Event* ev = file_.events();
+  const std::uint64_t n = file_.event_count();
+  if (sample_period_ == 0) {  // every sample_every_ records
+    if (index < next_sample_idx_) return;  // an earlier record with the target's receive time
+    sample_pnl(ev[index - 1].recv_ts);     // the account after record index-1, as before
+    next_sample_idx_ += static_cast<std::uint64_t>(sample_every_);
+    next_sample_ts_ = next_sample_idx_ < n ? ev[next_sample_idx_].recv_ts : INT64_MAX;
+    return;
+  }
+  // now_ has crossed one or more period boundaries. Close each period in which something
+  // happened (an event, or a venue message or timer due in it): first process what falls due
+  // before the boundary (exactly what the loop would process next, in the same order), then
+  // sample, stamped with the period's last nanosecond. Periods where nothing happened get no
+  // sample (the account did not change).
+  while (now_ >= next_sample_ts_ && !stop_) {
+    const Nanos b = next_sample_ts_;
+    Nanos min_due = INT64_MAX;
+    for (auto& sp : slots_) {
+      Slot& s = *sp;
+      if (s.next_due < b) process_due(s, b);
+      min_due = std::min(min_due, s.next_due);
+    }
+    next_due_min_ = min_due;
+    sample_pnl(b - 1);
+    // the next period in which something happens (an event or a due item), always a later one
+    next_sample_ts_ = std::max(b + sample_period_, period_floor(std::min(now_, min_due), sample_period_) + sample_period_);
+  }
+}
+
 void Engine::sample_pnl(Nanos ts) {
   for (auto& sp : slots_) {
     Slot& s = *sp;
-    if (s.pnl_series.size() == s.pnl_series.capacity()) continue;  // never grows in the loop
+    if (s.pnl_series.size() == s.pnl_series.capacity()) {  // never grows in the loop
+      ++s.pnl_samples_dropped;
+      continue;
+    }
     const double p = s.gate.pnl();
     s.pnl_series.push_back(PnlSample{ts, p, s.gate.fees(), s.pnl_positions.size()});
     for (auto i : s.instruments) s.pnl_positions.push_back(s.gate.account(i).position);
@@ -640,9 +690,14 @@ RunStatus Engine::run_loop() {
   const Event* ev = file_.events();
   const std::uint64_t n = file_.event_count();
   const std::uint32_t ninst = file_.instrument_count();
-  sample_every_ = opts_.output.pnl_sample_every > 0 ? opts_.output.pnl_sample_every
-                                                    : std::max<std::int64_t>(1, static_cast<std::int64_t>(n / 2000));
-  std::int64_t countdown = sample_every_;
+  sample_period_ = std::max<std::int64_t>(0, opts_.output.pnl_sample_period_ns);
+  sample_every_ = events_per_sample(opts_.output, n);
+  if (sample_period_ > 0) {
+    next_sample_ts_ = n > 0 ? period_floor(ev[0].recv_ts, sample_period_) + sample_period_ : INT64_MAX;
+  } else {
+    next_sample_idx_ = static_cast<std::uint64_t>(sample_every_);
+    next_sample_ts_ = next_sample_idx_ < n ? ev[next_sample_idx_].recv_ts : INT64_MAX;
+  }
   slot_ptrs_.clear();
   for (auto& sp : slots_) slot_ptrs_.push_back(sp.get());
   Slot* const* slots = slot_ptrs_.data();
@@ -660,6 +715,7 @@ RunStatus Engine::run_loop() {
     __builtin_prefetch(p + 16);  // 1 KiB ahead; harmless past the end (no fault on prefetch)
     if constexpr (kMeasure) event_tsc_ = TscClock::now();
     now_ = e.recv_ts;
+    if (now_ >= next_sample_ts_) [[unlikely]] sample_due(static_cast<std::uint64_t>(p - ev));
     if (next_due_min_ < now_) {  // something may be due in some slot
       Nanos min_due = INT64_MAX;
       for (std::size_t k = 0; k < nslots; ++k) {
@@ -702,10 +758,6 @@ RunStatus Engine::run_loop() {
     } else {
       end_of_batch_flags_ += e.end_of_batch() ? 1u : 0u;
       other_event(e, slots, nslots);
-    }
-    if (--countdown == 0) [[unlikely]] {
-      countdown = sample_every_;
-      sample_pnl(now_);
     }
   }
   const auto i = static_cast<std::uint64_t>(p - ev);

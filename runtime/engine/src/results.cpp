@@ -76,6 +76,7 @@ void Engine::write_results(json::Writer& w, const std::string& config_path) cons
         .kv("symbol", sym(i))
         .kv("tick_size", static_cast<double>(ins[i].tick_size_e9) * 1e-9)
         .kv("lot_size", static_cast<double>(ins[i].lot_size_e9) * 1e-9)
+        .kv("bar_interval_ns", ins[i].bar_interval_ns)
         .kv("book_overflow_levels", books_[i].overflow_count())
         .end_object();
   w.end_array();
@@ -234,6 +235,14 @@ void Engine::write_results(json::Writer& w, const std::string& config_path) cons
     w.end_array();
 
     w.key("pnl_series").begin_object();
+    w.key("sampling").begin_object();
+    if (opts_.output.pnl_sample_period_ns > 0) {
+      w.kv("rule", "period").kv("period_ns", opts_.output.pnl_sample_period_ns);
+    } else {
+      w.kv("rule", "events").kv("every", sample_every_);
+    }
+    w.end_object();
+    w.kv("samples_dropped", s.pnl_samples_dropped);
     w.key("instruments").begin_array();
     for (auto i : s.instruments) w.value(sym(i));
     w.end_array();

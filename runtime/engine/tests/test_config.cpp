@@ -1,4 +1,5 @@
 // JSON reader/writer, strict config loading, human-unit risk conversion, SDK params.
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -143,6 +144,34 @@ SF_TEST(drawdown_and_kill_on_breach_keys) {
   doc.replace(doc.find("\"max_loss\": 100,"), 16, "\"max_loss\": 100, \"max_drawdown\": 50, \"kill_on_breach\": true,");
   CHECK(sf::parse_replay_config(doc, "", c, errs));
   CHECK(errs.empty());
+}
+
+SF_TEST(pnl_sample_period_option) {
+  auto with_output = [](const std::string& output) {
+    std::string doc = kGood;
+    doc.insert(doc.rfind('}'), ", \"output\": " + output);
+    return doc;
+  };
+  sf::ReplayConfig c;
+  std::vector<std::string> errs;
+  REQUIRE(sf::parse_replay_config(kGood, "", c, errs));
+  CHECK_EQ(c.output.pnl_sample_period_ns, 0);  // absent: off (every-n-events rule)
+  sf::ReplayConfig c2;
+  const bool ok = sf::parse_replay_config(with_output(R"({"pnl_sample_period_ns": 60000000000})"), "", c2, errs);
+  for (auto& x : errs) std::fprintf(stderr, "%s\n", x.c_str());
+  REQUIRE(ok);
+  c = c2;
+  CHECK_EQ(c.output.pnl_sample_period_ns, 60'000'000'000);
+  errs.clear();
+  CHECK(!sf::parse_replay_config(with_output(R"({"pnl_sample_period_ns": -1})"), "", c, errs));
+  std::string all;
+  for (auto& x : errs) all += x + "\n";
+  CHECK_CONTAINS(all, "output.pnl_sample_period_ns");
+  errs.clear();
+  all.clear();
+  CHECK(!sf::parse_replay_config(with_output(R"({"pnl_sample_period_ns": 1, "pnl_sample_every": 10})"), "", c, errs));
+  for (auto& x : errs) all += x + "\n";
+  CHECK_CONTAINS(all, "output.pnl_sample_period_ns cannot be combined with output.pnl_sample_every");
 }
 
 SF_TEST(missing_risk_limits_are_errors_not_defaults) {

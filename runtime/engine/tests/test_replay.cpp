@@ -178,6 +178,189 @@ SF_TEST(bar_mode_fills_at_next_bar_open) {
   CHECK_EQ(s.gate.account(0).position, 2);
 }
 
+namespace {
+struct Series {
+  std::vector<sf::Nanos> ts;
+  std::vector<double> pnl;
+  std::vector<sf::Lots> pos;
+  std::uint64_t dropped = 0;
+};
+Series pnl_series(const sf::Slot& s) {
+  Series out;
+  for (const auto& p : s.pnl_series) {
+    out.ts.push_back(p.ts);
+    out.pnl.push_back(p.pnl);
+    out.pos.push_back(s.pnl_positions[p.pos_offset]);
+  }
+  out.dropped = s.pnl_samples_dropped;
+  return out;
+}
+// Daily bars of a deterministic zig-zag walk (close moves +-3 ticks), weekdays only.
+std::vector<sf::Event> daily_bars(int count, sf::Nanos day) {
+  std::vector<sf::Event> ev;
+  std::int64_t close = 5000;
+  sf::Nanos t = 3 * day + 16 * 3600'000'000'000LL;  // a Monday, 16:00 UTC
+  for (int k = 0; k < count; ++k) {
+    const std::int64_t open = close;
+    close += ((k * 7) % 5 < 2) ? -3 : 3;
+    add_ev(ev, t, sf::EventType::Bar, 0, open, std::max(open, close) + 1, sf::kEvEndOfBatch, std::min(open, close) - 1, close, 100);
+    t += ((k + 1) % 5 == 0) ? 3 * day : day;  // skip the weekend
+  }
+  return ev;
+}
+}  // namespace
+
+SF_TEST(pnl_sampled_at_each_bar_with_a_one_ns_period) {
+  // 4,500 bars: the every-n-events default samples every 2 bars (the bug the scorecard inherited);
+  // period 1 ns samples once per receive time, i.e. the account after each bar.
+  const sf::Nanos day = 86'400'000'000'000;
+  const auto ev = daily_bars(4500, day);
+  const std::string p = write_file("daily.sfe", ev, sf::make_instrument("D", 10'000'000, 1'000'000'000, 0, day));
+  REQUIRE(!p.empty());
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(p, err));
+  const char* lim = R"({"max_order_qty": 10, "max_order_notional": 1e9, "max_position": 10, "price_band_bps": 5000,
+      "max_open_orders": 4, "max_msgs_per_sec": 10, "max_loss": 1e9, "max_reference_age_ms": 604800000})";
+  auto run = [&](std::int64_t period, std::int64_t every) {
+    auto o = options(true);
+    o.output.pnl_sample_period_ns = period;
+    o.output.pnl_sample_every = every;
+    sf::Engine eng(f, o);
+    std::string e;
+    if (!eng.add_strategy({"mom", SF_PLUGIN_MOM, "lookback=3\nqty=2", {0}, risk(f, {0}, lim)}, e)) std::fprintf(stderr, "%s\n", e.c_str());
+    if (eng.run() != sf::RunStatus::Ok) std::fprintf(stderr, "run failed: %s\n", eng.error().c_str());
+    const auto& s = eng.slot(0);
+    // independent mark-to-close PnL after each bar from the fill list: cash + position x close
+    std::vector<double> expect;
+    double cash = 0;
+    std::int64_t pos = 0;
+    std::size_t k = 0;
+    for (const auto& b : ev) {
+      while (k < s.fill_list.size() && s.fill_list[k].ts <= b.recv_ts) {
+        const auto& fl = s.fill_list[k++];
+        const double sgn = fl.side == sf::Side::Bid ? 1.0 : -1.0;
+        cash -= sgn * static_cast<double>(fl.px * fl.qty) * 0.01 + fl.fee;
+        pos += fl.side == sf::Side::Bid ? fl.qty : -fl.qty;
+      }
+      expect.push_back(cash + static_cast<double>(pos * b.v[3]) * 0.01);
+    }
+    return std::make_pair(pnl_series(s), expect);
+  };
+  const auto [bars, expect] = run(1, 0);
+  REQUIRE(bars.ts.size() == ev.size());
+  CHECK_EQ(bars.dropped, 0u);
+  bool same_ts = true, same_pnl = true;
+  for (std::size_t i = 0; i < ev.size(); ++i) {
+    same_ts = same_ts && bars.ts[i] == ev[i].recv_ts;
+    same_pnl = same_pnl && std::fabs(bars.pnl[i] - expect[i]) < 1e-6;
+  }
+  CHECK(same_ts);
+  CHECK(same_pnl);
+  CHECK(bars.pos.back() != 0 || bars.pnl.back() != 0);  // the strategy traded
+  // the old rule: every n/2000 = 2 events -> about half as many samples, two bars apart
+  const auto [old, unused] = run(0, 0);
+  (void)unused;
+  CHECK(old.ts.size() < ev.size() / 2 + 5);
+  CHECK_EQ(old.ts[1] - old.ts[0], 2 * day);
+}
+
+SF_TEST(pnl_sampled_at_clock_period_boundaries) {
+  // Quotes at irregular times across minutes with a gap: one sample per minute in which
+  // something happened, stamped with that minute's last nanosecond; the account before the
+  // first event of the next minute.
+  const sf::Nanos m = 60'000'000'000;
+  const sf::Nanos t0 = 1'700'000'000LL * 1'000'000'000 / m * m;  // a minute boundary
+  std::vector<sf::Event> ev;
+  const std::vector<sf::Nanos> at = {t0 + 1, t0 + m / 2, t0 + m - 1, t0 + m, t0 + m + 7, t0 + 5 * m + 3, t0 + 5 * m + 9};
+  for (std::size_t k = 0; k < at.size(); ++k) {
+    add_ev(ev, at[k], sf::EventType::Clear, 0, 0, 0, 0);
+    add_ev(ev, at[k], sf::EventType::Depth, 1, 99 - static_cast<std::int64_t>(k), 10, 0);
+    add_ev(ev, at[k], sf::EventType::Depth, 2, 101 - static_cast<std::int64_t>(k), 10);
+  }
+  const std::string p = write_file("clock.sfe", ev, sf::make_instrument("C", 1'000'000'000, 1'000'000'000, 0));
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(p, err));
+  auto o = options();
+  o.output.pnl_sample_period_ns = m;
+  sf::Engine eng(f, o);
+  // buy 1 at the first book (takes the ask 101), then hold: PnL = mid - 101 - fee
+  REQUIRE(eng.add_strategy({"s", SF_PLUGIN_SCRIPTED, "orders=B101x1", {0}, risk(f, {0}, kLooseRisk)}, err));
+  REQUIRE(eng.run() == sf::RunStatus::Ok);
+  const Series s = pnl_series(eng.slot(0));
+  // minutes t0, t0+m (two events), t0+5m; plus the final sample at the last event
+  const std::vector<sf::Nanos> want = {t0 + m - 1, t0 + 2 * m - 1, t0 + 5 * m + 9};
+  REQUIRE(s.ts.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) CHECK_EQ(s.ts[i], want[i]);
+  const double fee = 101 * 1.0 * 1e-4;  // taker 1 bp
+  CHECK(std::fabs(s.pnl[0] - ((99 - 2 + 101 - 2) / 2.0 - 101 - fee)) < 1e-9);  // mid of the 3rd book
+  CHECK(std::fabs(s.pnl[1] - ((99 - 4 + 101 - 4) / 2.0 - 101 - fee)) < 1e-9);
+  CHECK(std::fabs(s.pnl[2] - ((99 - 6 + 101 - 6) / 2.0 - 101 - fee)) < 1e-9);
+  // the results document states the rule
+  sf::json::Writer w;
+  eng.write_results(w, "cfg.json");
+  sf::json::Value doc;
+  REQUIRE(sf::json::parse(w.str(), doc, err));
+  const auto* smp = doc.get("strategies")->items()[0].get("pnl_series")->get("sampling");
+  REQUIRE(smp != nullptr);
+  CHECK_EQ(smp->get("rule")->as_string(), std::string("period"));
+  CHECK_EQ(smp->get("period_ns")->as_int(), m);
+}
+
+SF_TEST(pnl_sample_closes_the_period_in_which_a_delayed_fill_happened) {
+  // An order sent at t0+1 with 90 s entry latency fills at t0+90s, inside a gap with no market
+  // data until t0+5m: the fill belongs to minute 1, so minute 1 gets a sample holding it.
+  const sf::Nanos m = 60'000'000'000;
+  const sf::Nanos t0 = 1'700'000'000LL * 1'000'000'000 / m * m;
+  std::vector<sf::Event> ev;
+  for (sf::Nanos t : {t0 + 1, t0 + 5 * m + 3}) {
+    add_ev(ev, t, sf::EventType::Clear, 0, 0, 0, 0);
+    add_ev(ev, t, sf::EventType::Depth, 1, 99, 10, 0);
+    add_ev(ev, t, sf::EventType::Depth, 2, 101, 10);
+  }
+  const std::string p = write_file("delayed.sfe", ev, sf::make_instrument("L", 1'000'000'000, 1'000'000'000, 0));
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(p, err));
+  auto o = options();
+  o.venue.entry = sf::LatencyModel::constant(90'000'000'000);
+  o.output.pnl_sample_period_ns = m;
+  sf::Engine eng(f, o);
+  REQUIRE(eng.add_strategy({"s", SF_PLUGIN_SCRIPTED, "orders=B101x1", {0}, risk(f, {0}, kLooseRisk)}, err));
+  REQUIRE(eng.run() == sf::RunStatus::Ok);
+  const Series s = pnl_series(eng.slot(0));
+  REQUIRE(s.ts.size() == 3u);
+  CHECK_EQ(s.ts[0], t0 + m - 1);
+  CHECK_EQ(s.pos[0], 0);
+  CHECK_EQ(s.ts[1], t0 + 2 * m - 1);  // the fill's minute, not the next market event's
+  CHECK_EQ(s.pos[1], 1);
+  CHECK_EQ(eng.slot(0).fill_list.at(0).ts, t0 + 1 + 90'000'000'000);
+  CHECK_EQ(s.ts[2], t0 + 5 * m + 3);
+}
+
+SF_TEST(pnl_sampled_every_n_events_as_before) {
+  sf::SynthOptions so;
+  so.events = 20'000;
+  so.seed = 5;
+  std::string err;
+  REQUIRE(sf::write_synthetic(tmp("every.sfe"), so, err));
+  sf::EventFile f;
+  REQUIRE(f.open(tmp("every.sfe"), err));
+  auto o = options();
+  o.output.pnl_sample_every = 100;
+  sf::Engine eng(f, o);
+  REQUIRE(eng.add_strategy({"n", SF_PLUGIN_NOOP, "", {0}, risk(f, {0}, kLooseRisk)}, err));
+  REQUIRE(eng.run() == sf::RunStatus::Ok);
+  const Series s = pnl_series(eng.slot(0));
+  // after records 99, 199, ..., 19899, then the final sample
+  REQUIRE(s.ts.size() == 200u);
+  bool ok = true;
+  for (std::size_t k = 0; k + 1 < s.ts.size(); ++k) ok = ok && s.ts[k] == f.events()[(k + 1) * 100 - 1].recv_ts;
+  CHECK(ok);
+  CHECK_EQ(s.ts.back(), f.events()[f.event_count() - 1].recv_ts);
+}
+
 SF_TEST(max_loss_kills_and_cancels_through_the_engine) {
   std::vector<sf::Event> ev;
   sf::Nanos t = 1000;

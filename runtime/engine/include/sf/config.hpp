@@ -32,6 +32,10 @@ struct OutputConfig {
   std::string results;  // --out
   std::string tape;     // --tape
   std::int64_t pnl_sample_every = 0;  // events between PnL samples; 0 = about 2000 samples per run
+  // > 0: PnL sampled at every boundary of this clock period (multiples of it since the epoch, UTC)
+  // instead of every n events; 1 = at every change of receive time (each bar in bar mode).
+  // Exclusive with pnl_sample_every.
+  std::int64_t pnl_sample_period_ns = 0;
   bool orders_list = false;
   std::uint64_t max_fills_listed = 100000;
   std::uint64_t max_orders_listed = 100000;

@@ -198,6 +198,7 @@ struct Slot {
   std::vector<OrderRecord> order_list;
   std::vector<PnlSample> pnl_series;
   std::vector<Lots> pnl_positions;
+  std::uint64_t pnl_samples_dropped = 0;  // samples beyond the reserved capacity (never grows in the loop)
   double max_drawdown = 0, peak_pnl = 0;
   std::array<LatencyHistogram, kCbCount> cb_hist;
   LatencyHistogram t2o_hist;
@@ -269,6 +270,10 @@ class Engine {
   void after_mark(Slot& s, std::uint32_t inst, Ticks mark_x2, Nanos now);
   void kill_cancel_all(Slot& s, Nanos now);
   void sample_pnl(Nanos ts);
+  // The PnL sampling rule's slow path, entered when now_ >= next_sample_ts_ (the loop's one
+  // compare); `index` is the record about to be processed.
+  [[gnu::noinline]] void sample_due(std::uint64_t index);
+  [[nodiscard]] std::size_t pnl_sample_capacity() const noexcept;
   void record_denial(Slot& s, const RiskDecision& d, char op, std::uint64_t id);
   template <class F>
   void invoke(Slot& s, CallbackKind cb, Nanos now, F&& f);
@@ -295,7 +300,13 @@ class Engine {
   std::uint64_t events_done_ = 0;
   std::int64_t wall_ns_ = 0;
   std::uint64_t batches_ = 0, end_of_batch_flags_ = 0;
+  // PnL sampling: every sample_every_ records, or (sample_period_ > 0) at each period boundary.
+  // Both rules trigger on one receive-time compare per event: next_sample_ts_ is the next
+  // boundary, or the receive time of the next record due a sample.
   std::int64_t sample_every_ = 0;
+  std::int64_t sample_period_ = 0;
+  std::uint64_t next_sample_idx_ = 0;
+  Nanos next_sample_ts_ = INT64_MAX;
   Nanos next_due_min_ = INT64_MAX;  // <= every slot's next_due: one compare per event for all slots
 };
 
