@@ -117,6 +117,8 @@ class StatefulNode:
         ring_capacity: elements in each of its ring buffers (0 when it needs none).
         series: series this node reads directly or through its arguments.
         source: canonical source of the first call that created this slot (for comments/review).
+        consts: compile-time constant arguments of the state other than the window, e.g. the
+            quantile ``q`` of ``rolling_quantile`` (0.5 for ``rolling_median``).
     """
 
     slot: int
@@ -130,6 +132,7 @@ class StatefulNode:
     ring_capacity: int
     series: frozenset[str]
     source: str
+    consts: tuple[float, ...] = ()
     span: Span = _span()
 
 
