@@ -21,9 +21,9 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from stratforge.generator.expr import (FUNCTIONS, SERIES, BinaryOp, Const, DataKind, ParamRef, PureCall, SeriesRef,
-                                       SignalRef, SlotRef, StatefulNode, TExpr, Type, TypedExpr, UnaryOp,
-                                       compile_expression)
+from stratforge.generator.expr import (FUNCTIONS, MAX_LEVELS, SERIES, BinaryOp, Const, DataKind, ExpressionError,
+                                       ParamRef, PureCall, SeriesRef, SignalRef, SlotRef, StatefulNode, TExpr, Type,
+                                       TypedExpr, UnaryOp, compile_expression, depth_series)
 
 from .env import environment
 
@@ -94,6 +94,21 @@ class SignalSet:
     def type_of(self, name: str) -> Type:
         return self.exprs[name].type
 
+    @property
+    def depth_levels(self) -> int:
+        """Deepest book level any signal reads (bid_depthK / ask_depthK, imbalance(K)); 1 = top only."""
+        used = set(self.series)
+        deepest = 1
+        for k in range(2, MAX_LEVELS + 1):
+            if depth_series("bid", k) in used or depth_series("ask", k) in used:
+                deepest = k
+        return deepest
+
+    @property
+    def uses_position(self) -> bool:
+        """Whether any signal reads the strategy's position state (the templates then track it)."""
+        return any(SERIES[s].kind is DataKind.POSITION for s in self.series)
+
 
 def compile_signals(texts: Mapping[str, str], params: Mapping[str, int | float | bool], *,
                     data: Iterable[DataKind] | None = None) -> dict[str, TypedExpr]:
@@ -104,7 +119,11 @@ def compile_signals(texts: Mapping[str, str], params: Mapping[str, int | float |
     """
     out: dict[str, TypedExpr] = {}
     for name, text in texts.items():
-        out[name] = compile_expression(text, params, signals=dict(out), data=data)
+        try:
+            out[name] = compile_expression(text, params, signals=dict(out), data=data)
+        except ExpressionError as err:
+            raise ExpressionError(f"signal '{name}' ({text}): {err.message}", err.column, err.end_column,
+                                  expected=err.expected, suggestion=err.suggestion) from None
     return out
 
 
