@@ -13,6 +13,7 @@ series can explain; replaces below requote_ticks that only the timer can explain
 from __future__ import annotations
 
 import importlib.util
+import math
 import json
 import subprocess
 from pathlib import Path
@@ -135,3 +136,72 @@ def test_market_maker_requotes_on_the_timer(bundles):
             placed[d["id"]] = (d["px"], d["t"])
             timed += 1
     assert timed >= 3, f"only {timed} timed requotes in the run"
+
+
+def _python_decisions(spec_text: str, name: str, tmp_path: Path) -> list[dict]:
+    """Render a spec's Python twin only (no compiler) and run it closed-loop on its market."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(spec_text)
+    loaded = load_spec(path)
+    files = render_sources(loaded, build_id="test")
+    out = tmp_path / f"{name}.py"
+    out.write_text(files["python/strategy.py"])
+    ctx = render_context(loaded, build_id="test")
+    insts = [Instrument(i, x["symbol"], x["tick_size_e9"], x["lot_size_e9"]) for i, x in enumerate(ctx.instruments)]
+    mod = _load_module(out, f"{name}_{len(spec_text)}")
+    _, decisions = simulate(create(mod.STRATEGY, files["params.txt"], insts), _market(name, ctx), len(insts))
+    return decisions
+
+
+@pytest.mark.parametrize("name, term, replacement", [
+    ("exprfn-bars-quantile", "bars_in_position >= max_bars", "false"),
+    ("exprfn-bars-quantile", "close > entry_price + take or close < entry_price - stop or ", ""),
+    ("exprfn-bars-quantile", "time_in_position > max_hold_s", "false"),
+    ("exprfn-bars-quantile", "low_band: \"rolling_quantile(close, band_window, low_q)\"",
+     "low_band: \"rolling_min(close, band_window)\""),
+    ("exprfn-book-depth", "time_in_position > max_hold_s or bars_in_position", "bars_in_position"),
+    ("exprfn-book-depth", "bars_in_position >= max_events or ", ""),
+    ("exprfn-book-depth", "deep: \"imbalance(depth)\"", "deep: \"imbalance()\""),
+    ("exprfn-book-depth", "med: \"rolling_median(mid, med_window)\"", "med: \"sma(mid, med_window)\""),
+])
+def test_the_new_series_and_functions_drive_decisions(tmp_path, name, term, replacement):
+    """Taking one new term out of a spec changes what the strategy does: each one is live."""
+    text = SPECS[name].read_text()
+    assert term in text
+    base = _python_decisions(text, name, tmp_path)
+    assert sum(d["op"] == "submit" for d in base) >= 4
+    assert _python_decisions(text.replace(term, replacement), name, tmp_path) != base
+
+
+def test_position_state_follows_fills(tmp_path):
+    """Average entry over adds, unchanged on a reduce, reset on a reversal; NaN/0 when flat."""
+    from stratforge.runtime.twin.abi import Fill
+
+    files = render_sources(load_spec(SPECS["exprfn-bars-quantile"]), build_id="test")
+    out = tmp_path / "track.py"
+    out.write_text(files["python/strategy.py"])
+    mod = _load_module(out, "track")
+    tick_e9, lot_e9 = 50_000_000, 10_000_000_000  # 0.05 and 10
+    t, inp = mod.PositionTrack(), mod.new_inputs()
+
+    def fill(ts, side, px, qty, position):
+        t.on_fill(Fill(ts=ts, order_id=1, instrument=0, side=side, liquidity=0, px=px, qty=qty, leaves_qty=0,
+                       position=position))
+
+    def series(now):
+        mod.position_series(inp, t, now, tick_e9, lot_e9)
+        return inp["position"], inp["entry_price"], inp["time_in_position"], inp["bars_in_position"]
+
+    flat = series(5)
+    assert flat[0] == 0.0 and math.isnan(flat[1]) and flat[2:] == (0.0, 0.0)
+    fill(10, mod.SF_SIDE_BUY, 2000, 3, 3)  # long 3 lots at 2000 ticks (100.00)
+    assert series(1_000_000_010) == pytest.approx((30.0, 100.0, 1.0, 1.0), rel=1e-12)
+    fill(20, mod.SF_SIDE_BUY, 2200, 2, 5)  # add 2 at 2200: average (3*2000 + 2*2200) / 5 = 2080
+    assert series(2_000_000_010) == pytest.approx((50.0, 104.0, 2.0, 2.0), rel=1e-12)
+    fill(30, mod.SF_SIDE_SELL, 2400, 1, 4)  # reduce: the average is unchanged, the clock keeps running
+    assert series(3_000_000_010) == pytest.approx((40.0, 104.0, 3.0, 3.0), rel=1e-12)
+    fill(40, mod.SF_SIDE_SELL, 1800, 6, -2)  # reverse through flat: short 2 at 1800, a new position
+    assert series(40 + 500_000_000) == pytest.approx((-20.0, 90.0, 0.5, 1.0), rel=1e-12)
+    fill(50, mod.SF_SIDE_BUY, 1900, 2, 0)  # flat again
+    flat = series(60)
+    assert flat[0] == 0.0 and math.isnan(flat[1]) and flat[2:] == (0.0, 0.0)
