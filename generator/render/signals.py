@@ -388,7 +388,7 @@ def render_python(sigset: SignalSet, class_name: str = "Signals") -> str:
 
 
 def cpp_runtime() -> str:
-    """The C++ signal runtime (``namespace sfsig``); needs <array>, <cmath>, <cstdint>, <limits>."""
+    """The C++ signal runtime (``namespace sfsig``); needs <algorithm>, <array>, <cmath>, <cstdint>, <limits>."""
     return environment().get_template("cpp/signal_runtime.hpp.j2").render()
 
 

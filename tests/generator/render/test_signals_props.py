@@ -155,7 +155,7 @@ def _enc(rows: list[list]) -> list[str]:
 
 
 def _cpp_batch(cases: list[tuple[dict, list[dict], list[str]]], tmp_path) -> str:
-    parts = ["#include <array>", "#include <cmath>", "#include <cstdint>", "#include <cstdio>", "#include <cstring>",
+    parts = ["#include <algorithm>", "#include <array>", "#include <cmath>", "#include <cstdint>", "#include <cstdio>", "#include <cstring>",
              "#include <limits>", "#include <memory>", "#include <string>", "#include <iostream>", "",
              cpp_runtime(), ""]
     for i, (typed, _, _) in enumerate(cases):
