@@ -197,7 +197,7 @@ FUNCTIONS: Mapping[str, FunctionInfo] = _fns(
     FunctionInfo(
         "imbalance", (("levels", L),), Type.NUMBER, False,
         "book imbalance (B - A) / (B + A) of the total sizes B, A of the best `levels` levels per "
-        "side (default 1: bid_size, ask_size); NaN if both are 0",
+        "side, 1 <= levels <= " + str(MAX_LEVELS) + " (default 1: bid_size, ask_size); NaN if both are 0",
         defaults=(1,),
     ),
     # stateful, O(1) per update
@@ -216,10 +216,11 @@ FUNCTIONS: Mapping[str, FunctionInfo] = _fns(
     FunctionInfo("rolling_max", (("x", N), ("n", W)), Type.NUMBER, True,
                  "maximum of the last n values (monotonic deque, amortised O(1))", warmup=_n, ring=_n),
     FunctionInfo("rolling_median", (("x", N), ("n", W)), Type.NUMBER, True,
-                 "median of the last n values (rolling_quantile(x, n, 0.5))", warmup=_n, ring=_n,
+                 "median of the last n values (rolling_quantile(x, n, 0.5)); n <= " + str(MAX_QUANTILE_WINDOW), warmup=_n, ring=_n,
                  max_window=MAX_QUANTILE_WINDOW),
     FunctionInfo("rolling_quantile", (("x", N), ("n", W), ("q", F)), Type.NUMBER, True,
-                 "q-quantile of the last n values, linear between order statistics (numpy's default)",
+                 "q-quantile of the last n values, linear between order statistics (numpy's default); "
+                 "q a number literal or parameter in [0, 1]; n <= " + str(MAX_QUANTILE_WINDOW),
                  warmup=_n, ring=_n, max_window=MAX_QUANTILE_WINDOW),
     FunctionInfo("lag", (("x", N), ("n", W)), Type.NUMBER, True, "the value of x n updates ago",
                  warmup=_n1, ring=_n),
