@@ -1,6 +1,6 @@
 """The quant functions of issue 10 item 6 inside real strategies: C++ plugin == Python twin.
 
-Three specs of this test's own (tests/generator/render/specs/, not the examples) use
+Four specs of this test's own (tests/generator/render/specs/, not the examples) use
 rolling_quantile / rolling_median, imbalance(levels) and the depth series, the position series
 (position, entry_price, time_in_position, bars_in_position) and the market maker's timed requote.
 Each is rendered, its plugin compiled, and a closed-loop run of the Python twin on a seeded
@@ -37,6 +37,8 @@ def _market(name: str, ctx) -> list[dict]:
     if ctx.data == "bars":
         return market.bars(seed, 700, start=1_500)  # 75.00 at a 0.05 tick
     starts = [10 ** 9 // i["tick_size_e9"] * 150 for i in ctx.instruments]  # ~150 quote units
+    if len(starts) == 2:
+        return market.books(seed, 6000, starts, trades=False)
     return market.books(seed, 4000, starts)
 
 
@@ -90,7 +92,7 @@ def _run(bundles: Path, name: str):
 
 def test_the_specs_use_every_new_function():
     text = "\n".join(p.read_text() for p in SPECS.values())
-    for fn in ("rolling_quantile(", "rolling_median(", "imbalance(depth)", "imbalance(3)", "bid_depth4",
+    for fn in ("rolling_quantile(", "rolling_median(", "imbalance(depth)", "imbalance(3)", "imbalance(5)", "bid_depth4",
                "entry_price", "time_in_position", "bars_in_position", "position", "requote_interval_ns"):
         assert fn in text, fn
 
@@ -163,6 +165,10 @@ def _python_decisions(spec_text: str, name: str, tmp_path: Path) -> list[dict]:
     ("exprfn-book-depth", "bars_in_position >= max_events or ", ""),
     ("exprfn-book-depth", "deep: \"imbalance(depth)\"", "deep: \"imbalance()\""),
     ("exprfn-book-depth", "med: \"rolling_median(mid, med_window)\"", "med: \"sma(mid, med_window)\""),
+    ("exprfn-pair-exits", "bars_in_position >= 12 or ", ""),
+    ("exprfn-pair-exits", "lean: \"imbalance(5)\"", "lean: \"imbalance()\""),
+    ("exprfn-pair-exits", "time_in_position > 3.3 or ", ""),
+    ("exprfn-pair-exits", " or mid > entry_price + 1.25", ""),
 ])
 def test_the_new_series_and_functions_drive_decisions(tmp_path, name, term, replacement):
     """Taking one new term out of a spec changes what the strategy does: each one is live."""
