@@ -17,7 +17,10 @@ import pytest
 
 from stratforge.generator.expr import (FUNCTIONS, MAX_LEVELS, MAX_QUANTILE_WINDOW, SERIES, DataKind, Evaluator,
                                        ExpressionError, Type, compile_expression, depth_series)
+from stratforge.errors import SpecError
+from stratforge.generator.render import render_context
 from stratforge.generator.render.signals import SERIES_ORDER, build_signal_set, compile_signals, cpp_runtime
+from stratforge.generator.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = {"w": 7, "q": 0.3, "big": MAX_QUANTILE_WINDOW + 1, "qbad": 1.25, "flag": True, "lv": 4, "lv0": 0}
@@ -202,3 +205,41 @@ def test_catalog_rows_for_the_new_functions():
     assert FUNCTIONS["rolling_quantile"].max_window == FUNCTIONS["rolling_median"].max_window == MAX_QUANTILE_WINDOW
     assert FUNCTIONS["imbalance"].signature == "imbalance([levels])"
     assert FUNCTIONS["rolling_quantile"].signature == "rolling_quantile(x, n, q)"
+
+
+# ------------------------------------------------------------------------------------ docs
+DOC = (REPO / "docs" / "expressions.md").read_text()
+
+
+def test_docs_list_every_function_and_series():
+    for name in FUNCTIONS:
+        assert f"`{name}(" in DOC, f"docs/expressions.md does not document {name}"
+    for name in SERIES:
+        if re.fullmatch(r"(bid|ask)_depth\d+", name):
+            continue  # documented as a range: bid_depth2 ... bid_depth10
+        assert f"`{name}`" in DOC, f"docs/expressions.md does not document the series {name}"
+    assert "`bid_depth2` … `bid_depth10`" in DOC and "`ask_depth2` … `ask_depth10`" in DOC
+    assert "not offered yet" not in DOC
+
+
+@pytest.mark.parametrize("text, data", [
+    ("rolling_quantile(mid, 5, 1.5)", None), ("rolling_median(mid, 20000)", None), ("imbalance(11)", None),
+    ("imbalance(3) > 0", BAR),
+])
+def test_documented_error_examples_are_the_real_messages(text, data):
+    e = err(text, {}, data=data)
+    assert f"{str(e)}" in DOC, str(e)
+
+
+def test_requote_interval_is_a_validated_market_making_parameter(tmp_path):
+    spec = (REPO / "tests" / "generator" / "render" / "specs" / "exprfn-mm-timed.yaml").read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(spec.replace("requote_interval_ns: 1700000000", "requote_interval_ns: 0"))
+    with pytest.raises(SpecError) as info:
+        load_spec(bad)
+    line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "requote_interval_ns: 0" in t)
+    assert f"bad.yaml:{line}:" in str(info.value) and "requote_interval_ns" in str(info.value)
+    off = tmp_path / "off.yaml"
+    off.write_text(spec.replace("    requote_interval_ns: 1700000000\n", ""))
+    params = {p.name: p.value for p in render_context(load_spec(off), build_id="x").params}
+    assert params["requote_interval_ns"] == 0

@@ -24,6 +24,7 @@ import stratforge.sandbox as _sandbox
 from stratforge.generator.render import render_context, render_sources
 from stratforge.generator.spec import load_spec
 from stratforge.runtime.twin import SF_ORD_LIMIT, Instrument, create, encode_tape_text, market, replay, simulate
+from stratforge.runtime.twin.abi import Fill
 
 from .cxx import CXX, CXXFLAGS, ENGINE_INCLUDE, needs_cxx
 
@@ -181,8 +182,6 @@ def test_the_new_series_and_functions_drive_decisions(tmp_path, name, term, repl
 
 def test_position_state_follows_fills(tmp_path):
     """Average entry over adds, unchanged on a reduce, reset on a reversal; NaN/0 when flat."""
-    from stratforge.runtime.twin.abi import Fill
-
     files = render_sources(load_spec(SPECS["exprfn-bars-quantile"]), build_id="test")
     out = tmp_path / "track.py"
     out.write_text(files["python/strategy.py"])
