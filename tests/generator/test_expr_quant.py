@@ -239,7 +239,8 @@ def test_requote_interval_is_a_validated_market_making_parameter(tmp_path):
         load_spec(bad)
     line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "requote_interval_ns: 0" in t)
     assert f"bad.yaml:{line}:" in str(info.value) and "requote_interval_ns" in str(info.value)
-    off = tmp_path / "off.yaml"
+    (tmp_path / "off").mkdir()
+    off = tmp_path / "off" / "exprfn-mm-timed.yaml"  # a spec's name must match its file name
     off.write_text(spec.replace("    requote_interval_ns: 1700000000\n", ""))
     params = {p.name: p.value for p in render_context(load_spec(off), build_id="x").params}
     assert params["requote_interval_ns"] == 0
