@@ -148,7 +148,8 @@ class TypedExpr:
         series_used: every series read (including implicit ones, e.g. ``vwap`` reads ``last``).
         params_used: name -> value of every parameter referenced (windows included).
         signals_used: names of earlier named signals referenced.
-        data_kinds: market data kinds the series need (book / trade / bar).
+        data_kinds: data kinds the series need (book / trade / bar, and position for the
+            strategy's own position state).
         warmup: the update number at which the value is first defined, assuming every input is
             defined and finite on every update; 0 for a constant expression. For ``vwap`` it is a
             lower bound (vwap counts trades, not updates).

@@ -7,7 +7,7 @@ pure tree; a shared slot was already updated, with the same argument values, by 
 signal that introduced it, so sharing never changes a value (docs/expressions.md semantics).
 
 C++ (:func:`render_cpp`): a ``struct`` holding fixed-size state (``sfsig::Ema<20>``, rings as
-``std::array`` sized from the window), an ``update(const sfsig::Inputs&)`` method and accessors
+``std::array`` sized from the window, constants such as a quantile's ``q`` as constructor arguments), an ``update(const sfsig::Inputs&)`` method and accessors
 ``sig_<name>()`` returning ``sfsig::V`` (number) or ``sfsig::B`` (condition) — value plus defined
 flag. Python (:func:`render_python`): a class with ``update(inputs)`` (a mapping series -> value
 or ``None``) and attributes ``sig_<name>`` (``None`` while undefined). Both need the signal
@@ -251,7 +251,8 @@ class _CppEmitter:
 def render_cpp(sigset: SignalSet, struct_name: str = "Signals") -> str:
     """The C++ struct for ``sigset`` (needs the signal runtime earlier in the file)."""
     out: list[str] = []
-    out.append(f"/// Signals, updated incrementally: O(1) per update, fixed-size state, no allocation.")
+    out.append("/// Signals, updated incrementally: fixed-size state, no allocation (cost per update of each")
+    out.append("/// function: docs/expressions.md; O(1) except rolling min/max and median/quantile).")
     for name in sigset.names:
         out.append(f"///   {name} = {sigset.exprs[name].to_source()}")
     out.append(f"struct {struct_name} {{")
