@@ -10,10 +10,11 @@ generated C++ and Python implement.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Iterable, Mapping
 
-from .catalog import (FUNCTIONS, KEYWORDS, MAX_DEPTH, MAX_INT_LITERAL, MAX_LENGTH, MAX_NESTING, MAX_WINDOW, SERIES,
-                      ArgKind, DataKind, FunctionInfo, SeriesInfo, Type)
+from .catalog import (FUNCTIONS, KEYWORDS, MAX_DEPTH, MAX_INT_LITERAL, MAX_LENGTH, MAX_LEVELS, MAX_NESTING,
+                      MAX_QUANTILE_WINDOW, MAX_WINDOW, SERIES, ArgKind, DataKind, FunctionInfo, SeriesInfo, Type,
+                      depth_series)
 from .checker import check, validate_params
 from .errors import ExpressionError
 from .evaluator import Evaluator
@@ -29,7 +30,8 @@ __all__ = [
     "validate_params",
     # vocabulary
     "Type", "DataKind", "SeriesInfo", "SERIES", "FunctionInfo", "FUNCTIONS", "ArgKind", "KEYWORDS",
-    "MAX_WINDOW", "MAX_LENGTH", "MAX_NESTING", "MAX_DEPTH", "MAX_INT_LITERAL",
+    "MAX_WINDOW", "MAX_QUANTILE_WINDOW", "MAX_LEVELS", "MAX_LENGTH", "MAX_NESTING", "MAX_DEPTH", "MAX_INT_LITERAL",
+    "depth_series",
     # syntax tree
     "Node", "Span", "IntLit", "FloatLit", "BoolLit", "Name", "Unary", "Binary", "Call",
     # typed tree
@@ -44,9 +46,10 @@ def compile_expression(
     *,
     signals: Mapping[str, "Type | TypedExpr"] = {},  # noqa: B006 - read only
     expect: Type | None = None,
+    data: "Iterable[DataKind] | None" = None,
 ) -> TypedExpr:
-    """``check(parse(text), params, signals=signals, expect=expect)``."""
-    return check(parse(text), params, signals=signals, expect=expect)
+    """``check(parse(text), params, signals=signals, expect=expect, data=data)``."""
+    return check(parse(text), params, signals=signals, expect=expect, data=data)
 
 
 def to_source(expr: "Node | TypedExpr") -> str:

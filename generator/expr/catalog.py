@@ -18,7 +18,10 @@ __all__ = [
     "MAX_LENGTH",
     "MAX_NESTING",
     "MAX_WINDOW",
+    "MAX_QUANTILE_WINDOW",
+    "MAX_LEVELS",
     "KEYWORDS",
+    "depth_series",
     "DataKind",
     "Type",
     "SeriesInfo",
@@ -30,6 +33,11 @@ __all__ = [
 
 #: Largest window any stateful function accepts; windows size fixed C++ ring buffers.
 MAX_WINDOW = 100_000
+#: Largest window of rolling_median / rolling_quantile: their update moves up to n doubles (a
+#: sorted buffer), so the bound keeps one update's worst case to ~80 KB of memmove.
+MAX_QUANTILE_WINDOW = 10_000
+#: Deepest book level a depth series or ``imbalance(levels)`` reads (levels 1..MAX_LEVELS per side).
+MAX_LEVELS = 10
 #: Longest expression text accepted, in characters.
 MAX_LENGTH = 2_000
 #: Deepest syntax tree accepted (each operator and call is one level); keeps every recursive walk
@@ -55,11 +63,16 @@ class Type(enum.Enum):
 
 
 class DataKind(enum.Enum):
-    """The market data a series needs; a bar strategy cannot read the book."""
+    """The data a series needs; a bar strategy cannot read the book.
+
+    ``POSITION`` series are the strategy's own position state (kept by the strategy templates
+    from its fills), available whatever the market data is.
+    """
 
     BOOK = "book"
     TRADE = "trade"
     BAR = "bar"
+    POSITION = "position"
 
     def __str__(self) -> str:
         return self.value
@@ -76,7 +89,15 @@ def _series(*rows: tuple[str, DataKind, str]) -> Mapping[str, SeriesInfo]:
     return MappingProxyType({name: SeriesInfo(name, kind, desc) for name, kind, desc in rows})
 
 
-B, T, R = DataKind.BOOK, DataKind.TRADE, DataKind.BAR
+B, T, R, P = DataKind.BOOK, DataKind.TRADE, DataKind.BAR, DataKind.POSITION
+
+
+def depth_series(side: str, levels: int) -> str:
+    """The series holding the total size of the best ``levels`` levels of ``side`` ("bid"/"ask")."""
+    if side not in ("bid", "ask") or not 1 <= levels <= MAX_LEVELS:
+        raise ValueError(f"Condition failed: depth_series({side!r}, {levels!r})")
+    return f"{side}_size" if levels == 1 else f"{side}_depth{levels}"
+
 
 #: Read-only numeric series supplied by the host on every update.
 SERIES: Mapping[str, SeriesInfo] = _series(
@@ -94,12 +115,21 @@ SERIES: Mapping[str, SeriesInfo] = _series(
     ("low", R, "bar low"),
     ("close", R, "bar close"),
     ("volume", R, "bar volume"),
+    *((f"{side}_depth{k}", B, f"total size of the best {k} {side} levels (fewer when the book has fewer)")
+      for side in ("bid", "ask") for k in range(2, MAX_LEVELS + 1)),
+    ("position", P, "the strategy's signed position in base units at this update (0 when flat)"),
+    ("entry_price", P, "average fill price of the open position; NaN when flat"),
+    ("time_in_position", P, "seconds since the fill that opened the position; 0 when flat"),
+    ("bars_in_position", P, "updates (bars, or book/trade events) seen while the position is open, "
+                            "this one included; 0 when flat"),
 )
 
 
 class ArgKind(enum.Enum):
     NUMBER = "number"
-    WINDOW = "window"  # integer literal or int parameter, 1 <= n <= MAX_WINDOW
+    WINDOW = "window"  # integer literal or int parameter, 1 <= n <= the function's max_window
+    LEVELS = "levels"  # integer literal or int parameter, 1 <= n <= MAX_LEVELS
+    FRACTION = "fraction"  # number literal or number parameter, 0 <= q <= 1 (a compile-time constant)
 
     def __str__(self) -> str:
         return self.value
@@ -112,6 +142,9 @@ class FunctionInfo:
     ``warmup(n)`` is the number of updates (with defined inputs) the function's own state needs
     before its value is defined; ``ring(n)`` the capacity of its ring buffer(s) in elements.
     ``implicit_series`` are series the function reads without taking them as arguments.
+    ``defaults`` are the values of trailing arguments that may be left out (``imbalance()`` is
+    ``imbalance(1)``). A ``LEVELS`` argument becomes the two depth series it selects (bid, ask)
+    as value arguments; ``FRACTION`` arguments are constants of the state (``StatefulNode.consts``).
     """
 
     name: str
@@ -122,10 +155,20 @@ class FunctionInfo:
     warmup: Callable[[int | None], int] = lambda n: 0
     ring: Callable[[int | None], int] = lambda n: 0
     implicit_series: tuple[str, ...] = ()
+    defaults: tuple[int | float, ...] = ()
+    max_window: int = MAX_WINDOW
 
     @property
     def signature(self) -> str:
-        return f"{self.name}({', '.join(a for a, _ in self.args)})"
+        names = [a for a, _ in self.args]
+        k = len(self.defaults)
+        if k:
+            names[-k:] = [f"[{a}]" for a in names[-k:]]
+        return f"{self.name}({', '.join(names)})"
+
+    @property
+    def min_args(self) -> int:
+        return len(self.args) - len(self.defaults)
 
     @property
     def window_index(self) -> int | None:
@@ -135,7 +178,7 @@ class FunctionInfo:
         return None
 
 
-N, W = ArgKind.NUMBER, ArgKind.WINDOW
+N, W, L, F = ArgKind.NUMBER, ArgKind.WINDOW, ArgKind.LEVELS, ArgKind.FRACTION
 _n = lambda n: int(n)  # noqa: E731
 _n1 = lambda n: int(n) + 1  # noqa: E731
 
@@ -152,9 +195,10 @@ FUNCTIONS: Mapping[str, FunctionInfo] = _fns(
     FunctionInfo("clip", (("x", N), ("lo", N), ("hi", N)), Type.NUMBER, False, "min(max(x, lo), hi)"),
     FunctionInfo("sign", (("x", N),), Type.NUMBER, False, "-1, 0 or 1; NaN for NaN"),
     FunctionInfo(
-        "imbalance", (), Type.NUMBER, False,
-        "top-of-book imbalance (bid_size - ask_size) / (bid_size + ask_size); NaN if both are 0",
-        implicit_series=("bid_size", "ask_size"),
+        "imbalance", (("levels", L),), Type.NUMBER, False,
+        "book imbalance (B - A) / (B + A) of the total sizes B, A of the best `levels` levels per "
+        "side, 1 <= levels <= " + str(MAX_LEVELS) + " (default 1: bid_size, ask_size); NaN if both are 0",
+        defaults=(1,),
     ),
     # stateful, O(1) per update
     FunctionInfo("ema", (("x", N), ("n", W)), Type.NUMBER, True,
@@ -171,6 +215,13 @@ FUNCTIONS: Mapping[str, FunctionInfo] = _fns(
                  "minimum of the last n values (monotonic deque, amortised O(1))", warmup=_n, ring=_n),
     FunctionInfo("rolling_max", (("x", N), ("n", W)), Type.NUMBER, True,
                  "maximum of the last n values (monotonic deque, amortised O(1))", warmup=_n, ring=_n),
+    FunctionInfo("rolling_median", (("x", N), ("n", W)), Type.NUMBER, True,
+                 "median of the last n values (rolling_quantile(x, n, 0.5)); n <= " + str(MAX_QUANTILE_WINDOW), warmup=_n, ring=_n,
+                 max_window=MAX_QUANTILE_WINDOW),
+    FunctionInfo("rolling_quantile", (("x", N), ("n", W), ("q", F)), Type.NUMBER, True,
+                 "q-quantile of the last n values, linear between order statistics (numpy's default); "
+                 "q a number literal or parameter in [0, 1]; n <= " + str(MAX_QUANTILE_WINDOW),
+                 warmup=_n, ring=_n, max_window=MAX_QUANTILE_WINDOW),
     FunctionInfo("lag", (("x", N), ("n", W)), Type.NUMBER, True, "the value of x n updates ago",
                  warmup=_n1, ring=_n),
     FunctionInfo("change", (("x", N), ("n", W)), Type.NUMBER, True, "x - lag(x, n)",

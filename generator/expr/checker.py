@@ -6,9 +6,9 @@ import difflib
 import math
 import numbers
 import re
-from typing import Mapping
+from typing import Iterable, Mapping
 
-from .catalog import FUNCTIONS, KEYWORDS, MAX_WINDOW, SERIES, ArgKind, FunctionInfo, Type
+from .catalog import FUNCTIONS, KEYWORDS, MAX_LEVELS, SERIES, ArgKind, DataKind, FunctionInfo, Type, depth_series
 from .errors import ExpressionError
 from .nodes import Binary, BoolLit, Call, FloatLit, IntLit, Name, Node, Span, Unary
 from .parser import COMPARISONS
@@ -94,18 +94,25 @@ def check(
     *,
     signals: Mapping[str, "Type | TypedExpr"] = {},  # noqa: B006 - read only
     expect: Type | None = None,
+    data: Iterable[DataKind] | None = None,
 ) -> TypedExpr:
     """Resolve names, check types and windows; raise :class:`ExpressionError` on the first problem.
 
     ``signals`` maps earlier named signals to their type (or their ``TypedExpr``, which also
     carries their warm-up). ``expect`` optionally requires the result type (e.g. ``Type.BOOL``
-    for an entry condition).
+    for an entry condition). ``data`` optionally names the data kinds the strategy has; a series
+    (or a function reading one) of another kind is then an error at its column.
     """
     if not isinstance(node, IntLit | FloatLit | BoolLit | Name | Unary | Binary | Call):
         raise TypeError(f"check() needs a syntax tree from parse(), got {type(node).__name__}")
     p = validate_params(params)
     s = _validate_signals(signals, p)
-    checker = _Checker(p, s)
+    allowed = None
+    if data is not None:
+        allowed = frozenset(data)
+        if not all(isinstance(k, DataKind) for k in allowed):
+            raise TypeError(f"data must be DataKind values, was {sorted(map(repr, allowed))}")
+    checker = _Checker(p, s, allowed)
     root, warm = checker.visit(node)
     if expect is not None and root.type is not expect:
         raise ExpressionError(
@@ -135,9 +142,11 @@ def _a(t: Type) -> str:
 
 
 class _Checker:
-    def __init__(self, params: dict[str, int | float | bool], signals: dict[str, tuple[Type, int]]) -> None:
+    def __init__(self, params: dict[str, int | float | bool], signals: dict[str, tuple[Type, int]],
+                 data: frozenset[DataKind] | None = None) -> None:
         self.params = params
         self.signals = signals
+        self.data = data
         self.slots: list[StatefulNode] = []
         self.slot_keys: dict[tuple, int] = {}
         self.series: set[str] = set()
@@ -171,6 +180,7 @@ class _Checker:
     def name(self, node: Name) -> tuple[TExpr, int]:
         n = node.id
         if n in SERIES:
+            self.need_data((n,), node.span, f"series '{n}'")
             self.series.add(n)
             return SeriesRef(n, span=node.span), 1
         if n in self.params:
@@ -186,6 +196,19 @@ class _Checker:
             info = FUNCTIONS[n]
             raise ExpressionError(f"'{n}' is a function; call it as {info.signature}", node.span.start, node.span.end)
         raise self.unknown(n, node.span, prefer_functions=False)
+
+    def need_data(self, names: Iterable[str], span: Span, what: str) -> None:
+        """Refuse series of a data kind the strategy does not have (when the caller said which)."""
+        if self.data is None:
+            return
+        for name in names:
+            kind = SERIES[name].kind
+            if kind not in self.data:
+                have = ", ".join(sorted(str(k) for k in self.data if k is not DataKind.POSITION)) or "none"
+                reads = "" if what == f"series '{name}'" else f" (it reads series '{name}')"
+                raise ExpressionError(
+                    f"{what} needs {kind} data{reads}, but this strategy's data is {have}",
+                    span.start, span.end, expected=" or ".join(sorted(str(k) for k in self.data)))
 
     def unknown(self, name: str, span: Span, *, prefer_functions: bool) -> ExpressionError:
         values = [*SERIES, *self.params, *self.signals, "true", "false"]
@@ -235,20 +258,52 @@ class _Checker:
                 raise ExpressionError(f"'{fname}' is a {kind}, not a function; write {fname} without parentheses",
                                       node.name_span.start, node.name_span.end)
             raise self.unknown(fname, node.name_span, prefer_functions=True)
-        if len(node.args) != len(info.args):
+        if not info.min_args <= len(node.args) <= len(info.args):
             n = len(info.args)
+            if info.min_args == n:
+                want = f"{n} argument{'s' if n != 1 else ''}"
+            else:
+                want = f"{info.min_args} {'or' if n - info.min_args == 1 else 'to'} {n} arguments"
             raise ExpressionError(
-                f"{fname} takes {n} argument{'s' if n != 1 else ''} {info.signature}, found {len(node.args)}",
+                f"{fname} takes {want} {info.signature}, found {len(node.args)}",
                 node.span.start, node.span.end, expected=info.signature)
         window: int | None = None
         window_param: str | None = None
+        consts: list[float] = []
         args: list[TExpr] = []
         warm = 1 if info.implicit_series else 0
-        for i, ((arg_name, kind), arg) in enumerate(zip(info.args, node.args), start=1):
+        given = len(node.args)
+        for i, (arg_name, kind) in enumerate(info.args, start=1):
+            if i > given:  # an omitted trailing argument takes its default
+                default = info.defaults[i - 1 - info.min_args]
+                if kind is ArgKind.LEVELS:
+                    names = (depth_series("bid", default), depth_series("ask", default))
+                    self.need_data(names, node.span, f"{fname}()")
+                    args += [SeriesRef(n, span=node.span) for n in names]
+                    self.series.update(names)
+                    warm = max(warm, 1)
+                continue
+            arg = node.args[i - 1]
             if kind is ArgKind.WINDOW:
-                window, window_param = self.window(info, arg_name, i, arg)
+                window, window_param = self.int_const(info, arg_name, i, arg, info.max_window, "window")
                 if window_param:
                     self.params_used.add(window_param)
+                continue
+            if kind is ArgKind.LEVELS:
+                levels, levels_param = self.int_const(info, arg_name, i, arg, MAX_LEVELS, "")
+                if levels_param:
+                    self.params_used.add(levels_param)
+                names = (depth_series("bid", levels), depth_series("ask", levels))
+                self.need_data(names, node.span, f"{fname}({to_source(arg)})")
+                self.series.update(names)
+                args += [SeriesRef(n, span=arg.span) for n in names]
+                warm = max(warm, 1)
+                continue
+            if kind is ArgKind.FRACTION:
+                value, param = self.fraction(info, arg_name, i, arg)
+                if param:
+                    self.params_used.add(param)
+                consts.append(value)
                 continue
             typed, w = self.visit(arg)
             if typed.type is not Type.NUMBER:
@@ -257,12 +312,15 @@ class _Checker:
                     arg.span.start, arg.span.end, expected="number")
             args.append(typed)
             warm = max(warm, w)
+        self.need_data(info.implicit_series, node.span, _short(node))
         self.series.update(info.implicit_series)
         if not info.stateful:
             return PureCall(fname, tuple(args), info.result, span=node.span), warm
+        if fname == "rolling_median":
+            consts.append(0.5)
         own = info.warmup(window)
         first = max(1, warm) + own - 1
-        key = (fname, tuple(args), window)
+        key = (fname, tuple(args), window, tuple(consts))
         slot = self.slot_keys.get(key)
         if slot is None:
             slot = len(self.slots)
@@ -271,20 +329,55 @@ class _Checker:
                 slot=slot, function=fname, args=tuple(args), window=window, window_param=window_param,
                 type=info.result, own_warmup=own, warmup=first, ring_capacity=info.ring(window),
                 series=frozenset(info.implicit_series) | _series_of(args, self.slots),
-                source=to_source(node), span=node.span))
+                source=to_source(node), consts=tuple(consts), span=node.span))
         return SlotRef(slot, info.result, span=node.span), first
 
-    def window(self, info: FunctionInfo, arg_name: str, index: int, arg: Node) -> tuple[int, str | None]:
-        where = f"window {arg_name} (argument {index}) of {info.name}"
-        rule = f"an integer literal or int parameter between 1 and {MAX_WINDOW}"
+    def fraction(self, info: FunctionInfo, arg_name: str, index: int, arg: Node) -> tuple[float, str | None]:
+        """A constant in [0, 1]: a number literal or a number parameter (it is part of the state)."""
+        where = f"{arg_name} (argument {index}) of {info.name}"
+        rule = "a number literal or number parameter between 0 and 1"
         span = arg.span
+
+        def in_range(value: float, shown: str) -> float:
+            if not 0.0 <= value <= 1.0:
+                raise ExpressionError(f"{where} must be between 0 and 1, {shown}", span.start, span.end,
+                                      expected=rule)
+            return float(value)
+
+        if isinstance(arg, IntLit | FloatLit):
+            return in_range(float(arg.value), f"was {format_number(arg.value)}"), None
+        if isinstance(arg, Unary) and arg.op == "-" and isinstance(arg.operand, IntLit | FloatLit):
+            return in_range(-float(arg.operand.value), f"was {to_source(arg)}"), None
+        if isinstance(arg, Name) and arg.id in self.params:
+            v = self.params[arg.id]
+            if isinstance(v, bool):
+                raise ExpressionError(f"{where} must be {rule}, found bool parameter '{arg.id}' = {str(v).lower()}",
+                                      span.start, span.end, expected=rule)
+            return in_range(float(v), f"parameter '{arg.id}' is {format_number(v)}"), arg.id
+        if isinstance(arg, Name) and arg.id not in SERIES and arg.id not in self.signals and arg.id not in FUNCTIONS:
+            match = difflib.get_close_matches(arg.id, list(self.params), n=1, cutoff=0.6)
+            if match:
+                raise ExpressionError(f"unknown name '{arg.id}'; did you mean '{match[0]}'?", span.start, span.end,
+                                      suggestion=match[0])
+            raise self.unknown(arg.id, span, prefer_functions=False)
+        raise ExpressionError(
+            f"{where} must be {rule}, found '{_short(arg)}' (it is a constant of the function's state, "
+            "so it cannot vary)", span.start, span.end, expected=rule)
+
+    def int_const(self, info: FunctionInfo, arg_name: str, index: int, arg: Node, upper: int,
+                  what: str) -> tuple[int, str | None]:
+        """A window or a level count: an integer literal or int parameter in 1..upper."""
+        where = f"{what} {arg_name} (argument {index}) of {info.name}".strip()
+        rule = f"an integer literal or int parameter between 1 and {upper}"
+        span = arg.span
+        sizes = "windows size fixed buffers" if what == "window" else "the levels read are fixed"
 
         def bad(found: str) -> ExpressionError:
             return ExpressionError(f"{where} must be {rule}, found {found}", span.start, span.end, expected=rule)
 
         def in_range(value: int, shown: str) -> int:
-            if not 1 <= value <= MAX_WINDOW:
-                raise ExpressionError(f"{where} must be between 1 and {MAX_WINDOW}, {shown}",
+            if not 1 <= value <= upper:
+                raise ExpressionError(f"{where} must be between 1 and {upper}, {shown}",
                                       span.start, span.end, expected=rule)
             return value
 
@@ -306,9 +399,9 @@ class _Checker:
                     raise bad(f"float parameter '{n}' = {format_number(v)}")
                 return in_range(v, f"parameter '{n}' is {v}"), n
             if n in SERIES:
-                raise bad(f"series '{n}' (windows size fixed buffers, so they cannot vary)")
+                raise bad(f"series '{n}' ({sizes}, so they cannot vary)")
             if n in self.signals:
-                raise bad(f"signal '{n}' (windows size fixed buffers, so they cannot vary)")
+                raise bad(f"signal '{n}' ({sizes}, so they cannot vary)")
             if n in FUNCTIONS:
                 raise bad(f"function '{n}'")
             # unknown: suggest among parameters first
@@ -317,7 +410,7 @@ class _Checker:
                 raise ExpressionError(f"unknown name '{n}'; did you mean '{match[0]}'?", span.start, span.end,
                                       suggestion=match[0])
             raise self.unknown(n, span, prefer_functions=False)
-        raise bad(f"expression '{_short(arg)}' (windows size fixed buffers, so they cannot be computed)")
+        raise bad(f"expression '{_short(arg)}' ({sizes}, so they cannot be computed)")
 
 
 def _series_of(args: tuple[TExpr, ...], slots: list[StatefulNode]) -> frozenset[str]:

@@ -18,6 +18,7 @@ Rules, per call of :meth:`Evaluator.update` ("an update"):
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Callable, Mapping
 
@@ -169,6 +170,44 @@ class RollingMax(_RollingExtreme):
     keep_min = False
 
 
+class RollingQuantile:
+    """q-quantile of the last n values: a ring (arrival order) and the same values kept sorted.
+
+    Per update the value leaving the window is removed at its lower-bound position and the new
+    value inserted at its upper-bound position (binary search, then a shift of the elements in
+    between): O(log n) comparisons and O(n) moves of doubles, no allocation after start-up.
+    The value is linear interpolation between order statistics (numpy's default ``linear``):
+    ``h = (n - 1) * q``, ``lo = floor(h)``, ``f = h - lo``; ``s[lo]`` when ``f == 0`` (or lo is
+    the last index), else ``s[lo] + f * (s[lo + 1] - s[lo])``.
+    """
+
+    def __init__(self, n: int, q: float) -> None:
+        self.n = n
+        self.q = q
+        self.ring = [0.0] * n
+        self.sorted: list[float] = []
+        self.head = 0
+
+    def update(self, x: float) -> float | None:
+        n = self.n
+        if len(self.sorted) == n:
+            del self.sorted[bisect.bisect_left(self.sorted, self.ring[self.head])]
+        bisect.insort_right(self.sorted, x)
+        self.ring[self.head] = x
+        self.head += 1
+        if self.head == n:
+            self.head = 0
+        if len(self.sorted) < n:
+            return None
+        h = float(n - 1) * self.q
+        lo = math.floor(h)
+        f = h - float(lo)
+        s = self.sorted
+        if f == 0.0 or lo + 1 >= n:
+            return s[lo]
+        return s[lo] + f * (s[lo + 1] - s[lo])
+
+
 class Lag:
     def __init__(self, n: int) -> None:
         self.n = n
@@ -255,9 +294,9 @@ class CrossBelow(_Cross):
     above = False
 
 
-STATE_CLASSES: Mapping[str, Callable[[int | None], object]] = {
+STATE_CLASSES: Mapping[str, Callable[..., object]] = {
     "ema": Ema, "sma": Sma, "std": Std, "zscore": Zscore, "rolling_min": RollingMin,
-    "rolling_max": RollingMax, "lag": Lag, "change": Change, "vwap": Vwap,
+    "rolling_max": RollingMax, "rolling_median": RollingQuantile, "rolling_quantile": RollingQuantile, "lag": Lag, "change": Change, "vwap": Vwap,
     "cross_above": CrossAbove, "cross_below": CrossBelow,
 }
 assert set(STATE_CLASSES) == {f.name for f in FUNCTIONS.values() if f.stateful}, "Invariant: state table"
@@ -335,7 +374,7 @@ class Evaluator:
 
     def reset(self) -> None:
         """Forget all state, as if freshly constructed."""
-        self._states = [STATE_CLASSES[n.function](n.window) for n in self.typed.stateful_nodes]
+        self._states = [STATE_CLASSES[n.function](n.window, *n.consts) for n in self.typed.stateful_nodes]
         self._outputs: list[Value] = [None] * len(self._states)
         self.updates = 0
 

@@ -117,6 +117,8 @@ class StatefulNode:
         ring_capacity: elements in each of its ring buffers (0 when it needs none).
         series: series this node reads directly or through its arguments.
         source: canonical source of the first call that created this slot (for comments/review).
+        consts: compile-time constant arguments of the state other than the window, e.g. the
+            quantile ``q`` of ``rolling_quantile`` (0.5 for ``rolling_median``).
     """
 
     slot: int
@@ -130,6 +132,7 @@ class StatefulNode:
     ring_capacity: int
     series: frozenset[str]
     source: str
+    consts: tuple[float, ...] = ()
     span: Span = _span()
 
 
@@ -145,7 +148,8 @@ class TypedExpr:
         series_used: every series read (including implicit ones, e.g. ``vwap`` reads ``last``).
         params_used: name -> value of every parameter referenced (windows included).
         signals_used: names of earlier named signals referenced.
-        data_kinds: market data kinds the series need (book / trade / bar).
+        data_kinds: data kinds the series need (book / trade / bar, and position for the
+            strategy's own position state).
         warmup: the update number at which the value is first defined, assuming every input is
             defined and finite on every update; 0 for a constant expression. For ``vwap`` it is a
             lower bound (vwap counts trades, not updates).

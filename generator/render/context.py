@@ -165,7 +165,8 @@ def build_context(loaded, build_id: str) -> StrategyContext:
                    ParamDef("gamma", "double", p.gamma), ParamDef("kappa", "double", p.kappa),
                    ParamDef("horizon_s", "double", p.horizon_s),
                    ParamDef("min_spread_ticks", "int", p.min_spread_ticks),
-                   ParamDef("requote_ticks", "int", p.requote_ticks)]
+                   ParamDef("requote_ticks", "int", p.requote_ticks),
+                   ParamDef("requote_interval_ns", "int", p.requote_interval_ns or 0)]
         consts["vol_window"] = p.vol_window
     elif stype == "stat_arb":
         hr = p.hedge_ratio
@@ -184,11 +185,12 @@ def build_context(loaded, build_id: str) -> StrategyContext:
         raise RenderError(f"strategy.signals uses reserved name(s) {', '.join(clash)} (names starting with "
                           "'ref_' are the reference logic's)")
     names = {**{k: v for k, v in ref_signals.items()}, **dict(st.signals)}
+    # every template keeps the position state the position series read (docs/expressions.md)
+    allowed = {"bars": {DataKind.BAR}, "book": {DataKind.BOOK, DataKind.TRADE}}[data] | {DataKind.POSITION}
     try:
-        typed: dict[str, TypedExpr] = compile_signals(names, spec_params(spec))
+        typed: dict[str, TypedExpr] = compile_signals(names, spec_params(spec), data=allowed)
     except ExpressionError as err:
         raise RenderError(f"signal expression error: {err}") from None
-    allowed = {"bars": {DataKind.BAR}, "book": {DataKind.BOOK, DataKind.TRADE}}[data]
     for n, t in typed.items():
         bad = sorted(str(k) for k in t.data_kinds - allowed)
         if bad:

@@ -7,7 +7,7 @@ pure tree; a shared slot was already updated, with the same argument values, by 
 signal that introduced it, so sharing never changes a value (docs/expressions.md semantics).
 
 C++ (:func:`render_cpp`): a ``struct`` holding fixed-size state (``sfsig::Ema<20>``, rings as
-``std::array`` sized from the window), an ``update(const sfsig::Inputs&)`` method and accessors
+``std::array`` sized from the window, constants such as a quantile's ``q`` as constructor arguments), an ``update(const sfsig::Inputs&)`` method and accessors
 ``sig_<name>()`` returning ``sfsig::V`` (number) or ``sfsig::B`` (condition) — value plus defined
 flag. Python (:func:`render_python`): a class with ``update(inputs)`` (a mapping series -> value
 or ``None``) and attributes ``sig_<name>`` (``None`` while undefined). Both need the signal
@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterable, Mapping
 
-from stratforge.generator.expr import (FUNCTIONS, SERIES, BinaryOp, Const, ParamRef, PureCall, SeriesRef,
-                                       SignalRef, SlotRef, StatefulNode, TExpr, Type, TypedExpr, UnaryOp,
-                                       compile_expression)
+from stratforge.generator.expr import (FUNCTIONS, MAX_LEVELS, SERIES, BinaryOp, Const, DataKind, ExpressionError,
+                                       ParamRef, PureCall, SeriesRef, SignalRef, SlotRef, StatefulNode, TExpr, Type,
+                                       TypedExpr, UnaryOp, compile_expression, depth_series)
 
 from .env import environment
 
@@ -37,12 +37,14 @@ _CMP = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
 _STATE_CPP = {
     "ema": "sfsig::Ema<{n}>", "sma": "sfsig::Sma<{n}>", "std": "sfsig::Std<{n}>", "zscore": "sfsig::Zscore<{n}>",
     "rolling_min": "sfsig::RollingExtreme<{n}, true>", "rolling_max": "sfsig::RollingExtreme<{n}, false>",
+    "rolling_median": "sfsig::RollingQuantile<{n}>", "rolling_quantile": "sfsig::RollingQuantile<{n}>",
     "lag": "sfsig::Lag<{n}>", "change": "sfsig::Change<{n}>", "vwap": "sfsig::Vwap<{n}>",
     "cross_above": "sfsig::Cross<true>", "cross_below": "sfsig::Cross<false>",
 }
 _STATE_PY = {
     "ema": "_Ema({n})", "sma": "_Sma({n})", "std": "_Std({n})", "zscore": "_Zscore({n})",
     "rolling_min": "_RollingExtreme({n}, True)", "rolling_max": "_RollingExtreme({n}, False)",
+    "rolling_median": "_RollingQuantile({n}, {c})", "rolling_quantile": "_RollingQuantile({n}, {c})",
     "lag": "_Lag({n}, False)", "change": "_Lag({n}, True)", "vwap": "_Vwap({n})",
     "cross_above": "_Cross(True)", "cross_below": "_Cross(False)",
 }
@@ -65,6 +67,7 @@ class GlobalSlot:
     ring_capacity: int
     source: str
     type: Type
+    consts: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,12 +94,36 @@ class SignalSet:
     def type_of(self, name: str) -> Type:
         return self.exprs[name].type
 
+    @property
+    def depth_levels(self) -> int:
+        """Deepest book level any signal reads (bid_depthK / ask_depthK, imbalance(K)); 1 = top only."""
+        used = set(self.series)
+        deepest = 1
+        for k in range(2, MAX_LEVELS + 1):
+            if depth_series("bid", k) in used or depth_series("ask", k) in used:
+                deepest = k
+        return deepest
 
-def compile_signals(texts: Mapping[str, str], params: Mapping[str, int | float | bool]) -> dict[str, TypedExpr]:
-    """Compile named signals in order; each may use the parameters and the signals before it."""
+    @property
+    def uses_position(self) -> bool:
+        """Whether any signal reads the strategy's position state (the templates then track it)."""
+        return any(SERIES[s].kind is DataKind.POSITION for s in self.series)
+
+
+def compile_signals(texts: Mapping[str, str], params: Mapping[str, int | float | bool], *,
+                    data: Iterable[DataKind] | None = None) -> dict[str, TypedExpr]:
+    """Compile named signals in order; each may use the parameters and the signals before it.
+
+    ``data``: the data kinds the strategy has (``DataKind.POSITION`` included when its templates
+    supply position state); a series of another kind is an ``ExpressionError`` at its column.
+    """
     out: dict[str, TypedExpr] = {}
     for name, text in texts.items():
-        out[name] = compile_expression(text, params, signals=dict(out))
+        try:
+            out[name] = compile_expression(text, params, signals=dict(out), data=data)
+        except ExpressionError as err:
+            raise ExpressionError(f"signal '{name}' ({text}): {err.message}", err.column, err.end_column,
+                                  expected=err.expected, suggestion=err.suggestion) from None
     return out
 
 
@@ -128,11 +155,11 @@ def build_signal_set(signals: Mapping[str, TypedExpr]) -> SignalSet:
             args = tuple(_remap(a, local) for a in node.args)
             if node.window is not None and node.ring_capacity not in (0, node.window):
                 raise RenderError(f"Invariant: ring capacity {node.ring_capacity} of {node.source} is not its window")
-            key = (node.function, args, node.window)
+            key = (node.function, args, node.window, node.consts)
             if key not in index:
                 index[key] = len(slots)
                 slots.append(GlobalSlot(len(slots), node.function, args, node.window, node.ring_capacity,
-                                        node.source, node.type))
+                                        node.source, node.type, node.consts))
                 mine.append(index[key])
             local[node.slot] = index[key]
         owned[name] = tuple(mine)
@@ -224,7 +251,8 @@ class _CppEmitter:
 def render_cpp(sigset: SignalSet, struct_name: str = "Signals") -> str:
     """The C++ struct for ``sigset`` (needs the signal runtime earlier in the file)."""
     out: list[str] = []
-    out.append(f"/// Signals, updated incrementally: O(1) per update, fixed-size state, no allocation.")
+    out.append("/// Signals, updated incrementally: fixed-size state, no allocation (cost per update of each")
+    out.append("/// function: docs/expressions.md; O(1) except rolling min/max and median/quantile).")
     for name in sigset.names:
         out.append(f"///   {name} = {sigset.exprs[name].to_source()}")
     out.append(f"struct {struct_name} {{")
@@ -253,7 +281,8 @@ def render_cpp(sigset: SignalSet, struct_name: str = "Signals") -> str:
     out.append("")
     for slot in sigset.slots:
         cls = _STATE_CPP[slot.function].format(n=slot.window)
-        out.append(f"  {cls} s{slot.slot}_{{}};  // {slot.source}")
+        init = ", ".join(_cpp_num(c) for c in slot.consts)
+        out.append(f"  {cls} s{slot.slot}_{{{init}}};  // {slot.source}")
         out.append(f"  sfsig::{'B' if slot.type is Type.BOOL else 'V'} o{slot.slot}_{{}};")
     for name in sigset.names:
         t = "B" if sigset.type_of(name) is Type.BOOL else "V"
@@ -331,7 +360,8 @@ def render_python(sigset: SignalSet, class_name: str = "Signals") -> str:
     out.append("")
     out.append("    def __init__(self):")
     for slot in sigset.slots:
-        out.append(f"        self._s{slot.slot} = {_STATE_PY[slot.function].format(n=slot.window)}  # {slot.source}")
+        state = _STATE_PY[slot.function].format(n=slot.window, c=", ".join(_py_num(c) for c in slot.consts))
+        out.append(f"        self._s{slot.slot} = {state}  # {slot.source}")
         out.append(f"        self._o{slot.slot} = None")
     for name in sigset.names:
         out.append(f"        self.sig_{name} = None")
@@ -359,7 +389,7 @@ def render_python(sigset: SignalSet, class_name: str = "Signals") -> str:
 
 
 def cpp_runtime() -> str:
-    """The C++ signal runtime (``namespace sfsig``); needs <array>, <cmath>, <cstdint>, <limits>."""
+    """The C++ signal runtime (``namespace sfsig``); needs <algorithm>, <array>, <cmath>, <cstdint>, <limits>."""
     return environment().get_template("cpp/signal_runtime.hpp.j2").render()
 
 

@@ -138,6 +138,11 @@ class MarketMakingParams(StrictModel):
     min_spread_ticks: int = Field(ge=1, le=10_000, description="Minimum quoted spread in ticks.")
     requote_ticks: int = Field(ge=1, le=10_000, description="Move of the target quote, in ticks, "
                                "that triggers a replace.")
+    requote_interval_ns: int | None = Field(
+        default=None, ge=1, le=86_400 * 10**9,
+        description="Timed requote (optional): a resting quote whose target price differs from it "
+                    "by any amount is replaced once it has rested this many nanoseconds, even when "
+                    "the move is below requote_ticks. Checked on book updates; off when absent.")
 
 
 class MomentumParams(StrictModel):

@@ -21,16 +21,20 @@ from stratforge.generator.render.signals import (SERIES_ORDER, build_signal_set,
 
 from .cxx import compile_cpp, encode_value, needs_cxx
 
-PARAMS = {"w": 3, "k": 1.5, "flag": True}
-WINDOWS = ["1", "2", "3", "4", "w"]
-SERIES_PICK = ["mid", "spread", "bid_size", "ask_size", "last", "last_size", "close", "volume"]
-STATEFUL1 = ["ema", "sma", "std", "zscore", "rolling_min", "rolling_max", "lag", "change"]
+PARAMS = {"w": 3, "k": 1.5, "flag": True, "qp": 0.3, "lv": 4}
+WINDOWS = ["1", "2", "3", "4", "w", "5"]
+SERIES_PICK = ["mid", "spread", "bid_size", "ask_size", "last", "last_size", "close", "volume", "bid_depth3",
+               "ask_depth10", "position", "entry_price", "time_in_position", "bars_in_position"]
+STATEFUL1 = ["ema", "sma", "std", "zscore", "rolling_min", "rolling_max", "lag", "change", "rolling_median"]
+QUANTILES = ["0", "1", "0.5", "0.25", "0.9", "qp", "1e-05", "0.999"]
+LEVELS = ["", "1", "2", "5", "10", "lv"]
 MAX_CPP_CASES = 120
 
 
 def _num(draw, depth: int, sig_nums: list[str]) -> str:
     leaves = ["series", "int", "dec", "param"] + (["sig"] if sig_nums else [])
-    kinds = leaves if depth <= 0 else leaves + ["arith", "arith", "neg", "pure", "stateful", "stateful", "vwap"]
+    kinds = leaves if depth <= 0 else leaves + ["arith", "arith", "neg", "pure", "stateful", "stateful", "vwap",
+                                                "quantile"]
     kind = draw(st.sampled_from(kinds))
     if kind == "series":
         return draw(st.sampled_from(SERIES_PICK))
@@ -49,8 +53,13 @@ def _num(draw, depth: int, sig_nums: list[str]) -> str:
         return f"-({_num(draw, depth - 1, sig_nums)})"
     if kind == "pure":
         fn = draw(st.sampled_from(["abs", "sign", "min", "max", "clip", "imbalance"]))
-        arity = {"abs": 1, "sign": 1, "min": 2, "max": 2, "clip": 3, "imbalance": 0}[fn]
+        if fn == "imbalance":
+            return f"imbalance({draw(st.sampled_from(LEVELS))})"
+        arity = {"abs": 1, "sign": 1, "min": 2, "max": 2, "clip": 3}[fn]
         return f"{fn}({', '.join(_num(draw, depth - 1, sig_nums) for _ in range(arity))})"
+    if kind == "quantile":
+        x = _num(draw, depth - 1, sig_nums)
+        return f"rolling_quantile({x}, {draw(st.sampled_from(WINDOWS))}, {draw(st.sampled_from(QUANTILES))})"
     if kind == "stateful":
         fn = draw(st.sampled_from(STATEFUL1))
         return f"{fn}({_num(draw, depth - 1, sig_nums)}, {draw(st.sampled_from(WINDOWS))})"
@@ -95,7 +104,7 @@ def signal_sets(draw) -> dict[str, str]:
 
 
 _VALUES = st.one_of(
-    st.none(), st.sampled_from([0.0, 1.0, 2.0, 0.5, -1.0, 3.0, 100.25]),
+    st.none(), st.sampled_from([0.0, 1.0, 2.0, 0.5, -1.0, 3.0, 100.25, 1e308, -1e308]),
     st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 1e300]),
     st.floats(-1e6, 1e6, allow_nan=False), st.integers(0, 5).map(float),
 )
@@ -146,7 +155,7 @@ def _enc(rows: list[list]) -> list[str]:
 
 
 def _cpp_batch(cases: list[tuple[dict, list[dict], list[str]]], tmp_path) -> str:
-    parts = ["#include <array>", "#include <cmath>", "#include <cstdint>", "#include <cstdio>", "#include <cstring>",
+    parts = ["#include <algorithm>", "#include <array>", "#include <cmath>", "#include <cstdint>", "#include <cstdio>", "#include <cstring>",
              "#include <limits>", "#include <memory>", "#include <string>", "#include <iostream>", "",
              cpp_runtime(), ""]
     for i, (typed, _, _) in enumerate(cases):
@@ -170,8 +179,7 @@ static void print_value(sfsig::V v) {
 }
 static void print_value(sfsig::B b) { std::printf(b.ok ? (b.v ? " T" : " F") : " u"); }
 static bool read_inputs(sfsig::Inputs& in) {
-  sfsig::V* f[] = {&in.mid, &in.spread, &in.bid, &in.ask, &in.bid_size, &in.ask_size, &in.microprice, &in.last,
-                   &in.last_size, &in.open, &in.high, &in.low, &in.close, &in.volume};
+  sfsig::V* f[] = {@FIELDS@};
   for (auto* p : f) {
     std::string tok;
     if (!(std::cin >> tok)) return false;
@@ -185,6 +193,7 @@ int main() {
     std::printf("case %d\n", c);
     switch (c) {
 """)
+    parts[-1] = parts[-1].replace("@FIELDS@", ", ".join(f"&in.{name}" for name in SERIES_ORDER))
     for i, (typed, _, _) in enumerate(cases):
         prints = " ".join(f"print_value(s->sig_{name}());" for name in typed)
         parts.append(f"      case {i}: {{ auto s = std::make_unique<case{i}::Signals>(); for (int k = 0; k < n; ++k) {{"
