@@ -39,7 +39,7 @@ EXAMPLES = sorted(p.stem for p in (REPO / "specs").glob("*.yaml"))
 
 #: Region code that makes any strategy type do nothing (the planted defect).
 DO_NOTHING = {
-    "directional": RegionCode(cpp="r = Roles{};\n(void)pos;", python="r = Roles()"),
+    "directional": RegionCode(cpp="r = Roles{};", python="r = Roles()"),
     "market_making": RegionCode(cpp="want_bid = false;\nwant_ask = false;",
                                 python="want_bid = False\nwant_ask = False"),
 }
