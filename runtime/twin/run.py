@@ -25,7 +25,8 @@ from pathlib import Path
 
 from .abi import Instrument
 from .driver import create, decode_tape_text, encode_tape_text, replay
-from .market import bars, books
+from .market import market_for
+from .params import Params
 from .sim import simulate
 
 
@@ -47,16 +48,13 @@ def load_module(strategy_file: str):  # noqa: ANN201 - a module
     return module
 
 
-def _market(kind: str, seed: int, events: int, instruments: list[Instrument]) -> list[dict]:
-    """A seeded market around 100 quote units per instrument."""
-    if kind == "bars":
-        return bars(seed, events)
-    starts = [10 ** 9 // i.tick_size_e9 * 100 for i in instruments]
-    if kind == "pairs":
-        return books(seed, events, starts, trades=False)
-    if kind == "books":
-        return books(seed, events, starts)
-    raise ValueError(f"unknown market kind {kind!r} (bars, books, pairs)")
+def _market(kind: str, seed: int, events: int, instruments: list[Instrument], params_text: str) -> list[dict]:
+    """A seeded market around 100 quote units per instrument, shaped by the strategy's
+    instruments and parameters (:func:`market_for`)."""
+    if kind not in ("bars", "books", "pairs"):
+        raise ValueError(f"unknown market kind {kind!r} (bars, books, pairs)")
+    return market_for(kind, seed, events, [i.tick_size_e9 for i in instruments],
+                      [i.lot_size_e9 for i in instruments], Params.parse(params_text))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if simulate_spec is not None:
             kind, seed, events, out_tape = simulate_spec
-            market = _market(kind, int(seed), int(events), instruments)
+            market = _market(kind, int(seed), int(events), instruments, Path(params_file).read_text())
             tape, decisions = simulate(strategy, market, len(instruments))
             Path(out_tape).write_text(encode_tape_text(tape))
         else:

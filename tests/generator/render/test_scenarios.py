@@ -209,3 +209,99 @@ def test_generated_cpp_test_refuses_an_empty_expectation_list(tmp_path):
     (tmp_path / "cpp" / "test_strategy.cpp").write_text(text)
     res = _run_cpp_test(tmp_path, loaded)
     assert res.returncode != 0 and "cannot fail" in res.stderr, res.stdout + res.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# the parity step's simulated market, shaped by the spec: it must make the strategy trade, and the
+# C++ plugin must then make the same decisions (a mutated twin must not)
+
+HARNESS_SRC = REPO / "sandbox" / "harness" / "parity_harness.cpp"
+PARITY_KEYS = ["obi-tight", "pair-l2-ols", "pair-bars-ols", "pair-bars-fixed", "book-momentum", "mr-reversing"]
+
+
+def _twin_module(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(f"twin_{name.replace('-', '_')}_{abs(hash(path))}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _simulated(loaded, root: Path, python_text: str | None = None):
+    from stratforge.generator.pipeline import instruments_of, parity_market
+    from stratforge.runtime.twin import Instrument, create, simulate
+    from stratforge.runtime.twin.run import _market
+
+    files = render_sources(loaded, build_id="test")
+    if python_text is not None:
+        files["python/strategy.py"] = python_text
+    _write(root, files)
+    insts = [Instrument(i, s, t, lot) for i, (s, t, lot) in enumerate(instruments_of(loaded.spec))]
+    kind, seed, events = parity_market(loaded.spec)
+    params = (root / "params.txt").read_text()
+    mod = _twin_module(root / "python" / "strategy.py", loaded.spec.metadata.name)
+    market = _market(kind, seed, events, insts, params)
+    tape, decisions = simulate(create(mod.STRATEGY, params, insts), market, len(insts))
+    return insts, tape, decisions
+
+
+@pytest.mark.parametrize("key", PARITY_KEYS)
+def test_parity_market_makes_the_strategy_trade(tmp_path, key):
+    """Old market: no order for max_spread_ticks 1 (spreads were 2 or 4 ticks) nor for a pair whose
+    legs have different tick sizes (the hedge leg rounded to 0 lots); a pair on bars got one bar
+    instrument."""
+    _, _, decisions = _simulated(_loaded(tmp_path, key), tmp_path / "b")
+    sides = {(d["inst"], d["side"]) for d in decisions if d["op"] == "submit"}
+    assert sides, "the parity market never made the strategy trade"
+    if key.startswith("pair"):
+        assert {i for i, _ in sides} == {0, 1}
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    if CXX is None:
+        pytest.skip("no C++ compiler on PATH")
+    out = tmp_path_factory.mktemp("harness") / "parity_harness"
+    res = subprocess.run([CXX, *CXXFLAGS, "-I", str(ENGINE_INCLUDE), str(HARNESS_SRC), "-o", str(out), "-ldl"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-4000:]
+    return out
+
+
+def _cpp_decisions(harness: Path, root: Path, loaded, insts, tape) -> list[dict]:
+    import json
+
+    from stratforge.runtime.twin import encode_tape_text
+
+    cmd = [CXX, *CXXFLAGS, "-I", str(ENGINE_INCLUDE), '-DSF_BUILD_ID="test"', f'-DSF_SPEC_HASH="{loaded.hash}"',
+           "-fPIC", "-shared", str(root / "cpp" / "strategy.cpp"), "-o", str(root / "plugin.so")]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-4000:]
+    args = [str(harness), str(root / "plugin.so"), str(root / "params.txt"), str(len(insts))]
+    for i in insts:
+        args += [i.symbol, str(i.tick_size_e9), str(i.lot_size_e9)]
+    res = subprocess.run(args, input=encode_tape_text(tape), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    return [json.loads(line) for line in res.stdout.splitlines()]
+
+
+@needs_cxx
+@pytest.mark.slow
+@pytest.mark.parametrize("key", PARITY_KEYS)
+def test_cpp_and_twin_agree_on_the_spec_shaped_market(tmp_path, harness, key):
+    loaded = _loaded(tmp_path, key)
+    insts, tape, py = _simulated(loaded, tmp_path / "b")
+    assert any(d["op"] == "submit" for d in py)
+    assert _cpp_decisions(harness, tmp_path / "b", loaded, insts, tape) == py
+
+
+@needs_cxx
+@pytest.mark.slow
+def test_a_mutated_twin_fails_parity(tmp_path, harness):
+    """The planted defect: the twin's order size off by one lot on a reversal-free path."""
+    loaded = _loaded(tmp_path, "book-momentum")
+    text = render_sources(loaded, build_id="test")["python/strategy.py"]
+    mutated = text.replace("qty = delta if delta > 0 else -delta", "qty = (delta if delta > 0 else -delta) + 1")
+    assert mutated != text
+    insts, tape, py = _simulated(loaded, tmp_path / "b", python_text=mutated)
+    cpp = _cpp_decisions(harness, tmp_path / "b", loaded, insts, tape)
+    assert any(d["op"] == "submit" for d in py) and cpp != py
