@@ -305,3 +305,75 @@ def test_a_mutated_twin_fails_parity(tmp_path, harness):
     insts, tape, py = _simulated(loaded, tmp_path / "b", python_text=mutated)
     cpp = _cpp_decisions(harness, tmp_path / "b", loaded, insts, tape)
     assert any(d["op"] == "submit" for d in py) and cpp != py
+
+
+# ------------------------------------------------------------------------------------------------
+# risk-aware sizing: a reversal larger than risk.max_order_qty is a close, then an open
+
+
+def _reversal_decisions(tmp_path: Path, d: dict) -> tuple[list[dict], int]:
+    """The twin flat through a quiet warm-up (|z| = 1, inside the bands), then holding -order_qty
+    when a plunge fires its long entry: the decisions over that bar, the close's fill and the next
+    bar."""
+    from stratforge.runtime.twin import Instrument, create, replay
+
+    loaded = u.write_spec(tmp_path, d)
+    root = tmp_path / "b"
+    _write(root, render_sources(loaded, build_id="test"))
+    ctx = render_context(loaded, build_id="test")
+    q = next(p.value for p in ctx.params if p.name == "order_qty_lots")
+    mod = _twin_module(root / "python" / "strategy.py", loaded.spec.metadata.name)
+    inst = [Instrument(0, "ZZX", ctx.instruments[0]["tick_size_e9"], ctx.instruments[0]["lot_size_e9"])]
+    window = int(d["strategy"]["params"]["window"])
+    closes = [4000 + (7 if i % 2 else 0) for i in range(window + 3)] + [3000]  # a plunge: z far below -entry_z
+    tape = [{"cb": "bar", "t": (i + 1) * SEC, "pos": [-q if i == len(closes) - 1 else 0], "bar": {
+        "end_ts": (i + 1) * SEC, "recv_ts": (i + 1) * SEC, "instrument": 0, "open": c, "high": c, "low": c,
+        "close": c, "volume": 100}} for i, c in enumerate(closes)]
+    t = tape[-1]["t"]
+    tape.append({"cb": "fill", "t": t + 1, "pos": [0], "fill": {
+        "ts": t + 1, "order_id": 1, "instrument": 0, "side": SF_SIDE_BUY, "liquidity": 2, "px": 3000, "qty": q,
+        "leaves_qty": 0, "position": 0, "fee": 0.0}})
+    tape.append({"cb": "bar", "t": t + SEC, "pos": [0], "bar": {
+        "end_ts": t + SEC, "recv_ts": t + SEC, "instrument": 0, "open": 3010, "high": 3010, "low": 3010,
+        "close": 3010, "volume": 100}})
+    decisions = replay(create(mod.STRATEGY, (root / "params.txt").read_text(), inst), tape)
+    return [x for x in decisions if x["op"] == "submit"], q
+
+
+SEC = 1_000_000_000
+
+
+def test_a_reversal_above_max_order_qty_is_split_into_close_then_open(tmp_path):
+    """Old template: one BUY of 2 x order_qty, which risk.max_order_qty refuses in the runtime while
+    backtrader fills it (the bar-agreement gate then failed)."""
+    submits, q = _reversal_decisions(tmp_path, u.reversing_mean_reversion())
+    assert [(x["side"], x["qty"]) for x in submits] == [(SF_SIDE_BUY, q), (SF_SIDE_BUY, q)]
+    assert submits[0]["seq"] < submits[1]["seq"]  # the open waits for the close's fill
+
+
+def test_a_reversal_within_max_order_qty_stays_one_order(tmp_path):
+    d = u.reversing_mean_reversion()
+    d["risk"]["max_order_qty"] = 40
+    submits, q = _reversal_decisions(tmp_path, d)
+    plunge = [(x["side"], x["qty"]) for x in submits if x["seq"] == submits[0]["seq"]]
+    assert plunge == [(SF_SIDE_BUY, 2 * q)]
+
+
+@pytest.mark.slow
+def test_build_of_a_reversing_spec_passes_bar_agreement(tmp_path):
+    """End to end: the runtime (risk gate on) and backtrader (no risk gate) now fill the same orders."""
+    import json
+
+    from click.testing import CliRunner
+
+    from stratforge.cli import main
+
+    loaded = u.write_spec(tmp_path, u.reversing_mean_reversion())
+    res = CliRunner().invoke(main, ["build", str(loaded.source), "--out", str(tmp_path / "s"),
+                                    "--build-dir", str(tmp_path / "bd")])
+    assert "internal error" not in res.output and "Traceback" not in res.output, res.output
+    card = json.loads((tmp_path / "s" / "mr-reversing" / "scorecard.json").read_text())
+    text = json.dumps(card)
+    assert "MAX_ORDER_QTY" not in text, res.output
+    gates = {g["gate"] if "gate" in g else g.get("name"): g for g in card["gates"]}
+    assert gates["bar_agreement"]["status"] == "PASS", gates["bar_agreement"]
