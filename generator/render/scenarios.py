@@ -36,6 +36,7 @@ import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from stratforge.errors import UserInputError
 from stratforge.generator.expr import Evaluator
 from stratforge.generator.expr.evaluator import Zscore
 from stratforge.runtime.twin.abi import SF_SIDE_BUY, SF_SIDE_SELL
@@ -52,8 +53,9 @@ _TAIL = 60
 _MAX_UPDATES = 20_000
 
 
-class ScenarioError(RenderError):
-    """No callback tape can show the spec's documented behaviour (its strategy never acts)."""
+class ScenarioError(RenderError, UserInputError):
+    """No callback tape can show the spec's documented behaviour (its strategy never acts): a
+    problem of the spec, reported as the render step's failure, never as an internal error."""
 
 
 def _book(t: int, inst: int, bid: int, ask: int, bq: int, aq: int, pos: list[int],

@@ -377,3 +377,40 @@ def test_build_of_a_reversing_spec_passes_bar_agreement(tmp_path):
     assert "MAX_ORDER_QTY" not in text, res.output
     gates = {g["gate"] if "gate" in g else g.get("name"): g for g in card["gates"]}
     assert gates["bar_agreement"]["status"] == "PASS", gates["bar_agreement"]
+
+
+# ------------------------------------------------------------------------------------------------
+# rules: a spec whose strategy can never trade is refused at validation, with the fix named
+
+
+def _spec_error(tmp_path: Path, d: dict) -> str:
+    from stratforge.errors import SpecError
+
+    with pytest.raises(SpecError) as info:
+        u.write_spec(tmp_path, d)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("make", [u.long_only_mean_reversion, lambda: u.pair_mixed_ticks("bars", "fixed")])
+def test_an_entry_z_no_z_score_can_reach_is_refused(tmp_path, make):
+    d = make()
+    w = d["strategy"]["params"]["window"]
+    d["strategy"]["params"]["entry_z"] = round((w - 1) ** 0.5 + 0.01, 3)
+    msg = _spec_error(tmp_path, d)
+    assert "entry_z" in msg and "never be reached" in msg and f"window {w}" in msg
+    d["strategy"]["params"]["entry_z"] = round((w - 1) ** 0.5 - 0.05, 3)
+    u.write_spec(tmp_path, d)  # just below the bound: valid, and a scenario exists
+    assert scenario(render_context(u.write_spec(tmp_path, d), build_id="x"))[1]
+
+
+def test_a_fixed_hedge_that_rounds_to_zero_lots_is_refused(tmp_path):
+    d = u.pair_mixed_ticks("bars", "fixed")
+    d["strategy"]["instruments"][1]["lot_size"] = "100"  # 0.8 x 10 = 8 units: 0.08 lots of leg 2
+    msg = _spec_error(tmp_path, d)
+    assert "rounds to 0" in msg and "order_qty" in msg and "BBQ" in msg
+
+
+def test_book_driven_momentum_builds_a_bundle_without_internal_error(tmp_path):
+    """Old code: NotImplementedError from the scenario, shown as "internal error"."""
+    files = render_sources(u.write_spec(tmp_path, u.book_momentum()), build_id="x")
+    assert "on_book" in files["python/strategy.py"] and files["tests/scenario.tape"]
