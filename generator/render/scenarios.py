@@ -208,10 +208,11 @@ def _directional(ctx: StrategyContext) -> tuple[list[dict[str, Any]], list[tuple
         # roles written as code (no role signals): every candidate path in one tape; any order
         tape: list[dict[str, Any]] = []
         t0 = 0
-        for _, path in _paths(n_warm, base):
-            recs = _lay_out(ctx, path, trades, t0, "balanced")
-            tape += recs
-            t0 = recs[-1]["t"] + SEC
+        for flavour in (("balanced", "bid-heavy", "ask-heavy") if ctx.data == "book" else ("bars",)):
+            for _, path in _paths(n_warm, base):
+                recs = _lay_out(ctx, path, trades, t0, flavour)
+                tape += recs
+                t0 = recs[-1]["t"] + SEC
         return tape, [("submit", 0, 0)]
     tried = []
     for name, path in _paths(n_warm, base):
