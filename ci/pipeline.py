@@ -465,5 +465,5 @@ def build(spec_path: Path, *, backend: Backend, ws: Workspace, out_root: Path,
     return score_bundle(result.bundle, backend=backend, ws=ws, progress=progress)
 
 
-__all__ = ["BUILD_STEPS", "BacktestOutcome", "Bundle", "ScoreOutcome", "build_failure_verdict", "Workspace", "backtest_bundle", "build",
-           "load_bundle", "provenance", "score_bundle", "static_findings", "test_bundle"]
+__all__ = ["BUILD_STEPS", "BacktestOutcome", "Bundle", "ScoreOutcome", "Workspace", "backtest_bundle", "build",
+           "build_failure_verdict", "load_bundle", "provenance", "score_bundle", "static_findings", "test_bundle"]
