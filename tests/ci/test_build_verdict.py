@@ -59,3 +59,26 @@ def test_build_of_a_strategy_the_parity_market_cannot_make_trade_is_inconclusive
     assert res.exit_code == 1, res.output
     assert "Verdict: INCONCLUSIVE" in res.output and "never made the strategy trade" in res.output, res.output
     assert "did not build" not in res.output and "internal error" not in res.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [u.book_momentum, u.obi_tight_spread, lambda: u.pair_mixed_ticks("l2", "rolling_ols"),
+                                  u.long_only_mean_reversion])
+def test_new_specs_build_end_to_end_and_only_their_strategy_can_fail(tmp_path, make):
+    """Book-driven momentum (old: internal error), an imbalance scalper with max_spread_ticks 1 and
+    a pair whose legs have different tick sizes (old: no orders on the parity market, "the code did
+    not build"), a long-only mean reversion (old: a behaviour test that could not fail): each builds
+    to a scorecard in which every pipeline gate (tests, sanitizers, static checks, parity, bias,
+    bar agreement) passes; only the strategy's own performance may fail."""
+    import json
+
+    d = make()
+    loaded = u.write_spec(tmp_path, d)
+    res = CliRunner().invoke(main, ["build", str(loaded.source), "--out", str(tmp_path / "s"),
+                                    "--build-dir", str(tmp_path / "b")])
+    assert "internal error" not in res.output and "Traceback" not in res.output, res.output
+    card = json.loads((tmp_path / "s" / d["metadata"]["name"] / "scorecard.json").read_text())
+    assert res.exit_code == (0 if card["verdict"] == "PASS" else 1), res.output
+    pipeline = {g["name"]: g["status"] for g in card["gates"] if g["kind"] in ("quality", "run")}
+    assert set(pipeline.values()) == {"PASS"}, pipeline
+    assert "run-parity" in res.output and "decisions identical" in res.output
