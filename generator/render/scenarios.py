@@ -277,7 +277,9 @@ def _first_decisions(ctx: StrategyContext, recs: list[dict[str, Any]], qty: int,
             tr = rec["trade"]
             oracle.trade(tr["px"], tr["qty"])
             px_x2 = bid + ask
-        r = {n: oracle.role(ctx, n) for n in ("entry_long", "exit_long", "entry_short", "exit_short")}
+        ref = _obi_reference(ctx, rec) if ctx.type == "order_book_imbalance" else {}
+        r = {n: oracle.role(ctx, n) if ctx.roles.get(n) is not None else ref.get(n, False)
+             for n in ("entry_long", "exit_long", "entry_short", "exit_short")}
         if pos == 0:
             side = SF_SIDE_BUY if allow_long and r["entry_long"] else \
                 SF_SIDE_SELL if allow_short and r["entry_short"] else 0
@@ -302,6 +304,25 @@ def _first_decisions(ctx: StrategyContext, recs: list[dict[str, Any]], qty: int,
     return out, expect
 
 
+def _obi_reference(ctx: StrategyContext, rec: dict[str, Any]) -> dict[str, bool]:
+    """The imbalance template's reference conditions on a book record (none on trades)."""
+    if rec["cb"] != "book" or "levels" not in rec:
+        return {}
+    b, lv = rec["book"], rec["levels"]
+    if b["ask_px"] <= b["bid_px"]:
+        return {}
+    n = int(_param(ctx, "levels"))
+    bid_sum = sum(q for _, q in lv["bid"][:n])
+    ask_sum = sum(q for _, q in lv["ask"][:n])
+    if bid_sum + ask_sum <= 0:
+        return {}
+    imb = float(bid_sum - ask_sum) / float(bid_sum + ask_sum)
+    spread_ok = b["ask_px"] - b["bid_px"] <= int(_param(ctx, "max_spread_ticks"))
+    th, ex = float(_param(ctx, "entry_threshold")), float(_param(ctx, "exit_threshold"))
+    return {"entry_long": spread_ok and imb >= th, "entry_short": spread_ok and imb <= -th,
+            "exit_long": imb < ex, "exit_short": imb > -ex}
+
+
 # ------------------------------------------------------------------------------------------------
 # order-book imbalance, market making, pairs
 
@@ -314,8 +335,7 @@ def _obi(ctx: StrategyContext) -> tuple[list[dict[str, Any]], list[tuple[str, in
     th = float(_param(ctx, "entry_threshold"))
     hold = int(_param(ctx, "hold_ns"))
     if ctx.roles.get("entry_long") is not None or ctx.roles.get("entry_short") is not None:
-        raise ScenarioError("an order_book_imbalance spec with its own entry signals has no derived scenario; "
-                            "use type custom for signal-driven entries")
+        return _directional(ctx)  # its own entry signals decide: the signal oracle (+ the reference rule)
     # per level: ask 1 lot, bid heavy enough that (B - A) / (B + A) >= entry_threshold
     heavy = int(math.ceil((1.0 + th) / (1.0 - th))) + 1
     lv = {"bid": [[base - 1 - d, heavy] for d in range(max(levels, 1))],

@@ -31,6 +31,7 @@ USER_SPECS = {
     "book-mr": u.book_mean_reversion,
     "custom-breakdown": u.custom_breakout,
     "obi-tight": u.obi_tight_spread,
+    "obi-own-short": u.obi_with_signals,
     "pair-l2-ols": lambda: u.pair_mixed_ticks("l2", "rolling_ols"),
     "pair-bars-ols": lambda: u.pair_mixed_ticks("bars", "rolling_ols"),
     "pair-bars-fixed": lambda: u.pair_mixed_ticks("bars", "fixed"),
@@ -109,6 +110,17 @@ def test_pair_on_daily_bars_gets_a_bar_tape(tmp_path):
     assert [e[1] for e in expect] == [0, 1]
 
 
+def test_obi_with_its_own_entry_signal_gets_a_scenario_from_it(tmp_path):
+    """Old code: the reference tape and expectations whatever the spec's signals said. With the long
+    side's reference rule taken away (a threshold no book can reach on the candidate books), the
+    expected entry is the spec's own short signal."""
+    d = u.obi_with_signals()
+    d["strategy"]["params"]["entry_threshold"] = 0.99
+    d["strategy"]["params"]["exit_threshold"] = 0.98
+    tape, expect = scenario(render_context(u.write_spec(tmp_path, d), build_id="x"))
+    assert expect[0] == ("submit", 0, SF_SIDE_SELL)
+
+
 def test_obi_scenario_respects_the_spread_limit_and_threshold(tmp_path):
     d = u.obi_tight_spread()
     d["strategy"]["params"]["entry_threshold"] = 0.93
@@ -180,7 +192,7 @@ def _run_cpp_test(root: Path, loaded) -> subprocess.CompletedProcess:
 
 
 #: One spec per behaviour the issue names (the C++ compile is the slow part).
-CPP_KEYS = ["mr-long-only", "book-momentum", "custom-breakdown", "obi-tight", "pair-l2-ols", "pair-bars-fixed",
+CPP_KEYS = ["mr-long-only", "book-momentum", "custom-breakdown", "obi-tight", "obi-own-short", "pair-l2-ols", "pair-bars-fixed",
             "btc-perp-avellaneda"]
 
 

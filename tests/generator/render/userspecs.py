@@ -109,3 +109,13 @@ def pair_mixed_ticks(data: str = "l2", mode: str = "rolling_ols") -> dict[str, A
     return spec_dict(f"pair-mixed-ticks-{data}-{mode.replace('_', '-')}", "stat_arb",
                      {"hedge_ratio": hedge, "window": 60, "entry_z": 2.1, "exit_z": 0.4, "order_qty": 10},
                      data=data, instruments=[_inst("AAQ", "0.01", "1"), _inst("BBQ", "0.25", "1")])
+
+
+def obi_with_signals() -> dict[str, Any]:
+    """An imbalance scalper whose short side is its own signal (top-of-book lean and a widening
+    spread); the long side stays the reference rule."""
+    return spec_dict("obi-own-short", "order_book_imbalance",
+                     {"levels": 4, "entry_threshold": 0.55, "exit_threshold": 0.05, "hold_ns": 700000000,
+                      "max_spread_ticks": 2, "order_qty": 10}, data="l2",
+                     extra={"signals": {"entry_short": "imbalance() < -0.6 and mid < lag(mid, 3)",
+                                        "exit_short": "imbalance() > 0"}})
