@@ -408,6 +408,29 @@ def _pair(ctx: StrategyContext) -> tuple[list[dict[str, Any]], list[tuple[str, i
     beta = max(1.0, 2.0 * lot2 / (qty * lot1)) if rolling else float(_param(ctx, "hedge_ratio"))
     p2_0 = 100.0
     p1_0 = beta * p2_0 + 10.0
+    noise = max(2 * tick1, 2 * int(beta * tick2)) * 1e-9  # the spread wiggles by a few ticks of either leg
+    tried = 0
+    # leg 2 swings by tens of its ticks, or by more when leg 1's ticks are coarse (so the OLS slope
+    # is not moved by the jump); leg 1 then jumps up or down by a large or a moderate amount
+    for amp2 in (max(1.0, 40 * tick2 * 1e-9), max(10.0, 400 * tick2 * 1e-9, 40 * tick1 * 1e-9 / beta)):
+        for sign in (1.0, -1.0):
+            for size in (max(50 * noise, p1_0 * 0.2), max(10 * noise, p1_0 * 0.02)):
+                tried += 1
+                recs = _pair_tape(ctx, n, beta, p2_0, amp2, noise, sign * size)
+                first = _pair_entry(ctx, recs, qty, rolling)
+                if first is not None:
+                    k, sides = first
+                    return recs[:k + 1], [("submit", 0, sides[0]), ("submit", 1, sides[1])]
+    raise ScenarioError(f"no derived market makes this pair enter ({tried} candidate tapes): the z-score of the "
+                        f"spread over {ctx.consts['window']} updates never passes entry_z, or the hedge leg rounds "
+                        f"to 0 lots of {ctx.instruments[1]['symbol']}")
+
+
+def _pair_tape(ctx: StrategyContext, n: int, beta: float, p2_0: float, amp2: float, noise: float,
+               jump: float) -> list[dict[str, Any]]:
+    """Leg 2 around ``p2_0``, leg 1 = beta * leg 2 + 10 + a small wiggle, n updates of each (leg
+    2 first), then leg 1 alone moves by ``jump`` (quote units); prices in each leg's own ticks."""
+    (tick1, _), (tick2, _) = ((i["tick_size_e9"], i["lot_size_e9"]) for i in ctx.instruments)
     recs: list[dict[str, Any]] = []
 
     def emit(t: int, inst: int, price: float, tick: int) -> None:
@@ -417,22 +440,14 @@ def _pair(ctx: StrategyContext) -> tuple[list[dict[str, Any]], list[tuple[str, i
         else:
             recs.append(_book(t, inst, ticks - 1, ticks + 1, 10, 10, [0, 0]))
 
-    amp2 = max(1.0, 40 * tick2 * 1e-9)  # leg 2 moves by tens of its ticks
-    noise = max(2 * tick1, 2 * int(beta * tick2)) * 1e-9  # the spread wiggles by a few ticks of either leg
+    p2 = p2_0
     for i in range(n):
         p2 = p2_0 + amp2 * math.sin(i / 37.0)
         p1 = beta * p2 + 10.0 + noise * math.sin(i / 5.0)
         emit(2 * i * SEC // 10, 1, p2, tick2)
         emit((2 * i + 1) * SEC // 10, 0, p1, tick1)
-    # leg 1 jumps: the spread far above its mean (z near its largest possible value)
-    emit(2 * n * SEC // 10, 0, p1_0 + max(50 * noise, p1_0 * 0.2) + amp2 * beta, tick1)
-    first = _pair_entry(ctx, recs, qty, rolling)
-    if first is None:
-        raise ScenarioError(f"no derived market makes this pair enter: the z-score of the spread over "
-                            f"{ctx.consts['window']} updates never passes entry_z, or the hedge leg rounds to 0 "
-                            f"lots of {ctx.instruments[1]['symbol']}")
-    k, sides = first
-    return recs[:k + 1], [("submit", 0, sides[0]), ("submit", 1, sides[1])]
+    emit(2 * n * SEC // 10, 0, beta * p2 + 10.0 + jump, tick1)
+    return recs
 
 
 def _pair_entry(ctx: StrategyContext, recs: list[dict[str, Any]], qty: int, rolling: bool):

@@ -239,9 +239,15 @@ def _twin_module(path: Path, name: str):
 
 
 def _simulated(loaded, root: Path, python_text: str | None = None):
+    """The closed-loop parity run as the sandbox starts it (``python -m stratforge.runtime.twin.run
+    --simulate KIND SEED EVENTS ...``, here in process): the tape and the twin's decisions."""
+    import contextlib
+    import io
+    import json
+
     from stratforge.generator.pipeline import instruments_of, parity_market
-    from stratforge.runtime.twin import Instrument, create, simulate
-    from stratforge.runtime.twin.run import _market
+    from stratforge.runtime.twin import Instrument, decode_tape_text
+    from stratforge.runtime.twin import run as twin_run
 
     files = render_sources(loaded, build_id="test")
     if python_text is not None:
@@ -249,11 +255,15 @@ def _simulated(loaded, root: Path, python_text: str | None = None):
     _write(root, files)
     insts = [Instrument(i, s, t, lot) for i, (s, t, lot) in enumerate(instruments_of(loaded.spec))]
     kind, seed, events = parity_market(loaded.spec)
-    params = (root / "params.txt").read_text()
-    mod = _twin_module(root / "python" / "strategy.py", loaded.spec.metadata.name)
-    market = _market(kind, seed, events, insts, params)
-    tape, decisions = simulate(create(mod.STRATEGY, params, insts), market, len(insts))
-    return insts, tape, decisions
+    args = ["--simulate", kind, str(seed), str(events), str(root / "tape.txt"), str(root / "python" / "strategy.py"),
+            str(root / "params.txt"), str(len(insts))]
+    for i in insts:
+        args += [i.symbol, str(i.tick_size_e9), str(i.lot_size_e9)]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert twin_run.main(args) == 0
+    tape = decode_tape_text((root / "tape.txt").read_text())
+    return insts, tape, [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize("key", PARITY_KEYS)
@@ -426,3 +436,15 @@ def test_book_driven_momentum_builds_a_bundle_without_internal_error(tmp_path):
     """Old code: NotImplementedError from the scenario, shown as "internal error"."""
     files = render_sources(u.write_spec(tmp_path, u.book_momentum()), build_id="x")
     assert "on_book" in files["python/strategy.py"] and files["tests/scenario.tape"]
+
+
+@pytest.mark.parametrize("mode", ["rolling_ols", "fixed"])
+@pytest.mark.parametrize("ticks", [("0.01", "0.25"), ("0.05", "0.01"), ("1", "0.01"), ("0.01", "1")])
+def test_pairs_with_other_tick_sizes_get_a_scenario_and_trade_on_the_parity_market(tmp_path, mode, ticks):
+    d = u.pair_mixed_ticks("l2", mode)
+    d["strategy"]["instruments"][0]["tick_size"], d["strategy"]["instruments"][1]["tick_size"] = ticks
+    loaded = u.write_spec(tmp_path, d)
+    _, expect = scenario(render_context(loaded, build_id="x"))
+    assert [e[1] for e in expect] == [0, 1] and expect[0][2] != expect[1][2]
+    _, _, decisions = _simulated(loaded, tmp_path / "b")
+    assert {d["inst"] for d in decisions if d["op"] == "submit"} == {0, 1}
