@@ -399,9 +399,6 @@ def _pair(ctx: StrategyContext) -> tuple[list[dict[str, Any]], list[tuple[str, i
     (tick1, lot1), (tick2, lot2) = ((i["tick_size_e9"], i["lot_size_e9"]) for i in ctx.instruments)
     qty = int(_param(ctx, "order_qty_lots"))
     rolling = bool(ctx.consts["rolling_ols"])
-    if any(ctx.roles.get(r) is not None for r in ("entry_long", "entry_short")):
-        raise ScenarioError("a stat_arb spec with its own entry signals has no derived scenario; its entries "
-                            "follow the spread's z-score (entry_z / exit_z)")
     n = int(ctx.consts["window"]) + (int(ctx.consts["ols_window"]) if rolling else 0) + 5
     # leg 2 near 100 quote units; leg 1 = beta * leg 2 + a stationary spread, beta so that the
     # hedge leg is at least one lot of leg 2
@@ -459,10 +456,16 @@ def _pair_entry(ctx: StrategyContext, recs: list[dict[str, Any]], qty: int, roll
     hr = float(_param(ctx, "hedge_ratio"))
     z = Zscore(int(ctx.consts["window"]))
     ols = _Ols(int(ctx.consts["ols_window"])) if rolling else None
+    oracle = _SignalOracle(ctx)  # the spec's own role signals, on leg 1's series
     mid_x2: list[int | None] = [None, None]
     for k, rec in enumerate(recs):
         b = rec.get("book") or rec["bar"]
         leg = b["instrument"]
+        if leg == 0:
+            if "bid_px" in b:
+                oracle.book(b["bid_px"], b["ask_px"], b["bid_qty"], b["ask_qty"])
+            else:
+                oracle.bar(b)
         mid_x2[leg] = b["bid_px"] + b["ask_px"] if "bid_px" in b else 2 * b["close"]
         if mid_x2[0] is None or mid_x2[1] is None:
             continue
@@ -475,12 +478,16 @@ def _pair_entry(ctx: StrategyContext, recs: list[dict[str, Any]], qty: int, roll
         if not math.isfinite(spread):
             continue
         zv = z.update(spread)
-        if zv is None or not (zv < -entry_z or zv > entry_z):
+        if zv is None:
+            continue
+        long_ = oracle.role(ctx, "entry_long") if ctx.roles.get("entry_long") is not None else zv < -entry_z
+        short = oracle.role(ctx, "entry_short") if ctx.roles.get("entry_short") is not None else zv > entry_z
+        if not (long_ or short):
             continue
         q2 = math.floor(beta * (float(qty) * float(lots[0])) / float(lots[1]) + 0.5)
         if q2 < 1:
             continue
-        return k, ((SF_SIDE_BUY, SF_SIDE_SELL) if zv < -entry_z else (SF_SIDE_SELL, SF_SIDE_BUY))
+        return k, ((SF_SIDE_BUY, SF_SIDE_SELL) if long_ else (SF_SIDE_SELL, SF_SIDE_BUY))
     return None
 
 

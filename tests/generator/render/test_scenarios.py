@@ -35,6 +35,7 @@ USER_SPECS = {
     "pair-l2-ols": lambda: u.pair_mixed_ticks("l2", "rolling_ols"),
     "pair-bars-ols": lambda: u.pair_mixed_ticks("bars", "rolling_ols"),
     "pair-bars-fixed": lambda: u.pair_mixed_ticks("bars", "fixed"),
+    "pair-own-long": u.pair_with_signals,
 }
 EXAMPLES = sorted(p.stem for p in (REPO / "specs").glob("*.yaml"))
 
@@ -193,7 +194,7 @@ def _run_cpp_test(root: Path, loaded) -> subprocess.CompletedProcess:
 
 #: One spec per behaviour the issue names (the C++ compile is the slow part).
 CPP_KEYS = ["mr-long-only", "book-momentum", "custom-breakdown", "obi-tight", "obi-own-short", "pair-l2-ols", "pair-bars-fixed",
-            "btc-perp-avellaneda"]
+            "pair-own-long", "btc-perp-avellaneda"]
 
 
 @needs_cxx

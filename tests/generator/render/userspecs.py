@@ -119,3 +119,12 @@ def obi_with_signals() -> dict[str, Any]:
                       "max_spread_ticks": 2, "order_qty": 10}, data="l2",
                      extra={"signals": {"entry_short": "imbalance() < -0.6 and mid < lag(mid, 3)",
                                         "exit_short": "imbalance() > 0"}})
+
+
+def pair_with_signals() -> dict[str, Any]:
+    """A pair whose long entry is its own signal on leg 1 (a pull-back of its mid); the short side
+    stays the z-score rule."""
+    d = pair_mixed_ticks("l2", "fixed")
+    d["metadata"]["name"] = "pair-own-long"
+    d["strategy"]["signals"] = {"entry_long": "mid < lag(mid, 4) - 0.02", "exit_long": "mid > lag(mid, 4)"}
+    return d
