@@ -7,8 +7,10 @@ Meant to run inside the sandbox (the twin is generated, untrusted code)::
         STRATEGY.py PARAMS.txt N SYMBOL TICK_E9 LOT_E9 ...
 
 The second form runs the twin closed-loop against the toy venue (:func:`simulate`) over a seeded
-synthetic market (MARKET: ``bars``, ``books`` or ``pairs`` — two instruments, no trades), writes
-the complete callback tape to OUT_TAPE (text form) and prints the decisions: the C++ plugin then
+synthetic market (MARKET: ``bars``, ``books`` or ``pairs``), shaped by the strategy's instruments
+and PARAMS.txt (:func:`~.market.market_for`: spreads inside ``max_spread_ticks``, a book lean for
+``entry_threshold``, two legs in their own ticks for a pair, as books or as bars), writes the
+complete callback tape to OUT_TAPE (text form) and prints the decisions: the C++ plugin then
 replays that tape open-loop, and both decision lists must be identical.
 
 The arguments mirror the C++ parity harness (sandbox/harness/parity_harness.cpp), so both sides
