@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stratforge.core.tools import find_executable
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -65,7 +67,7 @@ def machine_info() -> dict:
     import hftbacktest
 
     try:
-        commit = run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"]).stdout.strip()
+        commit = run([str(find_executable("git")), "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"]).stdout.strip()
     except SystemExit:
         commit = ""
     try:
@@ -152,7 +154,7 @@ def hbt_mm_once(arr, tick, lot) -> dict:
 def sf_bench_once(data: Path, latency: bool, workdir: Path, best_of: int = 1) -> dict:
     """One sf-bench process: each workload run `best_of` times back to back, the fastest reported."""
     out = workdir / "sf-bench.json"
-    cmd = ["sf-bench", "--data", str(data), "--repeat", str(best_of), "--json", str(out)]
+    cmd = [str(find_executable("sf-bench")), "--data", str(data), "--repeat", str(best_of), "--json", str(out)]
     if not latency:
         cmd.append("--no-latency")
     run(cmd)
@@ -191,7 +193,7 @@ def verify_prefix(ef, arr_convert, tick: float, lot: float, prefix: int, workdir
     cfg_path = workdir / "prefix.json"
     cfg_path.write_text(json.dumps(cfg))
     tape = workdir / "prefix.tape.jsonl"
-    run(["sf-replay", "--config", str(cfg_path), "--tape", str(tape), "--out", str(workdir / "prefix.results.json"),
+    run([str(find_executable("sf-replay")), "--config", str(cfg_path), "--tape", str(tape), "--out", str(workdir / "prefix.results.json"),
          "--quiet"])
     sf_ts, sf_bid, sf_ask = [], [], []
     with open(tape) as fh:
@@ -282,7 +284,7 @@ def main(argv=None) -> int:
     try:
         # 1. data, once -------------------------------------------------------------------------
         t0 = time.perf_counter()
-        run(["sf-bench", "--synth", str(args.events), "--seed", str(args.seed), "--out", str(data), "--no-run"])
+        run([str(find_executable("sf-bench")), "--synth", str(args.events), "--seed", str(args.seed), "--out", str(data), "--no-run"])
         t_gen = time.perf_counter() - t0
         ef = sff.open_events(data)
         ins = ef.instruments[0]

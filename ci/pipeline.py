@@ -389,15 +389,24 @@ def static_findings(manifest: dict[str, Any]) -> StaticFindings:
     if "static_findings" not in checks:
         return StaticFindings(ran=False)
     found = []
-    for text in checks["static_findings"]:
-        m = re.match(r"(?P<file>[^:]+):(?P<line>\d+)(?::\d+)?:?\s*(?P<rule>[A-Z_]+)?:?\s*(?P<msg>.*)",
-                     str(text))
+    for item in checks["static_findings"]:
+        if isinstance(item, dict):  # structured (generator.checks.Finding.to_dict)
+            found.append(Finding(rule=str(item.get("rule") or "STATIC"), file=str(item.get("file", "")),
+                                 line=int(item.get("line") or 0),
+                                 message=str(item.get("message", ""))))
+            continue
+        m = _FINDING_TEXT.match(str(item))  # bundles written before findings were structured
         if m:
-            found.append(Finding(rule=m["rule"] or "STATIC", file=m["file"], line=int(m["line"]),
-                                 message=m["msg"] or str(text)))
+            found.append(Finding(rule=m["rule"], file=m["file"], line=int(m["line"]),
+                                 message=m["msg"]))
         else:
-            found.append(Finding(rule="STATIC", file="", line=0, message=str(text)))
+            found.append(Finding(rule="STATIC", file="", line=0, message=str(item)))
     return StaticFindings(ran=True, findings=tuple(found))
+
+
+#: ``file:line:col: severity: message [RULE]`` — the text form of generator.checks.Finding.
+_FINDING_TEXT = re.compile(r"(?P<file>[^:]+):(?P<line>\d+):\d+: (?:error|warning): (?P<msg>.*) "
+                           r"\[(?P<rule>[A-Z][A-Z0-9_-]*)\]$")
 
 
 #: Steps that turn the spec into compiled code: a failure there means the code did not build.

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from stratforge import __version__
+from stratforge.core.tools import which
 from stratforge.errors import GeneratedCodeError, StratforgeError
 from stratforge.generator.spec import LoadedSpec, StrategySpec
 
@@ -98,6 +99,21 @@ def needs_llm(spec: StrategySpec) -> bool:
     return not any(name in spec.strategy.signals for name in ("entry_long", "entry_short"))
 
 
+def unused_logic(spec: StrategySpec) -> str | None:
+    """Why the spec's free-text logic will not reach an LLM, or None when it will (or there is none).
+
+    A spec that writes its entry signals itself uses them as written; its ``logic`` then only
+    documents them (the SPY example keeps the reviewed signals beside the words they came from).
+    """
+    if not spec.strategy.logic or needs_llm(spec):
+        return None
+    given = [n for n in ("entry_long", "entry_short") if n in spec.strategy.signals]
+    return (f"strategy.logic is not sent to an LLM: strategy.signals already define "
+            f"{' and '.join(given)}, which are used as written (the logic only documents them). "
+            f"To have the LLM write the signals from the logic, remove "
+            f"{'them' if len(given) > 1 else given[0]} from strategy.signals.")
+
+
 def with_signals(spec: StrategySpec, signals: dict[str, str]) -> StrategySpec:
     """``spec`` with extra signals appended, re-validated (rules and type checks run again)."""
     data = spec.model_dump(mode="python")
@@ -110,8 +126,11 @@ def with_signals(spec: StrategySpec, signals: dict[str, str]) -> StrategySpec:
 
 def compiler_version() -> str:
     """First line of ``g++ --version`` (part of the build identity)."""
+    gxx = which("g++")
+    if gxx is None:
+        return "g++ unavailable"
     try:
-        out = subprocess.run(["g++", "--version"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run([str(gxx), "--version"], capture_output=True, text=True, timeout=30)
         return out.stdout.splitlines()[0].strip() if out.returncode == 0 else "g++ unavailable"
     except (OSError, subprocess.TimeoutExpired, IndexError):
         return "g++ unavailable"
@@ -238,6 +257,8 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
     effective = spec
     regions: dict[str, Any] | None = None
     llm_info: dict[str, Any] = {"used": False}
+    if (why_unused := unused_logic(spec)) is not None:
+        llm_info["logic_unused"] = why_unused
     outcome: tuple[list[StepResult], dict[str, str], str, list[Any]] | None = None
     if needs_llm(spec):
         if provider is None:
@@ -323,7 +344,7 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
         "sources": {rel: _sha256((staging / rel).read_bytes())
                     for rel in sorted([*files, "spec.yaml"])},
         "toolchain": {"compiler": compiler_version()},
-        "checks": {"static_findings": [str(f) for f in findings],
+        "checks": {"static_findings": [f.to_dict() for f in findings],
                    "steps": [s.name for s in steps]},
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",

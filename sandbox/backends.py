@@ -1,67 +1,40 @@
-"""The sandbox backends by name, with whether each can run here.
-
-``get_backend("local" | "docker" | "kubernetes", **options)`` builds one; ``list_backends()``
-says which are available and why not. The docker and kubernetes client packages are imported
-only when those backends are used (optional extras ``docker`` and ``k8s``).
-"""
+"""Choosing a sandbox backend by name: ``local`` (bubblewrap on this machine), ``docker`` (a
+container per run) or ``kubernetes`` (a Job per run). Each is checked before use, so a missing
+engine or cluster is one clear line, never a traceback half-way through a build."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Literal
 
 from stratforge.sandbox.base import Backend
+from stratforge.sandbox.docker_backend import DockerBackend
+from stratforge.sandbox.kubernetes_backend import KubernetesBackend
+from stratforge.sandbox.local import LocalBackend
+
+BackendName = Literal["local", "docker", "kubernetes"]
+BACKEND_NAMES: tuple[BackendName, ...] = ("local", "docker", "kubernetes")
 
 
-def _local(**kw: Any) -> Backend:
-    from stratforge.sandbox.local import LocalBackend
-
-    return LocalBackend(**kw)
+class BackendUnavailable(RuntimeError):
+    """The chosen backend cannot run a sandbox here; the message says why and how to fix it."""
 
 
-def _docker(**kw: Any) -> Backend:
-    from stratforge.sandbox.docker_backend import DockerBackend
-
-    return DockerBackend(**kw)
-
-
-def _kubernetes(**kw: Any) -> Backend:
-    from stratforge.sandbox.kubernetes_backend import KubernetesBackend
-
-    return KubernetesBackend(**kw)
-
-
-BACKENDS: dict[str, Callable[..., Backend]] = {
-    "local": _local,            # bubblewrap + cgroups + rlimits + seccomp on this machine
-    "docker": _docker,          # a container per run (docker SDK; image from sandbox/image/)
-    "kubernetes": _kubernetes,  # a Job per run (kubernetes client): fan-out beyond one host
-}
+def make_backend(name: str, *, image: str | None = None, namespace: str | None = None) -> Backend:
+    """A backend instance by name (not yet checked: see :func:`ready_backend`)."""
+    if name == "local":
+        return LocalBackend()
+    if name == "docker":
+        return DockerBackend(**({"image": image} if image else {}))
+    if name == "kubernetes":
+        opts = {k: v for k, v in (("image", image), ("namespace", namespace)) if v}
+        return KubernetesBackend(**opts)
+    raise ValueError(f"unknown sandbox backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
 
 
-@dataclass(frozen=True)
-class BackendStatus:
-    name: str
-    available: bool
-    detail: str
-
-
-def get_backend(name: str, **options: Any) -> Backend:
-    """The backend called ``name``; unknown names list the known ones."""
-    try:
-        factory = BACKENDS[name]
-    except KeyError:
-        raise ValueError(f"Condition failed: unknown sandbox backend {name!r}; choose one of "
-                         f"{', '.join(BACKENDS)}") from None
-    return factory(**options)
-
-
-def list_backends() -> list[BackendStatus]:
-    """Every backend with its availability here (``local`` runs a probe sandbox)."""
-    out = []
-    for name in BACKENDS:
-        try:
-            ok, why = get_backend(name).available()
-        except Exception as err:  # a broken optional dependency must not hide the others
-            ok, why = False, f"{type(err).__name__}: {err}"
-        out.append(BackendStatus(name, ok, why))
-    return out
+def ready_backend(name: str, *, image: str | None = None, namespace: str | None = None) -> Backend:
+    """A backend that has just shown it can start a sandbox; else :class:`BackendUnavailable`."""
+    backend = make_backend(name, image=image, namespace=namespace)
+    ok, why = backend.available()
+    if not ok:
+        raise BackendUnavailable(f"the {name} sandbox is not available: {why}")
+    return backend

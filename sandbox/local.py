@@ -25,7 +25,6 @@ import errno
 import os
 import resource
 import selectors
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -35,6 +34,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stratforge.core.tools import which
 from stratforge.sandbox.base import Limits, Reason, RunRequest, RunResult
 
 MiB = 1024 * 1024
@@ -243,7 +243,7 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, bwrap: str | None = None, cgroup_root: Path = Path("/sys/fs/cgroup")):
-        self.bwrap = bwrap or shutil.which("bwrap") or ""
+        self.bwrap = bwrap or str(which("bwrap") or "")
         self.cgroup_root = cgroup_root
 
     def available(self) -> tuple[bool, str]:

@@ -17,12 +17,11 @@ import json
 import os
 import shutil
 import stat
-import sys
-import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from stratforge.core.tools import ExecutableNotFound, find_executable
 from stratforge.sandbox.results import ResultFileError, open_result, read_result_bytes
 from stratforge.sandbox.base import Backend, Limits, Mount, Reason, RunRequest, RunResult
 
@@ -53,21 +52,21 @@ class ReplayError(RuntimeError):
 
 
 def engine_binary() -> Path:
-    """The real ``sf-replay`` executable (not a shell shim such as pyenv's)."""
-    candidates = [Path(sysconfig.get_path("scripts")) / "sf-replay", Path(sys.prefix) / "bin" / "sf-replay"]
-    found = shutil.which("sf-replay")
-    if found:
-        candidates.append(Path(found))
-    for c in candidates:
-        try:
-            real = c.resolve()
-            with open(real, "rb") as fh:
-                if fh.read(4) == b"\x7fELF":
-                    return real
-        except OSError:
-            continue
-    raise ReplayError("sf-replay is not installed: run `pip install --no-build-isolation -e .` "
-                      "(it builds the engine)")
+    """The real ``sf-replay`` executable (an ELF file, not a shell shim such as pyenv's): it is
+    copied into the sandbox, where no interpreter would run a shim."""
+    try:
+        found = find_executable("sf-replay")
+    except ExecutableNotFound as exc:
+        raise ReplayError(str(exc)) from None
+    real = found.resolve()
+    try:
+        with open(real, "rb") as fh:
+            if fh.read(4) == b"\x7fELF":
+                return real
+    except OSError as exc:
+        raise ReplayError(f"sf-replay at {found} cannot be read: {exc}") from None
+    raise ReplayError(f"sf-replay at {found} is not the engine binary (a script or shim?): "
+                      "`pip install .` builds and installs the real one into the environment")
 
 
 def _num(x: Any) -> float | int:

@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The engine's binaries and the CLI live in .venv/bin: first on PATH, so that nothing installed
+# elsewhere on the machine can stand in for them.
+export PATH="$PWD/.venv/bin:$PATH"
 SF=.venv/bin/stratforge
 
 $SF validate specs/

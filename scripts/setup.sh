@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EXTRAS="${1:-}"
-APT_PACKAGES=(build-essential cmake git bubblewrap libseccomp2)
+APT_PACKAGES=(build-essential cmake git bubblewrap libseccomp2 python3-venv python3-dev)
 # Test-only: headless Chromium renders the scorecard HTML and drives the dashboard.
 if [ "$EXTRAS" = "dev" ]; then APT_PACKAGES+=(chromium); fi
 

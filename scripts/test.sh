@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
+# The engine's binaries and the CLI live in .venv/bin: first on PATH, so that nothing installed
+# elsewhere on the machine can stand in for them.
+export PATH="$PWD/.venv/bin:$PATH"
 
 status=0
 .venv/bin/python -m pytest -q -p no:cacheprovider || status=$?

@@ -13,17 +13,29 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from stratforge import __version__
 from stratforge.errors import SpecError, StratforgeError
+from stratforge.generator.llm.bundled import needs_a_model_message
+from stratforge.generator.pipeline import needs_llm, unused_logic
+from stratforge.sandbox.backends import BACKEND_NAMES, BackendUnavailable, ready_backend
+from stratforge.settings import load_settings
 
 from stratforge.cli_support import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, SafeGroup
 
 __all__ = ["main", "EXIT_OK", "EXIT_INVALID", "EXIT_USAGE", "EXIT_INTERNAL"]
 SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+#: LLM providers a user may choose (the registry also has test doubles, never offered here).
+USER_PROVIDERS = ["replay", "openai", "local", "transformers"]
+
+_BACKEND = click.option("--backend", "backend_name", type=click.Choice(BACKEND_NAMES), default=None,
+                        help="Sandbox backend (default: STRATFORGE_SANDBOX_BACKEND, else local).")
 
 
 @click.group(cls=SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,7 +76,8 @@ def _validate_one(path: Path) -> dict[str, Any]:
         "type": spec.strategy.type.value,
         "instruments": [f"{i.symbol}@{i.venue}" for i in spec.strategy.instruments],
         "hash": loaded.hash,
-        "llm": spec.strategy.logic is not None,
+        "llm": needs_llm(spec),
+        "notes": [n for n in (unused_logic(spec),) if n],
         "issues": [],
     }
 
@@ -99,6 +112,8 @@ def _print_validation(results: list[dict[str, Any]]) -> None:
     out.print(table)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for r in results:
+        for note in r.get("notes", ()):
+            err.print(f"[bold]{r['file']}[/]: [yellow]note[/]: {note}", markup=True)
         for issue in r["issues"]:
             err.print(f"[bold]{issue['file']}:{issue['line']}:{issue['column']}[/] "
                       f"[cyan]{issue['path']}[/]: {issue['message']}", markup=True)
@@ -146,8 +161,6 @@ def _provider(spec, name: str | None, out_root: Path, options: tuple[str, ...]):
     """The LLM provider for ``spec``, or None when it needs none. The choice: ``--provider``,
     else the spec's ``codegen.provider``, else ``replay`` of the existing bundle's recordings."""
     from stratforge.generator.llm import get_provider
-    from stratforge.generator.pipeline import needs_llm
-
     if not needs_llm(spec):
         return None
     name = name or spec.codegen.provider or "replay"
@@ -158,8 +171,16 @@ def _provider(spec, name: str | None, out_root: Path, options: tuple[str, ...]):
             raise click.UsageError(f"--provider-option must be KEY=VALUE, was {item!r}")
         opts[key.replace("-", "_")] = value
     if name == "replay" and "path" not in opts:
-        opts["path"] = str(out_root / spec.metadata.name / "llm")
+        folder = out_root / spec.metadata.name / "llm"
+        if not any(folder.glob("*.json")):
+            raise StratforgeError(needs_a_model_message(spec.metadata.name, folder))
+        opts["path"] = str(folder)
     return get_provider(name, **opts)
+
+
+def _print_notes(console: Console, spec) -> None:  # noqa: ANN001 - StrategySpec
+    if (note := unused_logic(spec)) is not None:
+        console.print(f"  [yellow]note[/]: {note}", highlight=False)
 
 
 def _print_step(console: Console):
@@ -175,8 +196,7 @@ def _print_step(console: Console):
 
 @main.command()
 @click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--provider", type=click.Choice(["replay", "openai", "local", "transformers",
-                                               "scripted"]),
+@click.option("--provider", type=click.Choice(USER_PROVIDERS),
               default=None, help="LLM provider for free-text logic (default: the spec's "
               "codegen.provider, else replay of the bundle's recordings).")
 @click.option("--provider-option", "provider_options", multiple=True, metavar="KEY=VALUE",
@@ -186,12 +206,12 @@ def _print_step(console: Console):
 @click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("build") / "stratforge", show_default=True,
               help="Build products and staged bundles.")
+@_BACKEND
 def generate(spec_path: Path, provider: str | None, provider_options: tuple[str, ...],
-             out_root: Path, build_dir: Path) -> None:
+             out_root: Path, build_dir: Path, backend_name: str | None) -> None:
     """Generate, check, compile and test the bundle of one spec (strategies/<name>/)."""
     from stratforge.generator.pipeline import BuildFailed, generate as run_generate
     from stratforge.generator.spec import load_spec
-    from stratforge.sandbox import LocalBackend
     from stratforge.sandbox.verify import SandboxVerifier
 
     if not spec_path.is_file():
@@ -201,12 +221,10 @@ def generate(spec_path: Path, provider: str | None, provider_options: tuple[str,
     spec = loaded.spec
     console = Console(highlight=False)
     llm = _provider(spec, provider, out_root, provider_options)
-    backend = LocalBackend()
-    ok, why = backend.available()
-    if not ok:
-        raise StratforgeError(f"the sandbox is not available: {why}")
+    backend = _backend(backend_name)
     console.print(f"[bold]{spec.metadata.name}[/] ({spec.strategy.type.value}, spec "
                   f"{loaded.short_hash}){' with ' + llm.identity if llm else ''}")
+    _print_notes(console, spec)
     try:
         result = run_generate(loaded, verifier=SandboxVerifier(backend, build_dir / "cache"),
                               out_root=out_root, build_root=build_dir, provider=llm,
@@ -221,16 +239,27 @@ def generate(spec_path: Path, provider: str | None, provider_options: tuple[str,
 
 # -- test / backtest / score / build (ci/pipeline.py) ---------------------------------------------
 
-def _pipeline_env(build_dir: Path):
+def _backend(name: str | None):
+    """The sandbox backend: ``--backend``, else the ``STRATFORGE_SANDBOX_BACKEND`` setting, else
+    local; checked before use (one clear line when it cannot start a sandbox)."""
+    try:
+        settings = load_settings()
+    except ValidationError as err:
+        bad = "; ".join(f"STRATFORGE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                        for e in err.errors())
+        raise StratforgeError(f"bad setting: {bad}") from None
+    try:
+        return ready_backend(name or settings.sandbox_backend, image=settings.sandbox_image,
+                             namespace=settings.sandbox_namespace)
+    except BackendUnavailable as err:
+        raise StratforgeError(str(err)) from None
+
+
+def _pipeline_env(build_dir: Path, backend_name: str | None):
     """The sandbox backend and workspace of the pipeline commands (one clear line if absent)."""
     from stratforge.ci.pipeline import Workspace
-    from stratforge.sandbox import LocalBackend
 
-    backend = LocalBackend()
-    ok, why = backend.available()
-    if not ok:
-        raise StratforgeError(f"the sandbox is not available: {why}")
-    return backend, Workspace.default(Path.cwd(), build_dir)
+    return _backend(backend_name), Workspace.default(Path.cwd(), build_dir)
 
 
 def _bundle_arg(path: Path) -> Path:
@@ -258,11 +287,12 @@ _BUILD_DIR = click.option("--build-dir", type=click.Path(file_okay=False, path_t
 @main.command("test")
 @click.argument("bundle", type=click.Path(file_okay=False, path_type=Path))
 @_BUILD_DIR
-def test_cmd(bundle: Path, build_dir: Path) -> None:
+@_BACKEND
+def test_cmd(bundle: Path, build_dir: Path, backend_name: str | None) -> None:
     """Run a bundle's generated tests and its ASan/UBSan build (exit 0 all pass, 1 otherwise)."""
     from stratforge.ci.pipeline import test_bundle
 
-    backend, ws = _pipeline_env(build_dir)
+    backend, ws = _pipeline_env(build_dir, backend_name)
     console = Console(highlight=False)
     res = test_bundle(_bundle_arg(bundle), backend=backend, ws=ws, progress=_print_step(console))
     ok = (res.python is not None and res.python.failed == 0 and res.cpp is not None
@@ -276,13 +306,15 @@ def test_cmd(bundle: Path, build_dir: Path) -> None:
 @click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Replay this .sfe file instead of the spec's data.")
 @_BUILD_DIR
-def backtest_cmd(bundle: Path, data_file: Path | None, build_dir: Path) -> None:
+@_BACKEND
+def backtest_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
+                 backend_name: str | None) -> None:
     """Backtest a bundle in the sandbox (sf-replay) and check C++/Python parity on the run."""
     from stratforge.ci.pipeline import backtest_bundle
 
     if data_file is not None and not data_file.is_file():
         raise click.UsageError(f"--data: no such file: {data_file}")
-    backend, ws = _pipeline_env(build_dir)
+    backend, ws = _pipeline_env(build_dir, backend_name)
     console = Console(highlight=False)
     out = backtest_bundle(_bundle_arg(bundle), data_file, backend=backend, ws=ws,
                           progress=_print_step(console))
@@ -298,11 +330,13 @@ def backtest_cmd(bundle: Path, data_file: Path | None, build_dir: Path) -> None:
 @click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Replay this .sfe file instead of the spec's data.")
 @_BUILD_DIR
-def score_cmd(bundle: Path, data_file: Path | None, build_dir: Path) -> None:
+@_BACKEND
+def score_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
+              backend_name: str | None) -> None:
     """Test, backtest and score a bundle; write scorecard.* into it (exit 0 only on PASS)."""
     from stratforge.ci.pipeline import score_bundle
 
-    backend, ws = _pipeline_env(build_dir)
+    backend, ws = _pipeline_env(build_dir, backend_name)
     console = Console(highlight=False)
     out = score_bundle(_bundle_arg(bundle), backend=backend, ws=ws, data_override=data_file,
                        progress=_print_step(console))
@@ -311,16 +345,16 @@ def score_cmd(bundle: Path, data_file: Path | None, build_dir: Path) -> None:
 
 @main.command("build")
 @click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--provider", type=click.Choice(["replay", "openai", "local", "transformers",
-                                               "scripted"]),
+@click.option("--provider", type=click.Choice(USER_PROVIDERS),
               default=None, help="LLM provider for free-text logic (as for generate).")
 @click.option("--provider-option", "provider_options", multiple=True, metavar="KEY=VALUE",
               help="Provider option (repeatable).")
 @click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("strategies"), show_default=True, help="Where bundles are written.")
 @_BUILD_DIR
+@_BACKEND
 def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str, ...],
-              out_root: Path, build_dir: Path) -> None:
+              out_root: Path, build_dir: Path, backend_name: str | None) -> None:
     """Spec to scorecard: generate → test → backtest → score (exit 0 only on PASS)."""
     import time
 
@@ -332,10 +366,11 @@ def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str
         raise click.UsageError(f"no such spec file: {spec_path}")
     spec = load_spec(spec_path).spec
     llm = _provider(spec, provider, out_root, provider_options)
-    backend, ws = _pipeline_env(build_dir)
+    backend, ws = _pipeline_env(build_dir, backend_name)
     console = Console(highlight=False)
     console.print(f"[bold]{spec.metadata.name}[/] ({spec.strategy.type.value})"
                   f"{' with ' + llm.identity if llm else ''}")
+    _print_notes(console, spec)
     t0 = time.monotonic()
     try:
         out = run_build(spec_path, backend=backend, ws=ws, out_root=out_root, provider=llm,

@@ -91,3 +91,49 @@ def test_generate_replay_miss_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert not (tmp_path / "s" / "spy-code-mode").exists()
+
+
+FIXTURE_SPECS = REPO / "tests" / "fixtures" / "specs"
+
+
+def _spec_with_signals(tmp_path: Path) -> Path:
+    """The words-only fixture spec, with the entry/exit signals written out beside its logic."""
+    text = (FIXTURE_SPECS / "kc-gap-fade.yaml").read_text()
+    text = text.replace("  logic: |", '  signals:\n    entry_long: "mid < sma(mid, slow_window) - '
+                        'gap_ticks * 0.05"\n    exit_long: "mid > sma(mid, slow_window)"\n  logic: |')
+    path = tmp_path / "kc-gap-fade.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_free_text_without_model_or_recordings_says_how_to_get_a_model(tmp_path: Path) -> None:
+    out = tmp_path / "bundles"
+    for command in ("generate", "build"):
+        result = invoke(command, str(FIXTURE_SPECS / "kc-gap-fade.yaml"), "--out", str(out),
+                        "--build-dir", str(tmp_path / "build"))
+        assert result.exit_code != 0, result.output
+        text = " ".join(result.output.split())
+        assert "free-text logic" in text and "an LLM must write them" in text, text
+        assert "--provider local" in text and "stratforge model install" in text or \
+            "is installed here" in text, text
+        assert "--provider openai --provider-option base_url=" in text, text
+        assert "does not exist" not in text and "internal error" not in text
+        assert not (out / "kc-gap-fade").exists()  # nothing half-written
+
+
+def test_logic_beside_complete_signals_is_reported_as_unused(tmp_path: Path) -> None:
+    path = _spec_with_signals(tmp_path)
+    result = invoke("validate", "--format", "json", str(path))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)["specs"][0]
+    assert report["llm"] is False
+    assert len(report["notes"]) == 1 and "strategy.logic is not sent to an LLM" in report["notes"][0]
+    assert "entry_long" in report["notes"][0]
+    text = " ".join(invoke("validate", str(path)).output.split())
+    assert "note: strategy.logic is not sent to an LLM" in text
+
+
+def test_words_only_spec_has_no_unused_logic_note() -> None:
+    result = invoke("validate", "--format", "json", str(FIXTURE_SPECS / "kc-gap-fade.yaml"))
+    report = json.loads(result.output)["specs"][0]
+    assert report["llm"] is True and report["notes"] == []

@@ -23,13 +23,14 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from stratforge.core.tools import which
 
 from .findings import Finding, Rule, sort_findings
 
@@ -375,7 +376,7 @@ def toolchain_args() -> tuple[str, ...]:
             if os.path.isfile(os.path.join(cand, "stddef.h")):
                 return ("-isystem", cand)
     for cc in ("clang++", "clang", "g++", "gcc", "c++", "cc"):
-        exe = shutil.which(cc)
+        exe = which(cc)
         if not exe:
             continue
         try:

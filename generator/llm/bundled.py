@@ -13,6 +13,7 @@ The cache is ``$STRATFORGE_CACHE/models`` or ``~/.cache/stratforge/models``.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -230,3 +231,24 @@ def file_sha256(path: Path) -> str:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def needs_a_model_message(name: str, recordings: Path) -> str:
+    """What to tell a user whose spec has free-text logic but no model and no recordings."""
+    installed = installed_models()
+    llama = importlib.util.find_spec("llama_cpp") is not None
+    if installed and llama:
+        local = (f"  - the bundled model {max(installed, key=lambda m: m.size).key} is installed here: "
+                 f"add `--provider local`")
+    elif installed:
+        local = ("  - a bundled model is installed but llama-cpp-python is not: "
+                 "`pip install '.[local-llm]'` (CMAKE_ARGS in docs/llm.md), then `--provider local`")
+    else:
+        local = (f"  - offline: `stratforge model install {DEFAULT_MODEL}` and "
+                 f"`pip install '.[local-llm]'` (CMAKE_ARGS in docs/llm.md), then `--provider local`")
+    return (f"spec '{name}' has free-text logic (strategy.logic) and its signals do not define "
+            f"entry_long or entry_short, so an LLM must write them; there are no recorded "
+            f"exchanges to replay in {recordings}. Choose a model:\n{local}\n"
+            f"  - any OpenAI-compatible endpoint: `--provider openai --provider-option "
+            f"base_url=http://HOST:PORT/v1` (key from OPENAI_API_KEY)\n"
+            f"  - or write entry_long/entry_short in strategy.signals yourself (docs/expressions.md)")

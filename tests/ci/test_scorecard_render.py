@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,6 +15,10 @@ import pytest
 
 from stratforge.ci.scorecard import build_scorecard, write_scorecard
 from stratforge.ci.scorecard.render import SCHEMA_PATH, render_html, render_json, render_markdown, scorecard_schema_text
+
+from PIL import Image
+from resource_kit import missing
+from stratforge.core.tools import first_executable
 
 from scorecard_kit import good_checks, intraday_run, spec
 
@@ -85,7 +88,6 @@ def test_markdown(card, written):
 
 
 def test_pngs_written_when_matplotlib_present(written):
-    pytest.importorskip("matplotlib")
     out, _ = written
     assert len(list(out.glob("scorecard-*.png"))) == 4
 
@@ -113,23 +115,16 @@ def test_html_escapes_untrusted_text():
     assert "<script>" not in page and "&lt;script&gt;" in page
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if path := shutil.which(name):
-            return path
-    if shutil.which("apt-get"):
-        subprocess.run(["apt-get", "update"], capture_output=True, timeout=300)
-        subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True, timeout=900)
-        return shutil.which("chromium")
-    return None
+def _chromium() -> str:
+    path = first_executable("chromium", "chromium-browser", "google-chrome")
+    if path is None:
+        missing("chromium")
+    return str(path)
 
 
 @pytest.mark.chromium
 def test_html_renders_charts_in_headless_chromium(written, tmp_path):
     browser = _chromium()
-    if browser is None:
-        pytest.skip("chromium is not installed and could not be installed (apt package: chromium)")
-    Image = pytest.importorskip("PIL.Image")
     out, _ = written
     shot = tmp_path / "shot.png"
     cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from stratforge.core.tools import find_executable
 
 from stratforge.runtime.data.lobster import convert_lobster
 from stratforge.runtime.data.format import write_events
@@ -43,8 +44,7 @@ def _orderbook(path: Path) -> np.ndarray:
 @pytest.mark.shared_data
 @pytest.mark.parametrize("symbol,levels", [("AAPL", 1), ("GOOG", 1), ("GOOG", 5)])
 def test_engine_book_matches_lobster_at_every_change(shared, tmp_path, symbol, levels):
-    sf_replay = shutil.which("sf-replay")
-    assert sf_replay, "sf-replay is not on PATH: `pip install .` builds and installs it"
+    sf_replay = str(find_executable("sf-replay"))
     base = f"{symbol}_2012-06-21_34200000_57600000"
     conv = convert_lobster(shared(*LOBSTER, f"{base}_message_{levels}.csv"))
     write_events(tmp_path / "book.sfe", conv.instruments, conv.events, source="lobster")

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from resource_kit import missing
+
 from stratforge.sandbox import Limits, Mount, Reason, RunRequest
 from stratforge.sandbox.docker_backend import (IMAGE_PYTHON, SECCOMP_PATH, STDIN_PATH,
                                                DockerBackend, classify, container_config,
@@ -138,7 +140,6 @@ def test_classify(exit_code: int | None, oom: bool, timed_out: bool, overflow: b
 
 
 def test_available_reports_a_missing_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    pytest.importorskip("docker")
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
     ok, why = DockerBackend().available()
     assert not ok and "no Docker engine is reachable" in why and "no-such.sock" in why
@@ -212,11 +213,10 @@ def test_run_with_a_fake_client(tmp_path: Path, status: int | None, oom: bool,
 
 @pytest.fixture(scope="module")
 def engine() -> DockerBackend:
-    pytest.importorskip("docker")
     backend = DockerBackend()
     ok, why = backend.available()
     if not ok:
-        pytest.skip(why)
+        missing("docker", why)
     return backend
 
 

@@ -9,7 +9,10 @@ import sys
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import kubernetes as k8s
 import pytest
+
+from resource_kit import missing
 
 from stratforge.sandbox import Limits, LocalBackend, Mount, Reason, RunRequest
 from stratforge.sandbox.docker_backend import IMAGE_PYTHON
@@ -104,7 +107,6 @@ def test_configmap_carries_inputs_and_refuses_large_ones(tmp_path: Path) -> None
 
 def _roundtrip(manifest: dict[str, Any], kind: str) -> dict[str, Any]:
     """Deserialise into the client's model and back: a key the model does not know is lost."""
-    k8s = pytest.importorskip("kubernetes")
     api = k8s.client.ApiClient()
 
     text = json.dumps(manifest)
@@ -138,7 +140,8 @@ def test_manifests_validate_as_client_models(tmp_path: Path) -> None:
 def local() -> LocalBackend:
     b = LocalBackend()
     ok, why = b.available()
-    assert ok, why
+    if not ok:
+        missing("sandbox", why)
     return b
 
 
@@ -192,7 +195,6 @@ def test_parse_log_without_result_line() -> None:
 
 
 def test_available_without_a_cluster(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    pytest.importorskip("kubernetes")
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     ok, why = KubernetesBackend().available()
@@ -201,11 +203,10 @@ def test_available_without_a_cluster(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 @pytest.mark.k8s
 def test_cluster_runs_and_contains(tmp_path: Path) -> None:
-    pytest.importorskip("kubernetes")
     backend = KubernetesBackend(namespace=os.environ.get("SF_K8S_NAMESPACE", "stratforge-sandbox"))
     ok, why = backend.available()
     if not ok:
-        pytest.skip(why)
+        missing("k8s", why)
     out = tmp_path / "out"
     out.mkdir()
     res = backend.run(RunRequest(argv=("/bin/sh", "-c", "echo hi > /out/r.txt; echo done"),

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from resource_kit import missing
+
 from stratforge.generator.spec import load_spec
 
 HERE = str(Path(__file__).resolve().parent)
@@ -24,7 +26,7 @@ def backend():
     b = LocalBackend()
     ok, why = b.available()
     if not ok:
-        pytest.skip(f"sandbox not available: {why}")
+        missing("sandbox", why)
     return b
 
 

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from resource_kit import missing, shared_path
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 REPO = Path(__file__).resolve().parents[3]
-SHARED = REPO.parent / "shared" / "data"
 DAY_NS = 86_400 * 10**9
 
 EXAMPLES = {"nvda-momentum": REPO / "specs" / "nvda-momentum.yaml",
@@ -29,7 +29,7 @@ def backend():
     b = LocalBackend()
     ok, why = b.available()
     if not ok:
-        pytest.skip(f"local sandbox unavailable: {why}")
+        missing("sandbox", why)
     return b
 
 
@@ -82,16 +82,12 @@ SHARED_FILES = {
 @pytest.fixture(scope="session")
 def shared_bars(tmp_path_factory):
     """name -> (.sfe converted from the shared file, symbol); skips when ../shared is absent."""
-    if not SHARED.is_dir():
-        pytest.skip("../shared/data is not present beside the repository")
     from stratforge.runtime.data.csvfmt import convert_bars_csv
 
     root = tmp_path_factory.mktemp("crosscheck-shared")
     out = {}
     for name, (rel, sym) in SHARED_FILES.items():
-        src = SHARED / rel
-        if not src.is_file():
-            pytest.skip(f"shared file missing: {rel}")
+        src = shared_path(rel)
         conv = convert_bars_csv(src, symbol=sym, tick_size="0.01", lot_size="1")
         dst = root / f"{name}.sfe"
         conv.write(dst)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from stratforge.sandbox.replay import run_replay
 
 
 def bar_replay(backend, spec, build: Path, bundle: Path, data: Path, out: Path) -> dict:
     """sf-replay in bar mode over ``data`` inside the sandbox; the results document."""
-    replay = pytest.importorskip("stratforge.sandbox.replay")
-    run = replay.run_replay(backend, spec, plugin=build / "strategy.so", params=bundle / "params.txt",
+    run = run_replay(backend, spec, plugin=build / "strategy.so", params=bundle / "params.txt",
                             data=data, out_dir=out, bar_mode=True, tape=False)
     assert run.ok, run.message
     return run.results

@@ -6,10 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("backtrader")
-
-from stratforge.ci.crosscheck.adapter import AdapterConfig, BarSeries, run_cerebro  # noqa: E402
-from stratforge.runtime.twin import (SF_ORDER_ACCEPTED, SF_ORDER_CANCELED, SF_ORDER_EXPIRED,  # noqa: E402
+from stratforge.ci.crosscheck.adapter import AdapterConfig, BarSeries, run_cerebro
+from stratforge.runtime.twin import (SF_ORDER_ACCEPTED, SF_ORDER_CANCELED, SF_ORDER_EXPIRED,
                                      SF_ORDER_FILLED, SF_SIDE_BUY, SF_TIF_IOC, Instrument, Strategy)
 
 DAY = 86_400 * 10**9

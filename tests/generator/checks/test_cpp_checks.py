@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("clang.cindex")
+from stratforge.core.tools import which
 
-from stratforge.generator.checks import RULES, check_cpp, find_sdk_include  # noqa: E402
-from stratforge.generator.checks.cpp import EXPECTED_SIGNATURES, sdk_handler_signatures  # noqa: E402
+from resource_kit import missing
+
+from stratforge.generator.checks import RULES, check_cpp, find_sdk_include
+from stratforge.generator.checks.cpp import EXPECTED_SIGNATURES, sdk_handler_signatures
 
 CORPUS = Path(__file__).parent / "corpus" / "cpp"
 BAD = sorted((CORPUS / "bad").glob("*.cpp"))
@@ -57,10 +58,12 @@ def test_clean_strategy_has_no_finding(path: Path):
     assert findings == [], [str(f) for f in findings]
 
 
-@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
 @pytest.mark.parametrize("path", GOOD, ids=[p.stem for p in GOOD])
 def test_clean_strategy_compiles_with_gcc(path: Path):
-    r = subprocess.run(["g++", "-std=c++20", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-I", str(SDK), str(path)],
+    gxx = which("g++")
+    if gxx is None:
+        missing("compiler", "g++")
+    r = subprocess.run([str(gxx), "-std=c++20", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-I", str(SDK), str(path)],
                        capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 0, r.stderr
 

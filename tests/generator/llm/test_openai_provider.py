@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("openai")
-
-from stratforge.errors import ProviderError, RetryableError, UserInputError  # noqa: E402
-from stratforge.generator.llm import Recorder, call, get_provider  # noqa: E402
+from stratforge.errors import ProviderError, RetryableError, UserInputError
+from stratforge.generator.llm import Recorder, call, get_provider
 
 MSGS = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "say hi please"}]
 

@@ -16,6 +16,8 @@ import urllib.request
 
 import pytest
 
+from resource_kit import missing
+
 from stratforge.generator.llm import Recorder, bundled, get_provider, logic_to_signals
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
@@ -23,9 +25,9 @@ pytestmark = [pytest.mark.llm, pytest.mark.slow]
 
 def _need_model() -> None:
     if not bundled.installed_models():
-        pytest.skip("no bundled model installed (stratforge model install)")
+        missing("llm", "no bundled model is installed")
     if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama-cpp-python is not installed (pip install 'stratforge[local-llm]')")
+        missing("llm", "llama-cpp-python is not installed")
 
 
 def _check(result) -> None:
@@ -59,7 +61,7 @@ def _free_port() -> int:
 def test_spy_logic_to_signals_openai_against_model_serve(spy_spec, tmp_path) -> None:
     _need_model()
     if importlib.util.find_spec("llama_cpp.server") is None:
-        pytest.skip("llama-cpp-python[server] is not installed")
+        missing("llm", "llama-cpp-python[server] is not installed")
     from stratforge.generator.llm.cli import server_command
 
     path = bundled.resolve_model(None)

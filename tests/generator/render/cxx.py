@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+import functools
 import math
-import shutil
 import struct
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import pytest
 
+from resource_kit import missing
+from stratforge.core.tools import first_executable
+
+P = ParamSpec("P")
+R = TypeVar("R")
 REPO = Path(__file__).resolve().parents[3]
 ENGINE_INCLUDE = REPO / "runtime" / "engine" / "include"
-CXX = shutil.which("g++") or shutil.which("c++")
+CXX = first_executable("g++", "c++")
 #: The flags generated code must build with: exact IEEE doubles, warnings are errors.
 CXXFLAGS = ["-std=c++20", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror"]
 
-needs_cxx = pytest.mark.skipif(CXX is None, reason="no C++ compiler on PATH")
+
+
+def needs_cxx(test: Callable[P, R]) -> Callable[P, R]:
+    """Skip ``test`` (fail where CI requires a compiler) when no C++ compiler is installed."""
+    @functools.wraps(test)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        if CXX is None:
+            missing("compiler")
+        return test(*args, **kwargs)
+    return run
 
 
 def compile_cpp(sources: list[Path], output: Path, *, shared: bool = False, extra: list[str] = ()) -> None:
-    cmd = [CXX, *CXXFLAGS, "-I", str(ENGINE_INCLUDE), *extra]
+    cmd = [str(CXX), *CXXFLAGS, "-I", str(ENGINE_INCLUDE), *extra]
     if shared:
         cmd += ["-fPIC", "-shared"]
     cmd += [str(s) for s in sources] + ["-o", str(output)]

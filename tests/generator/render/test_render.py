@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from resource_kit import missing
+
 from stratforge.generator.render import (MARKER, OUTPUT_FILES, REGIONS, TEMPLATE_VERSION, RegionCode, RegionError,
                                          render_context, render_sources, template_files, templates_hash)
 from stratforge.generator.spec import load_spec
@@ -118,7 +120,7 @@ def _identity(name: str) -> list[str]:
 
 def _cmd(src: list[Path], out: Path, *, shared: bool, includes: list[Path],
          extra: list[str] = ()) -> list[str]:
-    cmd = [CXX, *CXXFLAGS, "-I", str(ENGINE_INCLUDE), *extra]
+    cmd = [str(CXX), *CXXFLAGS, "-I", str(ENGINE_INCLUDE), *extra]
     for inc in includes:
         cmd += ["-I", str(inc)]
     if shared:
@@ -130,7 +132,7 @@ def _cmd(src: list[Path], out: Path, *, shared: bool, includes: list[Path],
 def built(tmp_path_factory):
     """Every example rendered into a bundle folder, its plugin and C++ test compiled, plus the harness."""
     if CXX is None:
-        pytest.skip("no C++ compiler on PATH")
+        missing("compiler")
     root = tmp_path_factory.mktemp("bundles")
     jobs: list[list[str]] = []
     for name in SPECS:
