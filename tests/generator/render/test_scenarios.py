@@ -449,3 +449,87 @@ def test_pairs_with_other_tick_sizes_get_a_scenario_and_trade_on_the_parity_mark
     assert [e[1] for e in expect] == [0, 1] and expect[0][2] != expect[1][2]
     _, _, decisions = _simulated(loaded, tmp_path / "b")
     assert {d["inst"] for d in decisions if d["op"] == "submit"} == {0, 1}
+
+
+# ------------------------------------------------------------------------------------------------
+# the scenario oracle against the twin on random specs: whatever the oracle expects, the generated
+# twin does on the tape (or the spec is refused with a ScenarioError, never another exception)
+
+
+def _random_spec(rng, k: int) -> dict:
+    stype = rng.choice(["momentum", "mean_reversion", "custom", "stat_arb", "order_book_imbalance"])
+    data = "l2" if stype == "order_book_imbalance" else rng.choice(["bars", "l2"])
+    tick = rng.choice(["0.01", "0.05", "0.5", "0.0001"])
+    lot = rng.choice(["1", "0.001", "10"])
+    qty = {"1": 7, "0.001": "0.013", "10": 30}[lot]
+    inst = [{"symbol": "RND", "venue": "xtest", "tick_size": tick, "lot_size": lot, "quote_currency": "EUR"}]
+    risk = {"max_order_qty": {"1": 20, "0.001": "0.02", "10": 50}[lot],
+            "max_position": {"1": 40, "0.001": "0.04", "10": 100}[lot]}
+    extra = None
+    if stype == "momentum":
+        f = rng.randint(2, 15)
+        params = {"fast_window": f, "slow_window": f + rng.randint(3, 40), "order_qty": qty,
+                  "sides": rng.choice(["long_only", "short_only", "both"])}
+    elif stype == "mean_reversion":
+        w = rng.randint(5, 80)
+        ez = round(rng.uniform(0.8, min(3.5, (w - 1) ** 0.5 - 0.1)), 2)
+        params = {"window": w, "entry_z": ez, "exit_z": round(ez * rng.uniform(0, 0.6), 2), "order_qty": qty,
+                  "sides": rng.choice(["long_only", "short_only", "both"])}
+    elif stype == "custom":
+        n = rng.randint(3, 30)
+        side = rng.choice(["long", "short"])
+        entry = {"long": "close < sma(close, n) * (1 - gap / 10000)", "short": "close > sma(close, n) * (1 + gap / 10000)"}
+        series = "close" if data == "bars" else "mid"
+        params = {"n": n, "gap": round(rng.uniform(5, 80), 1)}
+        extra = {"order_qty": qty, "signals": {f"entry_{side}": entry[side].replace("close", series)}}
+    elif stype == "order_book_imbalance":
+        th = round(rng.uniform(0.2, 0.9), 2)
+        params = {"levels": rng.randint(1, 10), "entry_threshold": th, "exit_threshold": round(th / 3, 2),
+                  "hold_ns": rng.randint(1, 9) * 100_000_000, "max_spread_ticks": rng.randint(1, 4), "order_qty": qty}
+    else:
+        lot2 = rng.choice(["1", "0.01"])
+        inst = [dict(inst[0], lot_size="1"), {"symbol": "RN2", "venue": "xtest", "tick_size": rng.choice(["0.01", "0.25"]),
+                                              "lot_size": lot2, "quote_currency": "EUR"}]
+        qty, risk = 9, {"max_order_qty": 20, "max_position": 40}
+        w = rng.randint(10, 90)
+        ez = round(rng.uniform(1.0, min(3.0, (w - 1) ** 0.5 - 0.1)), 2)
+        hedge = ({"mode": "rolling_ols", "window": rng.randint(10, 90)} if rng.random() < 0.5 else
+                 {"mode": "fixed", "value": round(rng.uniform(0.3, 2.0), 2)})
+        params = {"hedge_ratio": hedge, "window": w, "entry_z": ez, "exit_z": round(ez / 4, 2), "order_qty": qty}
+    return u.spec_dict(f"rnd-{k}", stype, params, data=data, instruments=inst, extra=extra, risk=risk)
+
+
+@pytest.mark.parametrize("k", range(24))
+def test_scenario_oracle_agrees_with_the_generated_twin_on_random_specs(tmp_path, k):
+    import random
+
+    from stratforge.runtime.twin import Instrument, create, decode_tape_text, replay
+
+    d = _random_spec(random.Random(1000 + k), k)
+    loaded = u.write_spec(tmp_path, d)
+    try:
+        files = render_sources(loaded, build_id="test")
+    except ScenarioError as err:
+        assert "never" in str(err), err  # refused with the reason, and only that way
+        return
+    root = tmp_path / "b"
+    _write(root, files)
+    gen = _generated_test_module(root, f"rnd{k}")
+    twin = _twin_module(root / "python" / "strategy.py", f"rnd{k}")
+    insts = [Instrument(i, x.symbol, x.tick_size_e9, x.lot_size_e9) for i, x in enumerate(gen.INSTRUMENTS)]
+    decisions = replay(create(twin.STRATEGY, (root / "params.txt").read_text(), insts),
+                       decode_tape_text(files["tests/scenario.tape"]))
+    assert gen.EXPECT and gen._matches(decisions, gen.EXPECT), (d["strategy"], gen.EXPECT, decisions[:6])
+
+
+@needs_cxx
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(0, 24, 3))
+def test_generated_cpp_test_passes_on_random_specs(tmp_path, k):
+    import random
+
+    d = _random_spec(random.Random(1000 + k), k)
+    loaded = u.write_spec(tmp_path, d)
+    _write(tmp_path / "b", render_sources(loaded, build_id="test"))
+    res = _run_cpp_test(tmp_path / "b", loaded)
+    assert res.returncode == 0, (d["strategy"], res.stdout + res.stderr)
