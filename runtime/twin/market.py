@@ -14,15 +14,18 @@ import random
 SEC = 1_000_000_000
 
 
-def bars(seed: int, n: int, start: int = 10_000) -> list[dict]:
+def bars(seed: int, n: int, start: int = 10_000, unit: int = 1) -> list[dict]:
+    """Bars of instrument 0 from ``start`` ticks; moves are multiples of ``unit`` ticks (about
+    0.4% a bar at the default scale, whatever the tick size when ``unit = start // 10_000``)."""
     rng = random.Random(seed)
     px, out = start, []
     for i in range(n):
-        px = max(100, px + rng.choice([-3, -2, -1, 0, 1, 2, 3]) * rng.randint(1, 40))
-        o = px + rng.randint(-20, 20)
+        px = max(100 * unit, px + rng.choice([-3, -2, -1, 0, 1, 2, 3]) * rng.randint(1, 40) * unit)
+        o = px + rng.randint(-20, 20) * unit
         out.append({"cb": "bar", "t": (i + 1) * SEC, "bar": {
-            "end_ts": (i + 1) * SEC, "recv_ts": (i + 1) * SEC, "instrument": 0, "open": o, "high": max(o, px) + 5,
-            "low": min(o, px) - 5, "close": px, "volume": rng.randint(1, 10_000)}})
+            "end_ts": (i + 1) * SEC, "recv_ts": (i + 1) * SEC, "instrument": 0, "open": o,
+            "high": max(o, px) + 5 * unit, "low": min(o, px) - 5 * unit, "close": px,
+            "volume": rng.randint(1, 10_000)}})
     return out
 
 
@@ -109,9 +112,10 @@ def market_for(kind: str, seed: int, events: int, ticks: list[int], lots: list[i
     if len(ticks) == 2:
         return pair(seed, events, ticks, lots, qty_lots=qty,
                     hedge_ratio=num("hedge_ratio", 0.0), bars_=kind == "bars")
-    if kind == "bars":
-        return bars(seed, events)
     starts = [max(2_000, 10 ** 9 // t * 100) for t in ticks]  # ~100 quote units
+    if kind == "bars":
+        start = max(10_000, starts[0])
+        return bars(seed, events, start, unit=start // 10_000)
     if kind == "pairs":
         return books(seed, events, starts, trades=False)
     if kind != "books":

@@ -533,3 +533,13 @@ def test_generated_cpp_test_passes_on_random_specs(tmp_path, k):
     _write(tmp_path / "b", render_sources(loaded, build_id="test"))
     res = _run_cpp_test(tmp_path / "b", loaded)
     assert res.returncode == 0, (d["strategy"], res.stdout + res.stderr)
+
+
+def test_bar_parity_market_is_priced_in_the_instruments_own_ticks(tmp_path):
+    """A fine-tick instrument (0.0001) with a price-level filter (no trade below 20 EUR): the old bar
+    market started at 10,000 ticks whatever the tick size (1 EUR here), so it never traded."""
+    d = u.spec_dict("fine-tick-dip", "custom", {"floor_px": 20.0}, instruments=[u._inst("FTK", "0.0001", "1")],
+                    extra={"order_qty": 10, "signals": {"entry_long": "close < lag(close, 1) * 0.999 and close > floor_px",
+                                                        "exit_long": "close > lag(close, 1)"}})
+    _, _, decisions = _simulated(u.write_spec(tmp_path, d), tmp_path / "b")
+    assert any(x["op"] == "submit" for x in decisions)
