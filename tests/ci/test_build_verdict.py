@@ -4,6 +4,7 @@ step otherwise (old code: "Verdict: FAIL (the code did not build)" for every sto
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -70,8 +71,6 @@ def test_new_specs_build_end_to_end_and_only_their_strategy_can_fail(tmp_path, m
     not build"), a long-only mean reversion (old: a behaviour test that could not fail): each builds
     to a scorecard in which every pipeline gate (tests, sanitizers, static checks, parity, bias,
     bar agreement) passes; only the strategy's own performance may fail."""
-    import json
-
     d = make()
     loaded = u.write_spec(tmp_path, d)
     res = CliRunner().invoke(main, ["build", str(loaded.source), "--out", str(tmp_path / "s"),

@@ -8,16 +8,26 @@ Each generated test must pass on the generated strategy and fail on a planted on
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
+import json
+import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from stratforge.cli import main
+from stratforge.errors import SpecError
+from stratforge.generator.pipeline import instruments_of, parity_market
 from stratforge.generator.render import RegionCode, environment, render_context, render_sources
 from stratforge.generator.render.scenarios import ScenarioError, scenario
 from stratforge.generator.spec import load_spec
+from stratforge.runtime.twin import Instrument, create, decode_tape_text, encode_tape_text, replay
+from stratforge.runtime.twin import run as twin_run
 from stratforge.runtime.twin.abi import SF_SIDE_BUY, SF_SIDE_SELL
 
 from . import userspecs as u
@@ -242,14 +252,6 @@ def _twin_module(path: Path, name: str):
 def _simulated(loaded, root: Path, python_text: str | None = None):
     """The closed-loop parity run as the sandbox starts it (``python -m stratforge.runtime.twin.run
     --simulate KIND SEED EVENTS ...``, here in process): the tape and the twin's decisions."""
-    import contextlib
-    import io
-    import json
-
-    from stratforge.generator.pipeline import instruments_of, parity_market
-    from stratforge.runtime.twin import Instrument, decode_tape_text
-    from stratforge.runtime.twin import run as twin_run
-
     files = render_sources(loaded, build_id="test")
     if python_text is not None:
         files["python/strategy.py"] = python_text
@@ -291,10 +293,6 @@ def harness(tmp_path_factory):
 
 
 def _cpp_decisions(harness: Path, root: Path, loaded, insts, tape) -> list[dict]:
-    import json
-
-    from stratforge.runtime.twin import encode_tape_text
-
     cmd = [CXX, *CXXFLAGS, "-I", str(ENGINE_INCLUDE), '-DSF_BUILD_ID="test"', f'-DSF_SPEC_HASH="{loaded.hash}"',
            "-fPIC", "-shared", str(root / "cpp" / "strategy.cpp"), "-o", str(root / "plugin.so")]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -338,8 +336,6 @@ def _reversal_decisions(tmp_path: Path, d: dict) -> tuple[list[dict], int]:
     """The twin flat through a quiet warm-up (|z| = 1, inside the bands), then holding -order_qty
     when a plunge fires its long entry: the decisions over that bar, the close's fill and the next
     bar."""
-    from stratforge.runtime.twin import Instrument, create, replay
-
     loaded = u.write_spec(tmp_path, d)
     root = tmp_path / "b"
     _write(root, render_sources(loaded, build_id="test"))
@@ -385,11 +381,6 @@ def test_a_reversal_within_max_order_qty_stays_one_order(tmp_path):
 @pytest.mark.slow
 def test_build_of_a_reversing_spec_passes_bar_agreement(tmp_path):
     """End to end: the runtime (risk gate on) and backtrader (no risk gate) now fill the same orders."""
-    import json
-
-    from click.testing import CliRunner
-
-    from stratforge.cli import main
 
     loaded = u.write_spec(tmp_path, u.reversing_mean_reversion())
     res = CliRunner().invoke(main, ["build", str(loaded.source), "--out", str(tmp_path / "s"),
@@ -407,7 +398,6 @@ def test_build_of_a_reversing_spec_passes_bar_agreement(tmp_path):
 
 
 def _spec_error(tmp_path: Path, d: dict) -> str:
-    from stratforge.errors import SpecError
 
     with pytest.raises(SpecError) as info:
         u.write_spec(tmp_path, d)
@@ -501,10 +491,6 @@ def _random_spec(rng, k: int) -> dict:
 
 @pytest.mark.parametrize("k", range(24))
 def test_scenario_oracle_agrees_with_the_generated_twin_on_random_specs(tmp_path, k):
-    import random
-
-    from stratforge.runtime.twin import Instrument, create, decode_tape_text, replay
-
     d = _random_spec(random.Random(1000 + k), k)
     loaded = u.write_spec(tmp_path, d)
     try:
@@ -526,7 +512,6 @@ def test_scenario_oracle_agrees_with_the_generated_twin_on_random_specs(tmp_path
 @pytest.mark.slow
 @pytest.mark.parametrize("k", range(0, 24, 3))
 def test_generated_cpp_test_passes_on_random_specs(tmp_path, k):
-    import random
 
     d = _random_spec(random.Random(1000 + k), k)
     loaded = u.write_spec(tmp_path, d)
