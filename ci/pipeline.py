@@ -33,10 +33,12 @@ from stratforge.ci.scorecard.adapters import ReplayFormatError, from_replay_resu
 from stratforge.ci.scorecard.inputs import (EquitySeries, OrderCounts, RecordedModels, RunPeriod,
                                             SanitizerStatus)
 from stratforge.errors import InvariantError, StratforgeError, UserInputError
-from stratforge.generator.pipeline import StepResult, instruments_of
+from stratforge.generator.pipeline import BuildFailed, StepResult, generate, instruments_of
+from stratforge.generator.spec import load_spec
 from stratforge.sandbox.base import Backend
 from stratforge.sandbox.replay import QUEUE_MODELS, ReplayRun, run_replay
 from stratforge.sandbox.runners import compile_plugin, run_cpp_test, run_pytest
+from stratforge.sandbox.verify import NO_ORDERS, SandboxVerifier
 
 Progress = Callable[[StepResult], None]
 EXIT_PASS, EXIT_NOT_PASSED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -408,6 +410,28 @@ _FINDING_TEXT = re.compile(r"(?P<file>[^:]+):(?P<line>\d+):\d+: (?:error|warning
                            r"\[(?P<rule>[A-Z][A-Z0-9_-]*)\]$")
 
 
+#: Steps that turn the spec into compiled code: a failure there means the code did not build.
+BUILD_STEPS = ("llm", "llm-signals", "llm-code", "render", "static-checks", "compile")
+
+
+def build_failure_verdict(err: BuildFailed) -> tuple[Verdict, str]:
+    """The verdict of a build stopped by ``err``, with its reason, in the scorecard's words.
+
+    INCONCLUSIVE when the code built and its generated tests passed but the parity market never
+    made the strategy trade (``sandbox.verify.NO_ORDERS``); FAIL otherwise, naming the step:
+    "the code did not build" only when a step that makes the code failed."""
+    step = err.result.failure()
+    name = step.name if step else "?"
+    detail = step.detail.strip() if step else ""
+    if name == "parity" and detail.startswith(NO_ORDERS):
+        return Verdict.INCONCLUSIVE, (f"Verdict: INCONCLUSIVE (the code built and its generated tests passed, "
+                                      f"but {detail[len(NO_ORDERS):].strip()})")
+    if name in BUILD_STEPS:
+        return Verdict.FAIL, f"Verdict: FAIL (the code did not build: step '{name}' failed)"
+    first = detail.splitlines()[0][:300] if detail else ""
+    return Verdict.FAIL, f"Verdict: FAIL (the generated code failed step '{name}'{': ' + first if first else ''})"
+
+
 @dataclass
 class ScoreOutcome:
     scorecard: Scorecard
@@ -442,11 +466,8 @@ def score_bundle(bundle: Path, *, backend: Backend, ws: Workspace, data_override
 
 def build(spec_path: Path, *, backend: Backend, ws: Workspace, out_root: Path,
           provider: Any = None, progress: Progress = _quiet) -> ScoreOutcome:
-    """generate → test → backtest → score for one spec file."""
-    from stratforge.generator.pipeline import generate
-    from stratforge.generator.spec import load_spec
-    from stratforge.sandbox.verify import SandboxVerifier
-
+    """generate → test → backtest → score for one spec file (raises BuildFailed when the code
+    does not get through generate; :func:`build_failure_verdict` words its verdict)."""
     loaded = load_spec(spec_path)
     # the data first: a missing or malformed file is reported before any code is built (the
     # prepared file is cached, so the backtest step reuses it)
@@ -457,5 +478,5 @@ def build(spec_path: Path, *, backend: Backend, ws: Workspace, out_root: Path,
     return score_bundle(result.bundle, backend=backend, ws=ws, progress=progress)
 
 
-__all__ = ["BacktestOutcome", "Bundle", "ScoreOutcome", "Workspace", "backtest_bundle", "build",
-           "load_bundle", "provenance", "score_bundle", "static_findings", "test_bundle"]
+__all__ = ["BUILD_STEPS", "BacktestOutcome", "Bundle", "ScoreOutcome", "Workspace", "backtest_bundle", "build",
+           "build_failure_verdict", "load_bundle", "provenance", "score_bundle", "static_findings", "test_bundle"]

@@ -27,6 +27,10 @@ from stratforge.sandbox.runners import (JOB, TEST_LIMITS, compile_plugin, python
                                         run_cpp_test, run_pytest)
 
 HARNESS_SOURCE = Path(__file__).resolve().parent / "harness" / "parity_harness.cpp"
+#: Start of a parity step's detail when its market never made the strategy trade: the code built
+#: and its tests ran, but parity on that market would prove nothing (the build's verdict is
+#: INCONCLUSIVE, not FAIL: ``stratforge.ci.pipeline.build_failure_verdict``).
+NO_ORDERS = "no orders:"
 
 
 def _fail_text(res: RunResult, limit: int = 3000) -> str:
@@ -121,7 +125,8 @@ class SandboxVerifier:
         ok, detail = self.parity(bundle, build, instruments)
         if ok and market is not None:
             ok2, detail2 = self.parity_simulated(bundle, build, instruments, market)
-            ok, detail = ok2, f"scenario: {detail}; simulated market: {detail2}"
+            ok, detail = ok2, (detail2 if detail2.startswith(NO_ORDERS) else
+                               f"scenario: {detail}; simulated market: {detail2}")
         steps.append(StepResult("parity", ok, time.monotonic() - t0, detail))
         return steps
 
@@ -156,6 +161,10 @@ class SandboxVerifier:
         safe = build / "paritysim-tape.txt"
         safe.write_bytes(tape_bytes)
         ok, detail = self.parity(bundle, build, instruments, tape=safe, python_out=py.stdout)
+        if not ok and detail.startswith(NO_ORDERS):
+            detail = (f"{NO_ORDERS} the simulated {kind} market (seed {seed}, {events} events, shaped by the "
+                      f"strategy's instruments and parameters) never made the strategy trade, so closed-loop "
+                      f"parity on it would prove nothing")
         return ok, detail
 
     def parity(self, bundle: Path, build: Path, instruments: list[tuple[str, int, int]],
@@ -210,7 +219,7 @@ def compare_decisions(cpp_out: bytes, py_out: bytes, tape: bytes) -> tuple[bool,
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         return False, f"decision output is not JSON lines: {err}"
     if not any(d.get("op") == "submit" for d in py):
-        return False, "the parity tape produced no orders: parity on it would prove nothing"
+        return False, f"{NO_ORDERS} the parity tape made the strategy send no order: parity on it would prove nothing"
     events = tape.decode("utf-8", "replace").splitlines()
     for i, (c, p) in enumerate(zip(cpp, py)):
         if c != p:

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from stratforge import __version__
@@ -366,7 +367,7 @@ def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str
     """Spec to scorecard: generate → test → backtest → score (exit 0 only on PASS)."""
     import time
 
-    from stratforge.ci.pipeline import build as run_build
+    from stratforge.ci.pipeline import build as run_build, build_failure_verdict
     from stratforge.generator.pipeline import BuildFailed
     from stratforge.generator.spec import load_spec
 
@@ -384,8 +385,9 @@ def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str
         out = run_build(spec_path, backend=backend, ws=ws, out_root=out_root, provider=llm,
                         progress=_print_step(console))
     except BuildFailed as err:
-        console.print(f"[red]failed[/]: step '{err.result.failure().name}'; "
-                      f"Verdict: FAIL (the code did not build)")
+        verdict, line = build_failure_verdict(err)
+        colour = "yellow" if verdict.value == "INCONCLUSIVE" else "red"
+        console.print(f"[{colour}]stopped[/]: step '{escape(err.result.failure().name)}'; {escape(line)}")
         sys.exit(EXIT_INVALID)
     console.print(f"build {time.monotonic() - t0:.1f}s", highlight=False)
     _verdict_exit(console, out)

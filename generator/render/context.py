@@ -147,7 +147,7 @@ def build_context(loaded, build_id: str) -> StrategyContext:
         allow_short = "entry_short" in st.signals if roles_given else True
         # the spec's named constants, readable by region code as p_.<name> / self.p.<name>
         for cname, cvalue in sorted(p.items()):
-            if cname in ("order_qty_lots", "stop_loss_bps", "allow_long", "allow_short"):
+            if cname in ("order_qty_lots", "stop_loss_bps", "allow_long", "allow_short", "max_order_lots"):
                 raise RenderError(f"strategy.params.{cname} is a reserved parameter name")
             kind = "bool" if isinstance(cvalue, bool) else "int" if isinstance(cvalue, int) else "double"
             params.append(ParamDef(cname, kind, cvalue if kind != "double" else float(cvalue)))
@@ -178,6 +178,13 @@ def build_context(loaded, build_id: str) -> StrategyContext:
         consts["ols_window"] = hr.window or 1
     if stype in DIRECTIONAL:
         params += [ParamDef("allow_long", "bool", allow_long), ParamDef("allow_short", "bool", allow_short)]
+        # the largest order risk.max_order_qty lets through: a reversal bigger than that is split
+        # into a closing order and an opening order (docs/templates.md, "Order sizing")
+        max_lots = int(Decimal(spec.risk.max_order_qty) / Decimal(lot0))
+        if max_lots < 1:
+            raise RenderError(f"risk.max_order_qty = {spec.risk.max_order_qty} is less than one lot "
+                              f"({lot0}) of {st.instruments[0].symbol}")
+        params.append(ParamDef("max_order_lots", "int", max_lots))
 
     # signals: reference first, then the spec's (which may not reuse reference names)
     clash = sorted(set(ref_signals) & set(st.signals))

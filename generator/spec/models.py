@@ -297,7 +297,9 @@ class Risk(StrictModel):
     """Pre-trade limits enforced by the runtime's risk gate on every order (never by generated
     code). Every limit is required: no check can be switched off from a spec."""
 
-    max_order_qty: PositiveDecimal = Field(description="Largest single order, base units.")
+    max_order_qty: PositiveDecimal = Field(description="Largest single order, base units. A "
+                                           "directional reversal above it is sent as a closing "
+                                           "then an opening order (docs/templates.md).")
     max_position: PositiveDecimal = Field(description="Largest absolute position per instrument, "
                                           "base units, counting working orders as if filled.")
     max_order_notional: PositiveDecimal = Field(description="Largest single order value, quote "

@@ -8,6 +8,7 @@ run together, so a user sees every violation at once. Add a rule by decorating i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -170,6 +171,42 @@ def exit_band_inside_entry_band(spec: "StrategySpec") -> Iterator[Violation]:
         yield Violation(("strategy", "params", "exit_threshold"),
                         f"must be < strategy.params.entry_threshold ({p.entry_threshold}), "
                         f"was {p.exit_threshold}", p.exit_threshold)
+
+
+@rule
+def zscore_entry_reachable(spec: "StrategySpec") -> Iterator[Violation]:
+    """A z-score entry can be reached: over N values (population deviation) |z| is at most
+    sqrt(N - 1) (Samuelson's inequality), so entry_z must be below it or the strategy never trades."""
+    t = spec.strategy.type.value
+    if t not in ("mean_reversion", "stat_arb"):
+        return
+    p = spec.strategy.params
+    bound = math.sqrt(max(p.window - 1, 0))
+    if p.entry_z >= bound:
+        yield Violation(("strategy", "params", "entry_z"),
+                        f"can never be reached: a z-score over window {p.window} is at most "
+                        f"sqrt({p.window} - 1) = {bound:.4g}; lower entry_z or lengthen the window, "
+                        f"was {p.entry_z}", p.entry_z)
+
+
+@rule
+def pair_hedge_leg_at_least_one_lot(spec: "StrategySpec") -> Iterator[Violation]:
+    """With a fixed hedge ratio, order_qty of leg 1 hedges into at least one lot of leg 2 (the
+    template rounds hedge_ratio * order_qty to leg 2's lots and skips entries that round to 0)."""
+    st = spec.strategy
+    if st.type.value != "stat_arb" or len(st.instruments) != 2:
+        return
+    h = st.params.hedge_ratio
+    if h.mode != "fixed" or h.value is None or h.value <= 0:
+        return
+    leg2 = st.instruments[1]
+    lots = Decimal(str(h.value)) * Decimal(st.params.order_qty) / leg2.lot_size
+    if lots < Decimal("0.5"):
+        yield Violation(("strategy", "params", "order_qty"),
+                        f"hedges into {lots:.3g} lots of {leg2.symbol} (hedge_ratio {h.value} x order_qty "
+                        f"{st.params.order_qty} / lot_size {leg2.lot_size}), which rounds to 0: the pair "
+                        f"could never enter; raise order_qty to at least "
+                        f"{(leg2.lot_size / 2 / Decimal(str(h.value))).normalize()}", st.params.order_qty)
 
 
 @rule

@@ -7,8 +7,10 @@ Meant to run inside the sandbox (the twin is generated, untrusted code)::
         STRATEGY.py PARAMS.txt N SYMBOL TICK_E9 LOT_E9 ...
 
 The second form runs the twin closed-loop against the toy venue (:func:`simulate`) over a seeded
-synthetic market (MARKET: ``bars``, ``books`` or ``pairs`` — two instruments, no trades), writes
-the complete callback tape to OUT_TAPE (text form) and prints the decisions: the C++ plugin then
+synthetic market (MARKET: ``bars``, ``books`` or ``pairs``), shaped by the strategy's instruments
+and PARAMS.txt (:func:`~.market.market_for`: spreads inside ``max_spread_ticks``, a book lean for
+``entry_threshold``, two legs in their own ticks for a pair, as books or as bars), writes the
+complete callback tape to OUT_TAPE (text form) and prints the decisions: the C++ plugin then
 replays that tape open-loop, and both decision lists must be identical.
 
 The arguments mirror the C++ parity harness (sandbox/harness/parity_harness.cpp), so both sides
@@ -25,7 +27,8 @@ from pathlib import Path
 
 from .abi import Instrument
 from .driver import create, decode_tape_text, encode_tape_text, replay
-from .market import bars, books
+from .market import market_for
+from .params import Params
 from .sim import simulate
 
 
@@ -47,16 +50,13 @@ def load_module(strategy_file: str):  # noqa: ANN201 - a module
     return module
 
 
-def _market(kind: str, seed: int, events: int, instruments: list[Instrument]) -> list[dict]:
-    """A seeded market around 100 quote units per instrument."""
-    if kind == "bars":
-        return bars(seed, events)
-    starts = [10 ** 9 // i.tick_size_e9 * 100 for i in instruments]
-    if kind == "pairs":
-        return books(seed, events, starts, trades=False)
-    if kind == "books":
-        return books(seed, events, starts)
-    raise ValueError(f"unknown market kind {kind!r} (bars, books, pairs)")
+def _market(kind: str, seed: int, events: int, instruments: list[Instrument], params_text: str) -> list[dict]:
+    """A seeded market around 100 quote units per instrument, shaped by the strategy's
+    instruments and parameters (:func:`market_for`)."""
+    if kind not in ("bars", "books", "pairs"):
+        raise ValueError(f"unknown market kind {kind!r} (bars, books, pairs)")
+    return market_for(kind, seed, events, [i.tick_size_e9 for i in instruments],
+                      [i.lot_size_e9 for i in instruments], Params.parse(params_text))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if simulate_spec is not None:
             kind, seed, events, out_tape = simulate_spec
-            market = _market(kind, int(seed), int(events), instruments)
+            market = _market(kind, int(seed), int(events), instruments, Path(params_file).read_text())
             tape, decisions = simulate(strategy, market, len(instruments))
             Path(out_tape).write_text(encode_tape_text(tape))
         else:
