@@ -15,6 +15,7 @@ from typing import Any
 from stratforge.errors import UserInputError
 from stratforge.generator.expr import DataKind, ExpressionError, Type, TypedExpr
 from stratforge.generator.spec.data import data_kind
+from stratforge.generator.spec.rules import KIND_SERIES
 from stratforge.generator.spec.signals import ROLE_SIGNALS, spec_params
 
 from .signals import RenderError, SignalSet, build_signal_set, compile_signals
@@ -193,7 +194,7 @@ def build_context(loaded, build_id: str) -> StrategyContext:
                           "'ref_' are the reference logic's)")
     names = {**{k: v for k, v in ref_signals.items()}, **dict(st.signals)}
     # every template keeps the position state the position series read (docs/expressions.md)
-    allowed = {"bars": {DataKind.BAR}, "book": {DataKind.BOOK, DataKind.TRADE}}[data] | {DataKind.POSITION}
+    allowed = KIND_SERIES[data]
     try:
         typed: dict[str, TypedExpr] = compile_signals(names, spec_params(spec), data=allowed)
     except ExpressionError as err:

@@ -156,8 +156,27 @@ class _SignalOracle:
                                                                "low", "close", "volume")}
         self.inp["last_size"] = 0.0
         self.values: dict[str, Any] = {}
+        # the strategy's own position state, as the templates' PositionTrack keeps it from fills
+        self.lots, self.avg_ticks, self.since_ns, self.updates, self.now_ns = 0, 0.0, 0, 0, 0
+
+    def filled(self, lots_after: int, px_ticks: int, ts_ns: int) -> None:
+        """The strategy's position after a fill that opened it (the scenario opens from flat)."""
+        self.lots, self.avg_ticks, self.since_ns, self.updates = lots_after, float(px_ticks), ts_ns, 0
+
+    def _position_series(self) -> None:
+        i = self.inp
+        if self.lots == 0:
+            i["position"], i["entry_price"] = 0.0, float("nan")
+            i["time_in_position"] = i["bars_in_position"] = 0.0
+            return
+        self.updates += 1
+        i["position"] = _sz(self.lots, self.lot)
+        i["entry_price"] = _px(self.avg_ticks, self.tick)
+        i["time_in_position"] = float(self.now_ns - self.since_ns) * 1e-9
+        i["bars_in_position"] = float(self.updates)
 
     def update(self) -> None:
+        self._position_series()
         vals: dict[str, Any] = {}
         for n in self.names:
             vals[n] = self.evals[n].update({**self.inp, **vals})
@@ -265,6 +284,7 @@ def _first_decisions(ctx: StrategyContext, recs: list[dict[str, Any]], qty: int,
     for rec in recs:
         rec = dict(rec, pos=[pos])
         out.append(rec)
+        oracle.now_ns = rec["t"]
         if rec["cb"] == "bar":
             oracle.bar(rec["bar"])
             px_x2 = 2 * rec["bar"]["close"]
@@ -290,6 +310,7 @@ def _first_decisions(ctx: StrategyContext, recs: list[dict[str, Any]], qty: int,
             pos = qty if side == SF_SIDE_BUY else -qty
             entry_x2 = px_x2
             out.append(_fill(rec["t"] + 1, side, fill_px, qty, pos, order_id=1))
+            oracle.filled(pos, fill_px, rec["t"] + 1)
             continue
         stop = False
         if stop_bps > 0.0 and entry_x2 > 0:

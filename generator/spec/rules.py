@@ -383,7 +383,10 @@ def converter_options_apply(spec: "StrategySpec") -> Iterator[Violation]:
 
 
 #: Series kinds each data kind provides (the generator's check, generator/render/context.py).
-KIND_SERIES = {"bars": frozenset({DataKind.BAR}), "book": frozenset({DataKind.BOOK, DataKind.TRADE})}
+#: data kind -> the kinds of series a signal may read on it (every template keeps the strategy's
+#: own position state, so the position series are there on any data; docs/expressions.md)
+KIND_SERIES = {"bars": frozenset({DataKind.BAR, DataKind.POSITION}),
+               "book": frozenset({DataKind.BOOK, DataKind.TRADE, DataKind.POSITION})}
 
 
 @rule
