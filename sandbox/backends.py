@@ -1,34 +1,59 @@
-"""Choosing a sandbox backend by name: ``local`` (bubblewrap on this machine), ``docker`` (a
-container per run) or ``kubernetes`` (a Job per run). Each is checked before use, so a missing
-engine or cluster is one clear line, never a traceback half-way through a build."""
+"""The sandbox backends by name, with whether each can run here.
+
+``get_backend("local" | "docker" | "kubernetes", **options)`` builds one; ``list_backends()``
+says which are available and why not; ``ready_backend(name, ...)`` builds one and checks that it
+can start a sandbox, so a missing engine or cluster is one clear line (:class:`BackendUnavailable`)
+before anything runs. The docker and kubernetes client packages are imported only when those
+backends run (optional extras ``docker`` and ``k8s``).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from stratforge.sandbox.base import Backend
 from stratforge.sandbox.docker_backend import DockerBackend
 from stratforge.sandbox.kubernetes_backend import KubernetesBackend
 from stratforge.sandbox.local import LocalBackend
 
-BackendName = Literal["local", "docker", "kubernetes"]
-BACKEND_NAMES: tuple[BackendName, ...] = ("local", "docker", "kubernetes")
+BACKENDS: dict[str, Callable[..., Backend]] = {
+    "local": LocalBackend,            # bubblewrap + cgroups + rlimits + seccomp on this machine
+    "docker": DockerBackend,          # a container per run (docker SDK; image from sandbox/image/)
+    "kubernetes": KubernetesBackend,  # a Job per run (kubernetes client): fan-out beyond one host
+}
+BACKEND_NAMES: tuple[str, ...] = tuple(BACKENDS)
 
 
 class BackendUnavailable(RuntimeError):
     """The chosen backend cannot run a sandbox here; the message says why and how to fix it."""
 
 
+@dataclass(frozen=True)
+class BackendStatus:
+    name: str
+    available: bool
+    detail: str
+
+
+def get_backend(name: str, **options: Any) -> Backend:
+    """The backend called ``name``; unknown names list the known ones."""
+    try:
+        factory = BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"Condition failed: unknown sandbox backend {name!r}; choose one of "
+                         f"{', '.join(BACKENDS)}") from None
+    return factory(**options)
+
+
 def make_backend(name: str, *, image: str | None = None, namespace: str | None = None) -> Backend:
-    """A backend instance by name (not yet checked: see :func:`ready_backend`)."""
-    if name == "local":
-        return LocalBackend()
-    if name == "docker":
-        return DockerBackend(**({"image": image} if image else {}))
-    if name == "kubernetes":
-        opts = {k: v for k, v in (("image", image), ("namespace", namespace)) if v}
-        return KubernetesBackend(**opts)
-    raise ValueError(f"unknown sandbox backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
+    """A backend from the machine settings' image and namespace (each only where it applies)."""
+    options: dict[str, Any] = {}
+    if image and name in ("docker", "kubernetes"):
+        options["image"] = image
+    if namespace and name == "kubernetes":
+        options["namespace"] = namespace
+    return get_backend(name, **options)
 
 
 def ready_backend(name: str, *, image: str | None = None, namespace: str | None = None) -> Backend:
@@ -38,3 +63,15 @@ def ready_backend(name: str, *, image: str | None = None, namespace: str | None 
     if not ok:
         raise BackendUnavailable(f"the {name} sandbox is not available: {why}")
     return backend
+
+
+def list_backends() -> list[BackendStatus]:
+    """Every backend with its availability here (``local`` runs a probe sandbox)."""
+    out = []
+    for name in BACKENDS:
+        try:
+            ok, why = get_backend(name).available()
+        except Exception as err:  # a broken optional dependency must not hide the others
+            ok, why = False, f"{type(err).__name__}: {err}"
+        out.append(BackendStatus(name, ok, why))
+    return out

@@ -39,7 +39,7 @@ def test_backends_by_name() -> None:
     assert isinstance(make_backend("docker", image="img:1"), DockerBackend)
     k8s = make_backend("kubernetes", namespace="ns-a")
     assert isinstance(k8s, KubernetesBackend) and k8s.namespace == "ns-a"
-    with pytest.raises(ValueError, match="unknown sandbox backend 'chroot'"):
+    with pytest.raises(ValueError, match="unknown sandbox backend .chroot.; choose one of local, docker, kubernetes"):
         make_backend("chroot")
 
 
