@@ -38,6 +38,7 @@ from typing import Any
 
 from stratforge.errors import UserInputError
 from stratforge.generator.expr import Evaluator
+from stratforge.generator.expr.catalog import MAX_LEVELS, depth_series
 from stratforge.generator.expr.evaluator import Zscore
 from stratforge.runtime.twin.abi import SF_SIDE_BUY, SF_SIDE_SELL
 
@@ -182,8 +183,13 @@ class _SignalOracle:
             vals[n] = self.evals[n].update({**self.inp, **vals})
         self.values = vals
 
-    def book(self, bid: int, ask: int, bq: int, aq: int) -> None:
+    def book(self, bid: int, ask: int, bq: int, aq: int, levels: dict | None = None) -> None:
         i, t, lot = self.inp, self.tick, self.lot
+        # depth series: total size of the best k levels per side (fewer when the book has fewer)
+        for side, top in (("bid", bq), ("ask", aq)):
+            sizes = [q for _, q in levels[side]] if levels else [top]
+            for k in range(2, MAX_LEVELS + 1):
+                i[depth_series(side, k)] = _sz(sum(sizes[:k]), lot)
         i["bid"], i["ask"] = _px(float(bid), t), _px(float(ask), t)
         i["bid_size"], i["ask_size"] = _sz(bq, lot), _sz(aq, lot)
         i["mid"] = _px(0.5 * float(bid + ask), t)
@@ -290,7 +296,7 @@ def _first_decisions(ctx: StrategyContext, recs: list[dict[str, Any]], qty: int,
             px_x2 = 2 * rec["bar"]["close"]
         elif rec["cb"] == "book":
             b = rec["book"]
-            oracle.book(b["bid_px"], b["ask_px"], b["bid_qty"], b["ask_qty"])
+            oracle.book(b["bid_px"], b["ask_px"], b["bid_qty"], b["ask_qty"], rec.get("levels"))
             bid, ask = b["bid_px"], b["ask_px"]
             px_x2 = bid + ask
         else:
@@ -484,7 +490,7 @@ def _pair_entry(ctx: StrategyContext, recs: list[dict[str, Any]], qty: int, roll
         leg = b["instrument"]
         if leg == 0:
             if "bid_px" in b:
-                oracle.book(b["bid_px"], b["ask_px"], b["bid_qty"], b["ask_qty"])
+                oracle.book(b["bid_px"], b["ask_px"], b["bid_qty"], b["ask_qty"], rec.get("levels"))
             else:
                 oracle.bar(b)
         mid_x2[leg] = b["bid_px"] + b["ask_px"] if "bid_px" in b else 2 * b["close"]

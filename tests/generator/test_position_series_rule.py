@@ -40,3 +40,16 @@ def test_position_series_validate_and_render_on_any_data(tmp_path, profile, exit
 def test_a_series_of_the_other_kind_is_still_refused(tmp_path):
     with pytest.raises(SpecError, match="reads bar data but backtest.data is book data"):
         _spec(tmp_path, "close > 1")
+
+
+@pytest.mark.parametrize("entry", ["imbalance(3) > 0.2", "bid_depth4 > ask_depth4"])
+def test_depth_series_reach_the_scenario_of_a_custom_book_spec(tmp_path, entry):
+    """The derived scenario feeds the depth series the signals read (it raised KeyError
+    'evaluator inputs are missing ask_depth3' once the expression language learnt them)."""
+    text = BASE.read_text().replace("  logic: |", "  signals:\n"
+                                    f"    entry_long: \"{entry}\"\n"
+                                    "    exit_long: \"time_in_position > 5\"\n  logic: |")
+    path = tmp_path / "kc-gap-fade.yaml"
+    path.write_text(text)
+    files = render_sources(load_spec(path), build_id="t")
+    assert "submit" in files["tests/test_strategy.py"]
