@@ -195,8 +195,9 @@ def build_context(loaded, build_id: str) -> StrategyContext:
     names = {**{k: v for k, v in ref_signals.items()}, **dict(st.signals)}
     # every template keeps the position state the position series read (docs/expressions.md)
     allowed = KIND_SERIES[data]
-    try:
-        typed: dict[str, TypedExpr] = compile_signals(names, spec_params(spec), data=allowed)
+    everything = frozenset().union(*KIND_SERIES.values())
+    try:  # the data kind is checked below, as a user error that names the signal and the data
+        typed: dict[str, TypedExpr] = compile_signals(names, spec_params(spec), data=everything)
     except ExpressionError as err:
         raise RenderError(f"signal expression error: {err}") from None
     for n, t in typed.items():
