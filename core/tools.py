@@ -78,3 +78,17 @@ def first_executable(*names: str) -> Path | None:
         if (path := which(name)) is not None:
             return path
     return None
+
+
+def reference_plugin(name: str) -> Path:
+    """The engine's reference strategy plugin ``sf_strategy_<name>.so`` that ``pip install .``
+    builds into the package (``stratforge/runtime/lib``): beside this installed package, else in
+    the environment's site-packages (a source checkout imports ``stratforge`` from the tree)."""
+    filename = f"sf_strategy_{name}.so"
+    roots = [Path(__file__).resolve().parents[1] / "runtime" / "lib"]
+    for key in ("platlib", "purelib"):
+        roots.append(Path(sysconfig.get_path(key)) / "stratforge" / "runtime" / "lib")
+    for root in roots:
+        if (root / filename).is_file():
+            return root / filename
+    raise ExecutableNotFound(filename, roots, "`pip install .` builds the engine's reference plugins")

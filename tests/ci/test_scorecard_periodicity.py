@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import stratforge
+
+from resource_kit import missing
+from stratforge.core.tools import reference_plugin
 from stratforge.ci.backtest.data import calendar_of
 from stratforge.ci.scorecard import build_scorecard
 from stratforge.ci.scorecard import reasons as R
@@ -121,16 +123,13 @@ def backend():
     b = LocalBackend()
     ok, why = b.available()
     if not ok:
-        pytest.skip(f"sandbox not available: {why}")
+        missing("sandbox", why)
     return b
 
 
 def builtin_plugin(name: str) -> Path:
-    for base in stratforge.__path__:
-        p = Path(base) / "runtime" / "lib" / f"sf_strategy_{name}.so"
-        if p.is_file():
-            return p
-    pytest.skip(f"the engine's reference plugin {name} is not built (pip install -e .)")
+    """The installed reference plugin; its absence fails the test (`pip install .` builds it)."""
+    return reference_plugin(name)
 
 
 def make_spec(tmp_path: Path, **kw):
