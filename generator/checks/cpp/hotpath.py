@@ -51,13 +51,11 @@ _THROWING_FUNCTIONS = frozenset({
 })
 
 
-
 @dataclass
 class _Func:
     cursor: Any
     name: str
     calls: list[tuple[str, int, int]] = field(default_factory=list)  # (callee key, line, col)
-
 
 
 class HotPathChecks(LoopBounds):
@@ -218,8 +216,6 @@ class HotPathChecks(LoopBounds):
                 if rc in _ALLOCATING_CLASSES:
                     self.at(c, "SF-CPP-HEAP", f"{qn or ref.spelling} returns a {rc} by value in {where}: that "
                             "allocates; return a view (std::string_view, std::span) or write into a member")
-
-
 
 
 def _key_order(k: str) -> tuple[int, int, str]:

@@ -41,7 +41,6 @@ _CPP_KEYWORDS = frozenset("""
     """.split())
 
 
-
 class PreprocessorChecks(AstChecker):
     """SF-CPP-INCLUDE and SF-CPP-MACRO over the main file's text."""
 
@@ -131,8 +130,6 @@ def _strip_comments(text: str) -> str:
             out.append(ch)
             i += 1
     return "".join(out)
-
-
 
 
 def _directives(text: str) -> Iterator[tuple[int, int, int, str | None, str, str]]:
