@@ -21,17 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from clang import cindex as _clang_cindex
+
 import stratforge.runtime as _runtime_component
 from stratforge.core.tools import which
-from stratforge.errors import UserInputError
 
 from ..findings import Finding
 from .rules import CPP_RULES
-
-try:  # a declared dependency; a broken install gets a user error from cindex(), not an ImportError
-    from clang import cindex as _clang_cindex
-except ImportError:  # pragma: no cover - depends on the environment
-    _clang_cindex = None
 
 __all__ = ["INDEX_LOCK", "AstChecker", "cindex", "find_sdk_include", "index", "toolchain_args"]
 
@@ -91,9 +87,8 @@ INDEX_LOCK = threading.Lock()
 
 
 def cindex() -> Any:
-    """The ``clang.cindex`` module; a clear user error when libclang is not installed."""
-    if _clang_cindex is None:  # pragma: no cover - depends on the environment
-        raise UserInputError("the C++ static checks need libclang: pip install libclang")
+    """The libclang bindings (``clang.cindex``, a declared dependency; the native library loads on
+    first use)."""
     return _clang_cindex
 
 
