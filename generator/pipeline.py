@@ -233,7 +233,7 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
     repaired against static-check, compiler, test and parity errors. Every exchange is recorded
     into the bundle's ``llm/`` folder. Raises :class:`BuildFailed` when a step still fails.
     """
-    from stratforge.generator import regions as code_regions
+    from stratforge.generator import region_repair
     from stratforge.generator.llm import Recorder, SignalsRejected, logic_to_signals
     from stratforge.generator.render import TEMPLATE_VERSION, templates_hash
 
@@ -298,7 +298,7 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
                 return outcome[0]
 
             t0 = time.monotonic()
-            loop = code_regions.logic_to_regions(spec, provider, recorder, attempt)
+            loop = region_repair.logic_to_regions(spec, provider, recorder, attempt)
             result.llm_report = loop.report()
             if not loop.accepted:
                 step(StepResult("llm-code", False, time.monotonic() - t0, result.llm_report))

@@ -1,5 +1,10 @@
 """Scorecard outputs: ``scorecard.json`` (schema-checked), ``scorecard.md`` for the pull request
-with PNG charts beside it, and a self-contained ``scorecard.html`` with inline SVG charts.
+with PNG charts beside it, and a self-contained ``scorecard.html`` that embeds the same PNGs.
+
+Charts have one renderer, matplotlib (the object-oriented API on the Agg canvas: no pyplot, no
+global backend state). Each chart is drawn once per scorecard into PNG bytes; the Markdown links
+the PNG files written beside it and the HTML embeds the same bytes as ``data:`` URIs, so the two
+can never disagree and the page works offline (docs/scorecard.md says why PNG and matplotlib).
 
 Every file is written atomically (temporary file in the same folder, then ``os.replace``). The
 HTML loads nothing from anywhere: no scripts, no stylesheets, no fonts, no images by URL.
@@ -7,21 +12,30 @@ HTML loads nothing from anywhere: no scripts, no stylesheets, no fonts, no image
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
+import io
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
+
+from matplotlib.figure import Figure
 
 from stratforge.ci.scorecard.card import Scorecard
 from stratforge.ci.scorecard.metrics import Ratio, SliceMetrics
 from stratforge.ci.scorecard.reasons import GateStatus
 
 SCHEMA_PATH = Path(__file__).with_name("scorecard.schema.json")
-PNG_NAMES = ("scorecard-equity.png", "scorecard-inventory.png", "scorecard-latency.png",
-             "scorecard-in-vs-out.png")
+#: chart file name -> caption (the Markdown's alt text and the HTML's alt/figcaption)
+CHARTS: dict[str, str] = {
+    "scorecard-equity.png": "Equity (cumulative net PnL) and drawdown",
+    "scorecard-inventory.png": "Inventory (position, base units)",
+    "scorecard-latency.png": "Latency histograms",
+    "scorecard-in-vs-out.png": "In-sample vs out-of-sample",
+}
+PNG_NAMES = tuple(CHARTS)
 COLORS = ("#1f5fa8", "#c0392b", "#2e8b57", "#8e44ad", "#d35400")
 
 
@@ -62,15 +76,15 @@ def render_json(sc: Scorecard) -> str:
 
 
 def write_scorecard(scorecard: Scorecard, out_dir: str | Path) -> list[Path]:
-    """Write scorecard.json, scorecard.md (+ PNG charts when matplotlib is installed) and
-    scorecard.html into ``out_dir``; returns the paths written."""
+    """Write scorecard.json, the PNG charts, scorecard.md (linking them) and scorecard.html
+    (embedding them) into ``out_dir``; returns the paths written. Each chart is drawn once."""
     out = Path(out_dir)
     written = [_atomic_write(out / "scorecard.json", render_json(scorecard).encode())]
     pngs = render_pngs(scorecard)
     for name, data in pngs.items():
         written.append(_atomic_write(out / name, data))
     written.append(_atomic_write(out / "scorecard.md", render_markdown(scorecard, images=list(pngs)).encode()))
-    written.append(_atomic_write(out / "scorecard.html", render_html(scorecard).encode()))
+    written.append(_atomic_write(out / "scorecard.html", render_html(scorecard, pngs=pngs).encode()))
     return written
 
 
@@ -239,83 +253,92 @@ def render_markdown(sc: Scorecard, *, images: list[str] | None = None) -> str:
     out += [f"| {_md_cell(a)} | {_md_cell(b)} |" for a, b in provenance_rows(sc)]
     out.append("")
     if images:
-        out += ["## Charts", ""] + [f"![{n.removesuffix('.png').removeprefix('scorecard-')}]({n})" for n in images] + [""]
-    else:
-        out += ["Charts: see scorecard.html (matplotlib is not installed, so no PNG charts were written).", ""]
+        out += ["## Charts", ""] + [f"![{CHARTS.get(n, n)}]({n})" for n in images] + [""]
     return "\n".join(out)
 
 
 # --------------------------------------------------------------------------------------------
-# PNG charts (matplotlib, Agg)
+# charts (matplotlib, Agg)
 
 
-def render_pngs(sc: Scorecard) -> dict[str, bytes]:
-    """PNG charts keyed by file name; empty when matplotlib is not installed."""
-    try:
-        import matplotlib
+def chart_figures(sc: Scorecard) -> dict[str, Figure]:
+    """One matplotlib figure per chart, keyed by its PNG file name (see :data:`CHARTS`).
 
-        matplotlib.use("Agg", force=True)
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return {}
-    import io
-
+    Built with ``Figure`` directly (no pyplot): nothing global changes and nothing needs closing.
+    """
     c = sc.charts
     xs = [dt.datetime.fromtimestamp(t / 1e9, tz=dt.timezone.utc) for t in c.ts_ns]
     oos_x = dt.datetime.fromtimestamp(c.out_of_sample_start_ns / 1e9, tz=dt.timezone.utc) if c.out_of_sample_start_ns else None
+    out: dict[str, Figure] = {}
 
-    def png(fig) -> bytes:
-        buf = io.BytesIO()
-        fig.tight_layout()
-        fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
-        plt.close(fig)
-        return buf.getvalue()
-
-    out: dict[str, bytes] = {}
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 5), sharex=True, height_ratios=(2, 1))
-    a1.plot(xs, c.pnl, color=COLORS[0], lw=1)
+    fig = Figure(figsize=(9, 5))
+    a1, a2 = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
+    a1.plot(xs, c.pnl, color=COLORS[0], lw=1.2, label="net PnL")
     a1.set_ylabel(f"net PnL ({sc.metrics.quote_currency})")
-    a1.set_title("Equity (net PnL) and drawdown")
-    a2.fill_between(xs, c.drawdown_pct, 0, color=COLORS[1], alpha=0.5, step="post")
+    a1.set_title(CHARTS[PNG_NAMES[0]])
+    a2.fill_between(xs, c.drawdown_pct, 0, color=COLORS[1], alpha=0.35, step="post", lw=0)
+    a2.step(xs, c.drawdown_pct, where="post", color=COLORS[1], lw=1, label="drawdown")
     a2.set_ylabel("drawdown (% cap)")
     for a in (a1, a2):
         if oos_x:
-            a.axvline(oos_x, color="gray", ls="--", lw=1)
+            a.axvline(oos_x, color="gray", ls="--", lw=1, label="out-of-sample start")
         a.grid(alpha=0.3)
-    out[PNG_NAMES[0]] = png(fig)
+    out[PNG_NAMES[0]] = fig
 
-    fig, a = plt.subplots(figsize=(9, 3))
+    fig = Figure(figsize=(9, 3))
+    a = fig.subplots()
     for i, (sym, pos) in enumerate(c.positions.items()):
         a.step(xs, pos, where="post", color=COLORS[i % len(COLORS)], lw=1, label=sym)
-    a.set_title("Inventory (position, base units)")
+    if oos_x:
+        a.axvline(oos_x, color="gray", ls="--", lw=1, label="out-of-sample start")
+    a.set_title(CHARTS[PNG_NAMES[1]])
     if c.positions:
         a.legend(loc="upper right")
     a.grid(alpha=0.3)
-    out[PNG_NAMES[1]] = png(fig)
+    out[PNG_NAMES[1]] = fig
 
-    fig, a = plt.subplots(figsize=(9, 3))
+    fig = Figure(figsize=(9, 3))
+    a = fig.subplots()
+    drawn = False
     for i, (name, b) in enumerate((("callback", c.callback_buckets), ("tick-to-order", c.tick_to_order_buckets))):
         if b:
             a.step([u for u, _ in b], [n for _, n in b], where="mid", color=COLORS[i], label=name)
-    a.set_xscale("log")
+            drawn = True
+    if drawn:
+        a.set_xscale("log")
+        a.legend(loc="upper right")
+    else:
+        a.text(0.5, 0.5, "no latency samples", ha="center", va="center", transform=a.transAxes)
     a.set_xlabel("ns (bucket upper edge)")
     a.set_ylabel("count")
-    a.set_title("Latency histograms")
-    a.legend(loc="upper right")
+    a.set_title(CHARTS[PNG_NAMES[2]])
     a.grid(alpha=0.3)
-    out[PNG_NAMES[2]] = png(fig)
+    out[PNG_NAMES[2]] = fig
 
-    fig, a = plt.subplots(figsize=(9, 3))
+    fig = Figure(figsize=(9, 3))
+    a = fig.subplots()
     labels, ins, oos = _in_vs_out(sc)
     x = range(len(labels))
     a.bar([i - 0.2 for i in x], ins, width=0.4, color=COLORS[0], label="in-sample")
     a.bar([i + 0.2 for i in x], oos, width=0.4, color=COLORS[2], label="out-of-sample")
     a.set_xticks(list(x), labels)
     a.axhline(0, color="black", lw=0.8)
-    a.set_title("In-sample vs out-of-sample")
+    a.set_title(CHARTS[PNG_NAMES[3]])
     a.legend(loc="upper right")
-    out[PNG_NAMES[3]] = png(fig)
+    out[PNG_NAMES[3]] = fig
     return out
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def render_pngs(sc: Scorecard) -> dict[str, bytes]:
+    """The charts as PNG bytes keyed by file name (what the Markdown links and the HTML embeds)."""
+    return {name: _png(fig) for name, fig in chart_figures(sc).items()}
 
 
 def _in_vs_out(sc: Scorecard) -> tuple[list[str], list[float], list[float]]:
@@ -331,147 +354,6 @@ def _in_vs_out(sc: Scorecard) -> tuple[list[str], list[float], list[float]]:
 
 
 # --------------------------------------------------------------------------------------------
-# SVG charts (hand-written, inline)
-
-
-def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    if not math.isfinite(lo) or not math.isfinite(hi):
-        return [0.0]
-    if hi - lo <= 0:
-        return [lo]
-    raw = (hi - lo) / n
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    start = math.ceil(lo / step) * step
-    return [start + i * step for i in range(int((hi - start) / step) + 1)]
-
-
-def _tick_label(v: float) -> str:
-    if v == 0:
-        return "0"
-    if abs(v) >= 1e4 or abs(v) < 1e-2:
-        return f"{v:.3g}"
-    return f"{v:.6g}"
-
-
-def svg_chart(series: list[tuple[str, list[float], list[float], str]], *, title: str, y_label: str,
-              width: int = 1000, height: int = 260, vline: float | None = None, area: bool = False,
-              x_is_time: bool = True, log_x: bool = False, step: bool = False) -> str:
-    """A line (or area) chart as an SVG element; x in ns timestamps when ``x_is_time``."""
-    ml, mr, mt, mb = 70, 20, 28, 36
-    pw, ph = width - ml - mr, height - mt - mb
-    allx = [math.log10(max(x, 1)) if log_x else float(x) for _, xs, _, _ in series for x in xs]
-    ally = [y for _, _, ys, _ in series for y in ys] + ([0.0] if area else [])
-    parts = [f'<svg class="chart" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
-             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
-             f'<text x="{ml}" y="18" font-size="14" font-weight="bold" fill="#222">{html.escape(title)}</text>']
-    if not allx:
-        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" fill="#666">no data</text></svg>')
-        return "".join(parts)
-    x0, x1 = min(allx), max(allx)
-    y0, y1 = min(ally), max(ally)
-    if x1 == x0:
-        x0, x1 = x0 - 1, x1 + 1
-    if y1 == y0:
-        y0, y1 = y0 - 1, y1 + 1
-    pad = (y1 - y0) * 0.05
-    y0, y1 = y0 - pad, y1 + pad
-
-    def px(x: float) -> float:
-        xv = math.log10(max(x, 1)) if log_x else x
-        return ml + (xv - x0) / (x1 - x0) * pw
-
-    def py(y: float) -> float:
-        return mt + (y1 - y) / (y1 - y0) * ph
-
-    parts.append(f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="#fafbfc" stroke="#999"/>')
-    for t in _nice_ticks(y0, y1):
-        yy = py(t)
-        parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e2e2e2"/>'
-                     f'<text x="{ml - 6}" y="{yy + 4:.1f}" font-size="11" text-anchor="end" fill="#444">{_tick_label(t)}</text>')
-    for i in range(5):
-        xv = x0 + (x1 - x0) * i / 4
-        xx = ml + pw * i / 4
-        if log_x:
-            lab = f"{10 ** xv:,.0f} ns"
-        elif x_is_time:
-            lab = dt.datetime.fromtimestamp(xv / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
-        else:
-            lab = _tick_label(xv)
-        anchor = "start" if i == 0 else ("end" if i == 4 else "middle")
-        parts.append(f'<text x="{xx:.1f}" y="{mt + ph + 16}" font-size="11" text-anchor="{anchor}" fill="#444">{lab}</text>')
-    parts.append(f'<text x="14" y="{mt + ph / 2:.0f}" font-size="11" fill="#444" transform="rotate(-90 14 {mt + ph / 2:.0f})" '
-                 f'text-anchor="middle">{html.escape(y_label)}</text>')
-    if vline is not None and x0 <= (math.log10(vline) if log_x else vline) <= x1:
-        vx = px(vline)
-        parts.append(f'<line x1="{vx:.1f}" x2="{vx:.1f}" y1="{mt}" y2="{mt + ph}" stroke="#777" stroke-dasharray="5,4"/>'
-                     f'<text x="{vx + 4:.1f}" y="{mt + 12}" font-size="11" fill="#555">out-of-sample</text>')
-    for k, (label, xs, ys, color) in enumerate(series):
-        pts = []
-        for i, (x, y) in enumerate(zip(xs, ys)):
-            if step and i:
-                pts.append(f"{px(x):.1f},{py(ys[i - 1]):.1f}")
-            pts.append(f"{px(x):.1f},{py(y):.1f}")
-        if not pts:
-            continue
-        if area:
-            z = py(0.0)
-            poly = f"{px(xs[0]):.1f},{z:.1f} " + " ".join(pts) + f" {px(xs[-1]):.1f},{z:.1f}"
-            parts.append(f'<polygon points="{poly}" fill="{color}" fill-opacity="0.35" stroke="{color}" stroke-width="1"/>')
-        else:
-            parts.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{color}" stroke-width="1.6"/>')
-        if len(series) > 1 or label:
-            lx = ml + pw - 150
-            ly = mt + 14 + 16 * k
-            parts.append(f'<rect x="{lx}" y="{ly - 9}" width="12" height="10" fill="{color}"/>'
-                         f'<text x="{lx + 16}" y="{ly}" font-size="11" fill="#222">{html.escape(label)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def svg_bars(labels: list[str], groups: list[tuple[str, list[float], str]], *, title: str,
-             width: int = 1000, height: int = 260) -> str:
-    ml, mr, mt, mb = 70, 20, 28, 36
-    pw, ph = width - ml - mr, height - mt - mb
-    vals = [v for _, vs, _ in groups for v in vs] + [0.0]
-    y0, y1 = min(vals), max(vals)
-    if y1 == y0:
-        y1 = y0 + 1
-    pad = (y1 - y0) * 0.08
-    y0, y1 = y0 - pad, y1 + pad
-
-    def py(y: float) -> float:
-        return mt + (y1 - y) / (y1 - y0) * ph
-
-    parts = [f'<svg class="chart" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
-             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
-             f'<text x="{ml}" y="18" font-size="14" font-weight="bold" fill="#222">{html.escape(title)}</text>',
-             f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="#fafbfc" stroke="#999"/>']
-    for t in _nice_ticks(y0, y1):
-        parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#e2e2e2"/>'
-                     f'<text x="{ml - 6}" y="{py(t) + 4:.1f}" font-size="11" text-anchor="end" fill="#444">{_tick_label(t)}</text>')
-    slot = pw / max(1, len(labels))
-    bw = slot * 0.8 / max(1, len(groups))
-    for i, lab in enumerate(labels):
-        for g, (_, vs, color) in enumerate(groups):
-            v = vs[i]
-            x = ml + slot * i + slot * 0.1 + g * bw
-            top, bot = py(max(v, 0.0)), py(min(v, 0.0))
-            parts.append(f'<rect x="{x:.1f}" y="{top:.1f}" width="{bw:.1f}" height="{max(bot - top, 0.5):.1f}" fill="{color}"/>'
-                         f'<text x="{x + bw / 2:.1f}" y="{top - 3:.1f}" font-size="10" text-anchor="middle" fill="#333">{_tick_label(v)}</text>')
-        parts.append(f'<text x="{ml + slot * (i + 0.5):.1f}" y="{mt + ph + 16}" font-size="12" text-anchor="middle" fill="#222">{html.escape(lab)}</text>')
-    parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{py(0):.1f}" y2="{py(0):.1f}" stroke="#333"/>')
-    for k, (name, _, color) in enumerate(groups):
-        lx, ly = ml + pw - 150, mt + 14 + 16 * k
-        parts.append(f'<rect x="{lx}" y="{ly - 9}" width="12" height="10" fill="{color}"/>'
-                     f'<text x="{lx + 16}" y="{ly}" font-size="11" fill="#222">{html.escape(name)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-# --------------------------------------------------------------------------------------------
 # HTML
 
 
@@ -484,7 +366,8 @@ h1{font-size:22px;margin:0 0 8px}h2{font-size:17px;margin:26px 0 8px;border-bott
 table{border-collapse:collapse;font-size:13px;margin:6px 0}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f3f4f6}.s-PASS{color:#166534;font-weight:bold}.s-FAIL{color:#b91c1c;font-weight:bold}
 .s-INCONCLUSIVE{color:#8a6100;font-weight:bold}.s-ERROR{color:#6d28d9;font-weight:bold}
-svg.chart{display:block;margin:8px 0;max-width:100%;height:auto}
+figure.chart{margin:8px 0}figure.chart img{display:block;max-width:100%;height:auto}
+figcaption{font-size:12px;color:#555}
 """
 
 
@@ -500,29 +383,21 @@ def _table(head: tuple[str, ...], rows, status_col: int | None = None) -> str:
     return f"<table><thead><tr>{h}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def html_charts(sc: Scorecard) -> list[str]:
-    c = sc.charts
-    xs = list(c.ts_ns)
-    cur = sc.metrics.quote_currency
-    charts = [
-        svg_chart([("net PnL", xs, list(c.pnl), COLORS[0])], title=f"Equity: cumulative net PnL ({cur})",
-                  y_label=cur, vline=c.out_of_sample_start_ns),
-        svg_chart([("drawdown", xs, list(c.drawdown_pct), COLORS[1])], title="Drawdown (% of initial capital)",
-                  y_label="%", vline=c.out_of_sample_start_ns, area=True, step=True),
-        svg_chart([(s, xs, list(p), COLORS[i % len(COLORS)]) for i, (s, p) in enumerate(c.positions.items())],
-                  title="Inventory (position, base units)", y_label="position", vline=c.out_of_sample_start_ns, step=True),
-        svg_chart([(n, [float(u) for u, _ in b], [float(k) for _, k in b], COLORS[i])
-                   for i, (n, b) in enumerate((("callback", c.callback_buckets), ("tick-to-order", c.tick_to_order_buckets))) if b],
-                  title="Latency histograms (count per bucket, log ns)", y_label="count", x_is_time=False, log_x=True),
-    ]
-    labels, ins, oos = _in_vs_out(sc)
-    charts.append(svg_bars(labels, [("in-sample", ins, COLORS[0]), ("out-of-sample", oos, COLORS[2])],
-                           title="In-sample vs out-of-sample"))
-    return charts
+def html_charts(pngs: dict[str, bytes]) -> list[str]:
+    """The charts as ``<figure>`` elements embedding each PNG as a ``data:`` URI."""
+    out = []
+    for name, data in pngs.items():
+        caption = html.escape(CHARTS.get(name, name))
+        uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        out.append(f'<figure class="chart"><img src="{uri}" alt="{caption}"><figcaption>{caption}</figcaption></figure>')
+    return out
 
 
-def render_html(sc: Scorecard) -> str:
-    """One self-contained page: inline CSS and inline SVG, no external resource of any kind."""
+def render_html(sc: Scorecard, *, pngs: dict[str, bytes] | None = None) -> str:
+    """One self-contained page: inline CSS and the PNG charts as ``data:`` URIs, no external
+    resource of any kind. ``pngs`` are the charts already drawn (default: draw them)."""
+    if pngs is None:
+        pngs = render_pngs(sc)
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>Scorecard: {html.escape(sc.strategy)}</title>",
              '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; img-src data:">',
@@ -531,7 +406,7 @@ def render_html(sc: Scorecard) -> str:
              f'<div class="verdict v-{sc.verdict.value}">{html.escape(sc.verdict_line)}</div>',
              "<h2>Gates</h2>",
              _table(("Gate", "Status", "Measured", "Threshold", "Out-of-sample", "Reason"), gate_rows(sc), status_col=1),
-             "<h2>Charts</h2>", *html_charts(sc),
+             "<h2>Charts</h2>", *html_charts(pngs),
              "<h2>Key metrics</h2>",
              _table(("Metric", "Full period", "In-sample", "Out-of-sample"), metric_rows(sc)),
              "<h2>Execution</h2>", _table(("Measure", "Value"), execution_rows(sc)),

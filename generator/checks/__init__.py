@@ -11,7 +11,9 @@ Rules and their rationale are documented in docs/static-checks.md (a test keeps 
 
 from __future__ import annotations
 
-from .cpp import CPP_RULES, HANDLERS, check_cpp, find_sdk_include
+from .cpp.check import check_cpp
+from .cpp.clang import find_sdk_include
+from .cpp.rules import CPP_RULES, HANDLERS
 from .findings import Finding, Rule, Severity, sort_findings
 from .python import PY_RULES, check_python
 

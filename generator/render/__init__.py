@@ -16,10 +16,10 @@ from typing import Mapping
 
 from .context import REGIONS, StrategyContext, build_context
 from .env import environment, template_files, templates_hash
-from .regions import (MARKER, RegionCode, RegionError, check_cpp_region, check_python_region, find_regions,
-                      indent_region)
+from .marked_regions import (MARKER, RegionCode, RegionError, check_cpp_region, check_python_region,
+                             find_regions, indent_region)
 from .scenarios import scenario
-from .signals import RenderError, render_cpp, render_python
+from .signal_codegen import RenderError, render_cpp, render_python
 from stratforge.runtime.twin import encode_tape_text
 
 __all__ = ["render_sources", "render_context", "TEMPLATE_VERSION", "templates_hash", "template_files", "RegionCode",

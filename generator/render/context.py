@@ -18,7 +18,7 @@ from stratforge.generator.spec.data import data_kind
 from stratforge.generator.spec.rules import KIND_SERIES
 from stratforge.generator.spec.signals import ROLE_SIGNALS, spec_params
 
-from .signals import RenderError, SignalSet, build_signal_set, compile_signals
+from .signal_codegen import RenderError, SignalSet, build_signal_set, compile_signals
 
 __all__ = ["StrategyContext", "ParamDef", "build_context", "REGIONS", "to_e9", "to_lots"]
 

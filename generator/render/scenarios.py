@@ -43,7 +43,7 @@ from stratforge.generator.expr.evaluator import Zscore
 from stratforge.runtime.twin.abi import SF_SIDE_BUY, SF_SIDE_SELL
 
 from .context import StrategyContext
-from .signals import RenderError
+from .signal_codegen import RenderError
 
 __all__ = ["scenario", "ScenarioError"]
 

@@ -1,8 +1,11 @@
 """Scorecard outputs: JSON against the checked-in schema, schema staleness, Markdown content,
-self-contained HTML, and HTML drawn in headless Chromium."""
+the charts (one matplotlib renderer: the data each draws, the PNGs, the same PNGs embedded in the
+HTML), self-contained HTML, and HTML drawn in headless Chromium."""
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import io
 import json
 import re
@@ -14,7 +17,8 @@ import numpy as np
 import pytest
 
 from stratforge.ci.scorecard import build_scorecard, write_scorecard
-from stratforge.ci.scorecard.render import SCHEMA_PATH, render_html, render_json, render_markdown, scorecard_schema_text
+from stratforge.ci.scorecard.render import (CHARTS, SCHEMA_PATH, chart_figures, render_html, render_json, render_markdown,
+                                            render_pngs, scorecard_schema_text)
 
 from PIL import Image
 from resource_kit import missing
@@ -87,9 +91,61 @@ def test_markdown(card, written):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_pngs_written_when_matplotlib_present(written):
+def test_pngs_are_written_and_linked(written):
     out, _ = written
-    assert len(list(out.glob("scorecard-*.png"))) == 4
+    md = (out / "scorecard.md").read_text()
+    sizes = {"scorecard-equity.png": (810, 450)}  # 9 x 5 in at 90 dpi; the others are 9 x 3 in
+    for name, caption in CHARTS.items():
+        path = out / name
+        assert path.is_file(), name
+        assert f"![{caption}]({name})" in md
+        img = Image.open(path)
+        assert img.size == sizes.get(name, (810, 270)), name
+        pixels = np.asarray(img.convert("RGB"))
+        assert len({tuple(c) for c in pixels.reshape(-1, 3)[::5]}) > 20, f"{name} is blank"
+
+
+def test_charts_draw_the_scorecards_series(card):
+    """Each chart plots the scorecard's own numbers (a chart drawing the wrong series, or
+    nothing, fails here)."""
+    c = card.charts
+    figs = chart_figures(card)
+    assert list(figs) == list(CHARTS)
+    equity, drawdown = figs["scorecard-equity.png"].axes
+    pnl_line = next(ln for ln in equity.get_lines() if ln.get_label() == "net PnL")
+    assert list(pnl_line.get_ydata()) == list(c.pnl)
+    assert len(pnl_line.get_xdata()) == len(c.ts_ns)
+    dd_line = next(ln for ln in drawdown.get_lines() if ln.get_label() == "drawdown")
+    assert list(dd_line.get_ydata()) == list(c.drawdown_pct)
+    assert c.out_of_sample_start_ns is not None
+    split = next(ln for ln in equity.get_lines() if ln.get_label() == "out-of-sample start")
+    assert split.get_xdata()[0] == dt.datetime.fromtimestamp(c.out_of_sample_start_ns / 1e9, tz=dt.timezone.utc)
+
+    (inv,) = figs["scorecard-inventory.png"].axes
+    drawn = {ln.get_label(): list(ln.get_ydata()) for ln in inv.get_lines() if ln.get_label() in c.positions}
+    assert drawn == {sym: list(pos) for sym, pos in c.positions.items()}
+
+    (lat,) = figs["scorecard-latency.png"].axes
+    lines = {ln.get_label(): ln for ln in lat.get_lines()}
+    assert c.callback_buckets, "the test scorecard has callback latency samples"
+    assert list(lines["callback"].get_xdata()) == [u for u, _ in c.callback_buckets]
+    assert list(lines["callback"].get_ydata()) == [n for _, n in c.callback_buckets]
+    assert lat.get_xscale() == "log"
+
+    (bars,) = figs["scorecard-in-vs-out.png"].axes
+    heights = [p.get_height() for p in bars.patches]
+    ins, oos = card.metrics.in_sample, card.metrics.out_of_sample
+    assert heights[0] == pytest.approx(ins.return_pct) and heights[4] == pytest.approx(oos.return_pct)
+    assert heights[1] == pytest.approx(ins.sharpe.value or 0.0)
+
+
+def test_equity_png_changes_with_the_pnl(card):
+    """The PNG is drawn from the data: another PnL path gives another picture."""
+    c = card.charts
+    flipped = card.model_copy(update={"charts": c.model_copy(update={"pnl": tuple(-v for v in c.pnl)})})
+    a, b = render_pngs(card), render_pngs(flipped)
+    assert a["scorecard-equity.png"] != b["scorecard-equity.png"]
+    assert a["scorecard-latency.png"] == b["scorecard-latency.png"]  # deterministic bytes otherwise
 
 
 def test_html_is_self_contained(card, written):
@@ -99,7 +155,11 @@ def test_html_is_self_contained(card, written):
     assert "http://" not in page and "https://" not in page
     assert "<script" not in page.lower() and "<link" not in page.lower()
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", page)
-    assert page.count("<svg") == 5 and page.count("<polyline") >= 3
+    # the charts are exactly the PNG files written beside the Markdown, embedded as data: URIs
+    assert page.count("<img ") == len(CHARTS)
+    for name in CHARTS:
+        uri = "data:image/png;base64," + base64.b64encode((out / name).read_bytes()).decode("ascii")
+        assert f'src="{uri}"' in page, name
     assert card.verdict_line in page
     for g in card.gates:
         assert f"<td>{g.name}</td>" in page

@@ -19,7 +19,7 @@ from stratforge.generator.expr import (FUNCTIONS, MAX_LEVELS, MAX_QUANTILE_WINDO
                                        ExpressionError, Type, compile_expression, depth_series)
 from stratforge.errors import SpecError
 from stratforge.generator.render import render_context
-from stratforge.generator.render.signals import SERIES_ORDER, build_signal_set, compile_signals, cpp_runtime
+from stratforge.generator.render.signal_codegen import SERIES_ORDER, build_signal_set, compile_signals, cpp_runtime
 from stratforge.generator.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[2]

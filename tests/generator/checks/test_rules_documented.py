@@ -26,3 +26,14 @@ def test_rule_table_is_complete():
     for rule in RULES.values():
         assert rule.severity in ("error", "warning")
         assert rule.summary and rule.why and rule.instead and rule.scope
+
+
+def test_cpp_module_table_matches_the_package():
+    """docs/static-checks.md lists each module of generator/checks/cpp/ (and no other)."""
+    package = DOC.parents[1] / "generator" / "checks" / "cpp"
+    modules = {p.name for p in package.glob("*.py") if p.name != "__init__.py"}
+    text = DOC.read_text()
+    listed = set(re.findall(r"^\| `([a-z_]+\.py)` \|", text, flags=re.MULTILINE))
+    assert modules, package
+    assert listed == modules, f"docs/static-checks.md module table: missing {sorted(modules - listed)}, " \
+                              f"stale {sorted(listed - modules)}"

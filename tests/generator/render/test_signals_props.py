@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stratforge.generator.expr import Evaluator, Type
-from stratforge.generator.render.signals import (SERIES_ORDER, build_signal_set, compile_signals, cpp_runtime,
-                                                 python_runtime, render_cpp, render_python)
+from stratforge.generator.render.signal_codegen import (SERIES_ORDER, build_signal_set, compile_signals,
+                                                        cpp_runtime, python_runtime, render_cpp, render_python)
 
 from .cxx import compile_cpp, encode_value, needs_cxx
 

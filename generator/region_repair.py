@@ -9,7 +9,7 @@ for at most ``1 + codegen.max_repair_rounds`` rounds; the loop remembers every r
 and stops early when a round fails with exactly the error of the round before.
 
 The region is the only place model output can go: everything outside it is template output, and
-``generator.render.regions`` refuses region code that could reach outside its region.
+``generator.render.marked_regions`` refuses region code that could reach outside its region.
 """
 
 from __future__ import annotations
