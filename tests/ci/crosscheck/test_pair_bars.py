@@ -160,3 +160,15 @@ def test_cointegrated_legs_move_together(pair):
     spread = np.log(c1) - np.log(c0)
     assert abs(spread.mean()) < 0.05 and spread.std() < 0.05  # reverts around the start ratio
     assert np.corrcoef(r0, r1)[0, 1] > 0.3
+
+
+def test_with_its_own_limits_no_leg_is_denied_a_stale_reference(backend, pair, tmp_path):
+    """The spec's own risk limits: the leg decided on the other leg's bar sees yesterday's close
+    as its reference. It used to be denied STALE_REFERENCE (engine default 5 s), so the runtime
+    dropped orders backtrader filled."""
+    loaded, bundle, build, data = pair
+    results = bar_replay(backend, loaded.spec, build, bundle, data, tmp_path / "replay")
+    risk = results["strategies"][0]["risk"]
+    assert risk["denials_by_reason"] == {}, risk["denials"][:3]
+    a = agreement_report(backend, bundle, tmp_path, data, loaded.spec, results).agreement
+    assert a.status is CheckStatus.passed, a.details
