@@ -249,7 +249,12 @@ class TwinAdapter(bt.Strategy):
         self.feed_of = {s.instrument.id: k for k, s in enumerate(series)}  # instrument id -> feed
         self.tick = [s.instrument.tick_size_e9 * 1e-9 for s in series]
         self.lot = [s.instrument.lot_size_e9 * 1e-9 for s in series]
-        self.seen = [0] * len(series)  # bars of each feed already replayed
+        self.seen = [0] * len(series)  # bars of each instrument already replayed
+        # backtrader feeds exist for instruments with bars only (a truncated copy may end before
+        # a leg's first bar): series index -> data feed or None
+        self.data_of: list = [None] * len(series)
+        for d, k in zip(self.datas, [k for k, x in enumerate(series) if len(x)]):
+            self.data_of[k] = d
         self.last_global = -1
         self.live: dict[int, _Live] = {}
         self.by_bt: dict[int, int] = {}  # backtrader order ref -> twin order id
@@ -315,8 +320,8 @@ class TwinAdapter(bt.Strategy):
 
     def next(self) -> None:
         advanced = []
-        for k, d in enumerate(self.datas):
-            n = len(d)
+        for k, d in enumerate(self.data_of):
+            n = 0 if d is None else len(d)
             if n > self.seen[k]:
                 if n != self.seen[k] + 1:
                     raise RuntimeError(f"Invariant: feed {k} advanced {n - self.seen[k]} bars in one step")
@@ -355,7 +360,9 @@ class TwinAdapter(bt.Strategy):
         # reports on a feed without a bar at this time (backtrader's cash refusals happen at
         # submission) wait for that instrument's next bar
         self.exec_reports = [r for r, f in zip(reports, feeds) if f >= 0 and f not in moved] + self.exec_reports
-        for k, d in enumerate(self.datas):
+        for k, d in enumerate(self.data_of):
+            if d is None:
+                continue
             bt_pos = self._lots(k, self.getposition(d).size)
             if bt_pos != self.position_lots[k]:
                 raise RuntimeError(f"Invariant: backtrader position {bt_pos} lots != fills "
@@ -421,7 +428,9 @@ class TwinAdapter(bt.Strategy):
             exec_type, price = bt.Order.Market, None
         else:
             exec_type, price = bt.Order.Limit, o.px * self.tick[k]
-        data = self.datas[k]
+        data = self.data_of[k]
+        if data is None:
+            return None  # no bars of this instrument (yet): the order rests and never fills
         if o.side == SF_SIDE_BUY:
             order = self.buy(data=data, size=size, price=price, exectype=exec_type)
         else:
@@ -449,7 +458,7 @@ class TwinAdapter(bt.Strategy):
                     self.pending.append(_Report("update", t, (o, SF_ORDER_ACCEPTED, o.leaves)))
             elif kind == "cancel":
                 o = self.live.get(arg)
-                if o is None or not self.broker.cancel(o.bt_order):
+                if o is None or (o.bt_order is not None and not self.broker.cancel(o.bt_order)):
                     ghost = o or _Live(arg, 0, 0, 0, 0, 0, 0, 0)
                     self.pending.append(_Report("update", t, (ghost, SF_ORDER_CANCEL_REJECTED, 0)))
                     continue
@@ -460,7 +469,7 @@ class TwinAdapter(bt.Strategy):
             elif kind == "replace":
                 oid, px, qty = arg
                 o = self.live.get(oid)
-                if o is None or not self.broker.cancel(o.bt_order):
+                if o is None or (o.bt_order is not None and not self.broker.cancel(o.bt_order)):
                     ghost = o or _Live(oid, 0, 0, 0, 0, px, qty, 0)
                     self.pending.append(_Report("update", t, (ghost, SF_ORDER_CANCEL_REJECTED, 0)))
                     continue
@@ -504,7 +513,8 @@ def run_cerebro(twin, bars: BarSeries | BarTape, cfg: AdapterConfig) -> dict:
     comm = _MakerTakerCommission(commission=cfg.taker_bps * 1e-4, maker_rate=cfg.maker_bps * 1e-4)
     cerebro.broker.addcommissioninfo(comm)
     for s in tape.series:
-        cerebro.adddata(SfeBarFeed(series=s), name=s.instrument.symbol)
+        if len(s):  # an instrument without bars gets no feed (backtrader values every feed's close)
+            cerebro.adddata(SfeBarFeed(series=s), name=s.instrument.symbol)
     ctx = AdapterContext()
     cerebro.addstrategy(TwinAdapter, twin=twin, tape=tape, ctx=ctx)
     cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")

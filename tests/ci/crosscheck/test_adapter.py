@@ -175,3 +175,14 @@ def test_an_order_on_an_unknown_instrument_is_rejected():
     tw = PairScript({(0, 0): [lambda c: c.buy_market(7, 1)]})
     doc = run_cerebro(tw, _tape([a, b], [(0, 0), (1, 0), (0, 1), (1, 1)]), CFG)
     assert doc["fills"] == [] and ("update", DAY, 1, SF_ORDER_REJECTED) in tw.log
+
+
+def test_a_leg_with_no_bars_yet_runs_the_other():
+    """A look-ahead cut before the second leg's first bar leaves that feed empty."""
+    a = _leg(0, "AAA", [DAY, 2 * DAY], [1000, 1010])
+    empty = _leg(1, "BBB", [], [], tick=1_000_000)
+    tw = PairScript({(0, 0): [lambda c: c.buy_market(0, 3)]})
+    doc = run_cerebro(tw, _tape([a, empty], [(0, 0), (0, 1)]), CFG)
+    assert [x[1:3] for x in tw.log if x[0] == "bar"] == [(0, DAY), (0, 2 * DAY)]
+    assert [(f["instrument"], f["px"]) for f in doc["fills"]] == [("AAA", 1010)]
+    assert doc["bars"] == 2 and doc["positions"] == {"AAA": 3, "BBB": 0}
