@@ -5,14 +5,19 @@ generated twin. The host side never imports it.
 
 Semantics (the runtime's bar mode, docs/replay.md; docs/crosscheck.md has the full table):
 
-* **Inputs.** One bar instrument read from the same ``.sfe`` file the engine replays; the twin's
-  ``on_bar`` gets the file's integer ticks/lots and ``end_ts``/``recv_ts`` exactly as stored.
-  backtrader gets the same bars as floats (``ticks * tick_size``, ``lots * lot_size``).
+* **Inputs.** The strategy's bar instruments (one, or several: a pair) read from the same ``.sfe``
+  file the engine replays, one backtrader data feed each; the twin's ``on_bar`` gets the file's
+  integer ticks/lots, instrument id and ``end_ts``/``recv_ts`` exactly as stored, bar by bar in
+  the file's order. backtrader gets the same bars as floats (``ticks * tick_size``,
+  ``lots * lot_size``).
 * **Orders.** ``ctx.market`` → a backtrader ``Market`` order (filled by backtrader's broker at the
   next bar's open); a GTC limit → ``Limit`` (the open when it is through the limit, else the limit
   when the bar's range reaches it); an IOC limit → ``Limit`` that the adapter cancels, and reports
   ``EXPIRED``, when the next bar did not fill it. Every request is accepted (backtrader has no
   pre-trade risk gate); ids are 1, 2, 3, ... as the engine numbers accepted orders.
+* **Several instruments.** cerebro aligns the feeds by bar time; at each time the bars are
+  replayed in file order, each preceded by backtrader's executions on its own instrument (an
+  order fills on its instrument's next bar, as in the engine); docs/crosscheck.md.
 * **Reports, in the engine's order.** On bar k+1, before the twin's ``on_bar``: the reports of the
   actions sent during bar k (``ACCEPTED`` for GTC limits, ``CANCELED``/``CANCEL_REJECTED``,
   ``REPLACED``; clock = bar k's time), timers due before bar k+1, then backtrader's executions
@@ -246,7 +251,7 @@ class TwinAdapter(bt.Strategy):
         self.tape: BarTape = self.p.tape
         self.ctx: AdapterContext = self.p.ctx
         series = self.tape.series
-        self.feed_of = {s.instrument.id: k for k, s in enumerate(series)}  # instrument id -> feed
+        self.feed_of = {s.instrument.id: k for k, s in enumerate(series)}  # instrument id -> series
         self.tick = [s.instrument.tick_size_e9 * 1e-9 for s in series]
         self.lot = [s.instrument.lot_size_e9 * 1e-9 for s in series]
         self.seen = [0] * len(series)  # bars of each instrument already replayed
@@ -263,7 +268,7 @@ class TwinAdapter(bt.Strategy):
         self.timers: list[tuple[int, int, int]] = []  # (at, seq, id)
         self.timer_seq = 0
         self.seq = 0
-        self.position_lots = [0] * len(series)  # per feed
+        self.position_lots = [0] * len(series)  # per series
         self.fills: list[dict] = []
         self.equity: list[float] = []
         self.rejected = 0
