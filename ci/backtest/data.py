@@ -434,6 +434,7 @@ def realised_volatility(path: Path, calendar: str, inst: int = 0) -> float:
     ef = open_events(path)
     ev = np.array(ef.events)
     if file_kind(path) == BARS:
+        ev = ev[ev["instrument"] == inst]  # a pair's file holds both legs' bars
         closes = ev["v"][:, 3].astype(float)
         step = float(np.median(np.diff(ev["recv_ts"]))) / NS
         r = np.diff(np.log(closes))
