@@ -108,6 +108,13 @@ def risk_config(spec) -> dict[str, Any]:
     }
 
 
+#: In bar mode the risk reference of an instrument is its last close, as fresh as its bars allow:
+#: a pair's leg decided on the other leg's bar of the same day sees yesterday's close (more over a
+#: weekend or holiday). The engine's default age limit (5 s) would deny every such order, so bar
+#: runs allow ten days (daily bars across a long weekend); bar mode fills at the next open anyway.
+BAR_REFERENCE_AGE_MS = 10 * 86_400_000
+
+
 def pnl_sample_period_ns(bar_mode: bool) -> int:
     """The PnL sampling period asked of the engine: each bar (1 ns: every change of time) for bar
     data, the end of every minute for tick/L2 data, the periods of the scorecard's returns
@@ -131,7 +138,7 @@ def replay_config(spec, *, plugin: str, params: str, data: str, bar_mode: bool,
             "params": params,
             "instruments": [i.symbol for i in spec.strategy.instruments],
         }],
-        "risk": risk_config(spec),
+        "risk": risk_config(spec) | ({"max_reference_age_ms": BAR_REFERENCE_AGE_MS} if bar_mode else {}),
         "venue": {
             "latency": _latency(spec),
             "queue_model": QUEUE_MODELS[spec.backtest.queue.model],

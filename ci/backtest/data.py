@@ -1,9 +1,11 @@
 """Market data for a backtest: the spec's ``backtest.data`` turned into one cached ``.sfe`` file.
 
-* ``synthetic`` sources are generated here, seeded, from the spec's own instruments (symbol,
-  tick, lot): an L2 market (depth updates and trades, one or two instruments — a cointegrated
-  pair for ``stat_arb``) or daily bars. The random walk is calibrated so the annualised
-  volatility of the mid matches ``volatility_annual`` (docs/backtest.md, "Synthetic data").
+* ``synthetic`` sources are generated, seeded, from the spec's own instruments (symbol, tick,
+  lot) by ``stratforge.runtime.data.synth`` (``market_l2``, ``market_bars``): an L2 market
+  (depth updates and trades, one or two instruments — a cointegrated pair for ``stat_arb``) or
+  bars (one or more instruments, further ones cointegrated with the first). The random walk is
+  calibrated so the annualised volatility matches ``volatility_annual`` (docs/backtest.md,
+  "Synthetic data").
 * ``file`` sources are converted with the matching converter of ``stratforge.runtime.data``,
   with the spec's converter options; several files (a list, a glob, files per instrument) are
   converted one by one and merged in time order. Paths resolve as documented in docs/data.md
@@ -45,27 +47,16 @@ from stratforge.runtime.data.format import (ASK, BID, CLEAR, DEPTH, END_OF_BATCH
                                             SNAPSHOT, TRADE, Instrument, open_events, write_events)
 from stratforge.runtime.data.result import Converted
 from stratforge.runtime.data.sources import merge, resolve_paths
-from stratforge.runtime.data.synth import BarParams, bar_chunks
+from stratforge.runtime.data.synth import DAY_NS, NS, YEAR_S, business_days, market_bars, market_l2
 
 #: Bumped whenever the synthetic generator, the conversion or the slicing changes its output
 #: (part of the key).
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 
-NS = 1_000_000_000
-DAY_NS = 86_400 * NS
-#: Seconds in a year of trading: continuous markets trade 365.25 × 24 h, exchanges 252 × 6.5 h.
-YEAR_S = {"continuous": 365.25 * 86_400.0, "exchange": 252 * 6.5 * 3_600.0}
 #: Venues that trade around the clock (everything else is taken as an exchange calendar).
 CONTINUOUS_VENUE_PREFIXES = ("binance", "coinbase", "kraken", "bitstamp", "bitfinex", "okx",
                              "bybit", "deribit", "huobi", "kucoin", "gemini", "crypto")
 
-# L2 synthesis constants (docs/backtest.md)
-L2_LEVELS = 5                  # price levels per side, contiguous ticks from the touch
-L2_EVENT_GAP_NS = 18_000_000   # mean time per event: 200k events ≈ one hour
-L2_LEVEL_NOTIONAL = 20_000.0   # mean queue at the touch, quote currency (deeper levels larger)
-PAIR_SPREAD_VOL = 0.001        # stdev of the pair's log-spread (OU), 10 bps
-PAIR_HALF_LIFE_S = 600.0       # mean-reversion half-life of the pair spread
-PAIR_PRICE_RATIO = 1.0         # second leg's start price / first leg's
 
 
 @dataclass(frozen=True)
@@ -158,223 +149,22 @@ def source_hash(spec, repo_root: Path, override: Path | None = None) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
-# synthetic L2
-
-
-@dataclass
-class _Leg:
-    inst: int
-    tick: float
-    lot: float
-    level_lots: float        # mean queue at the touch, lots
-    bid: int = 0
-    ask: int = 0
-    bids: dict[int, int] | None = None
-    asks: dict[int, int] | None = None
-
-
-def _l2_paths(rng: np.random.Generator, n_msgs: int, legs: int, vol_s: float, log_p0: float,
-              gap_s: float, z: np.ndarray, dt_unit: np.ndarray, ou: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Message times (s from start) and log fair price per leg at each message."""
-    dt_s = dt_unit * gap_s
-    t = np.cumsum(dt_s)
-    x = log_p0 + np.cumsum(vol_s * np.sqrt(dt_s) * z)
-    logs = [x]
-    if legs == 2:
-        theta = math.log(2.0) / PAIR_HALF_LIFE_S
-        decay = np.exp(-theta * dt_s)
-        scale = PAIR_SPREAD_VOL * np.sqrt(1.0 - decay ** 2)
-        s = np.empty(n_msgs)
-        prev = 0.0
-        for j in range(n_msgs):  # OU, exact discretisation
-            prev = prev * decay[j] + scale[j] * ou[j]
-            s[j] = prev
-        logs.append(x + math.log(PAIR_PRICE_RATIO) + s)
-    return t, np.vstack(logs)
-
-
-def _records_estimate(fair_ticks: np.ndarray, leg_of: np.ndarray) -> float:
-    """Mean records per message for a fair-price path (used to calibrate the clock)."""
-    total = 0.0
-    for k in range(fair_ticks.shape[0]):
-        mine = fair_ticks[k][leg_of == k]
-        if len(mine) < 2:
-            continue
-        moves = np.abs(np.diff(np.floor(mine)))
-        rec = np.where(moves > 0, 1 + 4 * np.minimum(moves, L2_LEVELS), 1.1)
-        total += rec.sum()
-    return total / max(1, len(leg_of))
+# synthetic (the generators are stratforge.runtime.data.synth's; this maps the spec onto them)
 
 
 def synth_l2(spec, n_events: int, seed: int, start_ns: int, start_price: float,
              vol_annual: float) -> tuple[list[Instrument], np.ndarray]:
     """A seeded L2 market for the spec's instruments (two legs: a cointegrated pair)."""
-    instruments = spec_instruments(spec)
-    legs = min(2, len(instruments))
-    rng = np.random.default_rng(seed)
-    n_msgs = n_events  # every message makes at least one record
-    vol_s = vol_annual / math.sqrt(YEAR_S[calendar_of(spec)])
-    z = rng.standard_normal(n_msgs)
-    dt_unit = rng.exponential(1.0, n_msgs)
-    ou = rng.standard_normal(n_msgs) if legs == 2 else np.zeros(0)
-    leg_of = rng.integers(0, legs, n_msgs) if legs == 2 else np.zeros(n_msgs, dtype=np.int64)
-    prices = [start_price, start_price * PAIR_PRICE_RATIO][:legs]
-    ticks = [float(i.tick_size) for i in instruments[:legs]]
-    # calibrate the message clock: the mean time per *event* is L2_EVENT_GAP_NS, and the number
-    # of events per message grows with the mid's move per message (deterministic fixed point)
-    gap_s = L2_EVENT_GAP_NS / NS
-    for _ in range(4):
-        _, logp = _l2_paths(rng, n_msgs, legs, vol_s, math.log(prices[0]), gap_s, z, dt_unit, ou)
-        fair = np.vstack([np.exp(logp[k]) / ticks[k] for k in range(legs)])
-        r = _records_estimate(fair, leg_of)
-        gap_s = L2_EVENT_GAP_NS / NS * max(1.0, r)
-    t_s, logp = _l2_paths(rng, n_msgs, legs, vol_s, math.log(prices[0]), gap_s, z, dt_unit, ou)
-    fair = np.vstack([np.exp(logp[k]) / ticks[k] for k in range(legs)])
-    u = rng.random((n_msgs, 4))
-    qty_noise = rng.lognormal(-0.18, 0.6, (n_msgs, 2 * L2_LEVELS + 2))
-    spread_draw = rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1], size=n_msgs)
-
-    legs_state: list[_Leg] = []
-    for k in range(legs):
-        ins = instruments[k]
-        lot = float(ins.lot_size)
-        px = float(np.exp(logp[k][0]))
-        level_lots = max(1.0, L2_LEVEL_NOTIONAL / px / lot)
-        legs_state.append(_Leg(k, ticks[k], lot, level_lots))
-
-    out = np.zeros(n_events + 4 * L2_LEVELS * legs + 8, dtype=EVENT_DTYPE)
-    n = 0
-
-    def emit(ts: int, typ: int, side: int, inst: int, v0: int, v1: int, v2: int = 0,
-             flags: int = 0) -> None:
-        nonlocal n
-        r = out[n]
-        r["exch_ts"] = ts
-        r["recv_ts"] = ts
-        r["type"] = typ
-        r["side"] = side
-        r["instrument"] = inst
-        r["flags"] = flags
-        r["v"][0] = v0
-        r["v"][1] = v1
-        r["v"][2] = v2
-        n += 1
-
-    def qty(leg: _Leg, level: int, noise: float) -> int:
-        return max(1, int(leg.level_lots * (1 + 0.5 * level) * noise))
-
-    # opening snapshot of every leg
-    for leg in legs_state:
-        f = fair[leg.inst][0]
-        leg.bid = int(math.floor(f))
-        leg.ask = leg.bid + 1
-        leg.bids = {leg.bid - i: qty(leg, i, qty_noise[0][i]) for i in range(L2_LEVELS)}
-        leg.asks = {leg.ask + i: qty(leg, i, qty_noise[0][L2_LEVELS + i]) for i in range(L2_LEVELS)}
-        emit(start_ns, CLEAR, 0, leg.inst, 0, 0, flags=SNAPSHOT)
-        for p, q in sorted(leg.bids.items(), reverse=True):
-            emit(start_ns, DEPTH, BID, leg.inst, p, q, flags=SNAPSHOT)
-        for p, q in sorted(leg.asks.items()):
-            emit(start_ns, DEPTH, ASK, leg.inst, p, q, flags=SNAPSHOT)
-        out["flags"][n - 1] |= END_OF_BATCH
-    trade_id = 0
-    for j in range(1, n_msgs):
-        if n >= n_events:
-            break
-        leg = legs_state[int(leg_of[j])]
-        ts = start_ns + int(t_s[j] * NS)
-        f = fair[leg.inst][j]
-        spread = leg.ask - leg.bid if u[j, 0] < 0.9 else int(spread_draw[j])
-        bid = int(math.floor(f - (spread - 1) / 2.0))
-        ask = bid + spread
-        first = n
-        if bid == leg.bid and ask == leg.ask:
-            if u[j, 1] < 0.15:  # a partial trade at the touch
-                side_bid = u[j, 2] < 0.5
-                book, px = (leg.bids, bid) if side_bid else (leg.asks, ask)
-                have = book[px]
-                take = max(1, int(have * (0.05 + 0.45 * u[j, 3])))
-                trade_id += 1
-                emit(ts, TRADE, ASK if side_bid else BID, leg.inst, px, min(take, have), trade_id)
-                if take >= have:
-                    book[px] = qty(leg, 0, qty_noise[j][0])
-                else:
-                    book[px] = have - take
-                emit(ts, DEPTH, BID if side_bid else ASK, leg.inst, px, book[px])
-            else:  # one level's queue changes
-                lvl = min(L2_LEVELS - 1, int(-math.log(max(u[j, 2], 1e-12)) * 1.5))
-                side_bid = u[j, 3] < 0.5
-                book, px = (leg.bids, bid - lvl) if side_bid else (leg.asks, ask + lvl)
-                book[px] = qty(leg, lvl, qty_noise[j][1])
-                emit(ts, DEPTH, BID if side_bid else ASK, leg.inst, px, book[px])
-        else:
-            # the touch moved: sweep trade of a touch that moved away, deletions, then new levels
-            if bid < leg.bid and u[j, 1] < 0.7:
-                trade_id += 1
-                emit(ts, TRADE, ASK, leg.inst, leg.bid, leg.bids[leg.bid], trade_id)
-            elif ask > leg.ask and u[j, 1] < 0.7:
-                trade_id += 1
-                emit(ts, TRADE, BID, leg.inst, leg.ask, leg.asks[leg.ask], trade_id)
-            new_b = set(range(bid - L2_LEVELS + 1, bid + 1))
-            new_a = set(range(ask, ask + L2_LEVELS))
-            for p in sorted(set(leg.bids) - new_b, reverse=True):
-                del leg.bids[p]
-                emit(ts, DEPTH, BID, leg.inst, p, 0)
-            for p in sorted(set(leg.asks) - new_a):
-                del leg.asks[p]
-                emit(ts, DEPTH, ASK, leg.inst, p, 0)
-            for i, p in enumerate(sorted(new_b - set(leg.bids), reverse=True)):
-                leg.bids[p] = qty(leg, bid - p, qty_noise[j][i % (2 * L2_LEVELS)])
-                emit(ts, DEPTH, BID, leg.inst, p, leg.bids[p])
-            for i, p in enumerate(sorted(new_a - set(leg.asks))):
-                leg.asks[p] = qty(leg, p - ask, qty_noise[j][(L2_LEVELS + i) % (2 * L2_LEVELS)])
-                emit(ts, DEPTH, ASK, leg.inst, p, leg.asks[p])
-            leg.bid, leg.ask = bid, ask
-        if n > first:
-            out["flags"][n - 1] |= END_OF_BATCH
-    events = out[:min(n, n_events)].copy()
-    events["flags"][-1] |= END_OF_BATCH
-    return instruments, events
-
-
-# ------------------------------------------------------------------------------------------------
-# synthetic bars
-
-
-def business_days(start_ns: int, count: int, step_ns: int) -> np.ndarray:
-    """``count`` bar end times from ``start_ns``: every ``step_ns``, skipping Saturday/Sunday
-    when the step is one day (an exchange calendar; holidays are not modelled)."""
-    if step_ns != DAY_NS:
-        return start_ns + np.arange(count, dtype=np.int64) * step_ns
-    day0 = start_ns // DAY_NS
-    tod = start_ns - day0 * DAY_NS
-    days = np.arange(day0, day0 + count * 2 + 7, dtype=np.int64)
-    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday (weekday 3, Monday = 0)
-    days = days[weekday < 5][:count]
-    return days * DAY_NS + tod
+    return market_l2(spec_instruments(spec), n_events, seed, start_ns, start_price, vol_annual,
+                     YEAR_S[calendar_of(spec)])
 
 
 def synth_bars(spec, n_bars: int, seed: int, start_ns: int, start_price: float,
                vol_annual: float) -> tuple[list[Instrument], np.ndarray]:
-    """Daily bars (exchange calendar) or hourly bars (24/7 venues) from the regime-switching GBM
-    of ``stratforge.runtime.data.synth``, rescaled so the annualised volatility matches."""
-    continuous = calendar_of(spec) == "continuous"
-    bars_per_year = 365.25 * 24 if continuous else 252.0
-    step_ns = 3_600 * NS if continuous else DAY_NS
-    base = BarParams()
-    rms = math.sqrt(sum(s * s for _, s in base.regimes) / len(base.regimes))
-    k = vol_annual / rms
-    ins = spec.strategy.instruments[0]
-    params = BarParams(symbol=ins.symbol, tick_size=str(ins.tick_size), lot_size=str(ins.lot_size),
-                       start_price=start_price, start_ns=start_ns,
-                       interval_ns=int(365.25 * 86_400 * NS / bars_per_year),
-                       mean_regime_bars=60.0,
-                       regimes=tuple((mu * k, s * k) for mu, s in base.regimes),
-                       base_volume=max(1.0, 1e6 / float(ins.lot_size) / max(start_price, 1.0)))
-    events = np.concatenate(list(bar_chunks(n_bars, seed, params)))
-    ends = business_days(start_ns, len(events), step_ns)
-    events["exch_ts"] = ends
-    events["recv_ts"] = ends
-    return spec_instruments(spec, step_ns)[:1], events
+    """Daily bars (exchange calendar) or hourly bars (24/7 venues) for the spec's instruments,
+    ``n_bars`` per instrument; a second instrument is cointegrated with the first."""
+    return market_bars(spec_instruments(spec), n_bars, seed, start_ns, start_price, vol_annual,
+                       calendar_of(spec) == "continuous")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -644,6 +434,7 @@ def realised_volatility(path: Path, calendar: str, inst: int = 0) -> float:
     ef = open_events(path)
     ev = np.array(ef.events)
     if file_kind(path) == BARS:
+        ev = ev[ev["instrument"] == inst]  # a pair's file holds both legs' bars
         closes = ev["v"][:, 3].astype(float)
         step = float(np.median(np.diff(ev["recv_ts"]))) / NS
         r = np.diff(np.log(closes))

@@ -1,7 +1,8 @@
 """Bar-level cross-check and bias checks of a generated strategy's Python twin.
 
 * :func:`bar_agreement` — the runtime's bar mode (``sf-replay`` results) against the twin run in
-  backtrader (its broker and analyzers), fill by fill, with a stated PnL tolerance.
+  backtrader (its broker and analyzers, one data feed per instrument), fill by fill, with a
+  stated PnL tolerance; one instrument or several (a pair on bars).
 * :func:`bias_checks` — look-ahead (decisions recomputed on truncated data), warm-up, and the
   in-sample / out-of-sample split (:func:`bias_report` for the split's numbers).
 * :func:`l2_bias_checks` — the same look-ahead and warm-up checks for L2 runs, on the real run's
@@ -26,7 +27,7 @@ _EXPORTS = {
     "bias_checks": "bias", "bias_report": "bias", "BiasReport": "bias", "HoldoutSplit": "bias",
     "warmup_bars": "bias",
     "l2_bias_checks": "bias_l2", "l2_bias_report": "bias_l2", "L2BiasReport": "bias_l2",
-    "warmup_plan": "bias_l2", "WarmupPlan": "bias_l2",
+    "warmup_plan": "warmup", "WarmupPlan": "warmup",
     "run_backtrader": "backtrader_run", "BacktraderRun": "backtrader_run", "BacktraderResult": "backtrader_run",
     "BacktraderError": "backtrader_run", "crosscheck_spec": "replay_spec",
 }

@@ -3,8 +3,8 @@
 The runtime's side is an ``sf-replay`` results document of a bar-mode run (``bar_mode: true``);
 backtrader's side is :func:`run_backtrader` over the same ``.sfe`` file. They agree when
 
-* the fills are identical, in order: time (the bar they filled on), side, price in ticks,
-  quantity in lots — so the same orders were sent on the same bars and filled at the same next
+* the fills are identical, in order: time (the bar they filled on), instrument, side, price in
+  ticks, quantity in lots — so the same orders were sent on the same bars and filled at the same next
   open (or limit);
 * the closed-trade counts are equal (runtime: position cycles from its fills, a flip closing one
   and opening the next — the definition of backtrader's ``TradeAnalyzer`` ``total.closed``);
@@ -53,26 +53,31 @@ def pnl_tolerance(fills: list[dict[str, Any]]) -> float:
 
 
 def runtime_round_trips(fills: list[dict[str, Any]]) -> int:
-    """Closed position cycles: fills after which a non-zero position is flat or flipped."""
+    """Closed position cycles: fills after which a non-zero position is flat or flipped, counted
+    per instrument (backtrader keeps one trade per data feed) and summed."""
     closed = 0
-    pos = 0
+    pos: dict[str, int] = {}
     for f in fills:
         qty = int(f["qty"])
-        after = pos + (qty if f["side"] == "BUY" else -qty)
-        if pos != 0 and (after == 0 or (after > 0) != (pos > 0)):
+        inst = str(f.get("instrument", ""))
+        before = pos.get(inst, 0)
+        after = before + (qty if f["side"] == "BUY" else -qty)
+        if before != 0 and (after == 0 or (after > 0) != (before > 0)):
             closed += 1
-        pos = after
+        pos[inst] = after
     return closed
 
 
-def _key(f: dict[str, Any]) -> tuple[int, str, int, int]:
-    return int(f["ts"]), str(f["side"]), int(f["px"]), int(f["qty"])
+def _key(f: dict[str, Any]) -> tuple[int, str, str, int, int]:
+    return int(f["ts"]), str(f.get("instrument", "")), str(f["side"]), int(f["px"]), int(f["qty"])
 
 
 def _fmt_fill(f: dict[str, Any] | None) -> str:
     if f is None:
         return "none"
-    return f"ts={int(f['ts'])} {f['side']} {int(f['qty'])} lots @ {int(f['px'])} ticks ({f.get('liquidity', '?')})"
+    inst = f" {f['instrument']}" if f.get("instrument") else ""
+    return (f"ts={int(f['ts'])}{inst} {f['side']} {int(f['qty'])} lots @ {int(f['px'])} ticks "
+            f"({f.get('liquidity', '?')})")
 
 
 def compare_fills(runtime: list[dict[str, Any]], backtrader: list[dict[str, Any]]) -> str:

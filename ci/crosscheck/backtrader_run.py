@@ -1,5 +1,8 @@
 """Host side of the bar-level backtest: run the Python twin in backtrader inside the sandbox.
 
+The twin trades the spec's instruments (one or several, e.g. a pair): backtrader gets one data
+feed per instrument from the same ``.sfe`` file (``adapter.py``).
+
 The twin (``python/strategy.py``, created with ``params.txt``) is generated, untrusted code, so
 it runs only inside a sandbox backend: :func:`run_backtrader` stages the two files and the data
 file read-only, runs ``python -I -m stratforge.ci.crosscheck.bt_runner`` there, and reads the
@@ -50,7 +53,8 @@ class BacktraderFill(_Frozen):
     """One execution in backtrader, in engine units (ticks, lots) and quote/base units."""
 
     ts: int = Field(description="Receive time of the bar the order filled on (ns).")
-    bar: int = Field(ge=0, description="Index of that bar.")
+    bar: int = Field(ge=0, description="Index of that bar (file order, all instruments).")
+    instrument: str = Field(default="", description="Symbol of the instrument that filled.")
     order_id: int = Field(ge=1, description="Order id as the engine would number it.")
     side: Literal["BUY", "SELL"]
     liquidity: Literal["MAKER", "TAKER"]
@@ -70,13 +74,16 @@ class BacktraderResult(_Frozen):
     bars: int = Field(ge=0)
     first_ts: int
     last_ts: int
-    instrument: dict[str, Any]
+    instrument: dict[str, Any] = Field(description="The first instrument (symbol, tick, lot).")
+    instruments: tuple[dict[str, Any], ...] = Field(default=(), description="Every instrument replayed, "
+                                                    "strategy order: id, symbol, tick, lot, bars.")
     initial_cash: float
     final_value: float
     final_pnl: float = Field(description="broker value at the end minus starting cash: realised + "
                              "unrealised at the last close, net of commission.")
     fees: float
-    position_lots: int
+    position_lots: int = Field(description="Position of the first instrument at the end, lots.")
+    positions: dict[str, int] = Field(default_factory=dict, description="Position per symbol at the end, lots.")
     closed_trades: int = Field(ge=0, description="TradeAnalyzer total.closed.")
     open_trades: int = Field(ge=0, description="TradeAnalyzer total.open.")
     rejected_orders: int = Field(ge=0, description="Orders backtrader's broker refused (cash/margin).")
@@ -84,13 +91,15 @@ class BacktraderResult(_Frozen):
     fills: tuple[BacktraderFill, ...]
     decisions: tuple[dict[str, Any], ...] = Field(description="The twin's decision records "
                                                   "(docs/templates.md), in order.")
-    decision_bars: tuple[int, ...] = Field(description="Index of the bar being processed when "
-                                           "each decision was made.")
+    decision_bars: tuple[int, ...] = Field(description="Index (file order, all instruments) of the "
+                                           "bar being processed when each decision was made.")
     decision_callbacks: tuple[str, ...] = Field(description="The callback (on_bar, on_fill, ...) "
                                                 "that made each decision.")
-    decision_positions: tuple[int, ...] = Field(description="Position (lots) the host reported "
-                                                "during the callback that made each decision.")
-    equity: tuple[float, ...] = Field(description="broker value minus starting cash after each bar.")
+    decision_positions: tuple[int, ...] = Field(description="Position (lots) of the decision's "
+                                                "instrument (a submit's; else the first) the host "
+                                                "reported during the callback that made it.")
+    equity: tuple[float, ...] = Field(description="broker value minus starting cash after each bar "
+                                      "(file order, all instruments).")
     analyzers: dict[str, Any] = Field(description="TradeAnalyzer, Returns, DrawDown analyses.")
     backtrader_version: str
 
@@ -185,7 +194,8 @@ def run_backtrader(backend: Backend, bundle: Path, data: Path, spec, *, work_dir
             "--cash", repr(float(s.backtest.initial_capital)),
             "--maker-bps", repr(float(fees.maker_bps)), "--taker-bps", repr(float(fees.taker_bps)),
             "--seed", str(_seed(s) if seed is None else int(seed)),
-            "--strategy-id", s.metadata.name)
+            "--strategy-id", s.metadata.name,
+            "--symbols", ",".join(i.symbol for i in s.strategy.instruments))
     env = (("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONHASHSEED", "0"), ("OPENBLAS_NUM_THREADS", "1"),
            ("OMP_NUM_THREADS", "1"), ("MPLBACKEND", "Agg"))
     req = RunRequest(argv=argv, inputs=(Mount(job, JOB), Mount(staged, DATA), *crosscheck_mounts()),

@@ -29,17 +29,18 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+
 from stratforge.ci.crosscheck.backtrader_run import BacktraderResult, BacktraderRun, run_backtrader, spec_of
-from stratforge.ci.crosscheck.bars import write_truncated
+from stratforge.ci.crosscheck.bars import bar_instruments, bar_times, write_truncated
+from stratforge.ci.crosscheck.warmup import DIRECTIONAL_TYPES, KIND_TEXT, WarmupPlan, loaded, warmup_plan
 from stratforge.ci.scorecard.inputs import BiasResult, CheckStatus
 
 __all__ = ["BiasReport", "HoldoutSplit", "bias_checks", "bias_report", "choose_cuts", "warmup_bars",
            "DIRECTIONAL_TYPES"]
 
-DIRECTIONAL_TYPES = frozenset({"momentum", "mean_reversion", "order_book_imbalance", "custom"})
 ORDER_OPS = frozenset({"submit", "cancel", "replace"})
 
 
@@ -69,16 +70,12 @@ class BiasReport:
     full_run: BacktraderRun | None = None
 
 
-def _loaded(spec):
-    return spec if hasattr(spec, "spec") else SimpleNamespace(spec=spec, hash="", source="", text="")
-
-
 def warmup_bars(spec) -> dict[str, int | None] | None:
     """``{"long": W_long, "short": W_short}`` (``None`` for a side no role signal drives), or
     ``None`` when the strategy is not a directional bar strategy."""
     from stratforge.generator.render.context import build_context
 
-    ctx = build_context(_loaded(spec), "warmup")
+    ctx = build_context(loaded(spec), "warmup")
     if ctx.type not in DIRECTIONAL_TYPES or ctx.data != "bars":
         return None
     out: dict[str, int | None] = {}
@@ -125,11 +122,19 @@ def _lookahead_one(full: BacktraderResult, cut_run: BacktraderRun, cut: int) -> 
     return ""
 
 
-def _warmup_check(r: BacktraderResult, w: dict[str, int | None]) -> tuple[bool, str]:
+def _seen(counts: np.ndarray, bar: int, cb: str) -> int:
+    """Updates counted in bars ``0..bar`` for a decision made in ``on_bar`` of bar ``bar``, else
+    (fills and reports reach the twin before that bar) in bars ``0..bar-1``."""
+    k = bar if cb == "on_bar" else bar - 1
+    return int(counts[k]) if 0 <= k < len(counts) else 0
+
+
+def _warmup_check(r: BacktraderResult, w: dict[str, int | None], counts: np.ndarray) -> tuple[bool, str]:
+    """``counts[g]``: bars of the strategy's first instrument (its signal updates) in bars 0..g."""
     for d, bar, cb, pos in zip(r.decisions, r.decision_bars, r.decision_callbacks, r.decision_positions):
         if d.get("op") != "submit":
             continue
-        seen = bar + 1 if cb == "on_bar" else bar
+        seen = _seen(counts, bar, cb)
         side = "long" if d.get("side") == 1 else "short"
         entry = (pos >= 0) if side == "long" else (pos <= 0)
         need = w.get(side)
@@ -137,6 +142,57 @@ def _warmup_check(r: BacktraderResult, w: dict[str, int | None]) -> tuple[bool, 
             return False, (f"{'buy' if side == 'long' else 'sell'} entry (order id {d.get('id')}, {cb}) after "
                            f"{seen} bar update(s); entry_{side} is warm from update {need}")
     return True, ""
+
+
+def bar_counts(inst_of_bar: np.ndarray, first: int, n_legs: int) -> dict[str, np.ndarray]:
+    """Per counted kind (``bias_l2.KIND_TEXT``), the number of updates in bars ``0..g`` (index
+    ``g``, file order): ``bar`` — bars of the first instrument (``first``, its file id: the
+    signals' updates); ``pair`` — bars of either leg once every leg has had one (the pair's
+    spread updates)."""
+    mine = inst_of_bar == first
+    out = {"bar": np.cumsum(mine)}
+    legs = np.unique(inst_of_bar)
+    if n_legs >= 2 and len(legs) >= 2:
+        first_bar = [int(np.argmax(inst_of_bar == x)) for x in legs[:n_legs]]
+        start = max(first_bar) if len(first_bar) == n_legs else len(inst_of_bar)
+        pair = np.zeros(len(inst_of_bar), dtype=np.int64)
+        pair[start:] = 1
+        out["pair"] = np.cumsum(pair)
+    else:
+        out["pair"] = np.zeros(len(inst_of_bar), dtype=np.int64)
+    return out
+
+
+def _plan_check(r: BacktraderResult, plan: WarmupPlan, counts: dict[str, np.ndarray]) -> tuple[bool | None, str]:
+    """Warm-up of a strategy without entry roles on bars (a pair, ...), from :func:`warmup_plan`."""
+    if not plan.required:
+        return True, plan.note
+    other = sorted({n.kind for n in plan.needs} - set(counts))
+    if other:
+        return None, (f"not checked: the warm-up needs {', '.join(KIND_TEXT[k] for k in other)}, which bar "
+                      "data does not have")
+    first: tuple[int, dict[str, int]] | None = None
+    for d, bar, cb, pos in zip(r.decisions, r.decision_bars, r.decision_callbacks, r.decision_positions):
+        if d.get("op") != "submit":
+            continue
+        side = "long" if d.get("side") == 1 else "short"
+        if not (plan.every_submit or ((pos >= 0) if side == "long" else (pos <= 0))):
+            continue
+        have = {n.kind: _seen(counts[n.kind], bar, cb) for n in plan.needs}
+        for need in plan.needs:
+            if side in need.sides and have[need.kind] < need.count:
+                verb = "buy" if side == "long" else "sell"
+                what = "quote" if plan.every_submit else "entry"
+                return False, (f"{verb} {what} (order id {d.get('id')}, instrument {d.get('inst', 0)}, {cb} of bar "
+                               f"#{bar}) after {have[need.kind]} {KIND_TEXT[need.kind]}; {need.why} is warm from "
+                               f"{need.count}")
+        if first is None:
+            first = (bar, have)
+    if first is None:
+        return True, f"no order was sent ({plan.describe()})"
+    bar, have = first
+    got = ", ".join(f"{have[n.kind]} {KIND_TEXT[n.kind]} (need {n.count}: {n.why})" for n in plan.needs)
+    return True, f"first gated order at bar #{bar}, after {got}"
 
 
 def _holdout(r: BacktraderResult, times: list[int], spec) -> HoldoutSplit:
@@ -172,9 +228,9 @@ def bias_report(backend, bundle: Path, build: Path, data: Path, spec, *, cuts: i
                                      warmup_respected=None, warmup_details="not checked: the twin did not run"),
                           full_run=full)
     r = full.result
-    from stratforge.ci.crosscheck.bars import bar_times
-
     times = [int(t) for t in bar_times(data)]
+    first_id = int(r.instruments[0]["id"]) if r.instruments else 0
+    counts = bar_counts(bar_instruments(data), first_id, max(1, len(r.instruments)))
     order_bars = [b for d, b in zip(r.decisions, r.decision_bars) if d.get("op") in ORDER_OPS]
     cut_points = choose_cuts(r.bars, order_bars, cuts, seed)
 
@@ -208,10 +264,15 @@ def bias_report(backend, bundle: Path, build: Path, data: Path, spec, *, cuts: i
                       f"every decision up to each cut identical")
     if not cut_points:
         la_status, la_details = CheckStatus.not_run, "fewer than 2 bars: nothing to truncate"
-    if w is None:
-        wr, wd = None, werr or "not checked: warm-up is derived for directional bar strategies only"
+    if w is None and not werr:
+        try:
+            wr, wd = _plan_check(r, warmup_plan(spec), counts)
+        except Exception as err:  # noqa: BLE001 - the spec did not compile: report, do not guess
+            wr, wd = None, f"warm-up not derivable: {err}"
+    elif w is None:
+        wr, wd = None, werr
     else:
-        wr, wd = _warmup_check(r, w)
+        wr, wd = _warmup_check(r, w, counts["bar"])
         if wr:
             wd = f"no entry before warm-up (entry_long from update {w['long']}, entry_short from update {w['short']})"
     result = BiasResult(lookahead=la_status, lookahead_details=la_details[:2000],

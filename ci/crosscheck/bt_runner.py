@@ -1,10 +1,13 @@
-"""Run a Python twin in backtrader over one ``.sfe`` bar file; write the result JSON.
+"""Run a Python twin in backtrader over one ``.sfe`` bar file (one or more instruments); write the result JSON.
 
 Meant to run **inside the sandbox** (the twin is generated, untrusted code)::
 
     python -I -m stratforge.ci.crosscheck.bt_runner --strategy /job/python/strategy.py \\
         --params /job/params.txt --data /data/bars.sfe --out /out/backtrader.json \\
-        --cash 50000 --maker-bps 0.5 --taker-bps 0.5 [--seed 0] [--strategy-id ID]
+        --cash 50000 --maker-bps 0.5 --taker-bps 0.5 [--seed 0] [--strategy-id ID] [--symbols KO,IBM]
+
+``--symbols``: the strategy's instruments in its own order (default: every instrument of the
+file, in file order); the twin gets them with the file's instrument ids, as the engine hands them.
 
 Exit status: 0 ok; 2 bad arguments or data; 3 the strategy raised (construction or a callback;
 the message names it); 4 backtrader itself failed; 7 the output could not be written. The
@@ -40,6 +43,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--taker-bps", type=float, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--strategy-id", default="crosscheck")
+    ap.add_argument("--symbols", default="", help="comma-separated instrument symbols, strategy order")
     return ap.parse_args(argv)
 
 
@@ -80,32 +84,34 @@ def main(argv: list[str] | None = None) -> int:
         a = _parse(sys.argv[1:] if argv is None else argv)
     except SystemExit as e:
         return 2 if e.code else 0
-    from stratforge.ci.crosscheck.bars import CrosscheckDataError, load_bars
+    from stratforge.ci.crosscheck.bars import CrosscheckDataError, load_bar_set
     from stratforge.runtime.data.errors import DataFormatError, InputError
     from stratforge.runtime.twin import create
 
     try:
-        inst, cols = load_bars(a.data)
+        legs = load_bar_set(a.data, [x for x in a.symbols.split(",") if x] or None)
         params_blob = Path(a.params).read_text()
     except (CrosscheckDataError, DataFormatError, InputError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
         cls = _load_twin_class(a.strategy)
-        twin = create(cls, params_blob, [inst], strategy_id=a.strategy_id, seed=a.seed)
+        twin = create(cls, params_blob, [leg.instrument for leg in legs], strategy_id=a.strategy_id,
+                      seed=a.seed)
     except Exception as err:  # noqa: BLE001
         print(f"strategy fault: construction: {type(err).__name__}: {err}", file=sys.stderr)
         return 3
     try:
-        from stratforge.ci.crosscheck.adapter import AdapterConfig, BarSeries, run_cerebro
+        from stratforge.ci.crosscheck.adapter import AdapterConfig, BarSeries, BarTape, run_cerebro
     except ImportError as err:
         print(f"error: backtrader is not importable in the sandbox: {err}", file=sys.stderr)
         return 4
-    series = BarSeries(inst, **cols)
+    tape = BarTape(tuple(BarSeries(leg.instrument, **leg.columns) for leg in legs),
+                   tuple(leg.position for leg in legs))
     cfg = AdapterConfig(initial_cash=a.cash, maker_bps=a.maker_bps, taker_bps=a.taker_bps, seed=a.seed,
                         strategy_id=a.strategy_id)
     try:
-        doc = run_cerebro(_Guarded(twin), series, cfg)
+        doc = run_cerebro(_Guarded(twin), tape, cfg)
     except _StrategyFault as err:
         print(f"strategy fault: {err}", file=sys.stderr)
         return 3

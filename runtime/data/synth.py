@@ -28,10 +28,21 @@ Volume is lognormal, larger on large moves. ``exch_ts`` is the bar's end; ``recv
 
 The same seed gives the same stream; generation runs in fixed-size chunks, so a shorter run is a
 prefix of a longer one.
+
+Markets for a strategy (used by ``stratforge build`` through ``ci/backtest/data.py``, which maps a
+spec's ``backtest.data`` onto them): :func:`market_l2` — an L2 market for one or two instruments
+(two legs: a cointegrated pair, OU log-spread), its clock calibrated so the mean time per record
+is ``L2_EVENT_GAP_NS`` and the fair price's annualised volatility is the one asked for;
+:func:`market_bars` — daily (exchange) or hourly (24/7) bars for one or more instruments, the
+first from :func:`bar_chunks` rescaled to the asked volatility on business days, every further
+one cointegrated with it (:func:`cointegrated_bars`). This module is the one Python synthetic
+market at the format level (``.sfe`` records); ``runtime/engine/src/synth.cpp`` is the engine's
+own (docs/architecture.md).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Iterator
@@ -55,6 +66,22 @@ from .format import (
 )
 
 DEFAULT_START_NS = 1_704_205_800_000_000_000  # 2024-01-02 14:30:00 UTC
+
+NS = 1_000_000_000
+DAY_NS = 86_400 * NS
+#: Seconds in a year of trading: continuous markets trade 365.25 × 24 h, exchanges 252 × 6.5 h.
+YEAR_S = {"continuous": 365.25 * 86_400.0, "exchange": 252 * 6.5 * 3_600.0}
+
+# market_l2 constants (docs/backtest.md)
+L2_LEVELS = 5                  # price levels per side, contiguous ticks from the touch
+L2_EVENT_GAP_NS = 18_000_000   # mean time per event: 200k events ≈ one hour
+L2_LEVEL_NOTIONAL = 20_000.0   # mean queue at the touch, quote currency (deeper levels larger)
+PAIR_SPREAD_VOL = 0.001        # stdev of the pair's log-spread (OU), 10 bps
+PAIR_HALF_LIFE_S = 600.0       # mean-reversion half-life of the pair spread
+PAIR_PRICE_RATIO = 1.0         # second leg's start price / first leg's
+# market_bars constants: a further leg's log-spread to the first (OU, per bar)
+PAIR_BAR_SPREAD_VOL = 0.02     # stationary stdev of the log-spread, 2 %
+PAIR_BAR_HALF_LIFE = 6.0       # bars
 
 
 @dataclass(frozen=True)
@@ -401,6 +428,271 @@ def bar_chunks(n_bars: int, seed: int = 0, params: BarParams = BarParams()) -> I
     return _truncate(gen(), n_bars)
 
 
+# ------------------------------------------------------------------------------------------------
+# synthetic L2
+
+
+@dataclass
+class _Leg:
+    inst: int
+    tick: float
+    lot: float
+    level_lots: float        # mean queue at the touch, lots
+    bid: int = 0
+    ask: int = 0
+    bids: dict[int, int] | None = None
+    asks: dict[int, int] | None = None
+
+
+def _l2_paths(rng: np.random.Generator, n_msgs: int, legs: int, vol_s: float, log_p0: float,
+              gap_s: float, z: np.ndarray, dt_unit: np.ndarray, ou: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Message times (s from start) and log fair price per leg at each message."""
+    dt_s = dt_unit * gap_s
+    t = np.cumsum(dt_s)
+    x = log_p0 + np.cumsum(vol_s * np.sqrt(dt_s) * z)
+    logs = [x]
+    if legs == 2:
+        theta = math.log(2.0) / PAIR_HALF_LIFE_S
+        decay = np.exp(-theta * dt_s)
+        scale = PAIR_SPREAD_VOL * np.sqrt(1.0 - decay ** 2)
+        s = np.empty(n_msgs)
+        prev = 0.0
+        for j in range(n_msgs):  # OU, exact discretisation
+            prev = prev * decay[j] + scale[j] * ou[j]
+            s[j] = prev
+        logs.append(x + math.log(PAIR_PRICE_RATIO) + s)
+    return t, np.vstack(logs)
+
+
+def _records_estimate(fair_ticks: np.ndarray, leg_of: np.ndarray) -> float:
+    """Mean records per message for a fair-price path (used to calibrate the clock)."""
+    total = 0.0
+    for k in range(fair_ticks.shape[0]):
+        mine = fair_ticks[k][leg_of == k]
+        if len(mine) < 2:
+            continue
+        moves = np.abs(np.diff(np.floor(mine)))
+        rec = np.where(moves > 0, 1 + 4 * np.minimum(moves, L2_LEVELS), 1.1)
+        total += rec.sum()
+    return total / max(1, len(leg_of))
+
+
+def market_l2(instruments: list[Instrument], n_events: int, seed: int, start_ns: int, start_price: float,
+              vol_annual: float, year_s: float) -> tuple[list[Instrument], np.ndarray]:
+    """A seeded L2 market for ``instruments`` (two legs: a cointegrated pair), ``n_events``
+    records: a random walk of the fair price whose annualised volatility is ``vol_annual`` over a
+    year of ``year_s`` trading seconds (:data:`YEAR_S`), quoted on each leg's own tick grid."""
+    legs = min(2, len(instruments))
+    rng = np.random.default_rng(seed)
+    n_msgs = n_events  # every message makes at least one record
+    vol_s = vol_annual / math.sqrt(year_s)
+    z = rng.standard_normal(n_msgs)
+    dt_unit = rng.exponential(1.0, n_msgs)
+    ou = rng.standard_normal(n_msgs) if legs == 2 else np.zeros(0)
+    leg_of = rng.integers(0, legs, n_msgs) if legs == 2 else np.zeros(n_msgs, dtype=np.int64)
+    prices = [start_price, start_price * PAIR_PRICE_RATIO][:legs]
+    ticks = [float(i.tick_size) for i in instruments[:legs]]
+    # calibrate the message clock: the mean time per *event* is L2_EVENT_GAP_NS, and the number
+    # of events per message grows with the mid's move per message (deterministic fixed point)
+    gap_s = L2_EVENT_GAP_NS / NS
+    for _ in range(4):
+        _, logp = _l2_paths(rng, n_msgs, legs, vol_s, math.log(prices[0]), gap_s, z, dt_unit, ou)
+        fair = np.vstack([np.exp(logp[k]) / ticks[k] for k in range(legs)])
+        r = _records_estimate(fair, leg_of)
+        gap_s = L2_EVENT_GAP_NS / NS * max(1.0, r)
+    t_s, logp = _l2_paths(rng, n_msgs, legs, vol_s, math.log(prices[0]), gap_s, z, dt_unit, ou)
+    fair = np.vstack([np.exp(logp[k]) / ticks[k] for k in range(legs)])
+    u = rng.random((n_msgs, 4))
+    qty_noise = rng.lognormal(-0.18, 0.6, (n_msgs, 2 * L2_LEVELS + 2))
+    spread_draw = rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1], size=n_msgs)
+
+    legs_state: list[_Leg] = []
+    for k in range(legs):
+        ins = instruments[k]
+        lot = float(ins.lot_size)
+        px = float(np.exp(logp[k][0]))
+        level_lots = max(1.0, L2_LEVEL_NOTIONAL / px / lot)
+        legs_state.append(_Leg(k, ticks[k], lot, level_lots))
+
+    out = np.zeros(n_events + 4 * L2_LEVELS * legs + 8, dtype=EVENT_DTYPE)
+    n = 0
+
+    def emit(ts: int, typ: int, side: int, inst: int, v0: int, v1: int, v2: int = 0,
+             flags: int = 0) -> None:
+        nonlocal n
+        r = out[n]
+        r["exch_ts"] = ts
+        r["recv_ts"] = ts
+        r["type"] = typ
+        r["side"] = side
+        r["instrument"] = inst
+        r["flags"] = flags
+        r["v"][0] = v0
+        r["v"][1] = v1
+        r["v"][2] = v2
+        n += 1
+
+    def qty(leg: _Leg, level: int, noise: float) -> int:
+        return max(1, int(leg.level_lots * (1 + 0.5 * level) * noise))
+
+    # opening snapshot of every leg
+    for leg in legs_state:
+        f = fair[leg.inst][0]
+        leg.bid = int(math.floor(f))
+        leg.ask = leg.bid + 1
+        leg.bids = {leg.bid - i: qty(leg, i, qty_noise[0][i]) for i in range(L2_LEVELS)}
+        leg.asks = {leg.ask + i: qty(leg, i, qty_noise[0][L2_LEVELS + i]) for i in range(L2_LEVELS)}
+        emit(start_ns, CLEAR, 0, leg.inst, 0, 0, flags=SNAPSHOT)
+        for p, q in sorted(leg.bids.items(), reverse=True):
+            emit(start_ns, DEPTH, BID, leg.inst, p, q, flags=SNAPSHOT)
+        for p, q in sorted(leg.asks.items()):
+            emit(start_ns, DEPTH, ASK, leg.inst, p, q, flags=SNAPSHOT)
+        out["flags"][n - 1] |= END_OF_BATCH
+    trade_id = 0
+    for j in range(1, n_msgs):
+        if n >= n_events:
+            break
+        leg = legs_state[int(leg_of[j])]
+        ts = start_ns + int(t_s[j] * NS)
+        f = fair[leg.inst][j]
+        spread = leg.ask - leg.bid if u[j, 0] < 0.9 else int(spread_draw[j])
+        bid = int(math.floor(f - (spread - 1) / 2.0))
+        ask = bid + spread
+        first = n
+        if bid == leg.bid and ask == leg.ask:
+            if u[j, 1] < 0.15:  # a partial trade at the touch
+                side_bid = u[j, 2] < 0.5
+                book, px = (leg.bids, bid) if side_bid else (leg.asks, ask)
+                have = book[px]
+                take = max(1, int(have * (0.05 + 0.45 * u[j, 3])))
+                trade_id += 1
+                emit(ts, TRADE, ASK if side_bid else BID, leg.inst, px, min(take, have), trade_id)
+                if take >= have:
+                    book[px] = qty(leg, 0, qty_noise[j][0])
+                else:
+                    book[px] = have - take
+                emit(ts, DEPTH, BID if side_bid else ASK, leg.inst, px, book[px])
+            else:  # one level's queue changes
+                lvl = min(L2_LEVELS - 1, int(-math.log(max(u[j, 2], 1e-12)) * 1.5))
+                side_bid = u[j, 3] < 0.5
+                book, px = (leg.bids, bid - lvl) if side_bid else (leg.asks, ask + lvl)
+                book[px] = qty(leg, lvl, qty_noise[j][1])
+                emit(ts, DEPTH, BID if side_bid else ASK, leg.inst, px, book[px])
+        else:
+            # the touch moved: sweep trade of a touch that moved away, deletions, then new levels
+            if bid < leg.bid and u[j, 1] < 0.7:
+                trade_id += 1
+                emit(ts, TRADE, ASK, leg.inst, leg.bid, leg.bids[leg.bid], trade_id)
+            elif ask > leg.ask and u[j, 1] < 0.7:
+                trade_id += 1
+                emit(ts, TRADE, BID, leg.inst, leg.ask, leg.asks[leg.ask], trade_id)
+            new_b = set(range(bid - L2_LEVELS + 1, bid + 1))
+            new_a = set(range(ask, ask + L2_LEVELS))
+            for p in sorted(set(leg.bids) - new_b, reverse=True):
+                del leg.bids[p]
+                emit(ts, DEPTH, BID, leg.inst, p, 0)
+            for p in sorted(set(leg.asks) - new_a):
+                del leg.asks[p]
+                emit(ts, DEPTH, ASK, leg.inst, p, 0)
+            for i, p in enumerate(sorted(new_b - set(leg.bids), reverse=True)):
+                leg.bids[p] = qty(leg, bid - p, qty_noise[j][i % (2 * L2_LEVELS)])
+                emit(ts, DEPTH, BID, leg.inst, p, leg.bids[p])
+            for i, p in enumerate(sorted(new_a - set(leg.asks))):
+                leg.asks[p] = qty(leg, p - ask, qty_noise[j][(L2_LEVELS + i) % (2 * L2_LEVELS)])
+                emit(ts, DEPTH, ASK, leg.inst, p, leg.asks[p])
+            leg.bid, leg.ask = bid, ask
+        if n > first:
+            out["flags"][n - 1] |= END_OF_BATCH
+    events = out[:min(n, n_events)].copy()
+    events["flags"][-1] |= END_OF_BATCH
+    return instruments, events
+
+
+# ------------------------------------------------------------------------------------------------
+# synthetic bars
+
+
+def business_days(start_ns: int, count: int, step_ns: int) -> np.ndarray:
+    """``count`` bar end times from ``start_ns``: every ``step_ns``, skipping Saturday/Sunday
+    when the step is one day (an exchange calendar; holidays are not modelled)."""
+    if step_ns != DAY_NS:
+        return start_ns + np.arange(count, dtype=np.int64) * step_ns
+    day0 = start_ns // DAY_NS
+    tod = start_ns - day0 * DAY_NS
+    days = np.arange(day0, day0 + count * 2 + 7, dtype=np.int64)
+    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday (weekday 3, Monday = 0)
+    days = days[weekday < 5][:count]
+    return days * DAY_NS + tod
+
+
+def market_bars(instruments: list[Instrument], n_bars: int, seed: int, start_ns: int, start_price: float,
+                vol_annual: float, continuous: bool) -> tuple[list[Instrument], np.ndarray]:
+    """Daily bars (exchange calendar, ``continuous`` false) or hourly bars (24/7 venues) for
+    ``instruments``: the first from the regime-switching GBM of :func:`bar_chunks`, rescaled so
+    the annualised volatility matches; every further instrument cointegrated with it
+    (:func:`cointegrated_bars`), so a pair has a spread to trade. ``n_bars`` bars per
+    instrument; the bars of one time come in instrument order."""
+    bars_per_year = 365.25 * 24 if continuous else 252.0
+    step_ns = 3_600 * NS if continuous else DAY_NS
+    base = BarParams()
+    rms = math.sqrt(sum(s * s for _, s in base.regimes) / len(base.regimes))
+    k = vol_annual / rms
+    ins = instruments[0]
+    params = BarParams(symbol=ins.symbol, tick_size=str(ins.tick_size), lot_size=str(ins.lot_size),
+                       start_price=start_price, start_ns=start_ns,
+                       interval_ns=int(365.25 * 86_400 * NS / bars_per_year),
+                       mean_regime_bars=60.0,
+                       regimes=tuple((mu * k, s * k) for mu, s in base.regimes),
+                       base_volume=max(1.0, 1e6 / float(ins.lot_size) / max(start_price, 1.0)))
+    events = np.concatenate(list(bar_chunks(n_bars, seed, params)))
+    ends = business_days(start_ns, len(events), step_ns)
+    events["exch_ts"] = ends
+    events["recv_ts"] = ends
+    out = [Instrument(i.symbol, i.tick_size, i.lot_size, step_ns) for i in instruments]
+    if len(instruments) == 1:
+        return out, events
+    legs = [events] + [cointegrated_bars(events, out[0], out[j], seed, j) for j in range(1, len(instruments))]
+    for j, ev in enumerate(legs):
+        ev["instrument"] = j
+    merged = np.stack(legs, axis=1).reshape(-1)  # per time: instrument 0, 1, ...
+    return out, merged
+
+
+def cointegrated_bars(base: np.ndarray, base_ins: Instrument, ins: Instrument, seed: int, leg: int,
+                      *, price_ratio: float = PAIR_PRICE_RATIO, spread_vol: float = PAIR_BAR_SPREAD_VOL,
+                      half_life: float = PAIR_BAR_HALF_LIFE) -> np.ndarray:
+    """Bars of leg ``leg`` priced ``price_ratio × base × exp(s)``: ``s`` a stationary OU
+    log-spread (stdev ``spread_vol``, half-life ``half_life`` bars, exact discretisation) drawn
+    from its own stream (``seed``, ``leg``), so the legs share the base's trend and regimes and
+    their spread reverts. Open uses the spread at the previous close, close the current one;
+    high/low bound both, on ``ins``'s tick grid; volume in ``ins``'s lots at the base's notional."""
+    rng = np.random.default_rng([seed, leg])
+    n = len(base)
+    decay = math.exp(-math.log(2.0) / half_life)
+    shocks = rng.standard_normal(n) * spread_vol * math.sqrt(1.0 - decay * decay)
+    s = np.empty(n + 1)
+    s[0] = rng.standard_normal() * spread_vol
+    for j in range(n):  # OU, exact discretisation
+        s[j + 1] = s[j] * decay + shocks[j]
+    v = base["v"].astype(np.float64)
+    tick = float(ins.tick_size)
+    base_tick = float(base_ins.tick_size)
+    scale_open = price_ratio * base_tick * np.exp(s[:-1]) / tick
+    scale_close = price_ratio * base_tick * np.exp(s[1:]) / tick
+    o = np.rint(v[:, 0] * scale_open).astype(np.int64)
+    c = np.rint(v[:, 3] * scale_close).astype(np.int64)
+    hi = np.maximum(np.rint(v[:, 1] * np.maximum(scale_open, scale_close)).astype(np.int64), np.maximum(o, c))
+    lo = np.minimum(np.rint(v[:, 2] * np.minimum(scale_open, scale_close)).astype(np.int64), np.minimum(o, c))
+    lot_ratio = float(base_ins.lot_size) / float(ins.lot_size)  # same notional as the base's bar
+    out = base.copy()
+    out["v"][:, 0] = np.maximum(1, o)
+    out["v"][:, 1] = np.maximum(1, hi)
+    out["v"][:, 2] = np.maximum(1, lo)
+    out["v"][:, 3] = np.maximum(1, c)
+    out["v"][:, 4] = np.maximum(1, np.rint(v[:, 4] * lot_ratio / price_ratio)).astype(np.int64)
+    return out
+
+
 def generate(kind: str = "l2", n_events: int = 10_000, seed: int = 0, params=None) -> tuple[list[Instrument], np.ndarray]:
     """All events in memory (for tests and small files)."""
     ins, chunks = _chunks(kind, n_events, seed, params)
@@ -428,4 +720,5 @@ def _chunks(kind: str, n_events: int, seed: int, params):
     raise InputError(f"synth kind must be l2 or bars, was {kind!r}")
 
 
-__all__ = ["BarParams", "L2Params", "bar_chunks", "generate", "l2_chunks", "write_synth"]
+__all__ = ["BarParams", "L2Params", "bar_chunks", "business_days", "cointegrated_bars", "generate", "l2_chunks",
+           "market_bars", "market_l2", "write_synth", "YEAR_S"]

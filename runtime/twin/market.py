@@ -1,5 +1,9 @@
 """Seeded synthetic market streams (book with L2 levels and trades, or bars) for parity runs.
 
+Bars come from the format-level generator (``stratforge.runtime.data.synth``), turned into bar
+callbacks; the book and pair streams here are callback-level and shaped by the strategy's
+parameters (spreads, lean, hedge), which the format-level markets do not model.
+
 :func:`market_for` shapes the stream from the strategy's own instruments and parameters (the
 parity run needs a market on which the strategy trades): spreads inside ``max_spread_ticks``, a
 book lean strong enough for ``entry_threshold``, a pair priced so that the hedge leg is at least one
@@ -10,22 +14,34 @@ from __future__ import annotations
 
 import math
 import random
+from decimal import Decimal
+
+from stratforge.runtime.data.synth import BarParams, bar_chunks
 
 SEC = 1_000_000_000
+E9 = Decimal(10) ** 9
+YEAR_NS = int(365.25 * 86_400 * SEC)
+#: Volatility of one parity bar (log close-to-close, RMS over the regimes): about 0.45 %.
+PARITY_BAR_VOL = 0.0045
 
 
-def bars(seed: int, n: int, start: int = 10_000, unit: int = 1) -> list[dict]:
-    """Bars of instrument 0 from ``start`` ticks; moves are multiples of ``unit`` ticks (about
-    0.4% a bar at the default scale, whatever the tick size when ``unit = start // 10_000``)."""
-    rng = random.Random(seed)
-    px, out = start, []
-    for i in range(n):
-        px = max(100 * unit, px + rng.choice([-3, -2, -1, 0, 1, 2, 3]) * rng.randint(1, 40) * unit)
-        o = px + rng.randint(-20, 20) * unit
-        out.append({"cb": "bar", "t": (i + 1) * SEC, "bar": {
-            "end_ts": (i + 1) * SEC, "recv_ts": (i + 1) * SEC, "instrument": 0, "open": o,
-            "high": max(o, px) + 5 * unit, "low": min(o, px) - 5 * unit, "close": px,
-            "volume": rng.randint(1, 10_000)}})
+def bars(seed: int, n: int, tick_e9: int, lot_e9: int, start_quote: float = 100.0) -> list[dict]:
+    """``n`` one-second bars of instrument 0 from ``start_quote`` quote units, as bar callbacks:
+    the format-level generator (:func:`stratforge.runtime.data.synth.bar_chunks`, its
+    regime-switching GBM rescaled to about :data:`PARITY_BAR_VOL` a bar) on the instrument's own
+    tick and lot."""
+    base = BarParams()
+    rms = math.sqrt(sum(v * v for _, v in base.regimes) / len(base.regimes))
+    k = PARITY_BAR_VOL * math.sqrt(YEAR_NS / SEC) / rms  # per-bar volatility of one-second bars
+    params = BarParams(symbol="PARITY", tick_size=Decimal(tick_e9) / E9, lot_size=Decimal(lot_e9) / E9,
+                       start_price=start_quote, interval_ns=SEC, start_ns=0, mean_regime_bars=60.0,
+                       regimes=tuple((mu * k, v * k) for mu, v in base.regimes))
+    out = []
+    for ev in bar_chunks(n, seed, params):
+        for t, (o, h, lo, c, vol) in zip(ev["recv_ts"].tolist(), ev["v"][:, :5].tolist()):
+            out.append({"cb": "bar", "t": t, "bar": {
+                "end_ts": t, "recv_ts": t, "instrument": 0, "open": o, "high": h, "low": lo, "close": c,
+                "volume": vol}})
     return out
 
 
@@ -114,8 +130,7 @@ def market_for(kind: str, seed: int, events: int, ticks: list[int], lots: list[i
                     hedge_ratio=num("hedge_ratio", 0.0), bars_=kind == "bars")
     starts = [max(2_000, 10 ** 9 // t * 100) for t in ticks]  # ~100 quote units
     if kind == "bars":
-        start = max(10_000, starts[0])
-        return bars(seed, events, start, unit=start // 10_000)
+        return bars(seed, events, ticks[0], lots[0])
     if kind == "pairs":
         return books(seed, events, starts, trades=False)
     if kind != "books":

@@ -8,7 +8,8 @@ import pytest
 from stratforge.runtime.data import synth
 from stratforge.runtime.data.book import NO_ASK, NO_BID, L2Book, replay
 from stratforge.runtime.data.errors import InputError
-from stratforge.runtime.data.format import ASK, BAR, BID, CLEAR, DEPTH, END_OF_BATCH, SNAPSHOT, TRADE, open_events
+from stratforge.runtime.data.format import (ASK, BAR, BID, CLEAR, DEPTH, END_OF_BATCH, SNAPSHOT, TRADE, Instrument,
+                                           open_events)
 
 SMALL = synth.L2Params(chunk_steps=20_000)
 
@@ -91,3 +92,52 @@ def test_bad_params():
         synth.generate("l2", 10, params=synth.L2Params(max_spread=5))
     with pytest.raises(InputError, match="kind must be l2 or bars"):
         synth.generate("ticks", 10)
+
+
+# ---------------------------------------------------------------------------------------------
+# markets for a strategy: bars of several instruments (market_bars / cointegrated_bars)
+
+DAY = 86_400 * 10**9
+START = 1_300_000_000 * 10**9 - (1_300_000_000 * 10**9) % DAY + 21 * 3_600 * 10**9  # a 21:00 UTC close
+LEGS = [Instrument("LEGA", "0.01", "1"), Instrument("LEGB", "0.05", "10")]
+
+
+def test_bars_of_two_instruments_share_the_clock_leg_by_leg():
+    ins, ev = synth.market_bars(LEGS, 800, 11, START, 42.0, 0.3, continuous=False)
+    assert [i.symbol for i in ins] == ["LEGA", "LEGB"] and all(i.bar_interval_ns == DAY for i in ins)
+    assert len(ev) == 1600 and np.all(ev["type"] == BAR)
+    assert (ev["instrument"][0::2] == 0).all() and (ev["instrument"][1::2] == 1).all()
+    assert np.array_equal(ev["recv_ts"][0::2], ev["recv_ts"][1::2])  # both legs at every close
+    assert np.all(np.diff(ev["recv_ts"]) >= 0)
+    o, h, lo, c = (ev["v"][:, j] for j in range(4))
+    assert np.all(lo <= np.minimum(o, c)) and np.all(h >= np.maximum(o, c)) and np.all(lo >= 1)
+
+
+def test_the_second_leg_is_cointegrated_with_the_first():
+    _, ev = synth.market_bars(LEGS, 2000, 12, START, 42.0, 0.3, continuous=False)
+    a = ev["v"][ev["instrument"] == 0][:, 3] * 0.01
+    b = ev["v"][ev["instrument"] == 1][:, 3] * 0.05
+    spread = np.log(b) - np.log(a)
+    assert abs(spread.mean()) < 0.02 and 0.01 < spread.std() < 0.03  # ~2 % around the start ratio
+    lag1 = np.corrcoef(spread[:-1], spread[1:])[0, 1]
+    assert 0.75 < lag1 < 0.98  # reverts (half-life of a few bars), unlike either leg's own price
+    assert np.corrcoef(np.diff(np.log(a)), np.diff(np.log(b)))[0, 1] > 0.5
+    # volume in each leg's own lots at about the same notional
+    va = ev["v"][ev["instrument"] == 0][:, 4] * 1.0 * a
+    vb = ev["v"][ev["instrument"] == 1][:, 4] * 10.0 * b
+    assert 0.8 < np.median(vb / va) < 1.25
+
+
+def test_adding_a_leg_leaves_the_first_unchanged_and_is_seeded():
+    _, one = synth.market_bars(LEGS[:1], 500, 13, START, 42.0, 0.3, continuous=False)
+    _, two = synth.market_bars(LEGS, 500, 13, START, 42.0, 0.3, continuous=False)
+    _, again = synth.market_bars(LEGS, 500, 13, START, 42.0, 0.3, continuous=False)
+    _, other = synth.market_bars(LEGS, 500, 14, START, 42.0, 0.3, continuous=False)
+    assert np.array_equal(one, two[two["instrument"] == 0])
+    assert np.array_equal(two, again) and not np.array_equal(two, other)
+
+
+def test_hourly_bars_for_a_continuous_venue():
+    ins, ev = synth.market_bars(LEGS, 50, 15, START, 42.0, 0.3, continuous=True)
+    assert ins[0].bar_interval_ns == 3_600 * 10**9
+    assert set(np.diff(ev["recv_ts"][0::2]).tolist()) == {3_600 * 10**9}

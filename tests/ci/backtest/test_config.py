@@ -64,3 +64,14 @@ def test_negative_fee_is_a_rebate_and_no_tape():
     spec = example("btc-perp-avellaneda")
     cfg = replay_config(spec, plugin="p", params="", data="d", bar_mode=False, tape=None)
     assert cfg["venue"]["fees"]["maker_bps"] == -0.5 and "tape" not in cfg["output"]
+
+
+def test_bar_runs_accept_a_last_close_reference_across_a_long_weekend():
+    """A pair decided on one leg's daily bar sees the other leg's close of the previous trading
+    day: the engine's 5 s default denied those orders STALE_REFERENCE (the KO/IBM pair: 26
+    denials, runtime and backtrader disagreed). L2 runs keep the engine's default."""
+    spec = example("eth-btc-pair")
+    bars = replay_config(spec, plugin="p", params="", data="d", bar_mode=True)["risk"]
+    assert bars["max_reference_age_ms"] == 10 * 86_400_000  # Friday's close on a Tuesday after a holiday
+    assert "max_reference_age_ms" not in replay_config(spec, plugin="p", params="", data="d",
+                                                       bar_mode=False)["risk"]

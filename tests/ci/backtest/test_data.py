@@ -10,7 +10,9 @@ import pytest
 from stratforge.ci.backtest.data import (business_days, calendar_of, prepare_data,
                                          realised_volatility, resolve_data_path)
 from stratforge.errors import UserInputError
+from stratforge.generator.spec import load_spec
 from stratforge.runtime.data.book import replay
+from stratforge.runtime.data import synth
 from stratforge.runtime.data.format import BAR, open_events
 
 from backtest_kit import REPO, example, with_changes, with_data
@@ -127,3 +129,21 @@ def test_sfe_file_source_and_override(tmp_path):
     with pytest.raises(UserInputError, match="no instrument ORCL"):
         prepare_data(example("orcl-mean-reversion"), repo_root=REPO, cache_dir=tmp_path / "c3",
                      override=repo / "data" / "nvda.sfe")
+
+
+def test_synthetic_bars_for_a_pair_hold_both_legs(tmp_path):
+    """A two-instrument spec on synthetic bars (it used to get bars of the first leg only, so the
+    build stopped at "the data has no instrument ...")."""
+    spec = load_spec(REPO / "tests" / "userspecs" / "specs" / "synth-pair-bars.yaml").spec
+    p = prepare_data(spec, repo_root=REPO, cache_dir=tmp_path)
+    ev = np.array(open_events(p.path).events)
+    assert p.profile == "bars" and [i.symbol for i in p.instruments] == ["RBKA", "RBKB"]
+    n = spec.backtest.data.events
+    assert len(ev) == 2 * n and np.all(ev["type"] == BAR)
+    assert np.bincount(ev["instrument"]).tolist() == [n, n]
+    v0, v1 = (realised_volatility(p.path, "exchange", leg) for leg in (0, 1))  # each leg on its own
+    assert v0 == pytest.approx(0.3, rel=0.4)
+    # the second leg moves as the first plus the OU spread's daily changes: var(ds) = 2 s^2 (1 - decay)
+    decay = 0.5 ** (1.0 / synth.PAIR_BAR_HALF_LIFE)
+    spread_var = 2 * synth.PAIR_BAR_SPREAD_VOL ** 2 * (1 - decay) * 252
+    assert v1 == pytest.approx((v0 ** 2 + spread_var) ** 0.5, rel=0.05)

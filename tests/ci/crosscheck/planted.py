@@ -78,3 +78,70 @@ def plant(bundle: Path, dst: Path, code: str) -> Path:
         raise AssertionError("generated twin has no STRATEGY binding")
     p.write_text(text + code)
     return dst
+
+
+# Appended to a generated pair (stat_arb) twin on bars: reads the data file it was given and
+# trades the first leg on that leg's NEXT close — a planted look-ahead on multi-instrument bars.
+PAIR_PEEK = '''
+
+import sys as _sys
+
+from stratforge.runtime.data.format import BAR as _BAR
+from stratforge.runtime.data.format import open_events as _open_events
+
+
+class _PeekingPair(STRATEGY):
+    """Planted look-ahead: buys the first leg before its up-closes, sells before down-closes."""
+
+    def __init__(self, args):
+        super().__init__(args)
+        path = _sys.argv[_sys.argv.index("--data") + 1]
+        ev = _open_events(path).events
+        mine = ev[(ev["type"] == _BAR) & (ev["instrument"] == self.inst[0])]
+        self._next_close = {int(mine["recv_ts"][i]): int(mine["v"][i + 1][3]) for i in range(len(mine) - 1)}
+
+    def on_bar(self, ctx, b):
+        if b.instrument != self.inst[0]:
+            return
+        nxt = self._next_close.get(b.recv_ts)
+        pos = ctx.position(self.inst[0])
+        if self.working[0] != 0 or nxt is None:
+            return
+        if nxt > b.close and pos <= 0:
+            res = ctx.buy_market(self.inst[0], self.p.order_qty_lots)
+        elif nxt < b.close and pos > 0:
+            res = ctx.sell_market(self.inst[0], pos)
+        else:
+            return
+        if res:
+            self.working[0] = res.id
+
+
+STRATEGY = _PeekingPair
+'''
+
+# Appended to a pair twin: enters the pair on the first bar at which both legs are priced,
+# before the spread's z-score window has filled.
+PAIR_EARLY = '''
+
+
+class _EagerPair(STRATEGY):
+    """Planted warm-up violation: buys leg 1 and sells leg 2 as soon as both legs have a bar."""
+
+    def __init__(self, args):
+        super().__init__(args)
+        self._legs = set()
+        self._done = False
+
+    def on_bar(self, ctx, b):
+        self._legs.add(b.instrument)
+        if not self._done and len(self._legs) == 2:
+            self._done = True
+            ctx.buy_market(self.inst[0], self.p.order_qty_lots)
+            ctx.sell_market(self.inst[1], self.p.order_qty_lots)
+            return
+        super().on_bar(ctx, b)
+
+
+STRATEGY = _EagerPair
+'''

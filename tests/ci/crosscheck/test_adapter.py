@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stratforge.ci.crosscheck.adapter import AdapterConfig, BarSeries, run_cerebro
+from stratforge.ci.crosscheck.adapter import AdapterConfig, BarSeries, BarTape, run_cerebro
 from stratforge.runtime.twin import (SF_ORDER_ACCEPTED, SF_ORDER_CANCELED, SF_ORDER_EXPIRED,
-                                     SF_ORDER_FILLED, SF_SIDE_BUY, SF_TIF_IOC, Instrument, Strategy)
+                                     SF_ORDER_FILLED, SF_ORDER_REJECTED, SF_SIDE_BUY, SF_TIF_IOC, Instrument, Strategy)
 
 DAY = 86_400 * 10**9
 
@@ -88,3 +88,101 @@ def test_decisions_are_recorded_with_bar_and_callback():
     assert [d["op"] for d in doc["decisions"]] == ["submit"]
     assert doc["decision_bars"] == [1] and doc["decision_callbacks"] == ["on_bar"]
     assert doc["decisions"][0]["t"] == 2 * DAY and doc["decisions"][0]["id"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# several instruments: one backtrader feed per instrument, bars replayed in the file's order
+
+
+def _leg(inst_id, symbol, times, opens, tick=10_000_000):
+    ts = np.array(times, dtype=np.int64)
+    o = np.array(opens, dtype=np.int64)
+    return BarSeries(Instrument(inst_id, symbol, tick, 1_000_000_000), ts, ts, o, o + 50, o - 50, o + 5,
+                     np.full(len(o), 1000, dtype=np.int64))
+
+
+def _tape(legs, file_order):
+    """``file_order``: (leg, bar) pairs in file order."""
+    pos = [np.zeros(len(s), dtype=np.int64) for s in legs]
+    for g, (k, i) in enumerate(file_order):
+        pos[k][i] = g
+    return BarTape(tuple(legs), tuple(pos))
+
+
+class PairScript(Scripted):
+    """Scripted per (instrument, bar of that instrument)."""
+
+    def __init__(self, script):
+        super().__init__(script)
+        self.bars = {}
+
+    def on_bar(self, ctx, b):
+        n = self.bars.get(b.instrument, -1) + 1
+        self.bars[b.instrument] = n
+        self.log.append(("bar", b.instrument, ctx.now(), ctx.position(0), ctx.position(1)))
+        for fn in self.script.get((b.instrument, n), ()):
+            fn(ctx)
+
+
+def test_two_instruments_fill_on_their_own_next_bar_in_file_order():
+    a = _leg(0, "AAA", [DAY, 2 * DAY, 3 * DAY], [1000, 1010, 1020])
+    b = _leg(1, "BBB", [DAY, 2 * DAY, 3 * DAY], [5000, 4990, 4980], tick=1_000_000)
+    tape = _tape([a, b], [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2)])
+    # on B's first bar: buy A and sell B (a pair entry); on B's second bar: close both
+    tw = PairScript({(1, 0): [lambda c: c.buy_market(0, 10), lambda c: c.sell_market(1, 20)],
+                     (1, 1): [lambda c: c.sell_market(0, 10), lambda c: c.buy_market(1, 20)]})
+    doc = run_cerebro(tw, tape, CFG)
+    fills = [(f["instrument"], f["side"], f["px"], f["qty"], f["bar"]) for f in doc["fills"]]
+    assert fills == [("AAA", "BUY", 1010, 10, 2), ("BBB", "SELL", 4990, 20, 3),
+                     ("AAA", "SELL", 1020, 10, 4), ("BBB", "BUY", 4980, 20, 5)]
+    # A's fill reaches the twin before A's bar, B's before B's: on A's second bar the twin is
+    # long A but not yet short B
+    assert ("bar", 0, 2 * DAY, 10, 0) in tw.log and ("bar", 1, 2 * DAY, 10, -20) in tw.log
+    assert doc["positions"] == {"AAA": 0, "BBB": 0}
+    assert doc["bars"] == 6 and len(doc["equity"]) == 6
+    assert doc["closed_trades"] == 2  # one round trip per instrument
+    pnl = 10 * (10.20 - 10.10) + 20 * (4.990 - 4.980)
+    fees = (101.0 + 99.8 + 102.0 + 99.6) * 2e-4
+    assert doc["final_pnl"] == pytest.approx(pnl - fees)
+
+
+def test_file_order_decides_which_bar_of_a_time_comes_first():
+    a = _leg(0, "AAA", [DAY, 2 * DAY], [1000, 1010])
+    b = _leg(1, "BBB", [DAY, 2 * DAY], [5000, 4990], tick=1_000_000)
+    tw = PairScript({})
+    run_cerebro(tw, _tape([a, b], [(1, 0), (0, 0), (1, 1), (0, 1)]), CFG)
+    assert [x[1] for x in tw.log if x[0] == "bar"] == [1, 0, 1, 0]
+
+
+def test_a_leg_without_a_bar_at_some_time_does_not_fill_on_its_stale_bar():
+    """B has no bars on days 2 and 3: a limit on B sent on day 2 is matched on B's day-4 bar, its
+    next, never on the day-1 bar that backtrader still shows for B on day 3 (plain backtrader
+    matches it there)."""
+    a = _leg(0, "AAA", [DAY, 2 * DAY, 3 * DAY, 4 * DAY], [1000, 1010, 1020, 1030])
+    b = _leg(1, "BBB", [DAY, 4 * DAY], [5000, 5200], tick=1_000_000)
+    # day-1 B bar: low 4950; day-4 B bar: open 5200, low 5150. A buy limit at 4960 is reachable
+    # only on the day-1 bar.
+    tw = PairScript({(0, 1): [lambda c: c.buy_limit(1, 4960, 5)]})
+    doc = run_cerebro(tw, _tape([a, b], [(0, 0), (1, 0), (0, 1), (0, 2), (0, 3), (1, 1)]), CFG)
+    assert doc["fills"] == []
+    assert [x[1:3] for x in tw.log if x[0] == "bar"] == [(0, DAY), (1, DAY), (0, 2 * DAY), (0, 3 * DAY),
+                                                         (0, 4 * DAY), (1, 4 * DAY)]
+
+
+def test_an_order_on_an_unknown_instrument_is_rejected():
+    a = _leg(0, "AAA", [DAY, 2 * DAY], [1000, 1010])
+    b = _leg(1, "BBB", [DAY, 2 * DAY], [5000, 4990], tick=1_000_000)
+    tw = PairScript({(0, 0): [lambda c: c.buy_market(7, 1)]})
+    doc = run_cerebro(tw, _tape([a, b], [(0, 0), (1, 0), (0, 1), (1, 1)]), CFG)
+    assert doc["fills"] == [] and ("update", DAY, 1, SF_ORDER_REJECTED) in tw.log
+
+
+def test_a_leg_with_no_bars_yet_runs_the_other():
+    """A look-ahead cut before the second leg's first bar leaves that feed empty."""
+    a = _leg(0, "AAA", [DAY, 2 * DAY], [1000, 1010])
+    empty = _leg(1, "BBB", [], [], tick=1_000_000)
+    tw = PairScript({(0, 0): [lambda c: c.buy_market(0, 3)]})
+    doc = run_cerebro(tw, _tape([a, empty], [(0, 0), (0, 1)]), CFG)
+    assert [x[1:3] for x in tw.log if x[0] == "bar"] == [(0, DAY), (0, 2 * DAY)]
+    assert [(f["instrument"], f["px"]) for f in doc["fills"]] == [("AAA", 1010)]
+    assert doc["bars"] == 2 and doc["positions"] == {"AAA": 3, "BBB": 0}
