@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping
 
 from sqlalchemy import Engine, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from stratforge.errors import InvariantError, UserInputError
@@ -135,7 +135,13 @@ class Registry:
              clock: Callable[[], datetime] = utcnow) -> "Registry":
         """Connect to ``url`` and bring its schema to the newest migration."""
         engine = make_engine(url)
-        upgrade(engine)
+        try:
+            upgrade(engine)
+        except OperationalError as err:
+            engine.dispose()
+            shown = engine.url.render_as_string(hide_password=True)
+            raise UserInputError(f"cannot reach the registry database {shown} "
+                                 f"(STRATFORGE_DB_URL): {err.orig}") from None
         return cls(engine, deployer, clock)
 
     # --- plumbing ---------------------------------------------------------------------------
