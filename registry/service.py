@@ -31,7 +31,7 @@ import signal
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -711,12 +711,3 @@ class _LockTaken(Exception):
     def __init__(self, strategy: str) -> None:
         self.strategy = strategy
         super().__init__(strategy)
-
-
-def iter_checkpoints() -> Iterator[str]:
-    """Every kill point a two-deployment live promotion passes, in order."""
-    yield "requested"
-    yield "applied#1"
-    yield "applied#2"
-    yield "observed"
-    yield "completed"

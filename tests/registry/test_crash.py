@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from registry_kit import GOOD_METRICS, RecordingDeployer, register, staff
 
-from stratforge.registry import KILL_ENV, Registry
+from stratforge.registry import CHECKPOINTS, KILL_ENV, Deployer, Registry
 from stratforge.registry import reasons as R
 
 WORKER = Path(__file__).resolve().parent / "crash_worker.py"
@@ -47,6 +47,12 @@ def world(db_url: str, tmp_path: Path) -> tuple[Registry, Path]:
     reg.promote(S, 1, "live", "cat")
     yield reg, state
     reg.engine.dispose()
+
+
+def test_the_kill_points_cover_every_checkpoint() -> None:
+    assert {p.split("#")[0] for p in LIVE_POINTS} == set(CHECKPOINTS)
+    assert {p.split("#")[0] for p in SHADOW_POINTS} == set(CHECKPOINTS)
+    assert isinstance(RecordingDeployer(), Deployer)
 
 
 def check_converged(reg: Registry, state: Path, live: int, since: int,
