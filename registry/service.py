@@ -427,11 +427,10 @@ class Registry:
             if op.status != "in_progress" or self.deployer is None:
                 return self._view(s, op)
             st = s.get(Strategy, op.strategy_id)
-            pending = [(Target(st.name, v.build_id, v.bundle), d.desired) for d, v in s.execute(
-                select(Deployment, Version).join(Version, Deployment.version_id == Version.id)
-                .where(Deployment.strategy_id == st.id,
-                       Deployment.observed.is_distinct_from(Deployment.desired))
-                .order_by(Deployment.desired != "live", Deployment.id)).tuples()]
+            pending = [(Target(st.name, v.build_id, v.bundle), d.desired)
+                       for d, v in self._touched(s, op)
+                       if d.observed != d.desired
+                       and not (d.desired == "retired" and d.observed is None)]
         # step 2: apply (outside a transaction: the deployer may take its time)
         for target, slot in pending:
             self.deployer.apply(target, slot)
@@ -474,11 +473,24 @@ class Registry:
                 if op.status == "in_progress" and op.step == "requested":
                     op.step = "observed"
 
+    @staticmethod
+    def _touched(s: Session, op: Operation) -> list[tuple[Deployment, Version]]:
+        """The deployments an operation moves: its version's and, for live and rollback, every
+        one observed or desired live (the version being replaced). Other deployments of the
+        strategy (another shadow, say) neither block nor get driven by it."""
+        q = select(Deployment, Version).join(Version, Deployment.version_id == Version.id) \
+            .where(Deployment.strategy_id == op.strategy_id)
+        if op.kind == "shadow":
+            q = q.where(Deployment.version_id == op.version_id)
+        else:
+            q = q.where((Deployment.version_id == op.version_id)
+                        | (Deployment.observed == "live") | (Deployment.desired == "live"))
+        return list(s.execute(q.order_by(Deployment.desired != "live", Deployment.id)).tuples())
+
     def _complete(self, s: Session, op: Operation) -> None:
         st = s.get(Strategy, op.strategy_id)
-        deps = s.execute(select(Deployment).where(Deployment.strategy_id == st.id)).scalars()
         if any(d.observed != d.desired and not (d.desired == "retired" and d.observed is None)
-               for d in deps):
+               for d, _ in self._touched(s, op)):
             return  # not converged yet: stays in progress
         v = s.get(Version, op.version_id)
         detail: dict[str, Any] = {"operation": op.id, "kind": op.kind}

@@ -354,3 +354,67 @@ def test_a_retired_version_is_not_promoted_again(team: Registry) -> None:
     to_live(team, 1, "b1")
     to_live(team, 2, "b2", approver="bob")
     _refused(team, 1, "shadow", R.VERSION_RETIRED)
+
+
+# --- drift, review requests ----------------------------------------------------------------------
+class StuckDeployer(RecordingDeployer):
+    """Cannot (re)start one build: its apply does nothing."""
+
+    def __init__(self, stuck: str) -> None:
+        super().__init__()
+        self.stuck = stuck
+
+    def apply(self, target, slot) -> None:  # noqa: ANN001
+        if target.build_id != self.stuck:
+            super().apply(target, slot)
+        else:
+            self.calls.append(("apply", target.build_id, slot))
+
+
+def test_an_unrelated_shadow_that_died_neither_blocks_nor_is_driven_by_a_promotion(
+        db_url: str) -> None:
+    deployer = StuckDeployer(stuck="b2")
+    reg = Registry.open(db_url, deployer, FakeClock())
+    staff(reg)
+    for build in ("b1", "b2"):
+        register(reg, build=build)
+    to_shadow(reg, 1, "b1")
+    deployer.state[S]["b2"] = "shadow"  # b2 ran in shadow once ...
+    reg.promote(S, 2, "shadow", "bob")
+    del deployer.state[S]["b2"]  # ... and died; the deployer cannot restart it
+    n = len(reg.audit_records())
+    assert reg.reconcile(S) == []
+    assert tail(reg, len(reg.audit_records()) - n) == [
+        rec("deployer", R.A_DEPLOYMENT_OBSERVED, 2, "b2", {
+            "from": "shadow", "to": "retired", "desired": "shadow", "operation": None})]
+    assert reg.versions(S)[1].phase.phase is Phase.PROGRESSING
+    reg.approve(S, 1, "cat")
+    before = len(deployer.applies())
+    assert reg.promote(S, 1, "live", "bob").status == "completed"
+    assert deployer.applies()[before:] == [("b1", "live")]
+    reg.engine.dispose()
+
+
+def test_a_rollback_while_a_promotion_is_in_progress_is_refused(db_url: str) -> None:
+    reg = Registry.open(db_url, RecordingDeployer(), FakeClock())
+    staff(reg)
+    register(reg, build="b1")
+    register(reg, build="b2")
+    register(reg, build="b3")
+    to_live(reg, 1, "b1")
+    to_live(reg, 2, "b2", approver="bob")
+    Registry(reg.engine, None, FakeClock()).promote(S, 3, "shadow", "bob")
+    with pytest.raises(Refused) as err:
+        reg.rollback(S, "cat", "latency")
+    assert err.value.reason == R.PROMOTION_IN_PROGRESS
+    assert tail(reg, 1)[0]["action"] == R.A_ROLLBACK_REFUSED
+    reg.reconcile(S)
+    assert reg.rollback(S, "cat", "latency").status == "completed"
+    reg.engine.dispose()
+
+
+def test_a_review_request_is_recorded_and_audited(team: Registry) -> None:
+    register(team, build="b1")
+    rr = team.request_review(S, 1, title="Add pairs-alpha", body="scorecard ...", actor="ci")
+    assert tail(team, 1) == [rec("ci", R.A_REVIEW_REQUESTED, 1, "b1", {
+        "review_request": rr, "title": "Add pairs-alpha"})]
