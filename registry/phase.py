@@ -61,6 +61,17 @@ class ShadowGate:
     def from_dict(cls, data: Mapping[str, Any]) -> "ShadowGate":
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
+    @classmethod
+    def from_spec_gates(cls, gates: Any) -> "ShadowGate":
+        """From a spec's ``gates`` section (read by attribute, so the registry need not import
+        the spec model): ``gates.shadow`` plus the scorecard's drawdown and latency limits."""
+        shadow = gates.shadow
+        return cls(min_duration_s=shadow.min_duration_s, min_fills=shadow.min_fills,
+                   max_pnl_deviation_pct=shadow.max_pnl_deviation_pct,
+                   max_fill_ratio_deviation_pct=shadow.max_fill_ratio_deviation_pct,
+                   max_drawdown_pct=gates.max_drawdown_pct,
+                   max_callback_p99_ns=gates.max_callback_p99_ns)
+
 
 #: the observed metrics the shadow gate reads (absent or None: not measured)
 SHADOW_METRICS = ("duration_s", "fills", "drawdown_pct", "pnl_deviation_pct",

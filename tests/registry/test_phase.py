@@ -8,8 +8,9 @@ import pytest
 from registry_kit import GATE, GOOD_METRICS
 
 from stratforge.registry import reasons as R
-from stratforge.registry.phase import (GateOutcome, Gates, Phase, evaluate_shadow_gate, phase,
-                                       scorecard_outcome)
+from stratforge.generator.spec.loader import load_spec
+from stratforge.registry.phase import (GateOutcome, Gates, Phase, ShadowGate,
+                                       evaluate_shadow_gate, phase, scorecard_outcome)
 
 OK, FAIL, ERR, INC = (GateOutcome.SUCCESSFUL, GateOutcome.FAILED, GateOutcome.ERROR,
                       GateOutcome.INCONCLUSIVE)
@@ -100,3 +101,14 @@ PHASES = [
 def test_phase_table(desired, observed, card, shadow, was_live, want, reason) -> None:  # noqa: ANN001
     got = phase(desired, observed, Gates(card, shadow, previously_live=was_live))
     assert (got.phase, got.reason) == (want, reason)
+
+
+def test_the_shadow_gate_comes_from_a_real_specs_gates(repo) -> None:  # noqa: ANN001
+    """register_build's caller turns a loaded spec's gates into the registry's ShadowGate."""
+    spec = load_spec(repo / "tests" / "fixtures" / "specs" / "kc-gap-fade.yaml").spec
+    gate = ShadowGate.from_spec_gates(spec.gates)
+    assert gate.min_fills == spec.gates.shadow.min_fills
+    assert gate.max_drawdown_pct == spec.gates.max_drawdown_pct
+    assert gate.max_callback_p99_ns == spec.gates.max_callback_p99_ns
+    assert gate.max_risk_breaches == 0
+    assert ShadowGate.from_dict(gate.to_dict()) == gate
