@@ -17,6 +17,8 @@ from registry_kit import GOOD_METRICS, RecordingDeployer, register, staff
 from stratforge.registry import CHECKPOINTS, KILL_ENV, Deployer, Registry
 from stratforge.registry import reasons as R
 
+pytestmark = pytest.mark.slow  # a real process per kill and per restart
+
 WORKER = Path(__file__).resolve().parent / "crash_worker.py"
 S = "pairs-alpha"
 LIVE_POINTS = ["requested", "applied#1", "applied#2", "observed", "completed"]

@@ -9,9 +9,23 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
+from conftest import PG_URL
+from resource_kit import missing
+
 from stratforge.registry import Registry
 from stratforge.registry.db import alembic_config, current_revision, head_revision, make_engine, upgrade
 from stratforge.registry.models import Base
+
+
+def test_postgresql_is_there() -> None:
+    """Every test here also runs on PostgreSQL when STRATFORGE_TEST_PG_URL is set."""
+    if not PG_URL:
+        missing("postgresql", "STRATFORGE_TEST_PG_URL is not set: the registry tests ran on "
+                "SQLite only")
+    engine = make_engine(PG_URL)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    engine.dispose()
 
 
 def _diff(engine) -> list:  # noqa: ANN001
