@@ -1,14 +1,18 @@
-"""The registry's commands: versions, promote, approve, rollback, reconcile, audit, users, tokens.
+"""The registry's commands: login, versions, promote, approve, rollback, reconcile, audit, users,
+tokens.
 
 The shell registers them on the ``stratforge`` group (:func:`register`). The database is
 ``STRATFORGE_DB_URL`` (default: a SQLite file, see ``stratforge.registry.db.default_url``); the
-acting user is the owner of ``STRATFORGE_TOKEN`` when set, else ``STRATFORGE_USER``. Every
-action, refused or not, is in the audit log.
+acting user is the owner of ``STRATFORGE_TOKEN`` when set, else ``STRATFORGE_USER``, else the
+owner of the token kept by ``stratforge login``. Every action, refused or not, is in the audit
+log.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import click
@@ -34,14 +38,23 @@ def open_registry() -> Registry:
     return Registry.open(load_settings().db_url or default_url(), deployer=None)
 
 
+def login_file() -> Path:
+    """Where `stratforge login` keeps the token: ``$XDG_CONFIG_HOME/stratforge/token``."""
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "stratforge" / "token"
+
+
 def acting_user(reg: Registry) -> str:
+    """``STRATFORGE_TOKEN``'s owner, else ``STRATFORGE_USER``, else the logged-in token's owner."""
     settings = load_settings()
     if settings.token is not None:
         return reg.user_for_token(settings.token.get_secret_value())
     if settings.user:
         return settings.user
-    raise UserInputError("who is acting? set STRATFORGE_USER=NAME (or STRATFORGE_TOKEN to an "
-                         "API token from `stratforge tokens create`)")
+    if login_file().is_file():
+        return reg.user_for_token(login_file().read_text(encoding="utf-8").strip())
+    raise UserInputError("who is acting? set STRATFORGE_USER=NAME, or STRATFORGE_TOKEN to an "
+                         "API token, or `stratforge login` with one")
 
 
 def _operation_line(op: OperationView) -> str:
@@ -172,7 +185,8 @@ def users_add(name: str, role: str) -> None:
     """Add a user (the first user must be an admin and may add themself)."""
     reg = open_registry()
     settings = load_settings()
-    actor = name if (settings.token is None and not settings.user) else acting_user(reg)
+    anonymous = settings.token is None and not settings.user and not login_file().is_file()
+    actor = name if anonymous else acting_user(reg)  # anonymous: only the bootstrap admin
     reg.add_user(name, role, actor)
     click.echo(f"user {name} added as {role}")
 
@@ -250,7 +264,27 @@ def tokens_revoke(token_id: int) -> None:
     click.echo(f"token {token_id} revoked")
 
 
-COMMANDS = (versions_cmd, promote_cmd, approve_cmd, rollback_cmd, reconcile_cmd, audit_cmd,
+@click.command("login")
+@click.option("--token", prompt=True, hide_input=True, help="An API token (prompted for).")
+def login_cmd(token: str) -> None:
+    """Act as the owner of an API token from now on (kept in ~/.config/stratforge/token)."""
+    name = open_registry().user_for_token(token.strip())
+    path = login_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token.strip() + "\n")
+    click.echo(f"logged in as {name}")
+
+
+@click.command("logout")
+def logout_cmd() -> None:
+    """Forget the token `stratforge login` kept."""
+    login_file().unlink(missing_ok=True)
+    click.echo("logged out")
+
+
+COMMANDS = (login_cmd, logout_cmd, versions_cmd, promote_cmd, approve_cmd, rollback_cmd, reconcile_cmd, audit_cmd,
             users_grp, tokens_grp)
 
 

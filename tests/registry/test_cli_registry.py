@@ -16,7 +16,8 @@ S = "pairs-alpha"
 
 
 @pytest.fixture
-def cli(db_url: str):  # noqa: ANN201
+def cli(db_url: str, tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))  # no login of the machine's
     runner = CliRunner()
 
     def call(*args: str, user: str | None = None, token: str | None = None):  # noqa: ANN202
@@ -95,3 +96,20 @@ def test_a_bad_database_url_is_a_clear_error(tmp_path) -> None:  # noqa: ANN001
     assert out.exit_code == 1, out.output
     assert out.output.startswith("error: cannot reach the registry database")
     assert "secret" not in out.output
+
+
+def test_login_keeps_a_token_private_and_acts_as_its_owner(cli, db_url: str,
+                                                           tmp_path) -> None:  # noqa: ANN001
+    cli("users", "add", "root", "--role", "admin")
+    secret = cli("tokens", "create", "--name", "laptop", user="root").output.strip() \
+        .splitlines()[-1]
+    assert cli("login", "--token", "sft_wrong").exit_code == 1
+    out = cli("login", "--token", secret)
+    assert out.exit_code == 0 and "logged in as root" in out.output
+    kept = tmp_path / "cfg" / "stratforge" / "token"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert cli("users", "add", "bob", "--role", "approver").exit_code == 0
+    assert Registry.open(db_url).audit_records()[-1]["actor"] == "root"
+    assert cli("logout").exit_code == 0 and not kept.exists()
+    nobody = cli("users", "role", "bob", "viewer")
+    assert nobody.exit_code == 1 and "who is acting" in nobody.output
