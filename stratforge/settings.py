@@ -9,13 +9,16 @@ over the environment. No setting can widen the sandbox or turn off a risk check:
 | ``STRATFORGE_SANDBOX_BACKEND`` | ``local``, ``docker`` or ``kubernetes`` | ``local`` |
 | ``STRATFORGE_SANDBOX_IMAGE`` | container image of the docker/kubernetes backends | the backend's |
 | ``STRATFORGE_SANDBOX_NAMESPACE`` | namespace of the kubernetes backend's Jobs | ``stratforge-sandbox`` |
+| ``STRATFORGE_DB_URL`` | the registry's database (SQLite file or PostgreSQL URL) | a SQLite file in ``~/.local/share/stratforge`` |
+| ``STRATFORGE_USER`` | the acting registry user of registry commands | — |
+| ``STRATFORGE_TOKEN`` | an API token: the acting user is its owner (wins over ``STRATFORGE_USER``) | — |
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +33,12 @@ class Settings(BaseSettings):
         default=None, description="Container image of the docker and kubernetes backends.")
     sandbox_namespace: str | None = Field(
         default=None, description="Namespace of the kubernetes backend's Jobs.")
+    db_url: str | None = Field(
+        default=None, description="The registry's database URL (sqlite:///FILE or "
+        "postgresql://...); default: a SQLite file under $XDG_DATA_HOME/stratforge.")
+    user: str | None = Field(default=None, description="The acting registry user.")
+    token: SecretStr | None = Field(default=None, description="An API token; its owner is the "
+                                    "acting registry user.")
 
 
 def load_settings() -> Settings:

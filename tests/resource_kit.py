@@ -30,6 +30,8 @@ HOW_TO_GET = {
     "chromium": "headless Chromium: `apt-get install chromium` (scripts/setup.sh dev does it)",
     "docker": "a reachable Docker engine (DOCKER_HOST or /var/run/docker.sock)",
     "k8s": "a kubeconfig and a cluster (KUBECONFIG), and `pip install '.[k8s]'`",
+    "postgresql": "a PostgreSQL database the registry tests may wipe, named by "
+                  "STRATFORGE_TEST_PG_URL (.ci/run starts one from Debian's postgresql)",
     "llm": "the bundled model: `stratforge model install 0.5b` and "
            "`pip install '.[local-llm]'` (docs/llm.md)",
 }

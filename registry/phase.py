@@ -1,0 +1,193 @@
+"""Pure functions of promotion: the shadow gate's evaluation and a deployment's phase.
+
+Nothing here reads the database, a clock or the environment: the same inputs give the same
+answer, so controller tests assert exact results (Argo Rollouts' ``rolloututil.go`` style).
+
+Gate outcomes (Argo Rollouts' ``AnalysisPhase``): ``SUCCESSFUL``, ``FAILED``, ``ERROR`` (the
+inputs are unusable, e.g. a negative duration) and ``INCONCLUSIVE`` (no data, or a metric not
+measured). An inconclusive gate never promotes: it pauses for a human.
+
+:func:`phase` precedence (first match wins):
+
+1. ``DEGRADED`` — a gate the desired slot needs has FAILED or ERROR (scorecard for shadow and
+   live; the shadow gate for live while the version is not yet observed live, unless it ran
+   live before — a rollback target returns without a new shadow run).
+2. ``PAUSED`` — such a gate is INCONCLUSIVE.
+3. ``PROGRESSING`` — the deployer has not (yet) reported the desired slot (observed ≠ desired).
+4. ``HEALTHY`` — observed equals desired and every needed gate holds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Mapping
+
+from stratforge.registry import reasons as R
+
+
+class GateOutcome(str, Enum):
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+    ERROR = "Error"
+    INCONCLUSIVE = "Inconclusive"
+
+
+class Phase(str, Enum):
+    DEGRADED = "Degraded"
+    PAUSED = "Paused"
+    PROGRESSING = "Progressing"
+    HEALTHY = "Healthy"
+
+
+@dataclass(frozen=True)
+class ShadowGate:
+    """The shadow gate's thresholds (from the spec's ``gates.shadow`` plus the scorecard's
+    drawdown and latency limits, so shadow is held to what the backtest was held to)."""
+
+    min_duration_s: int
+    min_fills: int
+    max_pnl_deviation_pct: float
+    max_fill_ratio_deviation_pct: float
+    max_drawdown_pct: float
+    max_callback_p99_ns: int
+    max_risk_breaches: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ShadowGate":
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    @classmethod
+    def from_spec_gates(cls, gates: Any) -> "ShadowGate":
+        """From a spec's ``gates`` section (read by attribute, so the registry need not import
+        the spec model): ``gates.shadow`` plus the scorecard's drawdown and latency limits."""
+        shadow = gates.shadow
+        return cls(min_duration_s=shadow.min_duration_s, min_fills=shadow.min_fills,
+                   max_pnl_deviation_pct=shadow.max_pnl_deviation_pct,
+                   max_fill_ratio_deviation_pct=shadow.max_fill_ratio_deviation_pct,
+                   max_drawdown_pct=gates.max_drawdown_pct,
+                   max_callback_p99_ns=gates.max_callback_p99_ns)
+
+
+#: the observed metrics the shadow gate reads (absent or None: not measured)
+SHADOW_METRICS = ("duration_s", "fills", "drawdown_pct", "pnl_deviation_pct",
+                  "fill_ratio_deviation_pct", "risk_breaches", "callback_p99_ns")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One line of the gate: the metric, its threshold, what was observed and the outcome."""
+
+    name: str
+    threshold: float
+    observed: float | None
+    outcome: GateOutcome
+
+
+@dataclass(frozen=True)
+class GateResult:
+    outcome: GateOutcome
+    criteria: tuple[Criterion, ...] = ()
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome.value, "message": self.message,
+                "criteria": [{"name": c.name, "threshold": c.threshold, "observed": c.observed,
+                              "outcome": c.outcome.value} for c in self.criteria]}
+
+
+# (criterion, metric, threshold attribute, True when the observed value must be >= threshold)
+_CRITERIA = (
+    (R.GATE_MIN_DURATION, "duration_s", "min_duration_s", True),
+    (R.GATE_MIN_FILLS, "fills", "min_fills", True),
+    (R.GATE_MAX_DRAWDOWN, "drawdown_pct", "max_drawdown_pct", False),
+    (R.GATE_MAX_PNL_DEVIATION, "pnl_deviation_pct", "max_pnl_deviation_pct", False),
+    (R.GATE_MAX_FILL_RATIO_DEVIATION, "fill_ratio_deviation_pct",
+     "max_fill_ratio_deviation_pct", False),
+    (R.GATE_MAX_RISK_BREACHES, "risk_breaches", "max_risk_breaches", False),
+    (R.GATE_MAX_LATENCY, "callback_p99_ns", "max_callback_p99_ns", False),
+)
+
+
+def evaluate_shadow_gate(gate: ShadowGate, metrics: Mapping[str, Any] | None) -> GateResult:
+    """The shadow gate over the latest observed metrics. Precedence: any criterion ERROR (a
+    value that is not a finite non-negative number) → ERROR; else any FAILED → FAILED; else any
+    not measured → INCONCLUSIVE; else SUCCESSFUL. No metrics at all → INCONCLUSIVE."""
+    if not metrics:
+        return GateResult(GateOutcome.INCONCLUSIVE, (), "no shadow metrics observed yet")
+    criteria = []
+    for name, metric, attr, at_least in _CRITERIA:
+        threshold = getattr(gate, attr)
+        value = metrics.get(metric)
+        if value is None:
+            outcome = GateOutcome.INCONCLUSIVE
+        elif (isinstance(value, bool) or not isinstance(value, (int, float))
+              or not math.isfinite(value) or value < 0):
+            outcome, value = GateOutcome.ERROR, None
+        elif (value >= threshold) if at_least else (value <= threshold):
+            outcome = GateOutcome.SUCCESSFUL
+        else:
+            outcome = GateOutcome.FAILED
+        criteria.append(Criterion(name, threshold, value, outcome))
+    outcomes = {c.outcome for c in criteria}
+    for worst in (GateOutcome.ERROR, GateOutcome.FAILED, GateOutcome.INCONCLUSIVE):
+        if worst in outcomes:
+            names = ", ".join(c.name for c in criteria if c.outcome is worst)
+            return GateResult(worst, tuple(criteria), f"{worst.value.lower()}: {names}")
+    return GateResult(GateOutcome.SUCCESSFUL, tuple(criteria), "every criterion holds")
+
+
+def scorecard_outcome(verdict: str) -> GateOutcome:
+    """The scorecard's verdict as a gate outcome (PASS / FAIL / anything else inconclusive)."""
+    v = verdict.upper()
+    if v == "PASS":
+        return GateOutcome.SUCCESSFUL
+    if v == "FAIL":
+        return GateOutcome.FAILED
+    return GateOutcome.INCONCLUSIVE
+
+
+@dataclass(frozen=True)
+class Gates:
+    """The gates' outcomes that :func:`phase` weighs."""
+
+    scorecard: GateOutcome
+    shadow: GateOutcome = GateOutcome.INCONCLUSIVE
+    #: the version ran live before (a rollback target): it needs no shadow gate to return
+    previously_live: bool = False
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    phase: Phase
+    reason: str
+    message: str = field(default="")
+
+
+def phase(desired: str | None, observed: str | None, gates: Gates) -> PhaseResult:
+    """A deployment's phase from its desired slot, its observed slot and its gates (see the
+    module docstring for the precedence). ``desired`` None: the version was never deployed."""
+    if desired is None:
+        return PhaseResult(Phase.HEALTHY, R.NOT_DEPLOYED, "not deployed")
+    needed: list[tuple[str, GateOutcome]] = []
+    if desired in ("shadow", "live"):
+        needed.append(("scorecard", gates.scorecard))
+    if desired == "live" and observed != "live" and not gates.previously_live:
+        needed.append(("shadow gate", gates.shadow))
+    for bad in (GateOutcome.FAILED, GateOutcome.ERROR):
+        hit = [name for name, outcome in needed if outcome is bad]
+        if hit:
+            return PhaseResult(Phase.DEGRADED, R.GATE_FAILED,
+                               f"{', '.join(hit)} {bad.value.lower()}")
+    hit = [name for name, outcome in needed if outcome is GateOutcome.INCONCLUSIVE]
+    if hit:
+        return PhaseResult(Phase.PAUSED, R.GATE_INCONCLUSIVE,
+                           f"{', '.join(hit)} inconclusive: waiting for data or a human")
+    if observed != desired:
+        return PhaseResult(Phase.PROGRESSING, R.AWAITING_DEPLOYER,
+                           f"desired {desired}, observed {observed or 'nothing yet'}")
+    return PhaseResult(Phase.HEALTHY, R.CONVERGED, f"{desired} as desired")

@@ -1,0 +1,114 @@
+"""The pure functions: the shadow gate and phase(desired, observed, gates) with its precedence."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from registry_kit import GATE, GOOD_METRICS
+
+from stratforge.registry import reasons as R
+from stratforge.generator.spec.loader import load_spec
+from stratforge.registry.phase import (GateOutcome, Gates, Phase, ShadowGate,
+                                       evaluate_shadow_gate, phase, scorecard_outcome)
+
+OK, FAIL, ERR, INC = (GateOutcome.SUCCESSFUL, GateOutcome.FAILED, GateOutcome.ERROR,
+                      GateOutcome.INCONCLUSIVE)
+
+
+def test_metrics_that_hold_every_criterion_succeed() -> None:
+    result = evaluate_shadow_gate(GATE, GOOD_METRICS)
+    assert result.outcome is OK
+    assert [c.name for c in result.criteria] == [
+        R.GATE_MIN_DURATION, R.GATE_MIN_FILLS, R.GATE_MAX_DRAWDOWN, R.GATE_MAX_PNL_DEVIATION,
+        R.GATE_MAX_FILL_RATIO_DEVIATION, R.GATE_MAX_RISK_BREACHES, R.GATE_MAX_LATENCY]
+
+
+@pytest.mark.parametrize(("metric", "value", "criterion"), [
+    ("duration_s", 3_599, R.GATE_MIN_DURATION),
+    ("fills", 39, R.GATE_MIN_FILLS),
+    ("drawdown_pct", 4.01, R.GATE_MAX_DRAWDOWN),
+    ("pnl_deviation_pct", 25.5, R.GATE_MAX_PNL_DEVIATION),
+    ("fill_ratio_deviation_pct", 10.2, R.GATE_MAX_FILL_RATIO_DEVIATION),
+    ("risk_breaches", 1, R.GATE_MAX_RISK_BREACHES),
+    ("callback_p99_ns", 9_001, R.GATE_MAX_LATENCY),
+])
+def test_each_criterion_fails_the_gate_alone(metric: str, value: float, criterion: str) -> None:
+    result = evaluate_shadow_gate(GATE, {**GOOD_METRICS, metric: value})
+    assert result.outcome is FAIL
+    assert [c.name for c in result.criteria if c.outcome is FAIL] == [criterion]
+    assert criterion in result.message
+
+
+def test_thresholds_are_inclusive() -> None:
+    edge = {**GOOD_METRICS, "duration_s": 3_600, "fills": 40, "drawdown_pct": 4.0,
+            "callback_p99_ns": 9_000}
+    assert evaluate_shadow_gate(GATE, edge).outcome is OK
+
+
+@pytest.mark.parametrize("metrics", [None, {}])
+def test_no_data_is_inconclusive(metrics) -> None:  # noqa: ANN001
+    assert evaluate_shadow_gate(GATE, metrics).outcome is INC
+
+
+def test_an_unmeasured_metric_is_inconclusive_not_a_pass() -> None:
+    metrics = {k: v for k, v in GOOD_METRICS.items() if k != "callback_p99_ns"}
+    result = evaluate_shadow_gate(GATE, metrics)
+    assert result.outcome is INC
+    assert [c.name for c in result.criteria if c.outcome is INC] == [R.GATE_MAX_LATENCY]
+
+
+def test_a_failure_outranks_missing_data() -> None:
+    metrics = {"fills": 2}
+    assert evaluate_shadow_gate(GATE, metrics).outcome is FAIL
+
+
+@pytest.mark.parametrize("bad", [-1, math.nan, math.inf, "12", True])
+def test_unusable_values_are_errors(bad) -> None:  # noqa: ANN001
+    result = evaluate_shadow_gate(GATE, {**GOOD_METRICS, "fills": bad})
+    assert result.outcome is ERR
+
+
+def test_scorecard_verdicts() -> None:
+    assert [scorecard_outcome(v) for v in ("PASS", "FAIL", "INCONCLUSIVE", "pass")] == \
+        [OK, FAIL, INC, OK]
+
+
+# (desired, observed, scorecard, shadow, previously_live) -> (phase, reason)
+PHASES = [
+    (None, None, FAIL, INC, False, Phase.HEALTHY, R.NOT_DEPLOYED),
+    ("shadow", None, OK, INC, False, Phase.PROGRESSING, R.AWAITING_DEPLOYER),
+    ("shadow", "shadow", OK, INC, False, Phase.HEALTHY, R.CONVERGED),
+    ("shadow", "shadow", FAIL, OK, False, Phase.DEGRADED, R.GATE_FAILED),
+    ("shadow", None, INC, OK, False, Phase.PAUSED, R.GATE_INCONCLUSIVE),
+    ("live", "shadow", OK, OK, False, Phase.PROGRESSING, R.AWAITING_DEPLOYER),
+    ("live", "shadow", OK, INC, False, Phase.PAUSED, R.GATE_INCONCLUSIVE),
+    ("live", "shadow", OK, FAIL, False, Phase.DEGRADED, R.GATE_FAILED),
+    ("live", "shadow", OK, ERR, False, Phase.DEGRADED, R.GATE_FAILED),
+    # precedence: a failed gate outranks an inconclusive one, which outranks progress
+    ("live", "shadow", INC, FAIL, False, Phase.DEGRADED, R.GATE_FAILED),
+    ("live", None, INC, INC, False, Phase.PAUSED, R.GATE_INCONCLUSIVE),
+    # once live, the shadow gate is history; a rollback target needs none
+    ("live", "live", OK, INC, False, Phase.HEALTHY, R.CONVERGED),
+    ("live", "retired", OK, INC, True, Phase.PROGRESSING, R.AWAITING_DEPLOYER),
+    ("retired", "live", FAIL, FAIL, False, Phase.PROGRESSING, R.AWAITING_DEPLOYER),
+    ("retired", "retired", FAIL, FAIL, False, Phase.HEALTHY, R.CONVERGED),
+]
+
+
+@pytest.mark.parametrize(("desired", "observed", "card", "shadow", "was_live", "want", "reason"),
+                         PHASES)
+def test_phase_table(desired, observed, card, shadow, was_live, want, reason) -> None:  # noqa: ANN001
+    got = phase(desired, observed, Gates(card, shadow, previously_live=was_live))
+    assert (got.phase, got.reason) == (want, reason)
+
+
+def test_the_shadow_gate_comes_from_a_real_specs_gates(repo) -> None:  # noqa: ANN001
+    """register_build's caller turns a loaded spec's gates into the registry's ShadowGate."""
+    spec = load_spec(repo / "tests" / "fixtures" / "specs" / "kc-gap-fade.yaml").spec
+    gate = ShadowGate.from_spec_gates(spec.gates)
+    assert gate.min_fills == spec.gates.shadow.min_fills
+    assert gate.max_drawdown_pct == spec.gates.max_drawdown_pct
+    assert gate.max_callback_p99_ns == spec.gates.max_callback_p99_ns
+    assert gate.max_risk_breaches == 0
+    assert ShadowGate.from_dict(gate.to_dict()) == gate
