@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -9,7 +11,6 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from conftest import PG_URL
 from resource_kit import missing
 
 from stratforge.registry import Registry
@@ -19,10 +20,11 @@ from stratforge.registry.models import Base
 
 def test_postgresql_is_there() -> None:
     """Every test here also runs on PostgreSQL when STRATFORGE_TEST_PG_URL is set."""
-    if not PG_URL:
+    pg_url = os.environ.get("STRATFORGE_TEST_PG_URL")
+    if not pg_url:
         missing("postgresql", "STRATFORGE_TEST_PG_URL is not set: the registry tests ran on "
                 "SQLite only")
-    engine = make_engine(PG_URL)
+    engine = make_engine(pg_url)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT 1").scalar() == 1
     engine.dispose()
