@@ -32,9 +32,9 @@ from stratforge.ci.scorecard import (BacktestRun, BarAgreement, BiasResult, Find
 from stratforge.ci.scorecard.adapters import ReplayFormatError, from_replay_results
 from stratforge.ci.scorecard.inputs import (EquitySeries, OrderCounts, RecordedModels, RunPeriod,
                                             SanitizerStatus)
-from stratforge.errors import InvariantError, StratforgeError, UserInputError
+from stratforge.core.errors import InvariantError, StratforgeError, UserInputError
 from stratforge.generator.pipeline import BuildFailed, StepResult, generate, instruments_of
-from stratforge.generator.spec import load_spec
+from stratforge.core.spec import load_spec
 from stratforge.sandbox.base import Backend
 from stratforge.sandbox.replay import QUEUE_MODELS, ReplayRun, run_replay
 from stratforge.sandbox.runners import compile_plugin, run_cpp_test, run_pytest
@@ -89,7 +89,7 @@ class Bundle:
 
 def load_bundle(bundle: Path, ws: Workspace) -> Bundle:
     """Read ``bundle`` (``strategies/<name>/``): its spec and manifest."""
-    from stratforge.generator.spec import load_spec
+    from stratforge.core.spec import load_spec
 
     bundle = bundle.resolve()
     if not (bundle / "manifest.json").is_file() or not (bundle / "spec.yaml").is_file():

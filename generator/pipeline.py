@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from stratforge import __version__
+from stratforge.core.version import __version__
 from stratforge.core.tools import which
-from stratforge.errors import GeneratedCodeError, StratforgeError
-from stratforge.generator.spec import LoadedSpec, StrategySpec
-from stratforge.generator.spec.data import data_kind
+from stratforge.core.errors import GeneratedCodeError, StratforgeError
+from stratforge.core.spec import LoadedSpec, StrategySpec
+from stratforge.runtime.data.spec_data import data_kind
 
 ROLE_SIGNALS = ("entry_long", "exit_long", "entry_short", "exit_short")
 MANIFEST_FORMAT = 1

@@ -26,7 +26,7 @@ import stat
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
 
-from stratforge.errors import GeneratedCodeError
+from stratforge.core.errors import GeneratedCodeError
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 

@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stratforge import __version__
-from stratforge.errors import SpecError, StratforgeError
+from stratforge.core.version import __version__
+from stratforge.core.errors import SpecError, StratforgeError
 from stratforge.generator.llm.bundled import needs_a_model_message
 from stratforge.generator.pipeline import needs_llm, unused_logic
 from stratforge.sandbox.backends import BACKEND_NAMES, BackendUnavailable, ready_backend
@@ -62,7 +62,7 @@ def _collect(paths: tuple[str, ...]) -> list[Path]:
 
 
 def _validate_one(path: Path) -> dict[str, Any]:
-    from stratforge.generator.spec import load_spec
+    from stratforge.core.spec import load_spec
 
     try:
         loaded = load_spec(path)
@@ -138,8 +138,8 @@ def _print_validation(results: list[dict[str, Any]]) -> None:
               show_default=True, help="Repository root for --write.")
 def schema(write: bool, root: Path) -> None:
     """Print the spec's JSON Schema (or regenerate the checked-in schema and reference)."""
-    from stratforge.generator.spec.docs import render_spec_reference
-    from stratforge.generator.spec.schema import spec_json_schema_text
+    from stratforge.core.spec.docs import render_spec_reference
+    from stratforge.core.spec.schema import spec_json_schema_text
 
     if not write:
         click.echo(spec_json_schema_text(), nl=False)
@@ -220,7 +220,7 @@ def generate(spec_path: Path, provider: str | None, provider_options: tuple[str,
              out_root: Path, build_dir: Path, backend_name: str | None) -> None:
     """Generate, check, compile and test the bundle of one spec (strategies/<name>/)."""
     from stratforge.generator.pipeline import BuildFailed, generate as run_generate
-    from stratforge.generator.spec import load_spec
+    from stratforge.core.spec import load_spec
     from stratforge.sandbox.verify import SandboxVerifier
 
     if not spec_path.is_file():
@@ -369,7 +369,7 @@ def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str
 
     from stratforge.ci.pipeline import build as run_build, build_failure_verdict
     from stratforge.generator.pipeline import BuildFailed
-    from stratforge.generator.spec import load_spec
+    from stratforge.core.spec import load_spec
 
     if not spec_path.is_file():
         raise click.UsageError(f"no such spec file: {spec_path}")

@@ -399,7 +399,7 @@ def _cindex() -> Any:
     try:
         from clang import cindex  # noqa: PLC0415 - optional dependency, imported on first use
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        from stratforge.errors import UserInputError  # noqa: PLC0415
+        from stratforge.core.errors import UserInputError  # noqa: PLC0415
 
         raise UserInputError("the C++ static checks need libclang: pip install libclang") from exc
     return cindex

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar, Mapping, Sequence, TypeVar
 
-from stratforge.errors import InvariantError, ProviderError, UserInputError
+from stratforge.core.errors import InvariantError, ProviderError, UserInputError
 
 __all__ = [
     "ENTRY_POINT_GROUP",

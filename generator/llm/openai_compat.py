@@ -15,7 +15,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlparse
 
-from stratforge.errors import ProviderError, RetryableError, UserInputError
+from stratforge.core.errors import ProviderError, RetryableError, UserInputError
 
 from .base import LLMRequest, LLMResponse, Option, Provider, register_provider
 

@@ -27,7 +27,7 @@ from stratforge.ci.scorecard import reasons as R
 from stratforge.ci.scorecard.adapters import from_replay_results
 from stratforge.ci.scorecard.metrics import compute_metrics
 from stratforge.ci.scorecard.render import render_markdown
-from stratforge.generator.spec import load_spec
+from stratforge.core.spec import load_spec
 from stratforge.runtime.data.csvfmt import convert_bars_csv, convert_quotes_csv
 from stratforge.sandbox import LocalBackend
 from stratforge.sandbox.replay import replay_config, run_replay

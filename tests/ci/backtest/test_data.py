@@ -9,7 +9,7 @@ import pytest
 
 from stratforge.ci.backtest.data import (business_days, calendar_of, prepare_data,
                                          realised_volatility, resolve_data_path)
-from stratforge.errors import UserInputError
+from stratforge.core.errors import UserInputError
 from stratforge.runtime.data.book import replay
 from stratforge.runtime.data.format import BAR, open_events
 

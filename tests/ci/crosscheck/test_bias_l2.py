@@ -20,7 +20,7 @@ L2_SPECS = ("btc-perp-avellaneda", "btc-obi-scalper", "eth-btc-pair", "spy-vwap-
 
 
 def _loaded(name):
-    from stratforge.generator.spec import load_spec
+    from stratforge.core.spec import load_spec
 
     return load_spec(REPO / "specs" / f"{name}.yaml")
 
