@@ -36,7 +36,8 @@ from stratforge.core.errors import InvariantError, StratforgeError, UserInputErr
 from stratforge.generator.pipeline import BuildFailed, StepResult, generate, instruments_of
 from stratforge.core.spec import load_spec
 from stratforge.sandbox.base import Backend
-from stratforge.sandbox.replay import QUEUE_MODELS, ReplayRun, run_replay
+from stratforge.core.engine_config import QUEUE_MODELS
+from stratforge.sandbox.replay import ReplayRun, run_replay
 from stratforge.sandbox.runners import compile_plugin, run_cpp_test, run_pytest
 from stratforge.sandbox.verify import NO_ORDERS, SandboxVerifier
 

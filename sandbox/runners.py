@@ -48,7 +48,7 @@ def python_mounts() -> tuple[Mount, ...]:
     paths: list[Path] = []
     for p in (Path(sys.base_prefix), Path(sys.prefix)):
         paths.append(p.resolve())
-    for mod in ("stratforge", "stratforge.runtime", "pytest"):
+    for mod in ("stratforge", "stratforge.core", "stratforge.runtime", "pytest"):
         spec = importlib.util.find_spec(mod)
         if spec is not None and spec.origin:
             paths.append(Path(spec.origin).resolve().parent)

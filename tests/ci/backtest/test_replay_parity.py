@@ -33,7 +33,7 @@ def _run(backend, workspace, bundle: Path, tmp_path: Path):
 def test_sandboxed_replay_results_feed_the_scorecard(backend, workspace, bundles, tmp_path):
     b, data, run = _run(backend, workspace, bundles("nvda-momentum"), tmp_path)
     assert run.ok, run.message
-    assert run.config["bar_mode"] is True and run.results["run"]["completed"]
+    assert run.config.bar_mode is True and run.results["run"]["completed"]
     strat = run.results["strategies"][0]
     assert strat["build_id"] == b.build_id and strat["orders"]["submitted"] > 0
     scored = from_replay_results(run.results, b.spec, spec_hash=b.manifest["spec_hash"])
