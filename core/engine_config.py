@@ -202,6 +202,14 @@ def instrument_lots(spec: StrategySpec) -> tuple[InstrumentLots, ...]:
     return tuple(out)
 
 
+def instruments_of(spec: StrategySpec) -> list[tuple[str, int, int]]:
+    """(symbol, tick_size_e9, lot_size_e9) per instrument, as the engine sees them (the event
+    file's instrument table counts ticks and lots in 1e-9 units, docs/formats.md)."""
+    scale = Decimal(10) ** 9
+    return [(i.symbol, int(i.tick_size * scale), int(i.lot_size * scale))
+            for i in spec.strategy.instruments]
+
+
 def engine_seed(spec: StrategySpec) -> int:
     """The seed the engine hands strategies (``venue.seed``): the synthetic data's seed, else 1."""
     d = spec.backtest.data
@@ -236,5 +244,5 @@ def engine_config(spec: StrategySpec, *, plugin: str, params: str, data: str, ba
 
 
 __all__ = ["EngineConfig", "InstrumentLots", "L2_PNL_PERIOD_NS", "MAX_FILLS_LISTED",
-           "QUEUE_MODELS", "Risk", "engine_config", "engine_seed", "instrument_lots",
+           "QUEUE_MODELS", "Risk", "engine_config", "engine_seed", "instrument_lots", "instruments_of",
            "pnl_sample_period_ns", "risk_limits"]

@@ -27,6 +27,10 @@ from stratforge.runtime.twin.driver import encode_tape_text
 from stratforge.sandbox.base import Backend, Limits, Mount, RunRequest
 from stratforge.sandbox.replay import MAX_TAPE_BYTES, ReplayError, open_output
 from stratforge.sandbox.runners import python_mounts
+from stratforge.runtime.data.book import L2Book
+from stratforge.runtime.data.format import (ASK, BID, CLEAR, DEPTH, END_OF_BATCH, QUOTE,
+                                            open_events)
+import stratforge.ci as ci_pkg
 
 #: The tape's names of the ABI's values (docs/runtime-abi.md); the values come from the header
 #: through the generated :mod:`stratforge.core.abi`, never by hand.
@@ -60,9 +64,6 @@ class ConvertedTape:
 
 def _levels_from_data(data: Path, n_instruments: int):
     """Per instrument, an iterator of the book after each batch (top levels, best first)."""
-    from stratforge.runtime.data.book import L2Book
-    from stratforge.runtime.data.format import (ASK, BID, CLEAR, DEPTH, END_OF_BATCH, QUOTE,
-                                                open_events)
 
     ev = open_events(data).events
     types, sides, insts = np.asarray(ev["type"]), np.asarray(ev["side"]), np.asarray(ev["instrument"])
@@ -239,8 +240,6 @@ def _event(conv: ConvertedTape, seq: int) -> str:
 
 def _ci_mount() -> Mount:
     """The ``stratforge.ci`` package (for the twin host module), read-only at its own path."""
-    import stratforge.ci as ci_pkg
-
     root = Path(ci_pkg.__file__).resolve().parent
     return Mount(root, PurePosixPath(str(root)))
 

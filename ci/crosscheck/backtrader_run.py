@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stratforge.sandbox.base import Backend, Limits, Mount, Reason, RunRequest, RunResult
 from stratforge.sandbox.runners import python_mounts
+from stratforge.sandbox.results import ResultFileError, read_result_bytes
 
 __all__ = ["BT_LIMITS", "BacktraderError", "BacktraderFill", "BacktraderResult", "BacktraderRun",
            "MAX_RESULT_BYTES", "run_backtrader", "spec_of", "read_sandbox_file"]
@@ -116,8 +117,6 @@ def spec_of(spec):
 
 def read_sandbox_file(path: Path, max_bytes: int) -> bytes:
     """Read a file the sandbox wrote (:func:`stratforge.sandbox.results.read_result_bytes`)."""
-    from stratforge.sandbox.results import ResultFileError, read_result_bytes
-
     try:
         return read_result_bytes(path.parent, path.name, max_bytes=max_bytes)
     except ResultFileError as err:

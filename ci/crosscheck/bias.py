@@ -35,6 +35,8 @@ from typing import Any
 from stratforge.ci.crosscheck.backtrader_run import BacktraderResult, BacktraderRun, run_backtrader, spec_of
 from stratforge.ci.crosscheck.bars import write_truncated
 from stratforge.ci.scorecard.inputs import BiasResult, CheckStatus
+from stratforge.generator.render.context import build_context
+from stratforge.ci.crosscheck.bars import bar_times
 
 __all__ = ["BiasReport", "HoldoutSplit", "bias_checks", "bias_report", "choose_cuts", "warmup_bars",
            "DIRECTIONAL_TYPES"]
@@ -76,8 +78,6 @@ def _loaded(spec):
 def warmup_bars(spec) -> dict[str, int | None] | None:
     """``{"long": W_long, "short": W_short}`` (``None`` for a side no role signal drives), or
     ``None`` when the strategy is not a directional bar strategy."""
-    from stratforge.generator.render.context import build_context
-
     ctx = build_context(_loaded(spec), "warmup")
     if ctx.type not in DIRECTIONAL_TYPES or ctx.data != "bars":
         return None
@@ -172,7 +172,6 @@ def bias_report(backend, bundle: Path, build: Path, data: Path, spec, *, cuts: i
                                      warmup_respected=None, warmup_details="not checked: the twin did not run"),
                           full_run=full)
     r = full.result
-    from stratforge.ci.crosscheck.bars import bar_times
 
     times = [int(t) for t in bar_times(data)]
     order_bars = [b for d, b in zip(r.decisions, r.decision_bars) if d.get("op") in ORDER_OPS]

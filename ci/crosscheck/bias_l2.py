@@ -37,6 +37,10 @@ from stratforge.ci.backtest.parity import (ConvertedTape, ParityRun, TapeError, 
                                            twin_tape)
 from stratforge.ci.crosscheck.bias import _loaded, choose_cuts
 from stratforge.ci.scorecard.inputs import BiasResult, CheckStatus
+from stratforge.generator.render.context import build_context
+import json
+from stratforge.core.engine_config import instruments_of
+from stratforge.sandbox.replay import ReplayError
 
 __all__ = ["L2BiasReport", "WarmupNeed", "WarmupPlan", "l2_bias_checks", "l2_bias_report",
            "warmup_plan", "check_warmup", "compare_truncated"]
@@ -122,8 +126,6 @@ def _merge(needs: list[WarmupNeed]) -> tuple[WarmupNeed, ...]:
 
 def warmup_plan(spec) -> WarmupPlan:
     """The warm-up requirements of the strategy the generator builds from ``spec``."""
-    from stratforge.generator.render.context import build_context
-
     ctx = build_context(_loaded(spec), "warmup")
     exprs = dict(ctx.sigset.exprs)
     directional = ctx.type in DIRECTIONAL_TYPES
@@ -261,8 +263,6 @@ def compare_truncated(full: list[dict], truncated: list[dict], cut: int, conv: C
 
 
 def _render(d: dict) -> str:
-    import json
-
     return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
 
@@ -290,8 +290,6 @@ def l2_bias_report(backend, bundle: Path, build: Path, data: Path | None, spec, 
     :class:`ParityRun` of the same run (its converted tape and full twin run are reused; without
     it both are made here). ``data`` is the ``.sfe`` the engine replayed (for the L2 levels the
     twin reads). Scratch goes to ``build/crosscheck``."""
-    from stratforge.generator.pipeline import instruments_of
-    from stratforge.sandbox.replay import ReplayError
 
     s = _spec_of(spec)
     instruments = instruments_of(s)

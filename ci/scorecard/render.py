@@ -18,6 +18,7 @@ from pathlib import Path
 from stratforge.ci.scorecard.card import Scorecard
 from stratforge.ci.scorecard.metrics import Ratio, SliceMetrics
 from stratforge.ci.scorecard.reasons import GateStatus
+import io
 
 SCHEMA_PATH = Path(__file__).with_name("scorecard.schema.json")
 PNG_NAMES = ("scorecard-equity.png", "scorecard-inventory.png", "scorecard-latency.png",
@@ -258,7 +259,6 @@ def render_pngs(sc: Scorecard) -> dict[str, bytes]:
         import matplotlib.pyplot as plt
     except ImportError:
         return {}
-    import io
 
     c = sc.charts
     xs = [dt.datetime.fromtimestamp(t / 1e9, tz=dt.timezone.utc) for t in c.ts_ns]

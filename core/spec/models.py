@@ -21,7 +21,8 @@ from typing import Annotated, Literal, Union
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag,
                       model_validator)
 
-from stratforge.core.spec.rules import RuleViolations, check_rules
+from stratforge.core.spec.rules import check_rules
+from stratforge.core.spec.violation import RuleViolations
 
 API_VERSION = "stratforge/v1"
 KIND = "Strategy"

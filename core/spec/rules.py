@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from stratforge.core.expr import DataKind, ExpressionError, compile_expression
 from stratforge.core.spec.datakind import declared_data_kind
 from stratforge.core.spec.signals import check_signals, spec_params
-from stratforge.core.spec.violation import RuleViolations, Violation
+from stratforge.core.spec.violation import Violation
 
 if TYPE_CHECKING:
     from stratforge.core.spec.models import StrategySpec

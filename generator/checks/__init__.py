@@ -11,11 +11,11 @@ Rules and their rationale are documented in docs/static-checks.md (a test keeps 
 
 from __future__ import annotations
 
-from .cpp import CPP_RULES, HANDLERS, check_cpp, find_sdk_include
+from .cpp import CPP_RULES, HANDLERS, check_cpp
 from .findings import Finding, Rule, Severity, sort_findings
 from .python import PY_RULES, check_python
 
 RULES: dict[str, Rule] = {**CPP_RULES, **PY_RULES}
 
 __all__ = ["RULES", "CPP_RULES", "PY_RULES", "HANDLERS", "Finding", "Rule", "Severity", "check_cpp",
-           "check_python", "find_sdk_include", "sort_findings"]
+           "check_python", "sort_findings"]

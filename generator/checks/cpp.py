@@ -20,7 +20,9 @@ libclang ``Index`` is created once per process. Worst case: one parse of the fil
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import glob
 import os
 import re
 import subprocess
@@ -30,11 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stratforge.core.tools import which
+from clang import cindex
+
+from stratforge.core.tools import find_sdk_include, which
 
 from .findings import Finding, Rule, sort_findings
 
-__all__ = ["CPP_RULES", "EXPECTED_SIGNATURES", "HANDLERS", "check_cpp", "find_sdk_include", "neutralise_includes",
+__all__ = ["CPP_RULES", "EXPECTED_SIGNATURES", "HANDLERS", "check_cpp", "neutralise_includes",
            "sdk_handler_signatures", "toolchain_args"]
 
 HANDLERS = ("on_book", "on_trade", "on_bar", "on_fill", "on_order_update", "on_timer")
@@ -334,29 +338,6 @@ _CPP_KEYWORDS = frozenset("""
 # Toolchain discovery
 
 
-def find_sdk_include() -> Path | None:
-    """The SDK include directory (holding sf/sdk.hpp) next to this package, or None.
-
-    Tries ``stratforge/runtime/engine/include`` (source checkout or editable install) and
-    ``stratforge/runtime/include`` (installed wheel).
-    """
-    here = Path(__file__).resolve().parent  # .../generator/checks
-    roots: list[Path] = []
-    try:
-        import stratforge.runtime as _rt  # noqa: PLC0415 - optional: the component may be absent
-
-        roots += [Path(p) for p in getattr(_rt, "__path__", [])]
-    except ImportError:  # pragma: no cover - runtime component not installed
-        pass
-    roots += [here.parent.parent / "runtime", here.parent.parent / "stratforge" / "runtime"]
-    for root in roots:
-        for rel in ("engine/include", "include"):
-            cand = root / rel
-            if (cand / "sf" / "sdk.hpp").is_file():
-                return cand
-    return None
-
-
 @functools.lru_cache(maxsize=1)
 def toolchain_args() -> tuple[str, ...]:
     """Extra clang arguments for the compiler built-in headers (stddef.h, ...).
@@ -364,8 +345,6 @@ def toolchain_args() -> tuple[str, ...]:
     The libclang wheel ships no resource directory, so ask an installed compiler where its
     built-in headers are (``-print-file-name=include``); the first that answers wins.
     """
-    import glob  # noqa: PLC0415
-
     def version_key(p: str) -> list[int]:
         return [int(x) for x in re.findall(r"\d+", p)]
 
@@ -394,14 +373,8 @@ _INDEX_LOCK = threading.Lock()
 _MAX_HEADER_DIAGNOSTICS = 5
 
 
-@functools.lru_cache(maxsize=1)
 def _cindex() -> Any:
-    try:
-        from clang import cindex  # noqa: PLC0415 - optional dependency, imported on first use
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        from stratforge.core.errors import UserInputError  # noqa: PLC0415
-
-        raise UserInputError("the C++ static checks need libclang: pip install libclang") from exc
+    """The libclang bindings (a dependency; the native library loads on first use)."""
     return cindex
 
 
@@ -413,8 +386,6 @@ def _index() -> Any:
     global _FROM_MAIN  # noqa: PLW0603 - process-wide binding, set once under the lru_cache
     ci = _cindex()
     try:  # clang_Location_isFromMainFile is in libclang but not bound by clang.cindex
-        import ctypes  # noqa: PLC0415
-
         fn = ci.conf.lib.clang_Location_isFromMainFile
         fn.argtypes = [ci.SourceLocation]
         fn.restype = ctypes.c_int

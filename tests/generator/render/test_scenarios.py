@@ -22,7 +22,8 @@ from click.testing import CliRunner
 
 from stratforge.cli import main
 from stratforge.core.errors import SpecError
-from stratforge.generator.pipeline import instruments_of, parity_market
+from stratforge.generator.pipeline import parity_market
+from stratforge.core.engine_config import instruments_of
 from stratforge.generator.render import RegionCode, environment, render_context, render_sources
 from stratforge.generator.render.scenarios import ScenarioError, scenario
 from stratforge.core.spec import load_spec
