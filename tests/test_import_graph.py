@@ -41,6 +41,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "templates": frozenset({"core"}),
 }
 
+#: what other components may import of a component that has internals (the rest is private to it):
+#: ci builds on the generator's public functions, not on the renderer's context internals
+PUBLIC_SURFACE: dict[str, frozenset[str]] = {
+    "generator": frozenset({"stratforge.generator.render", "stratforge.generator.pipeline",
+                            "stratforge.generator.checks", "stratforge.generator.llm"}),
+}
+
 #: third-party modules that may be imported inside a function: optional at install time (an extra
 #: or a platform package), so a module-level import would break ``import stratforge...`` without it
 OPTIONAL_IMPORTS: dict[str, str] = {
@@ -98,6 +105,10 @@ def iter_modules(packages: dict[str, Path]) -> dict[str, Path]:
             if owner == pkg:
                 out[name] = path
     return out
+
+
+def _is_module(name: str, modules: dict[str, Path]) -> bool:
+    return name in modules
 
 
 def _is_package(name: str, modules: dict[str, Path]) -> bool:
@@ -189,7 +200,7 @@ def violations(packages: dict[str, Path], pending: dict[tuple[str, str], str] | 
                ) -> list[str]:
     """Every broken rule, one line each: ``file:line: importer -> imported: why``."""
     pending = PENDING if pending is None else pending
-    edges, _ = import_edges(packages)
+    edges, modules = import_edges(packages)
     out: list[str] = []
     for e in edges:
         src, dst = component(e.importer), component(e.imported)
@@ -205,6 +216,13 @@ def violations(packages: dict[str, Path], pending: dict[tuple[str, str], str] | 
                     out.append(f"{where}: {src} may import only "
                                f"{', '.join(sorted(ALLOWED[src])) or 'nothing else of the project'}"
                                f" (not {dst})")
+        if (dst in PUBLIC_SURFACE and src not in (SHELL, dst) and not e.type_checking
+                and not any(e.imported == m or e.imported.startswith(m + ".") and
+                            e.imported.count(".") == m.count(".") + 1 and
+                            not _is_module(e.imported, modules)
+                            for m in PUBLIC_SURFACE[dst])):
+            out.append(f"{where}: not the public surface of {dst} "
+                       f"({', '.join(sorted(PUBLIC_SURFACE[dst]))})")
         if e.in_function and e.imported.split(".")[0] not in OPTIONAL_IMPORTS:
             out.append(f"{where}: imported inside a function; import at module level (only "
                        f"optional dependencies may be imported lazily: "
@@ -267,7 +285,8 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> dict[str, Path]:
 CLEAN = {
     "core/model.py": "import json\nfrom pydantic import BaseModel\n",
     "runtime/twin.py": "from stratforge.core.model import BaseModel\n",
-    "generator/render.py": "from stratforge.core import model\nfrom ..runtime import twin\n",
+    "generator/render/__init__.py": "from stratforge.core import model\nfrom ...runtime import twin\n",
+    "generator/render/context.py": "from stratforge.core import model\n",
     "ci/pipeline.py": "from stratforge.generator.render import x\nfrom stratforge.sandbox import y\n",
     "sandbox/run.py": "def f():\n    import docker\n    return docker\n",
     "shell/cli.py": "from stratforge.ci.pipeline import run\nfrom stratforge.settings import S\n",
@@ -298,6 +317,8 @@ def test_a_clean_tree_passes(tmp_path) -> None:
     ("ci/bad.py", "f = lambda: __import__('os')\ndef g():\n    import backtrader\n",
      "imported inside a function"),
     ("ci/bad.py", "from .......x import y\n", "leaves the installed packages"),
+    ("ci/bad.py", "from stratforge.generator.render.context import build_context\n",
+     "not the public surface of generator"),
 ])
 def test_a_planted_violation_is_caught(tmp_path, rel, text, expect) -> None:
     found = violations(_tree(tmp_path, {**CLEAN, rel: text}), pending={})

@@ -13,7 +13,7 @@ Python twin **inside the sandbox** by ``twin_host`` with the engine's own answer
   ``seq`` and ids) the full run made in callbacks ``0..c`` must equal the truncated run's, in
   order; the first differing one is reported. A twin that faults only on a truncated tape fails.
 * **Warm-up** (every strategy type, :func:`warmup_plan`): derived from the generated strategy as
-  the generator compiles it (``build_context``) — the spec's and the reference signals'
+  the generator compiles it (:func:`stratforge.generator.render.render_context`) — the spec's and the reference signals'
   ``TypedExpr.warmup`` in signal updates (the role signal per side for directional strategies
   with role signals, otherwise every signal), ``vwap`` windows in trades, the market maker's
   ``vol_window`` (``vol_window + 1`` two-sided book updates: the volatility estimate needs that
@@ -37,7 +37,7 @@ from stratforge.ci.backtest.parity import (ConvertedTape, ParityRun, TapeError, 
                                            twin_tape)
 from stratforge.ci.crosscheck.bias import _loaded, choose_cuts
 from stratforge.ci.scorecard.inputs import BiasResult, CheckStatus
-from stratforge.generator.render.context import build_context
+from stratforge.generator.render import render_context
 import json
 from stratforge.core.engine_config import instruments_of
 from stratforge.sandbox.replay import ReplayError
@@ -126,7 +126,7 @@ def _merge(needs: list[WarmupNeed]) -> tuple[WarmupNeed, ...]:
 
 def warmup_plan(spec) -> WarmupPlan:
     """The warm-up requirements of the strategy the generator builds from ``spec``."""
-    ctx = build_context(_loaded(spec), "warmup")
+    ctx = render_context(_loaded(spec), build_id="warmup")
     exprs = dict(ctx.sigset.exprs)
     directional = ctx.type in DIRECTIONAL_TYPES
     kind = "bar" if ctx.data == "bars" else "signal"
