@@ -27,6 +27,7 @@ Python twin **inside the sandbox** by ``twin_host`` with the engine's own answer
 
 from __future__ import annotations
 
+import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,9 +38,9 @@ from stratforge.ci.backtest.parity import (ConvertedTape, ParityRun, TapeError, 
                                            twin_tape)
 from stratforge.ci.crosscheck.bias import _loaded, choose_cuts
 from stratforge.ci.scorecard.inputs import BiasResult, CheckStatus
-from stratforge.generator.render import render_context
-import json
+from stratforge.core import abi
 from stratforge.core.engine_config import instruments_of
+from stratforge.generator.render import render_context
 from stratforge.sandbox.replay import ReplayError
 
 __all__ = ["L2BiasReport", "WarmupNeed", "WarmupPlan", "l2_bias_checks", "l2_bias_report",
@@ -47,9 +48,9 @@ __all__ = ["L2BiasReport", "WarmupNeed", "WarmupPlan", "l2_bias_checks", "l2_bia
 
 DIRECTIONAL_TYPES = frozenset({"momentum", "mean_reversion", "order_book_imbalance", "custom"})
 ORDER_OPS = frozenset({"submit", "cancel", "replace"})
-BUY, SELL = 1, 2
-NO_BID, NO_ASK = -(2**63), 2**63 - 1
-CROSSED_OR_LOCKED = 1 | 2  # SF_BOOK_LOCKED | SF_BOOK_CROSSED
+BUY, SELL = abi.SF_SIDE_BUY, abi.SF_SIDE_SELL
+NO_BID, NO_ASK = abi.SF_NO_BID, abi.SF_NO_ASK
+CROSSED_OR_LOCKED = abi.SF_BOOK_LOCKED | abi.SF_BOOK_CROSSED
 
 #: What each counted update kind is, in reports.
 KIND_TEXT = {

@@ -26,7 +26,8 @@ def _load_generator():
 
 gen_abi = _load_generator()
 #: an ABI constant or a replay exit code assigned a literal by hand, or the reason table copied
-HAND_COPY = re.compile(r"^\s*(SF_[A-Z_]+|EXIT_STRATEGY_\w+)\s*(?:,\s*\w+\s*)*=\s*[-\d(]", re.M)
+HAND_COPY = re.compile(r"^\s*(SF_[A-Z_]+|EXIT_STRATEGY_\w+|NO_BID|NO_ASK|CROSSED_OR_LOCKED)"
+                       r"\s*(?:,\s*\w+\s*)*=\s*(?:[-\d(]|np\.)", re.M)
 REASON_COPY = re.compile(r"[\"']INSTRUMENT_NOT_ALLOWED[\"']\s*:\s*\d")
 
 
@@ -129,4 +130,7 @@ def test_the_hand_copy_check_sees_a_planted_copy() -> None:
     assert HAND_COPY.search("SF_SIDE_NONE, SF_SIDE_BUY = 0, 1\n")
     assert HAND_COPY.search("EXIT_STRATEGY_FAULT, EXIT_STRATEGY_CRASH = 5, 6\n")
     assert REASON_COPY.search('REASONS = {"ACCEPTED": 0, "INVALID_ORDER": 1, "INSTRUMENT_NOT_ALLOWED": 2}')
+    assert HAND_COPY.search("NO_BID, NO_ASK = -(2**63), 2**63 - 1\n")
+    assert HAND_COPY.search("NO_BID = np.iinfo(np.int64).min\n")
     assert not HAND_COPY.search("x = SF_SIDE_BUY\n")
+    assert not HAND_COPY.search("NO_BID = SF_NO_BID\n")
