@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from stratforge.core.errors import UserInputError
-from stratforge.runtime.data.spec_data import (BARS, data_files, data_kind, file_kind,
-                                            orderbook_file)
+from stratforge.runtime.data.spec_data import data_files, data_kind, file_kind, orderbook_file
+from stratforge.core.spec.datakind import BARS
 from stratforge.runtime.data import binance, csvfmt, lobster
 from stratforge.runtime.data.book import L2Book, replay
 from stratforge.runtime.data.errors import DataError

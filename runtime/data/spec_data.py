@@ -90,5 +90,5 @@ def data_kind(spec, repo_root: Path | None = None) -> str:
     return next(iter(kinds))
 
 
-__all__ = ["BARS", "BOOK", "DATA_ROOTS_ENV", "data_files", "data_kind", "default_repo_root",
+__all__ = ["DATA_ROOTS_ENV", "data_files", "data_kind", "default_repo_root",
            "file_kind", "orderbook_file"]
