@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from stratforge.core.engine_config import engine_seed
 from stratforge.sandbox.base import Backend, Limits, Mount, Reason, RunRequest, RunResult
 from stratforge.sandbox.runners import python_mounts
 from stratforge.sandbox.results import ResultFileError, read_result_bytes
@@ -135,13 +136,6 @@ def crosscheck_mounts() -> tuple[Mount, ...]:
     return tuple(mounts)
 
 
-def _seed(s) -> int:
-    """The seed the engine hands strategies (``venue.seed``): the synthetic data's seed, else 1
-    (the convention of ``stratforge.sandbox.replay.replay_config``)."""
-    d = s.backtest.data
-    return int(d.seed) if getattr(d, "kind", "") == "synthetic" else 1
-
-
 def _stage(bundle: Path, data: Path, job: Path) -> Path:
     """Copy only what the run needs: the twin, its params and the data file."""
     if job.exists():
@@ -183,7 +177,7 @@ def run_backtrader(backend: Backend, bundle: Path, data: Path, spec, *, work_dir
             "--data", str(DATA), "--out", str(OUT / RESULT_NAME),
             "--cash", repr(float(s.backtest.initial_capital)),
             "--maker-bps", repr(float(fees.maker_bps)), "--taker-bps", repr(float(fees.taker_bps)),
-            "--seed", str(_seed(s) if seed is None else int(seed)),
+            "--seed", str(engine_seed(s) if seed is None else int(seed)),
             "--strategy-id", s.metadata.name)
     env = (("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONHASHSEED", "0"), ("OPENBLAS_NUM_THREADS", "1"),
            ("OMP_NUM_THREADS", "1"), ("MPLBACKEND", "Agg"))
