@@ -32,13 +32,16 @@ from stratforge.ci.scorecard import (BacktestRun, BarAgreement, BiasResult, Find
 from stratforge.ci.scorecard.adapters import ReplayFormatError, from_replay_results
 from stratforge.ci.scorecard.inputs import (EquitySeries, OrderCounts, RecordedModels, RunPeriod,
                                             SanitizerStatus)
-from stratforge.errors import InvariantError, StratforgeError, UserInputError
-from stratforge.generator.pipeline import BuildFailed, StepResult, generate, instruments_of
-from stratforge.generator.spec import load_spec
+from stratforge.core.errors import InvariantError, StratforgeError, UserInputError
+from stratforge.generator.pipeline import BuildFailed, StepResult, generate
+from stratforge.core.engine_config import instruments_of
+from stratforge.core.spec import load_spec
 from stratforge.sandbox.base import Backend
-from stratforge.sandbox.replay import QUEUE_MODELS, ReplayRun, run_replay
+from stratforge.core.engine_config import QUEUE_MODELS
+from stratforge.sandbox.replay import ReplayRun, run_replay
 from stratforge.sandbox.runners import compile_plugin, run_cpp_test, run_pytest
 from stratforge.sandbox.verify import NO_ORDERS, SandboxVerifier
+from stratforge.ci import crosscheck
 
 Progress = Callable[[StepResult], None]
 EXIT_PASS, EXIT_NOT_PASSED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -89,8 +92,6 @@ class Bundle:
 
 def load_bundle(bundle: Path, ws: Workspace) -> Bundle:
     """Read ``bundle`` (``strategies/<name>/``): its spec and manifest."""
-    from stratforge.generator.spec import load_spec
-
     bundle = bundle.resolve()
     if not (bundle / "manifest.json").is_file() or not (bundle / "spec.yaml").is_file():
         raise UserInputError(f"{bundle} is not a bundle (no manifest.json/spec.yaml); "
@@ -255,10 +256,6 @@ def _fault_run(spec, data: PreparedData, replay: ReplayRun, status: str) -> Back
 
 
 def _crosscheck():
-    try:
-        from stratforge.ci import crosscheck  # written by the cross-check owners
-    except ImportError:
-        return None
     return crosscheck
 
 

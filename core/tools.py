@@ -92,3 +92,19 @@ def reference_plugin(name: str) -> Path:
         if (root / filename).is_file():
             return root / filename
     raise ExecutableNotFound(filename, roots, "`pip install .` builds the engine's reference plugins")
+
+
+def find_sdk_include() -> Path | None:
+    """The engine's public C/C++ headers (the folder holding ``sf/sdk.hpp``), or None.
+
+    ``runtime/engine/include`` in a source checkout or an editable install, ``runtime/include``
+    in an installed wheel (``pip install .`` copies the headers there)."""
+    roots = [Path(__file__).resolve().parents[1] / "runtime"]
+    for key in ("platlib", "purelib"):
+        roots.append(Path(sysconfig.get_path(key)) / "stratforge" / "runtime")
+    for root in roots:
+        for rel in ("engine/include", "include"):
+            cand = root / rel
+            if (cand / "sf" / "sdk.hpp").is_file():
+                return cand
+    return None

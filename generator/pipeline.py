@@ -30,11 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from stratforge import __version__
-from stratforge.core.tools import which
-from stratforge.errors import GeneratedCodeError, StratforgeError
-from stratforge.generator.spec import LoadedSpec, StrategySpec
-from stratforge.generator.spec.data import data_kind
+from stratforge.core.engine_config import instruments_of
+from stratforge.core.errors import GeneratedCodeError, StratforgeError
+from stratforge.core.spec import LoadedSpec, StrategySpec
+from stratforge.core.tools import find_sdk_include, which
+from stratforge.core.version import __version__
+from stratforge.generator import region_repair
+from stratforge.generator.checks import check_cpp, check_python
+from stratforge.generator.llm import Recorder, SignalsRejected, logic_to_signals
+from stratforge.generator.render import TEMPLATE_VERSION, RegionError, render_sources, templates_hash
+from stratforge.runtime.data.spec_data import data_kind
 
 ROLE_SIGNALS = ("entry_long", "exit_long", "entry_short", "exit_short")
 MANIFEST_FORMAT = 1
@@ -137,15 +142,6 @@ def compiler_version() -> str:
         return "g++ unavailable"
 
 
-def instruments_of(spec: StrategySpec) -> list[tuple[str, int, int]]:
-    """(symbol, tick_size_e9, lot_size_e9) per instrument, as the engine sees them."""
-    from decimal import Decimal
-
-    scale = Decimal(10) ** 9
-    return [(i.symbol, int(i.tick_size * scale), int(i.lot_size * scale))
-            for i in spec.strategy.instruments]
-
-
 def parity_market(spec: StrategySpec) -> tuple[str, int, int]:
     """The seeded synthetic market the closed-loop parity run trades: (kind, seed, events)."""
     seed = int(hashlib.sha256(spec.metadata.name.encode()).hexdigest()[:8], 16)
@@ -168,8 +164,6 @@ def _attempt(staging: Path, loaded: LoadedSpec, eff_loaded: LoadedSpec, verifier
     Returns the steps (stopping at the first failure), the rendered files, the build id and the
     static-check findings.
     """
-    from stratforge.generator.checks import check_cpp, check_python, find_sdk_include
-    from stratforge.generator.render import TEMPLATE_VERSION, RegionError, render_sources, templates_hash
 
     for child in staging.iterdir():
         if child.name != "llm":
@@ -233,9 +227,6 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
     repaired against static-check, compiler, test and parity errors. Every exchange is recorded
     into the bundle's ``llm/`` folder. Raises :class:`BuildFailed` when a step still fails.
     """
-    from stratforge.generator import region_repair
-    from stratforge.generator.llm import Recorder, SignalsRejected, logic_to_signals
-    from stratforge.generator.render import TEMPLATE_VERSION, templates_hash
 
     spec = loaded.spec
     name = spec.metadata.name

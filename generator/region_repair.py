@@ -23,10 +23,11 @@ from stratforge.generator.llm import (CodeRegion, ExtractionError, Provider, Rec
                                       prompt_manifest)
 from stratforge.generator.llm.prompts import build_request
 from stratforge.generator.render import RegionCode
+from stratforge.core.spec.signals import spec_params
 
 if TYPE_CHECKING:
     from stratforge.generator.pipeline import StepResult
-    from stratforge.generator.spec import StrategySpec
+    from stratforge.core.spec import StrategySpec
 
 # -- the regions the model may fill, described exactly --------------------------------------------
 
@@ -191,8 +192,6 @@ def logic_to_regions(spec: "StrategySpec", provider: Provider, recorder: Recorde
                      attempt: Callable[[dict[str, RegionCode]], Sequence["StepResult"]],
                      max_rounds: int | None = None) -> RegionLoop:
     """Ask for the strategy's region in both languages and repair until ``attempt`` passes."""
-    from stratforge.generator.spec.signals import spec_params
-
     rounds_allowed = 1 + spec.codegen.max_repair_rounds if max_rounds is None else max_rounds
     cpp_region, py_region = regions_for(spec)
     params = spec_params(spec)

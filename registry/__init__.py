@@ -1,7 +1,7 @@
 """stratforge registry: versions, review requests, approvals, promotion and the audit log.
 
 The one public entry is :class:`Registry` (``Registry.open(url, deployer)``); see docs/registry.md.
-It imports only ``stratforge.core`` (and ``stratforge.errors``) of the project: whatever runs
+It imports only ``stratforge.core`` (and ``stratforge.core.errors``) of the project: whatever runs
 strategies reaches it through the :class:`Deployer` protocol.
 """
 

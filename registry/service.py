@@ -37,7 +37,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from stratforge.errors import InvariantError, UserInputError
+from stratforge.core.errors import InvariantError, UserInputError
 from stratforge.registry import audit
 from stratforge.registry import reasons as R
 from stratforge.registry import rules

@@ -45,6 +45,9 @@ from typing import Any
 from stratforge.sandbox.base import Limits, Mount, Reason, RunRequest, RunResult
 from stratforge.sandbox.docker_backend import DEFAULT_IMAGE, IMAGE_PYTHON, classify
 from stratforge.sandbox.local import BASE_PATH, SANDBOX_UID, _detail
+from stratforge.sandbox.docker_backend import _argv
+from stratforge.sandbox.docker_backend import _python_sources
+from stratforge.sandbox.runners import python_mounts
 
 CONFIGMAP_MAX_BYTES = 900 * 1024  # etcd refuses objects above ~1 MiB; keep headroom
 RUN_LABEL = "stratforge.io/sandbox-run"
@@ -146,15 +149,11 @@ for i, dest in enumerate(sys.argv[1:]):
 
 
 def _image_argv(req: RunRequest) -> list[str]:
-    from stratforge.sandbox.docker_backend import _argv
-
     return _argv(req, stdin_file=False)
 
 
 def _input_mounts(req: RunRequest) -> list[Mount]:
     """The request's inputs minus the host interpreter mounts (the image has its own)."""
-    from stratforge.sandbox.docker_backend import _python_sources
-    from stratforge.sandbox.runners import python_mounts
 
     skip = _python_sources() | {str(m.source) for m in python_mounts()}
     kept = []

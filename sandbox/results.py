@@ -26,7 +26,8 @@ import stat
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
 
-from stratforge.errors import GeneratedCodeError
+from stratforge.core.errors import GeneratedCodeError
+import jsonschema
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 
@@ -131,8 +132,6 @@ def read_result_json(out_dir: Path, name: str, schema: Mapping[str, Any] | None 
 
 def validate(name: str, doc: Any, schema: Mapping[str, Any]) -> None:
     """Raise :class:`ResultFileError` listing every schema violation with its JSON path."""
-    import jsonschema
-
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)

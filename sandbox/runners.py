@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from stratforge.core.tools import find_sdk_include as find_sdk
 from stratforge.sandbox.base import Backend, Limits, Mount, RunRequest, RunResult
 
 JOB = PurePosixPath("/job")
@@ -35,9 +36,7 @@ TEST_LIMITS = Limits(wall_s=60, cpu_s=60, memory_mb=1024, pids=64, output_bytes=
 
 def find_sdk_include() -> Path:
     """The engine's public headers: the installed copy or the source tree's."""
-    from stratforge.generator.checks import find_sdk_include as find
-
-    found = find()
+    found = find_sdk()
     if found is None:
         raise FileNotFoundError("Invariant: the runtime SDK headers (sf/sdk.hpp) are not installed")
     return found
@@ -48,7 +47,7 @@ def python_mounts() -> tuple[Mount, ...]:
     paths: list[Path] = []
     for p in (Path(sys.base_prefix), Path(sys.prefix)):
         paths.append(p.resolve())
-    for mod in ("stratforge", "stratforge.runtime", "pytest"):
+    for mod in ("stratforge", "stratforge.core", "stratforge.runtime", "pytest"):
         spec = importlib.util.find_spec(mod)
         if spec is not None and spec.origin:
             paths.append(Path(spec.origin).resolve().parent)

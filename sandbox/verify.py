@@ -25,6 +25,8 @@ from stratforge.generator.pipeline import StepResult
 from stratforge.sandbox.base import Backend, Mount, RunRequest, RunResult
 from stratforge.sandbox.runners import (JOB, TEST_LIMITS, compile_plugin, python_mounts,
                                         run_cpp_test, run_pytest)
+import hashlib
+from stratforge.sandbox.results import read_result_bytes
 
 HARNESS_SOURCE = Path(__file__).resolve().parent / "harness" / "parity_harness.cpp"
 #: Start of a parity step's detail when its market never made the strategy trade: the code built
@@ -63,7 +65,6 @@ class SandboxVerifier:
         out.mkdir(parents=True, exist_ok=True)
         exe = out / "parity_harness"
         stamp = out / "source.sha"
-        import hashlib
 
         digest = hashlib.sha256(HARNESS_SOURCE.read_bytes()).hexdigest()
         if not (exe.is_file() and stamp.is_file() and stamp.read_text() == digest):
@@ -152,7 +153,6 @@ class SandboxVerifier:
             limits=TEST_LIMITS, label="parity-sim"))
         if not py.ok:
             return False, "the Python twin failed on the simulated market: " + _fail_text(py)
-        from stratforge.sandbox.results import read_result_bytes  # no symlinks, size-capped
 
         try:
             tape_bytes = read_result_bytes(out, "tape.txt", max_bytes=64 * 1024 * 1024)

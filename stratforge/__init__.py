@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__version__ = "0.1.0"
-
 # Run from a source checkout (``python -m ...`` with the repository root first on sys.path),
 # this file is imported from <repo>/stratforge and the components sit beside it rather than
 # inside it. Let ``stratforge.<component>`` find them there too, so the source tree behaves
@@ -21,3 +19,7 @@ __version__ = "0.1.0"
 _root = Path(__file__).resolve().parent.parent
 if (_root / "pyproject.toml").is_file() and (_root / "generator" / "__init__.py").is_file():
     __path__.append(str(_root))  # type: ignore[name-defined]  # noqa: F821
+
+from stratforge.core.version import __version__  # noqa: E402 - after the source-tree path above
+
+__all__ = ["__version__"]

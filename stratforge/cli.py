@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,25 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stratforge import __version__
-from stratforge.errors import SpecError, StratforgeError
-from stratforge.generator.llm.bundled import needs_a_model_message
-from stratforge.generator.pipeline import needs_llm, unused_logic
-from stratforge.sandbox.backends import BACKEND_NAMES, BackendUnavailable, ready_backend
-from stratforge.settings import load_settings
-
+from stratforge.ci.pipeline import Workspace, backtest_bundle, build_failure_verdict, score_bundle, test_bundle
+from stratforge.ci.pipeline import build as run_build
+from stratforge.ci.scorecard import Verdict
 from stratforge.cli_support import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, SafeGroup
 from stratforge import cli_registry
+from stratforge.core.errors import SpecError, StratforgeError
+from stratforge.core.spec import load_spec
+from stratforge.core.spec.docs import render_spec_reference
+from stratforge.core.spec.schema import spec_json_schema_text
+from stratforge.core.version import __version__
+from stratforge.generator.llm import get_provider
+from stratforge.generator.llm.bundled import needs_a_model_message
+from stratforge.generator.llm.cli import model
+from stratforge.generator.pipeline import BuildFailed, needs_llm, unused_logic
+from stratforge.generator.pipeline import generate as run_generate
+from stratforge.runtime.data.cli import data
+from stratforge.sandbox.backends import BACKEND_NAMES, BackendUnavailable, ready_backend
+from stratforge.sandbox.verify import SandboxVerifier
+from stratforge.settings import load_settings
 
 __all__ = ["main", "EXIT_OK", "EXIT_INVALID", "EXIT_USAGE", "EXIT_INTERNAL"]
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -63,8 +74,6 @@ def _collect(paths: tuple[str, ...]) -> list[Path]:
 
 
 def _validate_one(path: Path) -> dict[str, Any]:
-    from stratforge.generator.spec import load_spec
-
     try:
         loaded = load_spec(path)
     except SpecError as err:
@@ -139,8 +148,6 @@ def _print_validation(results: list[dict[str, Any]]) -> None:
               show_default=True, help="Repository root for --write.")
 def schema(write: bool, root: Path) -> None:
     """Print the spec's JSON Schema (or regenerate the checked-in schema and reference)."""
-    from stratforge.generator.spec.docs import render_spec_reference
-    from stratforge.generator.spec.schema import spec_json_schema_text
 
     if not write:
         click.echo(spec_json_schema_text(), nl=False)
@@ -157,8 +164,6 @@ def schema(write: bool, root: Path) -> None:
 
 def _register_component_groups() -> None:
     """Command groups that live in the components."""
-    from stratforge.generator.llm.cli import model
-    from stratforge.runtime.data.cli import data
 
     main.add_command(data)
     main.add_command(model)
@@ -171,7 +176,6 @@ cli_registry.register(main)
 def _provider(spec, name: str | None, out_root: Path, options: tuple[str, ...]):  # noqa: ANN001
     """The LLM provider for ``spec``, or None when it needs none. The choice: ``--provider``,
     else the spec's ``codegen.provider``, else ``replay`` of the existing bundle's recordings."""
-    from stratforge.generator.llm import get_provider
     if not needs_llm(spec):
         return None
     name = name or spec.codegen.provider or "replay"
@@ -221,9 +225,6 @@ def _print_step(console: Console):
 def generate(spec_path: Path, provider: str | None, provider_options: tuple[str, ...],
              out_root: Path, build_dir: Path, backend_name: str | None) -> None:
     """Generate, check, compile and test the bundle of one spec (strategies/<name>/)."""
-    from stratforge.generator.pipeline import BuildFailed, generate as run_generate
-    from stratforge.generator.spec import load_spec
-    from stratforge.sandbox.verify import SandboxVerifier
 
     if not spec_path.is_file():
         raise click.UsageError(f"no such spec file: {spec_path}")
@@ -268,8 +269,6 @@ def _backend(name: str | None):
 
 def _pipeline_env(build_dir: Path, backend_name: str | None):
     """The sandbox backend and workspace of the pipeline commands (one clear line if absent)."""
-    from stratforge.ci.pipeline import Workspace
-
     return _backend(backend_name), Workspace.default(Path.cwd(), build_dir)
 
 
@@ -280,7 +279,6 @@ def _bundle_arg(path: Path) -> Path:
 
 
 def _verdict_exit(console: Console, outcome) -> None:  # noqa: ANN001 - ScoreOutcome
-    from stratforge.ci.scorecard import Verdict
 
     card = outcome.scorecard
     colour = {Verdict.PASS: "green", Verdict.FAIL: "red"}.get(card.verdict, "yellow")
@@ -301,8 +299,6 @@ _BUILD_DIR = click.option("--build-dir", type=click.Path(file_okay=False, path_t
 @_BACKEND
 def test_cmd(bundle: Path, build_dir: Path, backend_name: str | None) -> None:
     """Run a bundle's generated tests and its ASan/UBSan build (exit 0 all pass, 1 otherwise)."""
-    from stratforge.ci.pipeline import test_bundle
-
     backend, ws = _pipeline_env(build_dir, backend_name)
     console = Console(highlight=False)
     res = test_bundle(_bundle_arg(bundle), backend=backend, ws=ws, progress=_print_step(console))
@@ -321,8 +317,6 @@ def test_cmd(bundle: Path, build_dir: Path, backend_name: str | None) -> None:
 def backtest_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
                  backend_name: str | None) -> None:
     """Backtest a bundle in the sandbox (sf-replay) and check C++/Python parity on the run."""
-    from stratforge.ci.pipeline import backtest_bundle
-
     if data_file is not None and not data_file.is_file():
         raise click.UsageError(f"--data: no such file: {data_file}")
     backend, ws = _pipeline_env(build_dir, backend_name)
@@ -345,8 +339,6 @@ def backtest_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
 def score_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
               backend_name: str | None) -> None:
     """Test, backtest and score a bundle; write scorecard.* into it (exit 0 only on PASS)."""
-    from stratforge.ci.pipeline import score_bundle
-
     backend, ws = _pipeline_env(build_dir, backend_name)
     console = Console(highlight=False)
     out = score_bundle(_bundle_arg(bundle), backend=backend, ws=ws, data_override=data_file,
@@ -367,11 +359,6 @@ def score_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
 def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str, ...],
               out_root: Path, build_dir: Path, backend_name: str | None) -> None:
     """Spec to scorecard: generate → test → backtest → score (exit 0 only on PASS)."""
-    import time
-
-    from stratforge.ci.pipeline import build as run_build, build_failure_verdict
-    from stratforge.generator.pipeline import BuildFailed
-    from stratforge.generator.spec import load_spec
 
     if not spec_path.is_file():
         raise click.UsageError(f"no such spec file: {spec_path}")

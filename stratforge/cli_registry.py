@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stratforge.errors import UserInputError
+from stratforge.core.errors import UserInputError
 from stratforge.registry import Registry
 from stratforge.registry.db import default_url
 from stratforge.registry.models import ROLES

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from stratforge.errors import StratforgeError
+from stratforge.core.errors import StratforgeError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from stratforge import __version__
+from stratforge.core.version import __version__
 from stratforge.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@
   with the spec's converter options; several files (a list, a glob, files per instrument) are
   converted one by one and merged in time order. Paths resolve as documented in docs/data.md
   (``shared:<path>`` against ``<repo>/../shared/data``, ``~``, absolute, else the repository;
-  symlinks resolved) by :mod:`stratforge.generator.spec.data`, which also decides the data kind
+  symlinks resolved) by :mod:`stratforge.runtime.data.spec_data`, which also decides the data kind
   (bars or book; an ``.sfe`` file's from its header). A malformed file is a ``UserInputError``
   listing its bad rows as ``file:line``.
 
@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from stratforge.errors import UserInputError
-from stratforge.generator.spec.data import (BARS, data_files, data_kind, file_kind,
-                                            orderbook_file)
+from stratforge.core.errors import UserInputError
+from stratforge.runtime.data.spec_data import data_files, data_kind, file_kind, orderbook_file
+from stratforge.core.spec.datakind import BARS
 from stratforge.runtime.data import binance, csvfmt, lobster
 from stratforge.runtime.data.book import L2Book, replay
 from stratforge.runtime.data.errors import DataError

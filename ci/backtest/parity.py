@@ -21,25 +21,27 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from stratforge.core import abi
 from stratforge.ci.scorecard.inputs import Mismatch, ParityResult, ParityStatus
 from stratforge.runtime.twin.driver import encode_tape_text
 from stratforge.sandbox.base import Backend, Limits, Mount, RunRequest
 from stratforge.sandbox.replay import MAX_TAPE_BYTES, ReplayError, open_output
 from stratforge.sandbox.runners import python_mounts
+from stratforge.runtime.data.book import L2Book
+from stratforge.runtime.data.format import (ASK, BID, CLEAR, DEPTH, END_OF_BATCH, QUOTE,
+                                            open_events)
+import stratforge.ci as ci_pkg
 
-SIDES = {"NONE": 0, "BUY": 1, "SELL": 2}
-TYPES = {"LIMIT": 1, "MARKET": 2}
-TIFS = {"GTC": 1, "IOC": 2}
-LIQUIDITY = {"MAKER": 1, "TAKER": 2}
-STATUS = {"ACCEPTED": 1, "CANCELED": 2, "REPLACED": 3, "REJECTED": 4, "FILLED": 5, "EXPIRED": 6,
-          "CANCEL_REJECTED": 7}
+#: The tape's names of the ABI's values (docs/runtime-abi.md); the values come from the header
+#: through the generated :mod:`stratforge.core.abi`, never by hand.
+SIDES = {"NONE": abi.SF_SIDE_NONE, "BUY": abi.SF_SIDE_BUY, "SELL": abi.SF_SIDE_SELL}
+TYPES = {"LIMIT": abi.SF_ORD_LIMIT, "MARKET": abi.SF_ORD_MARKET}
+TIFS = {"GTC": abi.SF_TIF_GTC, "IOC": abi.SF_TIF_IOC}
+LIQUIDITY = {"MAKER": abi.SF_LIQ_MAKER, "TAKER": abi.SF_LIQ_TAKER}
+STATUS = {name[len("SF_ORDER_"):]: getattr(abi, name) for name in abi.__all__
+          if name.startswith("SF_ORDER_")}
 #: Stable risk reason codes (docs/runtime-abi.md, "Risk reason codes").
-REASONS = {"ACCEPTED": 0, "INVALID_ORDER": 1, "INSTRUMENT_NOT_ALLOWED": 2, "KILL_SWITCH": 3,
-           "MAX_LOSS": 4, "RATE_LIMIT": 5, "MAX_OPEN_ORDERS": 6, "MAX_ORDER_QTY": 7,
-           "NO_REFERENCE": 8, "CROSSED_REFERENCE": 9, "STALE_REFERENCE": 10, "PRICE_BAND": 11,
-           "MAX_ORDER_NOTIONAL": 12, "MAX_POSITION": 13, "SELF_TRADE": 14, "DUPLICATE_ORDER": 15,
-           "UNKNOWN_ORDER": 16, "VENUE_BACKPRESSURE": 17, "NOT_IN_CALLBACK": 18,
-           "MAX_DRAWDOWN": 19}
+REASONS = abi.RISK_REASONS
 CALLBACKS = ("book", "trade", "bar", "fill", "order_update", "timer")
 DECISIONS = ("submit", "cancel", "replace")
 LEVELS_DEPTH = 10
@@ -62,9 +64,6 @@ class ConvertedTape:
 
 def _levels_from_data(data: Path, n_instruments: int):
     """Per instrument, an iterator of the book after each batch (top levels, best first)."""
-    from stratforge.runtime.data.book import L2Book
-    from stratforge.runtime.data.format import (ASK, BID, CLEAR, DEPTH, END_OF_BATCH, QUOTE,
-                                                open_events)
 
     ev = open_events(data).events
     types, sides, insts = np.asarray(ev["type"]), np.asarray(ev["side"]), np.asarray(ev["instrument"])
@@ -241,8 +240,6 @@ def _event(conv: ConvertedTape, seq: int) -> str:
 
 def _ci_mount() -> Mount:
     """The ``stratforge.ci`` package (for the twin host module), read-only at its own path."""
-    import stratforge.ci as ci_pkg
-
     root = Path(ci_pkg.__file__).resolve().parent
     return Mount(root, PurePosixPath(str(root)))
 

@@ -25,8 +25,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from stratforge.core.engine_config import engine_seed
 from stratforge.sandbox.base import Backend, Limits, Mount, Reason, RunRequest, RunResult
 from stratforge.sandbox.runners import python_mounts
+from stratforge.sandbox.results import ResultFileError, read_result_bytes
 
 __all__ = ["BT_LIMITS", "BacktraderError", "BacktraderFill", "BacktraderResult", "BacktraderRun",
            "MAX_RESULT_BYTES", "run_backtrader", "spec_of", "read_sandbox_file"]
@@ -125,8 +127,6 @@ def spec_of(spec):
 
 def read_sandbox_file(path: Path, max_bytes: int) -> bytes:
     """Read a file the sandbox wrote (:func:`stratforge.sandbox.results.read_result_bytes`)."""
-    from stratforge.sandbox.results import ResultFileError, read_result_bytes
-
     try:
         return read_result_bytes(path.parent, path.name, max_bytes=max_bytes)
     except ResultFileError as err:
@@ -143,13 +143,6 @@ def crosscheck_mounts() -> tuple[Mount, ...]:
         if not any(ci_dir.is_relative_to(m.source) for m in mounts):
             mounts.append(Mount(ci_dir, PurePosixPath(str(ci_dir))))
     return tuple(mounts)
-
-
-def _seed(s) -> int:
-    """The seed the engine hands strategies (``venue.seed``): the synthetic data's seed, else 1
-    (the convention of ``stratforge.sandbox.replay.replay_config``)."""
-    d = s.backtest.data
-    return int(d.seed) if getattr(d, "kind", "") == "synthetic" else 1
 
 
 def _stage(bundle: Path, data: Path, job: Path) -> Path:
@@ -193,7 +186,7 @@ def run_backtrader(backend: Backend, bundle: Path, data: Path, spec, *, work_dir
             "--data", str(DATA), "--out", str(OUT / RESULT_NAME),
             "--cash", repr(float(s.backtest.initial_capital)),
             "--maker-bps", repr(float(fees.maker_bps)), "--taker-bps", repr(float(fees.taker_bps)),
-            "--seed", str(_seed(s) if seed is None else int(seed)),
+            "--seed", str(engine_seed(s) if seed is None else int(seed)),
             "--strategy-id", s.metadata.name,
             "--symbols", ",".join(i.symbol for i in s.strategy.instruments))
     env = (("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONHASHSEED", "0"), ("OPENBLAS_NUM_THREADS", "1"),

@@ -9,7 +9,7 @@ Every twin run happens inside the sandbox (:func:`run_backtrader`).
   ``random.Random(seed)``): up to ``cuts // 2 + 1`` bars on which the full run made a decision
   (a decision that used the next bar changes when that bar is cut away), the rest uniform over
   ``[0, bars − 2]``. A twin that faults on truncated data but not on the full file fails too.
-* **Warm-up.** From the spec, as the generator compiles it (``build_context``): ``W_long`` /
+* **Warm-up.** From the spec, as the generator compiles it (:func:`stratforge.generator.render.render_context`): ``W_long`` /
   ``W_short`` = the warm-up (``TypedExpr.warmup``: the bar update at which the value is first
   defined) of the signal driving the ``entry_long`` / ``entry_short`` role. An *entry* — a buy
   while the position is >= 0, a sell while it is <= 0 — made after ``n`` signal updates
@@ -37,6 +37,7 @@ from stratforge.ci.crosscheck.backtrader_run import BacktraderResult, Backtrader
 from stratforge.ci.crosscheck.bars import bar_instruments, bar_times, write_truncated
 from stratforge.ci.crosscheck.warmup import DIRECTIONAL_TYPES, KIND_TEXT, WarmupPlan, loaded, warmup_plan
 from stratforge.ci.scorecard.inputs import BiasResult, CheckStatus
+from stratforge.generator.render import render_context
 
 __all__ = ["BiasReport", "HoldoutSplit", "bias_checks", "bias_report", "choose_cuts", "warmup_bars",
            "DIRECTIONAL_TYPES"]
@@ -73,9 +74,7 @@ class BiasReport:
 def warmup_bars(spec) -> dict[str, int | None] | None:
     """``{"long": W_long, "short": W_short}`` (``None`` for a side no role signal drives), or
     ``None`` when the strategy is not a directional bar strategy."""
-    from stratforge.generator.render.context import build_context
-
-    ctx = build_context(loaded(spec), "warmup")
+    ctx = render_context(loaded(spec), build_id="warmup")
     if ctx.type not in DIRECTIONAL_TYPES or ctx.data != "bars":
         return None
     out: dict[str, int | None] = {}
@@ -228,6 +227,7 @@ def bias_report(backend, bundle: Path, build: Path, data: Path, spec, *, cuts: i
                                      warmup_respected=None, warmup_details="not checked: the twin did not run"),
                           full_run=full)
     r = full.result
+
     times = [int(t) for t in bar_times(data)]
     first_id = int(r.instruments[0]["id"]) if r.instruments else 0
     counts = bar_counts(bar_instruments(data), first_id, max(1, len(r.instruments)))

@@ -13,7 +13,7 @@ Python twin **inside the sandbox** by ``twin_host`` with the engine's own answer
   ``seq`` and ids) the full run made in callbacks ``0..c`` must equal the truncated run's, in
   order; the first differing one is reported. A twin that faults only on a truncated tape fails.
 * **Warm-up** (every strategy type, :func:`warmup_plan`): derived from the generated strategy as
-  the generator compiles it (``build_context``) — the spec's and the reference signals'
+  the generator compiles it (:func:`stratforge.generator.render.render_context`) — the spec's and the reference signals'
   ``TypedExpr.warmup`` in signal updates (the role signal per side for directional strategies
   with role signals, otherwise every signal), ``vwap`` windows in trades, the market maker's
   ``vol_window`` (``vol_window + 1`` two-sided book updates: the volatility estimate needs that
@@ -27,6 +27,7 @@ Python twin **inside the sandbox** by ``twin_host`` with the engine's own answer
 
 from __future__ import annotations
 
+import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,14 +39,18 @@ from stratforge.ci.backtest.parity import (ConvertedTape, ParityRun, TapeError, 
 from stratforge.ci.crosscheck.bias import choose_cuts
 from stratforge.ci.crosscheck.warmup import KIND_TEXT, WarmupNeed, WarmupPlan, warmup_plan
 from stratforge.ci.scorecard.inputs import BiasResult, CheckStatus
+from stratforge.core import abi
+from stratforge.core.engine_config import instruments_of
+from stratforge.generator.render import render_context
+from stratforge.sandbox.replay import ReplayError
 
 __all__ = ["L2BiasReport", "WarmupNeed", "WarmupPlan", "l2_bias_checks", "l2_bias_report",
            "warmup_plan", "check_warmup", "compare_truncated"]
 
 ORDER_OPS = frozenset({"submit", "cancel", "replace"})
-BUY, SELL = 1, 2
-NO_BID, NO_ASK = -(2**63), 2**63 - 1
-CROSSED_OR_LOCKED = 1 | 2  # SF_BOOK_LOCKED | SF_BOOK_CROSSED
+BUY, SELL = abi.SF_SIDE_BUY, abi.SF_SIDE_SELL
+NO_BID, NO_ASK = abi.SF_NO_BID, abi.SF_NO_ASK
+CROSSED_OR_LOCKED = abi.SF_BOOK_LOCKED | abi.SF_BOOK_CROSSED
 
 # ------------------------------------------------------------------------------------------------
 # counting on the tape
@@ -150,8 +155,6 @@ def compare_truncated(full: list[dict], truncated: list[dict], cut: int, conv: C
 
 
 def _render(d: dict) -> str:
-    import json
-
     return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
 
@@ -179,8 +182,6 @@ def l2_bias_report(backend, bundle: Path, build: Path, data: Path | None, spec, 
     :class:`ParityRun` of the same run (its converted tape and full twin run are reused; without
     it both are made here). ``data`` is the ``.sfe`` the engine replayed (for the L2 levels the
     twin reads). Scratch goes to ``build/crosscheck``."""
-    from stratforge.generator.pipeline import instruments_of
-    from stratforge.sandbox.replay import ReplayError
 
     s = _spec_of(spec)
     instruments = instruments_of(s)

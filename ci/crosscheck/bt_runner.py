@@ -23,6 +23,16 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from stratforge.ci.crosscheck.bars import CrosscheckDataError, load_bar_set
+from stratforge.runtime.data.errors import DataFormatError, InputError
+from stratforge.runtime.twin import create
+
+try:  # backtrader may be missing from the sandbox's interpreter: main() says so (exit 4)
+    from stratforge.ci.crosscheck.adapter import AdapterConfig, BarSeries, BarTape, run_cerebro
+except ImportError as _err:
+    _ADAPTER_MISSING: ImportError | None = _err
+else:
+    _ADAPTER_MISSING = None
 
 RESULT_FORMAT = "sf-crosscheck-backtrader"
 RESULT_VERSION = 1
@@ -84,9 +94,6 @@ def main(argv: list[str] | None = None) -> int:
         a = _parse(sys.argv[1:] if argv is None else argv)
     except SystemExit as e:
         return 2 if e.code else 0
-    from stratforge.ci.crosscheck.bars import CrosscheckDataError, load_bar_set
-    from stratforge.runtime.data.errors import DataFormatError, InputError
-    from stratforge.runtime.twin import create
 
     try:
         legs = load_bar_set(a.data, [x for x in a.symbols.split(",") if x] or None)
@@ -101,10 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001
         print(f"strategy fault: construction: {type(err).__name__}: {err}", file=sys.stderr)
         return 3
-    try:
-        from stratforge.ci.crosscheck.adapter import AdapterConfig, BarSeries, BarTape, run_cerebro
-    except ImportError as err:
-        print(f"error: backtrader is not importable in the sandbox: {err}", file=sys.stderr)
+    if _ADAPTER_MISSING is not None:
+        print(f"error: backtrader is not importable in the sandbox: {_ADAPTER_MISSING}",
+              file=sys.stderr)
         return 4
     tape = BarTape(tuple(BarSeries(leg.instrument, **leg.columns) for leg in legs),
                    tuple(leg.position for leg in legs))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+from stratforge.generator.render import render_context
+
 __all__ = ["DIRECTIONAL_TYPES", "KIND_TEXT", "WarmupNeed", "WarmupPlan", "warmup_plan", "loaded"]
 
 DIRECTIONAL_TYPES = frozenset({"momentum", "mean_reversion", "order_book_imbalance", "custom"})
@@ -94,9 +96,7 @@ def _merge(needs: list[WarmupNeed]) -> tuple[WarmupNeed, ...]:
 
 def warmup_plan(spec) -> WarmupPlan:
     """The warm-up requirements of the strategy the generator builds from ``spec``."""
-    from stratforge.generator.render.context import build_context
-
-    ctx = build_context(loaded(spec), "warmup")
+    ctx = render_context(loaded(spec), build_id="warmup")
     exprs = dict(ctx.sigset.exprs)
     directional = ctx.type in DIRECTIONAL_TYPES
     kind = "bar" if ctx.data == "bars" else "signal"

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from stratforge.ci.scorecard.card import Scorecard
 from stratforge.ci.scorecard.metrics import Ratio, SliceMetrics
 from stratforge.ci.scorecard.reasons import GateStatus
+import io
 
 SCHEMA_PATH = Path(__file__).with_name("scorecard.schema.json")
 #: chart file name -> caption (the Markdown's alt text and the HTML's alt/figcaption)

@@ -12,7 +12,6 @@ Rules and their rationale are documented in docs/static-checks.md (a test keeps 
 from __future__ import annotations
 
 from .cpp.check import check_cpp
-from .cpp.clang import find_sdk_include
 from .cpp.rules import CPP_RULES, HANDLERS
 from .findings import Finding, Rule, Severity, sort_findings
 from .python import PY_RULES, check_python
@@ -20,4 +19,4 @@ from .python import PY_RULES, check_python
 RULES: dict[str, Rule] = {**CPP_RULES, **PY_RULES}
 
 __all__ = ["RULES", "CPP_RULES", "PY_RULES", "HANDLERS", "Finding", "Rule", "Severity", "check_cpp",
-           "check_python", "find_sdk_include", "sort_findings"]
+           "check_python", "sort_findings"]

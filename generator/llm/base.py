@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar, Mapping, Sequence, TypeVar
 
-from stratforge.errors import InvariantError, ProviderError, UserInputError
+from stratforge.core.errors import InvariantError, ProviderError, UserInputError
+from importlib.metadata import entry_points
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -364,7 +365,6 @@ def _load() -> None:
     _loaded = True
     for module in _BUILTIN_MODULES:
         importlib.import_module(module)
-    from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:

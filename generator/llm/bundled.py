@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from stratforge.errors import ProviderError, UserInputError
+from stratforge.core.errors import ProviderError, UserInputError
 
 __all__ = [
     "BUNDLED_MODELS",

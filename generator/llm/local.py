@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stratforge.errors import ProviderError
+from stratforge.core.errors import ProviderError
 
 from .base import LLMRequest, LLMResponse, Option, Provider, register_provider
 from .bundled import BUNDLED_MODELS, resolve_model

@@ -15,9 +15,10 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlparse
 
-from stratforge.errors import ProviderError, RetryableError, UserInputError
+from stratforge.core.errors import ProviderError, RetryableError, UserInputError
 
 from .base import LLMRequest, LLMResponse, Option, Provider, register_provider
+import openai
 
 __all__ = ["OpenAIProvider"]
 
@@ -82,11 +83,6 @@ class OpenAIProvider(Provider):
 
     def client(self) -> Any:
         if self._client is None:
-            try:
-                import openai
-            except ImportError:
-                raise ProviderError("provider 'openai' needs the openai package: "
-                                    "pip install 'stratforge[openai]' (or pip install openai)") from None
             self._client = openai.OpenAI(api_key=self._api_key(), base_url=self._base_url(),
                                          timeout=self.config["timeout"], max_retries=0)
         return self._client
@@ -118,8 +114,6 @@ class OpenAIProvider(Provider):
         return fmt.get("type") == "json_schema" and "response_format" in text and "json_schema" in text
 
     def complete(self, request: LLMRequest) -> LLMResponse:
-        import openai
-
         client = self.client()
         kwargs = self._kwargs(request)
         tries = self.config["max_retries"] + 1
@@ -159,8 +153,6 @@ class OpenAIProvider(Provider):
 
     @staticmethod
     def _describe(err: Exception) -> str:
-        import openai
-
         if isinstance(err, openai.APITimeoutError):
             return "timed out"
         if isinstance(err, openai.APIConnectionError):

@@ -24,14 +24,18 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import jinja2
 
-from stratforge.errors import GeneratedCodeError, UserInputError
+from stratforge.core.errors import GeneratedCodeError, UserInputError
+
+from stratforge.core.expr import (FUNCTIONS, KEYWORDS, MAX_WINDOW, SERIES, ExpressionError, Type,
+                                  compile_expression)
+from stratforge.core.spec.signals import spec_params
 
 from .base import LLMRequest, Provider
 from .extract import ExtractionError, extract_json
 from .record import Recorder, call
 
 if TYPE_CHECKING:
-    from stratforge.generator.spec.models import StrategySpec
+    from stratforge.core.spec.models import StrategySpec
 
 __all__ = [
     "PROMPTS",
@@ -167,8 +171,6 @@ def _fmt(value: Any) -> str:
 
 
 def _vocabulary() -> dict[str, Any]:
-    from stratforge.generator.expr import FUNCTIONS, MAX_WINDOW, SERIES
-
     return {"series": list(SERIES.values()), "functions": list(FUNCTIONS.values()),
             "max_window": MAX_WINDOW}
 
@@ -200,8 +202,6 @@ def check_signals_answer(value: Any, params: Mapping[str, int | float | bool]
     Returns the signals in canonical form and the list of errors (empty when accepted). Each
     error names the signal, quotes the expression and gives the column.
     """
-    from stratforge.generator.expr import FUNCTIONS, KEYWORDS, SERIES, ExpressionError, Type, compile_expression
-
     errors: list[str] = []
     if not isinstance(value, dict):
         return {}, ['the answer must be a JSON object {"signals": {...}}']
@@ -305,8 +305,6 @@ def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorde
     round repeats the previous round's errors exactly. Raises :class:`SignalsRejected` on failure
     unless ``raise_on_failure`` is false. Every call is recorded by ``recorder``.
     """
-    from stratforge.generator.spec.signals import spec_params
-
     logic = spec.strategy.logic
     if not logic or not logic.strip():
         raise UserInputError(f"spec '{spec.metadata.name}' has no strategy.logic to translate")

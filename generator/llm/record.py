@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from stratforge.errors import ProviderError, StratforgeError, UserInputError
+from stratforge.core.errors import ProviderError, StratforgeError, UserInputError
 
 from .base import LLMRequest, LLMResponse, Provider
 

@@ -12,7 +12,7 @@ import os
 from collections import defaultdict, deque
 from typing import Any
 
-from stratforge.errors import ProviderError, UserInputError
+from stratforge.core.errors import ProviderError, UserInputError
 
 from .base import LLMRequest, LLMResponse, Option, Provider, register_provider
 from .record import Exchange, read_exchanges

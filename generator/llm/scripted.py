@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stratforge.errors import ProviderError
+from stratforge.core.errors import ProviderError
 
 from .base import LLMRequest, LLMResponse, Option, Provider, register_provider
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from stratforge.errors import UserInputError
-from stratforge.generator.expr import DataKind, ExpressionError, Type, TypedExpr
-from stratforge.generator.spec.data import data_kind
-from stratforge.generator.spec.rules import KIND_SERIES
-from stratforge.generator.spec.signals import ROLE_SIGNALS, spec_params
+from stratforge.core.errors import UserInputError
+from stratforge.core.expr import DataKind, ExpressionError, Type, TypedExpr
+from stratforge.runtime.data.spec_data import data_kind
+from stratforge.core.spec.rules import KIND_SERIES
+from stratforge.core.spec.signals import ROLE_SIGNALS, spec_params
 
 from .signal_codegen import RenderError, SignalSet, build_signal_set, compile_signals
 

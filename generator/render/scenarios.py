@@ -10,7 +10,7 @@ Nothing here is fitted to an example spec: every tape is built from the spec's o
   instrument's ticks as bars or as book updates (+ trades when a signal reads them) and long
   enough for the signals' warm-up. The spec's own signals (the reference ``ref_*`` ones and the
   spec's) are evaluated on each path with the language's reference evaluator
-  (``generator.expr.Evaluator``), following the template's decision rule (entry only while flat,
+  (``core.expr.Evaluator``), following the template's decision rule (entry only while flat,
   long before short, only the sides the spec allows). The first path on which the strategy must
   enter gives the tape; the expected decisions are that entry and, after a fill, the exit when
   the path has one. A custom strategy whose roles are written as code (no role signals) must
@@ -36,10 +36,10 @@ import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from stratforge.errors import UserInputError
-from stratforge.generator.expr import Evaluator
-from stratforge.generator.expr.catalog import MAX_LEVELS, depth_series
-from stratforge.generator.expr.evaluator import Zscore
+from stratforge.core.errors import UserInputError
+from stratforge.core.expr import Evaluator
+from stratforge.core.expr.catalog import MAX_LEVELS, depth_series
+from stratforge.core.expr.evaluator import Zscore
 from stratforge.runtime.twin.abi import SF_SIDE_BUY, SF_SIDE_SELL
 
 from .context import StrategyContext

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from stratforge.generator.expr import (FUNCTIONS, MAX_LEVELS, SERIES, BinaryOp, Const, DataKind, ExpressionError,
+from stratforge.core.expr import (FUNCTIONS, MAX_LEVELS, SERIES, BinaryOp, Const, DataKind, ExpressionError,
                                        ParamRef, PureCall, SeriesRef, SignalRef, SlotRef, StatefulNode, TExpr, Type,
                                        TypedExpr, UnaryOp, compile_expression, depth_series)
 

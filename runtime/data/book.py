@@ -15,10 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stratforge.core.abi import SF_NO_ASK, SF_NO_BID
+
 from .format import ASK, BID, CLEAR, DEPTH, END_OF_BATCH, QUOTE, SIDE_NONE
 
-NO_BID = np.iinfo(np.int64).min  # best bid price of an empty bid side
-NO_ASK = np.iinfo(np.int64).max  # best ask price of an empty ask side
+NO_BID = SF_NO_BID  # best bid price of an empty bid side (sf/abi.h, via core.abi)
+NO_ASK = SF_NO_ASK  # best ask price of an empty ask side
 
 
 class L2Book:

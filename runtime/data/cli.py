@@ -13,14 +13,20 @@ import json
 import sys
 import time
 import zlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 import numpy as np
 
+from .binance import convert_binance
+from .csvfmt import CsvOptions, convert_bars_csv, convert_quotes_csv, convert_trades_csv
 from .errors import DataError, InputError
+from .lobster import convert_lobster
 from .result import Converted
+from .summary import info
+from .synth import BarParams, L2Params, write_synth
 
 try:  # rich is a project dependency; fall back to plain text if it is missing
     from rich.console import Console
@@ -155,8 +161,6 @@ def _run(make: Callable[[], Converted], out: Path, fmt: str) -> None:
 @friendly
 def convert_quotes(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_unit, delimiter, zone, date_format, columns, has_header) -> None:
     """Top-of-book quotes: header ts[,symbol],bid_px,bid_qty,ask_px,ask_qty[,recv_ts]."""
-    from .csvfmt import CsvOptions, convert_quotes_csv
-
     opts = CsvOptions(columns=_columns(columns), date_format=date_format, tz=zone, delimiter=delimiter, header=has_header)
     _run(lambda: convert_quotes_csv(input, symbol=symbol, ts_unit=ts_unit, options=opts, **_sizes(tick_size, lot_size)), out, fmt)
 
@@ -168,8 +172,6 @@ def convert_quotes(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_
 @friendly
 def convert_trades(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_unit, delimiter, zone, date_format, columns, has_header) -> None:
     """Trades: header ts[,symbol],price,qty[,side][,trade_id][,recv_ts]; side is the aggressor."""
-    from .csvfmt import CsvOptions, convert_trades_csv
-
     opts = CsvOptions(columns=_columns(columns), date_format=date_format, tz=zone, delimiter=delimiter, header=has_header)
     _run(lambda: convert_trades_csv(input, symbol=symbol, ts_unit=ts_unit, options=opts, **_sizes(tick_size, lot_size)), out, fmt)
 
@@ -189,8 +191,6 @@ def convert_trades(input: Path, out: Path, symbol, tick_size, lot_size, fmt, ts_
 @friendly
 def convert_bars(input: Path, out: Path, symbol, tick_size, lot_size, fmt, layout, interval, ts_unit, ts_label, session_close, tz, adjust, delimiter, date_format, columns, has_header) -> None:
     """OHLCV bars: Yahoo daily, NinjaTrader minute (semicolon, UTC, bar end) or generic CSV."""
-    from .csvfmt import CsvOptions, convert_bars_csv
-
     opts = CsvOptions(columns=_columns(columns), date_format=date_format,
                       tz=tz if session_close and date_format else None, delimiter=delimiter,
                       header=has_header)
@@ -213,8 +213,6 @@ def convert_bars(input: Path, out: Path, symbol, tick_size, lot_size, fmt, layou
 @friendly
 def convert_lobster_cmd(message: Path, out: Path, symbol, tick_size, lot_size, fmt, orderbook, date, tz) -> None:
     """LOBSTER message + orderbook files -> DEPTH + TRADE events."""
-    from .lobster import convert_lobster
-
     _run(lambda: convert_lobster(message, orderbook, symbol=symbol, date=date, tz=tz, **_sizes(tick_size, lot_size)), out, fmt)
 
 
@@ -225,8 +223,6 @@ def convert_lobster_cmd(message: Path, out: Path, symbol, tick_size, lot_size, f
 @friendly
 def convert_binance_cmd(inputs: tuple[Path, ...], out: Path, symbol, tick_size, lot_size, fmt, market) -> None:
     """Binance raw captures (gzip '<local_ns> <json>' lines), one session, files in order."""
-    from .binance import convert_binance
-
     _run(lambda: convert_binance(list(inputs), symbol=symbol, tick_size=tick_size, lot_size=lot_size, market=market), out, fmt)
 
 
@@ -241,10 +237,6 @@ def convert_binance_cmd(inputs: tuple[Path, ...], out: Path, symbol, tick_size, 
 @friendly
 def synth_cmd(n_events: int, seed: int, kind: str, symbol, levels, out: Path, fmt: str) -> None:
     """Generate a deterministic synthetic market (see docs/data.md for the model)."""
-    from dataclasses import replace
-
-    from .synth import BarParams, L2Params, write_synth
-
     if kind == "l2":
         params = L2Params()
         params = replace(params, **{k: v for k, v in (("symbol", symbol), ("levels", levels)) if v is not None})
@@ -267,8 +259,6 @@ def synth_cmd(n_events: int, seed: int, kind: str, symbol, levels, out: Path, fm
 @friendly
 def info_cmd(file: Path, fmt: str) -> None:
     """Summarise an .sfe event file: header, instruments, counts, time range, books."""
-    from .summary import info
-
     s = info(file)
     if fmt == "json":
         click.echo(json.dumps(_jsonable(s), indent=2))

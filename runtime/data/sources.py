@@ -21,16 +21,13 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from stratforge.core.spec.datakind import BARS, BOOK, FORMAT_KINDS
+
 from .errors import DataFormatError, InputError
 from .format import (HEADER_DTYPE, HEADER_SIZE, INSTRUMENT_DTYPE, INSTRUMENT_SIZE, MAGIC,
                      MAX_INSTRUMENTS, Instrument, sort_events)
 from .result import Converted
 
-#: The two data kinds a strategy can be generated for.
-BARS, BOOK = "bars", "book"
-#: Formats whose kind is known without reading the file.
-FORMAT_KINDS = {"bars-csv": BARS, "quotes-csv": BOOK, "trades-csv": BOOK, "lobster": BOOK,
-                "binance": BOOK}
 SHARED_PREFIX = "shared:"
 GLOB_CHARS = frozenset("*?[")
 
@@ -192,5 +189,5 @@ def _overlaps(parts: Sequence[Converted], chunks: list[np.ndarray],
     return out
 
 
-__all__ = ["BARS", "BOOK", "FORMAT_KINDS", "SHARED_PREFIX", "events_kind", "merge",
+__all__ = ["SHARED_PREFIX", "events_kind", "merge",
            "resolve_paths", "roots_from_env", "shared_root"]

@@ -9,6 +9,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+# the constants are generated from sf/abi.h (scripts/gen_abi.py); the twin's API names them too
+from stratforge.core.abi import (SF_ABI_VERSION, SF_ACCEPTED, SF_BOOK_CROSSED, SF_BOOK_LOCKED,
+                                 SF_BOOK_SNAPSHOT, SF_LIQ_MAKER, SF_LIQ_TAKER, SF_LOG_DEBUG,
+                                 SF_LOG_ERROR, SF_LOG_INFO, SF_LOG_WARN, SF_NO_ASK, SF_NO_BID,
+                                 SF_NO_PRICE, SF_ORD_LIMIT, SF_ORD_MARKET, SF_ORDER_ACCEPTED,
+                                 SF_ORDER_CANCEL_REJECTED, SF_ORDER_CANCELED, SF_ORDER_EXPIRED,
+                                 SF_ORDER_FILLED, SF_ORDER_REJECTED, SF_ORDER_REPLACED,
+                                 SF_SIDE_BUY, SF_SIDE_NONE, SF_SIDE_SELL, SF_TIF_GTC, SF_TIF_IOC)
+
 __all__ = [
     "SF_ABI_VERSION", "SF_NO_BID", "SF_NO_ASK", "SF_NO_PRICE", "SF_SIDE_NONE", "SF_SIDE_BUY",
     "SF_SIDE_SELL", "SF_ORD_LIMIT", "SF_ORD_MARKET", "SF_TIF_GTC", "SF_TIF_IOC", "SF_BOOK_LOCKED",
@@ -18,28 +27,6 @@ __all__ = [
     "SF_LOG_WARN", "SF_LOG_ERROR", "SF_ACCEPTED", "TERMINAL_STATUSES",
     "Side", "Instrument", "Book", "Trade", "Bar", "Fill", "OrderUpdate", "OrderRequest", "OrderResult",
 ]
-
-SF_ABI_VERSION = 1
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
-SF_NO_BID = INT64_MIN
-SF_NO_ASK = INT64_MAX
-SF_NO_PRICE = INT64_MIN
-
-SF_SIDE_NONE, SF_SIDE_BUY, SF_SIDE_SELL = 0, 1, 2
-SF_ORD_LIMIT, SF_ORD_MARKET = 1, 2
-SF_TIF_GTC, SF_TIF_IOC = 1, 2
-SF_BOOK_LOCKED, SF_BOOK_CROSSED, SF_BOOK_SNAPSHOT = 1, 2, 4
-SF_ORDER_ACCEPTED = 1
-SF_ORDER_CANCELED = 2
-SF_ORDER_REPLACED = 3
-SF_ORDER_REJECTED = 4
-SF_ORDER_FILLED = 5
-SF_ORDER_EXPIRED = 6
-SF_ORDER_CANCEL_REJECTED = 7
-SF_LIQ_MAKER, SF_LIQ_TAKER = 1, 2
-SF_LOG_DEBUG, SF_LOG_INFO, SF_LOG_WARN, SF_LOG_ERROR = 0, 1, 2, 3
-SF_ACCEPTED = 0
 
 #: Order statuses after which the order is done (no more updates).
 TERMINAL_STATUSES = frozenset({SF_ORDER_CANCELED, SF_ORDER_REJECTED, SF_ORDER_FILLED, SF_ORDER_EXPIRED})

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from stratforge.core import abi
+
 from .abi import (SF_ACCEPTED, SF_ORD_LIMIT, SF_ORD_MARKET, SF_SIDE_BUY, SF_SIDE_SELL, SF_TIF_GTC,
                   SF_TIF_IOC, OrderRequest, OrderResult)
 
@@ -19,8 +21,8 @@ __all__ = ["Context", "RecordingContext", "Decision", "REASON_NAMES"]
 #: Decision record: a plain dict with sorted keys (see docs/templates.md).
 Decision = dict[str, Any]
 
-#: Stable reason names for codes this host can return (the engine has the full table).
-REASON_NAMES = {0: "ACCEPTED"}
+#: Stable reason names of the engine's risk codes (generated from sf/risk.hpp into core.abi).
+REASON_NAMES = abi.REASON_NAMES
 
 
 @runtime_checkable

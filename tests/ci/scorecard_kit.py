@@ -24,7 +24,7 @@ from stratforge.ci.scorecard.inputs import (
     TestResults,
     TestSuite,
 )
-from stratforge.generator.spec.loader import load_spec
+from stratforge.core.spec.loader import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = 1_723_161_240_000_000_000  # 2024-08-08T23:54:00Z, a Thursday

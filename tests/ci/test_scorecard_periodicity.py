@@ -27,10 +27,11 @@ from stratforge.ci.scorecard import reasons as R
 from stratforge.ci.scorecard.adapters import from_replay_results
 from stratforge.ci.scorecard.metrics import compute_metrics
 from stratforge.ci.scorecard.render import render_markdown
-from stratforge.generator.spec import load_spec
+from stratforge.core.spec import load_spec
 from stratforge.runtime.data.csvfmt import convert_bars_csv, convert_quotes_csv
 from stratforge.sandbox import LocalBackend
-from stratforge.sandbox.replay import replay_config, run_replay
+from stratforge.core.engine_config import engine_config
+from stratforge.sandbox.replay import run_replay
 
 from scorecard_kit import good_checks
 
@@ -421,7 +422,7 @@ def test_the_replay_asks_the_engine_for_the_scorecards_periods(tmp_path):
     spec = make_spec(tmp_path, name="cfg-check", stype="momentum", symbol="CFG", venue="xnys", tick="0.01",
                      params=MOMENTUM_PARAMS, max_qty=120, profile="bars", oos=0, maker_bps=1, lat=0,
                      capital=1000)
-    bars = replay_config(spec, plugin="p", params="", data="d", bar_mode=True)["output"]
-    l2 = replay_config(spec, plugin="p", params="", data="d", bar_mode=False)["output"]
+    bars = engine_config(spec, plugin="p", params="", data="d", bar_mode=True).to_json()["output"]
+    l2 = engine_config(spec, plugin="p", params="", data="d", bar_mode=False).to_json()["output"]
     assert bars["pnl_sample_period_ns"] == 1 and l2["pnl_sample_period_ns"] == MINUTE
     assert "pnl_sample_every" not in bars and "pnl_sample_every" not in l2

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from stratforge.ci.pipeline import static_findings
-from stratforge.generator.checks import check_cpp, check_python, find_sdk_include
+from stratforge.generator.checks import check_cpp, check_python
+from stratforge.core.tools import find_sdk_include
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "tests" / "generator" / "checks" / "corpus"

@@ -14,7 +14,7 @@ from resource_kit import missing
 from stratforge.generator.llm import get_provider
 from stratforge.generator.pipeline import BuildFailed, generate
 from stratforge.generator.render import render_sources
-from stratforge.generator.spec import LoadedSpec, load_spec, load_spec_bytes
+from stratforge.core.spec import LoadedSpec, load_spec, load_spec_bytes
 from stratforge.sandbox import LocalBackend
 from stratforge.sandbox.verify import SandboxVerifier
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ALLOWED = {"stratforge.registry", "stratforge.core", "stratforge.errors"}
+ALLOWED = {"stratforge.registry", "stratforge.core", "stratforge.core.errors"}
 
 
 def project_imports(root: Path) -> dict[str, set[str]]:

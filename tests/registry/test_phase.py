@@ -8,7 +8,7 @@ import pytest
 from registry_kit import GATE, GOOD_METRICS
 
 from stratforge.registry import reasons as R
-from stratforge.generator.spec.loader import load_spec
+from stratforge.core.spec.loader import load_spec
 from stratforge.registry.phase import (GateOutcome, Gates, Phase, ShadowGate,
                                        evaluate_shadow_gate, phase, scorecard_outcome)
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from stratforge.errors import UserInputError
+from stratforge.core.errors import UserInputError
 from stratforge.registry import Refused, Registry
 from stratforge.registry import reasons as R
 from stratforge.registry.models import ApiToken

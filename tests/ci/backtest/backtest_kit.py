@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stratforge.generator.spec import load_spec
+from stratforge.core.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[3]
 

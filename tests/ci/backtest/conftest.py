@@ -10,7 +10,7 @@ import pytest
 
 from resource_kit import missing
 
-from stratforge.generator.spec import load_spec
+from stratforge.core.spec import load_spec
 
 HERE = str(Path(__file__).resolve().parent)
 if HERE not in sys.path:

@@ -1,17 +1,17 @@
-"""The spec → sf-replay config mapping (sandbox/replay.py)."""
+"""The spec → sf-replay config mapping (core/engine_config.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from stratforge.sandbox.replay import QUEUE_MODELS, replay_config, risk_config
+from stratforge.core.engine_config import QUEUE_MODELS, engine_config, risk_limits
 
 from backtest_kit import example, with_changes
 
 
 def test_every_risk_field_maps_in_human_units():
     spec = example("btc-obi-scalper")
-    risk = risk_config(spec)
+    risk = risk_limits(spec).model_dump(exclude_none=True)
     assert risk == {
         "max_order_qty": 0.005, "max_order_notional": 400, "max_position": 0.01,
         "price_band_bps": 10, "max_open_orders": 2, "max_msgs_per_sec": 20, "msg_burst": 20,
@@ -22,16 +22,16 @@ def test_every_risk_field_maps_in_human_units():
 def test_kill_on_breach_follows_the_spec_and_drawdown_is_always_set():
     spec = with_changes(example("btc-obi-scalper"), risk={"kill_on_breach": False,
                                                            "max_drawdown": 12.5})
-    risk = risk_config(spec)
+    risk = risk_limits(spec).model_dump(exclude_none=True)
     assert risk["kill_on_breach"] is False and risk["max_drawdown"] == 12.5
     assert risk["kill_on_max_loss"] is True  # loss (and drawdown) breaches always trip it
-    cfg = replay_config(spec, plugin="p", params="", data="d", bar_mode=False)
+    cfg = engine_config(spec, plugin="p", params="", data="d", bar_mode=False).to_json()
     assert cfg["risk"] == risk
 
 
 def test_lognormal_latency_feed_entry_and_response():
-    cfg = replay_config(example("btc-perp-avellaneda"), plugin="/job/s.so", params="a=1",
-                        data="/data/e.sfe", bar_mode=False)
+    cfg = engine_config(example("btc-perp-avellaneda"), plugin="/job/s.so", params="a=1",
+                        data="/data/e.sfe", bar_mode=False).to_json()
     lat = cfg["venue"]["latency"]
     assert lat["feed"] == {"model": "lognormal", "median_ns": 800000, "p99_ns": 3000000}
     assert lat["entry"] == {"model": "lognormal", "median_ns": 1200000, "p99_ns": 5000000}
@@ -40,8 +40,8 @@ def test_lognormal_latency_feed_entry_and_response():
 
 def test_constant_latency_fees_queue_and_strategy():
     spec = example("eth-btc-pair")
-    cfg = replay_config(spec, plugin="/job/s.so", params="x=1\n", data="/data/e.sfe",
-                        bar_mode=False)
+    cfg = engine_config(spec, plugin="/job/s.so", params="x=1\n", data="/data/e.sfe",
+                        bar_mode=False).to_json()
     assert cfg["venue"]["latency"]["feed"] == {"model": "constant", "ns": 1000000}
     assert cfg["venue"]["latency"]["entry"] == {"model": "constant", "ns": 2000000}
     assert cfg["venue"]["fees"] == {"maker_bps": 1, "taker_bps": 1}
@@ -56,13 +56,13 @@ def test_constant_latency_fees_queue_and_strategy():
 @pytest.mark.parametrize("model,engine", sorted(QUEUE_MODELS.items()))
 def test_queue_models(model, engine):
     spec = with_changes(example("nvda-momentum"), backtest={"queue": {"model": model}})
-    cfg = replay_config(spec, plugin="p", params="", data="d", bar_mode=True)
+    cfg = engine_config(spec, plugin="p", params="", data="d", bar_mode=True).to_json()
     assert cfg["venue"]["queue_model"] == engine and cfg["bar_mode"] is True
 
 
 def test_negative_fee_is_a_rebate_and_no_tape():
     spec = example("btc-perp-avellaneda")
-    cfg = replay_config(spec, plugin="p", params="", data="d", bar_mode=False, tape=None)
+    cfg = engine_config(spec, plugin="p", params="", data="d", bar_mode=False, tape=None).to_json()
     assert cfg["venue"]["fees"]["maker_bps"] == -0.5 and "tape" not in cfg["output"]
 
 
@@ -71,7 +71,7 @@ def test_bar_runs_accept_a_last_close_reference_across_a_long_weekend():
     day: the engine's 5 s default denied those orders STALE_REFERENCE (the KO/IBM pair: 26
     denials, runtime and backtrader disagreed). L2 runs keep the engine's default."""
     spec = example("eth-btc-pair")
-    bars = replay_config(spec, plugin="p", params="", data="d", bar_mode=True)["risk"]
+    bars = engine_config(spec, plugin="p", params="", data="d", bar_mode=True).to_json()["risk"]
     assert bars["max_reference_age_ms"] == 10 * 86_400_000  # Friday's close on a Tuesday after a holiday
-    assert "max_reference_age_ms" not in replay_config(spec, plugin="p", params="", data="d",
-                                                       bar_mode=False)["risk"]
+    assert "max_reference_age_ms" not in engine_config(spec, plugin="p", params="", data="d",
+                                                       bar_mode=False).to_json()["risk"]

@@ -9,8 +9,8 @@ import pytest
 
 from stratforge.ci.backtest.data import (business_days, calendar_of, prepare_data,
                                          realised_volatility, resolve_data_path)
-from stratforge.errors import UserInputError
-from stratforge.generator.spec import load_spec
+from stratforge.core.errors import UserInputError
+from stratforge.core.spec import load_spec
 from stratforge.runtime.data.book import replay
 from stratforge.runtime.data import synth
 from stratforge.runtime.data.format import BAR, open_events

@@ -14,7 +14,7 @@ from stratforge.ci.backtest.data import prepare_data
 from stratforge.ci.backtest.parity import check_parity, convert_tape
 from stratforge.ci.pipeline import load_bundle
 from stratforge.ci.scorecard.adapters import from_replay_results
-from stratforge.generator.pipeline import instruments_of
+from stratforge.core.engine_config import instruments_of
 from stratforge.sandbox.replay import ReplayError, read_output, run_replay
 
 from backtest_kit import REPO
@@ -33,7 +33,7 @@ def _run(backend, workspace, bundle: Path, tmp_path: Path):
 def test_sandboxed_replay_results_feed_the_scorecard(backend, workspace, bundles, tmp_path):
     b, data, run = _run(backend, workspace, bundles("nvda-momentum"), tmp_path)
     assert run.ok, run.message
-    assert run.config["bar_mode"] is True and run.results["run"]["completed"]
+    assert run.config.bar_mode is True and run.results["run"]["completed"]
     strat = run.results["strategies"][0]
     assert strat["build_id"] == b.build_id and strat["orders"]["submitted"] > 0
     scored = from_replay_results(run.results, b.spec, spec_hash=b.manifest["spec_hash"])

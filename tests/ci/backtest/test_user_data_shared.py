@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from stratforge.ci.backtest.data import prepare_data
-from stratforge.generator.spec.data import data_kind
+from stratforge.runtime.data.spec_data import data_kind
 from stratforge.runtime.data.format import BAR, DEPTH, TRADE, open_events
 
 from backtest_kit import REPO

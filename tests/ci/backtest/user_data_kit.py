@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from stratforge.generator.spec import load_spec_bytes
+from stratforge.core.spec import load_spec_bytes
 
 NS = 1_000_000_000
 

@@ -36,7 +36,7 @@ def backend():
 @pytest.fixture(scope="session")
 def examples(tmp_path_factory, backend):
     """name -> (loaded spec, bundle dir, build dir holding strategy.so), generated once."""
-    from stratforge.generator.spec import load_spec
+    from stratforge.core.spec import load_spec
 
     root = tmp_path_factory.mktemp("crosscheck-gen")
     out: dict = {}

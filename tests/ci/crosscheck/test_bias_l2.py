@@ -20,7 +20,7 @@ L2_SPECS = ("btc-perp-avellaneda", "btc-obi-scalper", "eth-btc-pair", "spy-vwap-
 
 
 def _loaded(name):
-    from stratforge.generator.spec import load_spec
+    from stratforge.core.spec import load_spec
 
     return load_spec(REPO / "specs" / f"{name}.yaml")
 
@@ -94,7 +94,8 @@ def l2_run(backend, tmp_path_factory):
     from stratforge.ci.backtest.data import prepare_data
     from stratforge.ci.backtest.parity import parity_run
     from stratforge.ci.pipeline import Workspace, load_bundle
-    from stratforge.generator.pipeline import generate, instruments_of
+    from stratforge.generator.pipeline import generate
+    from stratforge.core.engine_config import instruments_of
     from stratforge.sandbox.replay import run_replay
     from stratforge.sandbox.verify import SandboxVerifier
 

@@ -17,7 +17,7 @@ from stratforge.ci.backtest.data import synth_bars, to_ns
 from stratforge.ci.crosscheck import agreement_report, bias_report, crosscheck_spec
 from stratforge.ci.crosscheck.bars import bar_instruments
 from stratforge.ci.scorecard.inputs import CheckStatus
-from stratforge.generator.spec import load_spec
+from stratforge.core.spec import load_spec
 from stratforge.runtime.data.format import open_events, write_events
 
 pytestmark = pytest.mark.slow

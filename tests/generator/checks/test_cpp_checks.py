@@ -12,7 +12,8 @@ from stratforge.core.tools import which
 
 from resource_kit import missing
 
-from stratforge.generator.checks import RULES, check_cpp, find_sdk_include
+from stratforge.generator.checks import RULES, check_cpp
+from stratforge.core.tools import find_sdk_include
 from stratforge.generator.checks.cpp.abi import EXPECTED_SIGNATURES, sdk_handler_signatures
 
 CORPUS = Path(__file__).parent / "corpus" / "cpp"

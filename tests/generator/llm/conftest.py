@@ -94,7 +94,7 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture
 def spy_spec() -> Any:
-    from stratforge.generator.spec import load_spec
+    from stratforge.core.spec import load_spec
 
     return load_spec(SPY_SPEC).spec
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from stratforge.errors import ProviderError, UserInputError
+from stratforge.core.errors import ProviderError, UserInputError
 from stratforge.generator.llm import (LLMRequest, LLMResponse, Option, Provider, get_provider,
                                       provider_class, provider_names, register_provider)
 from stratforge.generator.llm import base

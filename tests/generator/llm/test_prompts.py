@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from stratforge.errors import GeneratedCodeError, UserInputError
-from stratforge.generator.expr import Type, compile_expression
+from stratforge.core.errors import GeneratedCodeError, UserInputError
+from stratforge.core.expr import Type, compile_expression
 from stratforge.generator.llm import (CodeRegion, Recorder, SignalsRejected, check_signals_answer,
                                       code_region_messages, code_repair_messages, get_provider,
                                       logic_to_signals, prompt_manifest, quote_untrusted,

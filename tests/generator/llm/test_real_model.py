@@ -100,7 +100,7 @@ def test_code_mode_generate_through_local(tmp_path) -> None:
     from pathlib import Path
 
     from stratforge.generator.pipeline import BuildFailed, generate
-    from stratforge.generator.spec import load_spec
+    from stratforge.core.spec import load_spec
     from stratforge.sandbox import LocalBackend
     from stratforge.sandbox.verify import SandboxVerifier
 

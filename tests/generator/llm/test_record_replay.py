@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stratforge.errors import ProviderError
+from stratforge.core.errors import ProviderError
 from stratforge.generator.llm import LLMResponse, Recorder, call, get_provider, logic_to_signals
 
 VALID = json.dumps({"signals": {

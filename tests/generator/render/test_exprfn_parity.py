@@ -22,7 +22,7 @@ import pytest
 
 import stratforge.sandbox as _sandbox
 from stratforge.generator.render import render_context, render_sources
-from stratforge.generator.spec import load_spec
+from stratforge.core.spec import load_spec
 from stratforge.runtime.twin import SF_ORD_LIMIT, Instrument, create, encode_tape_text, market, replay, simulate
 from stratforge.runtime.twin.abi import Fill
 

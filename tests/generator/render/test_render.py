@@ -17,7 +17,7 @@ from resource_kit import missing
 
 from stratforge.generator.render import (MARKER, OUTPUT_FILES, REGIONS, TEMPLATE_VERSION, RegionCode, RegionError,
                                          render_context, render_sources, template_files, templates_hash)
-from stratforge.generator.spec import load_spec
+from stratforge.core.spec import load_spec
 from stratforge.runtime.twin import Instrument, create, encode_tape_text, replay, simulate
 
 from stratforge.runtime.twin import market

@@ -21,11 +21,12 @@ import pytest
 from click.testing import CliRunner
 
 from stratforge.cli import main
-from stratforge.errors import SpecError
-from stratforge.generator.pipeline import instruments_of, parity_market
+from stratforge.core.errors import SpecError
+from stratforge.generator.pipeline import parity_market
+from stratforge.core.engine_config import instruments_of
 from stratforge.generator.render import RegionCode, environment, render_context, render_sources
 from stratforge.generator.render.scenarios import ScenarioError, scenario
-from stratforge.generator.spec import load_spec
+from stratforge.core.spec import load_spec
 from stratforge.runtime.twin import Instrument, create, decode_tape_text, encode_tape_text, replay
 from stratforge.runtime.twin import run as twin_run
 from stratforge.runtime.twin.abi import SF_SIDE_BUY, SF_SIDE_SELL

@@ -1,7 +1,7 @@
 """Property: rendered C++ == rendered Python == the reference Evaluator, bit for bit.
 
 Random well-typed signal sets (1-3 named signals, later ones may read earlier ones) and random
-update streams (undefined, NaN, inf, ties, zero sizes) go through (1) generator/expr's Evaluator,
+update streams (undefined, NaN, inf, ties, zero sizes) go through (1) core/expr's Evaluator,
 (2) the rendered Python class and (3) the rendered C++ struct. Hypothesis drives (1) vs (2)
 example by example (so failures shrink); every drawn case is then compiled into ONE C++
 translation unit (one compile per test run) and (3) must reproduce the same outputs exactly.
@@ -15,7 +15,7 @@ import subprocess
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stratforge.generator.expr import Evaluator, Type
+from stratforge.core.expr import Evaluator, Type
 from stratforge.generator.render.signal_codegen import (SERIES_ORDER, build_signal_set, compile_signals,
                                                         cpp_runtime, python_runtime, render_cpp, render_python)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from stratforge.generator.spec import load_spec
+from stratforge.core.spec import load_spec
 
 _COMMON: dict[str, Any] = {
     "apiVersion": "stratforge/v1",

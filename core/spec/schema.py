@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stratforge.generator.spec.models import API_VERSION, StrategySpec
+from stratforge.core.spec.models import API_VERSION, StrategySpec
 
 SCHEMA_ID = "https://stratforge.dev/schema/strategy.schema.json"
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stratforge.generator.expr import (FUNCTIONS, MAX_LEVELS, MAX_QUANTILE_WINDOW, SERIES, DataKind, Evaluator,
+from stratforge.core.expr import (FUNCTIONS, MAX_LEVELS, MAX_QUANTILE_WINDOW, SERIES, DataKind, Evaluator,
                                        ExpressionError, Type, compile_expression, depth_series)
-from stratforge.errors import SpecError
+from stratforge.core.errors import SpecError
 from stratforge.generator.render import render_context
 from stratforge.generator.render.signal_codegen import SERIES_ORDER, build_signal_set, compile_signals, cpp_runtime
-from stratforge.generator.spec import load_spec
+from stratforge.core.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = {"w": 7, "q": 0.3, "big": MAX_QUANTILE_WINDOW + 1, "qbad": 1.25, "flag": True, "lv": 4, "lv0": 0}

@@ -27,10 +27,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from stratforge.errors import SpecError, SpecIssue
-from stratforge.generator.spec.canonical import spec_hash
-from stratforge.generator.spec.models import DATA_PATH_PATTERN, StrategySpec
-from stratforge.generator.spec.rules import RuleViolations
+from stratforge.core.errors import SpecError, SpecIssue
+from stratforge.core.spec.canonical import spec_hash
+from stratforge.core.spec.models import DATA_PATH_PATTERN, StrategySpec
+from stratforge.core.spec.violation import RuleViolations
 
 MAX_SPEC_BYTES = 256 * 1024
 MAX_NODES = 20_000

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from stratforge.generator.spec.rules import Violation
+from stratforge.core.expr import ExpressionError, Type, compile_expression
+from stratforge.core.spec.violation import Violation
 
 if TYPE_CHECKING:
-    from stratforge.generator.spec.models import StrategySpec
+    from stratforge.core.spec.models import StrategySpec
 
 #: Signals with these names drive entries and exits and must be boolean.
 ROLE_SIGNALS = ("entry_long", "exit_long", "entry_short", "exit_short")
@@ -32,8 +33,6 @@ def check_signals(spec: "StrategySpec") -> Iterator[Violation]:
     """Compile every signal in order; report syntax, name, type and window errors with columns."""
     if not spec.strategy.signals:
         return
-    from stratforge.generator.expr import ExpressionError, Type, compile_expression
-
     params = spec_params(spec)
     known: dict[str, Type] = {}
     for name, text in spec.strategy.signals.items():

@@ -21,10 +21,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from stratforge.errors import UserInputError
+from stratforge.core.errors import UserInputError
+from stratforge.core.spec.datakind import BARS, BOOK, declared_data_kind
 from stratforge.runtime.data.errors import DataError
-from stratforge.runtime.data.sources import (BARS, BOOK, FORMAT_KINDS, events_kind, resolve_paths,
-                                             roots_from_env)
+from stratforge.runtime.data.sources import events_kind, resolve_paths, roots_from_env
 
 #: Environment variable: folders (``os.pathsep``-separated) the data files must resolve into.
 DATA_ROOTS_ENV = "STRATFORGE_DATA_ROOTS"
@@ -76,11 +76,9 @@ def file_kind(path: Path, what: str = "backtest.data") -> str:
 
 def data_kind(spec, repo_root: Path | None = None) -> str:
     """``bars`` or ``book``: the kind of market data the strategy runs on (see the module doc)."""
-    d = spec.backtest.data
-    if d.kind == "synthetic":
-        return BARS if d.profile == "bars" else BOOK
-    if d.format != "sfe":
-        return FORMAT_KINDS[d.format]
+    declared = declared_data_kind(spec)
+    if declared is not None:
+        return declared
     kinds: dict[str, list[str]] = {}
     for files in data_files(spec, repo_root).values():
         for f in files:
@@ -92,5 +90,5 @@ def data_kind(spec, repo_root: Path | None = None) -> str:
     return next(iter(kinds))
 
 
-__all__ = ["BARS", "BOOK", "DATA_ROOTS_ENV", "data_files", "data_kind", "default_repo_root",
+__all__ = ["DATA_ROOTS_ENV", "data_files", "data_kind", "default_repo_root",
            "file_kind", "orderbook_file"]

@@ -5,7 +5,7 @@ written by hand: the field path, a fragment of the message, and an *anchor* — 
 first occurrence in the faulty file is where the error must point (line and column are derived
 from the anchor here, independently of the loader under test).
 
-    python tests/generator/spec_corpus/make_corpus.py
+    python tests/core/spec_corpus/make_corpus.py
 """
 
 from __future__ import annotations

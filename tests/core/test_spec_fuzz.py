@@ -8,8 +8,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stratforge.errors import SpecError
-from stratforge.generator.spec import load_spec_bytes
+from stratforge.core.errors import SpecError
+from stratforge.core.spec import load_spec_bytes
 
 BASE = yaml.safe_load(
     (Path(__file__).resolve().parents[2] / "specs" / "btc-perp-avellaneda.yaml").read_text())

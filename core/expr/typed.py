@@ -18,6 +18,7 @@ from typing import Union
 
 from .catalog import DataKind, Type
 from .nodes import Node, Span
+from .printer import to_source
 
 __all__ = [
     "Const", "SeriesRef", "ParamRef", "SignalRef", "UnaryOp", "BinaryOp", "PureCall", "SlotRef",
@@ -167,6 +168,4 @@ class TypedExpr:
 
     def to_source(self) -> str:
         """Canonical, deterministic source text; ``parse(to_source())`` equals ``node``."""
-        from .printer import to_source
-
         return to_source(self.node)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stratforge.generator.spec.rules import RULES
-from stratforge.generator.spec.schema import spec_json_schema
+from stratforge.core.spec.rules import RULES
+from stratforge.core.spec.schema import spec_json_schema
 
 WORKED_EXAMPLE = """\
 apiVersion: stratforge/v1

@@ -2,7 +2,7 @@
 
 Every model rejects unknown keys and every field carries a description: the JSON Schema in
 ``specs/schema/`` and the reference in ``docs/spec.md`` are generated from these classes.
-Rules that relate several fields live in :mod:`stratforge.generator.spec.rules`; they run once
+Rules that relate several fields live in :mod:`stratforge.core.spec.rules`; they run once
 the fields themselves are valid, and every violation is reported at once.
 
 Units: quantities are in the instrument's base unit (shares, coins, contracts), notionals and
@@ -20,6 +20,9 @@ from typing import Annotated, Literal, Union
 
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag,
                       model_validator)
+
+from stratforge.core.spec.rules import check_rules
+from stratforge.core.spec.violation import RuleViolations
 
 API_VERSION = "stratforge/v1"
 KIND = "Strategy"
@@ -575,8 +578,6 @@ class StrategySpec(StrictModel):
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> "StrategySpec":
-        from stratforge.generator.spec.rules import RuleViolations, check_rules
-
         violations = check_rules(self)
         if violations:
             raise RuleViolations(violations)

@@ -14,24 +14,11 @@ from __future__ import annotations
 from .catalog import MAX_DEPTH, MAX_LENGTH, MAX_NESTING
 from .errors import ExpressionError
 from .lexer import Token, describe, tokenize
-from .nodes import Binary, BoolLit, Call, FloatLit, IntLit, Name, Node, Span, Unary
+from .nodes import (COMPARISONS, PREC_NEG, PREC_NOT, PRECEDENCE, Binary, BoolLit, Call, FloatLit, IntLit, Name, Node, Span,
+                    Unary)
+from .printer import to_source
 
-__all__ = ["parse", "PRECEDENCE", "COMPARISONS", "PREC_NOT", "PREC_NEG", "PREC_ATOM"]
-
-COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
-PRECEDENCE: dict[str, int] = {
-    "or": 1,
-    "and": 2,
-    **{op: 4 for op in COMPARISONS},
-    "+": 5,
-    "-": 5,
-    "*": 6,
-    "/": 6,
-    "%": 6,
-}
-PREC_NOT = 3
-PREC_NEG = 7
-PREC_ATOM = 8
+__all__ = ["parse"]
 
 _OPERAND = "an operand (number, true/false, name, function call or '(')"
 
@@ -116,8 +103,6 @@ class _Parser:
             self.nesting -= 1
 
     def chained_comparison(self, left: Binary) -> None:
-        from .printer import to_source
-
         op2 = self.advance()
         a, b = to_source(left.left), to_source(left.right)
         try:

@@ -1,8 +1,8 @@
 """The strategy spec: models, safe loading with positioned errors, canonical form and hash."""
 
-from stratforge.generator.spec.canonical import canonical_json, spec_hash
-from stratforge.generator.spec.loader import LoadedSpec, load_spec, load_spec_bytes
-from stratforge.generator.spec.models import API_VERSION, StrategySpec, StrategyType
+from stratforge.core.spec.canonical import canonical_json, spec_hash
+from stratforge.core.spec.loader import LoadedSpec, load_spec, load_spec_bytes
+from stratforge.core.spec.models import API_VERSION, StrategySpec, StrategyType
 
 __all__ = [
     "API_VERSION",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stratforge.generator.expr import (FUNCTIONS, MAX_WINDOW, SERIES, DataKind, ExpressionError, ParamRef, SlotRef,
+from stratforge.core.expr import (FUNCTIONS, MAX_WINDOW, SERIES, DataKind, ExpressionError, ParamRef, SlotRef,
                                        Type, check, compile_expression, parse, to_source, warmup)
 
 PARAMS = {"n": 20, "fast": 5, "k": 2.5, "flag": True, "zero": 0, "neg": -3, "huge": MAX_WINDOW + 1, "wf": 20.0}

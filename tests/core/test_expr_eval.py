@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from stratforge.generator.expr import Evaluator, Type, compile_expression
+from stratforge.core.expr import Evaluator, Type, compile_expression
 
 NAN = float("nan")
 

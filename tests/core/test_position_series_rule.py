@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from stratforge.errors import SpecError
+from stratforge.core.errors import SpecError
 from stratforge.generator.render import render_sources
-from stratforge.generator.spec import load_spec
+from stratforge.core.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = REPO / "tests" / "fixtures" / "specs" / "kc-gap-fade.yaml"

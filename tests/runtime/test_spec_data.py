@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stratforge.errors import SpecError
+from stratforge.core.errors import SpecError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ci" / "backtest"))
 from user_data_kit import user_spec  # noqa: E402

@@ -9,7 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple, Union
 
-__all__ = ["Span", "IntLit", "FloatLit", "BoolLit", "Name", "Unary", "Binary", "Call", "Node"]
+__all__ = ["Span", "IntLit", "FloatLit", "BoolLit", "Name", "Unary", "Binary", "Call", "Node", "PRECEDENCE",
+           "COMPARISONS", "PREC_NOT", "PREC_NEG", "PREC_ATOM"]
+
+# Operator precedence (the parser's and the printer's; see parser.py's module doc)
+COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
+PRECEDENCE: dict[str, int] = {
+    "or": 1,
+    "and": 2,
+    **{op: 4 for op in COMPARISONS},
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "/": 6,
+    "%": 6,
+}
+PREC_NOT = 3
+PREC_NEG = 7
+PREC_ATOM = 8
+
 
 
 class Span(NamedTuple):

@@ -7,8 +7,8 @@ decimal, decimals as Python's shortest round-trip ``repr`` (``0.5``, ``1e-05``).
 
 from __future__ import annotations
 
-from .nodes import Binary, BoolLit, Call, FloatLit, IntLit, Name, Node, Unary
-from .parser import COMPARISONS, PREC_ATOM, PREC_NEG, PREC_NOT, PRECEDENCE
+from .nodes import (COMPARISONS, PREC_ATOM, PREC_NEG, PREC_NOT, PRECEDENCE, Binary, BoolLit, Call, FloatLit, IntLit,
+                    Name, Node, Unary)
 
 __all__ = ["to_source", "format_number"]
 

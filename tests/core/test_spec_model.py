@@ -10,12 +10,12 @@ import pydantic
 import pytest
 import yaml
 
-from stratforge.errors import SpecError
-from stratforge.generator.spec import load_spec, load_spec_bytes
-from stratforge.generator.spec.docs import WORKED_EXAMPLE, render_spec_reference
-from stratforge.generator.spec.models import StrategySpec
-from stratforge.generator.spec.rules import RULES
-from stratforge.generator.spec.schema import spec_json_schema, spec_json_schema_text
+from stratforge.core.errors import SpecError
+from stratforge.core.spec import load_spec, load_spec_bytes
+from stratforge.core.spec.docs import WORKED_EXAMPLE, render_spec_reference
+from stratforge.core.spec.models import StrategySpec
+from stratforge.core.spec.rules import RULES
+from stratforge.core.spec.schema import spec_json_schema, spec_json_schema_text
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "specs").glob("*.yaml"))

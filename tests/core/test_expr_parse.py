@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stratforge.generator.expr import (MAX_DEPTH, MAX_LENGTH, MAX_NESTING, Binary, BoolLit, Call, ExpressionError, FloatLit,
+from stratforge.core.expr import (MAX_DEPTH, MAX_LENGTH, MAX_NESTING, Binary, BoolLit, Call, ExpressionError, FloatLit,
                                        IntLit, Name, Unary, parse, to_source)
 
 

@@ -10,8 +10,7 @@ from typing import Iterable, Mapping
 
 from .catalog import FUNCTIONS, KEYWORDS, MAX_LEVELS, SERIES, ArgKind, DataKind, FunctionInfo, Type, depth_series
 from .errors import ExpressionError
-from .nodes import Binary, BoolLit, Call, FloatLit, IntLit, Name, Node, Span, Unary
-from .parser import COMPARISONS
+from .nodes import COMPARISONS, Binary, BoolLit, Call, FloatLit, IntLit, Name, Node, Span, Unary
 from .printer import format_number, to_source
 from .typed import (BinaryOp, Const, ParamRef, PureCall, SeriesRef, SignalRef, SlotRef,
                     StatefulNode, TExpr, TypedExpr, UnaryOp)

@@ -10,38 +10,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from stratforge.generator.expr import DataKind, ExpressionError, compile_expression
-from stratforge.generator.spec.data import data_kind
+from stratforge.core.expr import DataKind, ExpressionError, compile_expression
+from stratforge.core.spec.datakind import declared_data_kind
+from stratforge.core.spec.signals import check_signals, spec_params
+from stratforge.core.spec.violation import Violation
 
 if TYPE_CHECKING:
-    from stratforge.generator.spec.models import StrategySpec
-
-Path = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule: where (field path), what (message), and the value found."""
-
-    path: Path
-    message: str
-    value: Any = None
-    rule: str = ""
-    column: int | None = None  # 1-based column inside a string value (expressions)
-
-
-class RuleViolations(ValueError):
-    """Raised from the spec's model validator with every violation found."""
-
-    def __init__(self, violations: list[Violation]) -> None:
-        self.violations = violations
-        super().__init__("; ".join(f"{'.'.join(map(str, v.path))}: {v.message}" for v in violations))
-
+    from stratforge.core.spec.models import StrategySpec
 
 RuleFn = Callable[["StrategySpec"], Iterator[Violation]]
 RULES: dict[str, RuleFn] = {}
@@ -397,9 +376,9 @@ def signals_read_the_data_kind(spec: "StrategySpec") -> Iterator[Violation]:
     d = spec.backtest.data
     if not spec.strategy.signals or (d.kind == "file" and d.format == "sfe"):
         return
-    from stratforge.generator.spec.signals import spec_params  # signals imports this module
-
-    kind = data_kind(spec)  # no file is read for synthetic data and converted formats
+    kind = declared_data_kind(spec)  # synthetic data and converted formats: known from the spec
+    if kind is None:
+        return
     params = spec_params(spec)
     known: dict[str, Any] = {}
     for name, text in spec.strategy.signals.items():
@@ -432,6 +411,4 @@ def gates_consistent_with_budget(spec: "StrategySpec") -> Iterator[Violation]:
 def signals_type_check(spec: "StrategySpec") -> Iterator[Violation]:
     """Every signal expression parses and type-checks against the params and earlier signals;
     the entry/exit signals are boolean."""
-    from stratforge.generator.spec.signals import check_signals
-
     yield from check_signals(spec)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stratforge.generator.expr import (MAX_LENGTH, Binary, BoolLit, Call, Evaluator, ExpressionError, FloatLit,
+from stratforge.core.expr import (MAX_LENGTH, Binary, BoolLit, Call, Evaluator, ExpressionError, FloatLit,
                                        IntLit, Name, Type, Unary, compile_expression, parse, to_source)
 
 NAMES = ["mid", "spread", "bid", "ask", "last", "close", "k", "n", "flag", "sig_1"]
