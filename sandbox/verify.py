@@ -1,8 +1,8 @@
 """Build and test a bundle's generated code inside the sandbox.
 
 :class:`SandboxVerifier` implements the generator's ``Verifier`` protocol: the repair loop in
-``stratforge.generator.pipeline`` hands it a staged bundle and gets back one
-:class:`~stratforge.generator.pipeline.StepResult` per step, each with the precise error text
+``stratforge.generator.generate`` hands it a staged bundle and gets back one
+:class:`~stratforge.generator.generate.StepResult` per step, each with the precise error text
 that goes back to the LLM when a step fails:
 
 1. ``compile`` — the plugin with g++ ``-Wall -Wextra -Wpedantic -Werror`` (release),
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path, PurePosixPath
 
-from stratforge.generator.pipeline import StepResult
+from stratforge.generator.generate import StepResult
 from stratforge.sandbox.base import Backend, Mount, RunRequest, RunResult
 from stratforge.sandbox.runners import (JOB, TEST_LIMITS, compile_plugin, python_mounts,
                                         run_cpp_test, run_pytest)
@@ -29,7 +29,7 @@ from stratforge.sandbox.runners import (JOB, TEST_LIMITS, compile_plugin, python
 HARNESS_SOURCE = Path(__file__).resolve().parent / "harness" / "parity_harness.cpp"
 #: Start of a parity step's detail when its market never made the strategy trade: the code built
 #: and its tests ran, but parity on that market would prove nothing (the build's verdict is
-#: INCONCLUSIVE, not FAIL: ``stratforge.ci.pipeline.build_failure_verdict``).
+#: INCONCLUSIVE, not FAIL: ``stratforge.ci.build.build_failure_verdict``).
 NO_ORDERS = "no orders:"
 
 

@@ -21,7 +21,7 @@ from rich.table import Table
 from stratforge import __version__
 from stratforge.errors import SpecError, StratforgeError
 from stratforge.generator.llm.bundled import needs_a_model_message
-from stratforge.generator.pipeline import needs_llm, unused_logic
+from stratforge.generator.generate import needs_llm, unused_logic
 from stratforge.sandbox.backends import BACKEND_NAMES, BackendUnavailable, ready_backend
 from stratforge.settings import load_settings
 
@@ -219,7 +219,7 @@ def _print_step(console: Console):
 def generate(spec_path: Path, provider: str | None, provider_options: tuple[str, ...],
              out_root: Path, build_dir: Path, backend_name: str | None) -> None:
     """Generate, check, compile and test the bundle of one spec (strategies/<name>/)."""
-    from stratforge.generator.pipeline import BuildFailed, generate as run_generate
+    from stratforge.generator.generate import BuildFailed, generate as run_generate
     from stratforge.generator.spec import load_spec
     from stratforge.sandbox.verify import SandboxVerifier
 
@@ -246,7 +246,7 @@ def generate(spec_path: Path, provider: str | None, provider_options: tuple[str,
                   f"{result.manifest['build_id']})")
 
 
-# -- test / backtest / score / build (ci/pipeline.py) ---------------------------------------------
+# -- test / backtest / score / build (ci/build.py) ---------------------------------------------
 
 def _backend(name: str | None):
     """The sandbox backend: ``--backend``, else the ``STRATFORGE_SANDBOX_BACKEND`` setting, else
@@ -266,7 +266,7 @@ def _backend(name: str | None):
 
 def _pipeline_env(build_dir: Path, backend_name: str | None):
     """The sandbox backend and workspace of the pipeline commands (one clear line if absent)."""
-    from stratforge.ci.pipeline import Workspace
+    from stratforge.ci.build import Workspace
 
     return _backend(backend_name), Workspace.default(Path.cwd(), build_dir)
 
@@ -299,7 +299,7 @@ _BUILD_DIR = click.option("--build-dir", type=click.Path(file_okay=False, path_t
 @_BACKEND
 def test_cmd(bundle: Path, build_dir: Path, backend_name: str | None) -> None:
     """Run a bundle's generated tests and its ASan/UBSan build (exit 0 all pass, 1 otherwise)."""
-    from stratforge.ci.pipeline import test_bundle
+    from stratforge.ci.build import test_bundle
 
     backend, ws = _pipeline_env(build_dir, backend_name)
     console = Console(highlight=False)
@@ -319,7 +319,7 @@ def test_cmd(bundle: Path, build_dir: Path, backend_name: str | None) -> None:
 def backtest_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
                  backend_name: str | None) -> None:
     """Backtest a bundle in the sandbox (sf-replay) and check C++/Python parity on the run."""
-    from stratforge.ci.pipeline import backtest_bundle
+    from stratforge.ci.build import backtest_bundle
 
     if data_file is not None and not data_file.is_file():
         raise click.UsageError(f"--data: no such file: {data_file}")
@@ -343,7 +343,7 @@ def backtest_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
 def score_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
               backend_name: str | None) -> None:
     """Test, backtest and score a bundle; write scorecard.* into it (exit 0 only on PASS)."""
-    from stratforge.ci.pipeline import score_bundle
+    from stratforge.ci.build import score_bundle
 
     backend, ws = _pipeline_env(build_dir, backend_name)
     console = Console(highlight=False)
@@ -367,8 +367,8 @@ def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str
     """Spec to scorecard: generate → test → backtest → score (exit 0 only on PASS)."""
     import time
 
-    from stratforge.ci.pipeline import build as run_build, build_failure_verdict
-    from stratforge.generator.pipeline import BuildFailed
+    from stratforge.ci.build import build as run_build, build_failure_verdict
+    from stratforge.generator.generate import BuildFailed
     from stratforge.generator.spec import load_spec
 
     if not spec_path.is_file():

@@ -290,7 +290,7 @@ def l2_bias_report(backend, bundle: Path, build: Path, data: Path | None, spec, 
     :class:`ParityRun` of the same run (its converted tape and full twin run are reused; without
     it both are made here). ``data`` is the ``.sfe`` the engine replayed (for the L2 levels the
     twin reads). Scratch goes to ``build/crosscheck``."""
-    from stratforge.generator.pipeline import instruments_of
+    from stratforge.generator.generate import instruments_of
     from stratforge.sandbox.replay import ReplayError
 
     s = _spec_of(spec)

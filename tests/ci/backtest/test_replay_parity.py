@@ -12,9 +12,9 @@ import pytest
 
 from stratforge.ci.backtest.data import prepare_data
 from stratforge.ci.backtest.parity import check_parity, convert_tape
-from stratforge.ci.pipeline import load_bundle
+from stratforge.ci.build import load_bundle
 from stratforge.ci.scorecard.adapters import from_replay_results
-from stratforge.generator.pipeline import instruments_of
+from stratforge.generator.generate import instruments_of
 from stratforge.sandbox.replay import ReplayError, read_output, run_replay
 
 from backtest_kit import REPO

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from stratforge.cli import main
 from stratforge.errors import SpecError
-from stratforge.generator.pipeline import instruments_of, parity_market
+from stratforge.generator.generate import instruments_of, parity_market
 from stratforge.generator.render import RegionCode, environment, render_context, render_sources
 from stratforge.generator.render.scenarios import ScenarioError, scenario
 from stratforge.generator.spec import load_spec

@@ -7,9 +7,9 @@
   that package is installed.
 * :func:`score_bundle` — both of the above, then the scorecard (``scorecard.json/.md/.html``)
   written into the bundle, with provenance from ``manifest.json``.
-* :func:`build` — :func:`stratforge.generator.pipeline.generate` first, then :func:`score_bundle`.
+* :func:`build` — :func:`stratforge.generator.generate.generate` first, then :func:`score_bundle`.
 
-Every step reports a :class:`~stratforge.generator.pipeline.StepResult` to ``progress``. The
+Every step reports a :class:`~stratforge.generator.generate.StepResult` to ``progress``. The
 plugin built by ``generate`` is reused by build id (``<build_root>/<name>/<build_id>/``).
 """
 
@@ -33,7 +33,7 @@ from stratforge.ci.scorecard.adapters import ReplayFormatError, from_replay_resu
 from stratforge.ci.scorecard.inputs import (EquitySeries, OrderCounts, RecordedModels, RunPeriod,
                                             SanitizerStatus)
 from stratforge.errors import InvariantError, StratforgeError, UserInputError
-from stratforge.generator.pipeline import BuildFailed, StepResult, generate, instruments_of
+from stratforge.generator.generate import BuildFailed, StepResult, generate, instruments_of
 from stratforge.generator.spec import load_spec
 from stratforge.sandbox.base import Backend
 from stratforge.sandbox.replay import QUEUE_MODELS, ReplayRun, run_replay
