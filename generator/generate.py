@@ -18,6 +18,7 @@ Bundle layout (``strategies/<name>/``)::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -27,28 +28,23 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib.metadata import PackageNotFoundError, version as _dist_version
 from pathlib import Path
 from typing import Any, Protocol
 
-from stratforge import __version__
+from stratforge.core.steps import MANIFEST_FORMAT, Manifest, StepResult
 from stratforge.core.tools import which
 from stratforge.errors import GeneratedCodeError, StratforgeError
+from stratforge.generator import regions as code_regions
+from stratforge.generator.checks import check_cpp, check_python, find_sdk_include
+from stratforge.generator.llm import Recorder, SignalsRejected, logic_to_signals
+from stratforge.generator.render import (TEMPLATE_VERSION, RegionError, render_sources,
+                                         templates_hash)
 from stratforge.generator.spec import LoadedSpec, StrategySpec
-from stratforge.generator.spec.data import data_kind
+from stratforge.generator.spec.data import BARS, data_kind
 
 ROLE_SIGNALS = ("entry_long", "exit_long", "entry_short", "exit_short")
-MANIFEST_FORMAT = 1
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """One step of a build: its name, whether it passed, how long it took, and the precise
-    error text (fed back to the LLM when it wrote the code)."""
-
-    name: str
-    ok: bool
-    seconds: float = 0.0
-    detail: str = ""
 
 
 class Verifier(Protocol):
@@ -71,7 +67,7 @@ class GenerateResult:
     steps: list[StepResult] = field(default_factory=list)
     bundle: Path | None = None
     staging: Path | None = None
-    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest: Manifest | None = None
     llm_report: str = ""
 
     def failure(self) -> StepResult | None:
@@ -125,6 +121,7 @@ def with_signals(spec: StrategySpec, signals: dict[str, str]) -> StrategySpec:
     return StrategySpec.model_validate(data)
 
 
+@functools.lru_cache(maxsize=1)
 def compiler_version() -> str:
     """First line of ``g++ --version`` (part of the build identity)."""
     gxx = which("g++")
@@ -139,21 +136,28 @@ def compiler_version() -> str:
 
 def instruments_of(spec: StrategySpec) -> list[tuple[str, int, int]]:
     """(symbol, tick_size_e9, lot_size_e9) per instrument, as the engine sees them."""
-    from decimal import Decimal
-
     scale = Decimal(10) ** 9
     return [(i.symbol, int(i.tick_size * scale), int(i.lot_size * scale))
             for i in spec.strategy.instruments]
 
 
-def parity_market(spec: StrategySpec) -> tuple[str, int, int]:
-    """The seeded synthetic market the closed-loop parity run trades: (kind, seed, events)."""
+def parity_market(spec: StrategySpec, data: str | None = None) -> tuple[str, int, int]:
+    """The seeded synthetic market the closed-loop parity run trades: (kind, seed, events).
+    ``data`` is the strategy's data kind when the caller decided it already (``data_kind``)."""
     seed = int(hashlib.sha256(spec.metadata.name.encode()).hexdigest()[:8], 16)
-    if data_kind(spec) == "bars":
+    if (data or data_kind(spec)) == BARS:
         return "bars", seed, 600
     if spec.strategy.type.value == "stat_arb":
         return "pairs", seed, 7000
     return "books", seed, 3000
+
+
+def stratforge_version() -> str:
+    """The installed stratforge's version (recorded in the manifest)."""
+    try:
+        return _dist_version("stratforge")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _build_id(parts: dict[str, Any]) -> str:
@@ -162,15 +166,12 @@ def _build_id(parts: dict[str, Any]) -> str:
 
 def _attempt(staging: Path, loaded: LoadedSpec, eff_loaded: LoadedSpec, verifier: Verifier,
              build_root: Path, regions: dict[str, Any] | None, id_info: dict[str, Any],
-             ) -> tuple[list[StepResult], dict[str, str], str, list[Any]]:
+             data: str) -> tuple[list[StepResult], dict[str, str], str, list[Any]]:
     """Render, check and verify one candidate in ``staging`` (emptied first, except llm/).
 
     Returns the steps (stopping at the first failure), the rendered files, the build id and the
     static-check findings.
     """
-    from stratforge.generator.checks import check_cpp, check_python, find_sdk_include
-    from stratforge.generator.render import TEMPLATE_VERSION, RegionError, render_sources, templates_hash
-
     for child in staging.iterdir():
         if child.name != "llm":
             shutil.rmtree(child) if child.is_dir() else child.unlink()
@@ -180,7 +181,7 @@ def _attempt(staging: Path, loaded: LoadedSpec, eff_loaded: LoadedSpec, verifier
     # render (twice: the build id hashes the sources rendered with a placeholder id)
     t0 = time.monotonic()
     try:
-        probe = render_sources(eff_loaded, regions=regions, build_id="0")
+        probe = render_sources(eff_loaded, regions=regions, build_id="0", data=data)
     except (StratforgeError, RegionError) as err:
         steps.append(StepResult("render", False, time.monotonic() - t0, str(err)))
         return steps, {}, "", []
@@ -189,7 +190,7 @@ def _attempt(staging: Path, loaded: LoadedSpec, eff_loaded: LoadedSpec, verifier
         "spec": loaded.hash, "templates": templates_hash(), "template_version": TEMPLATE_VERSION,
         "llm": id_info, "sources": {k: _sha256(v.encode()) for k, v in sorted(probe.items())},
         "toolchain": toolchain})
-    files = render_sources(eff_loaded, regions=regions, build_id=build_id)
+    files = render_sources(eff_loaded, regions=regions, build_id=build_id, data=data)
     for rel, text in sorted(files.items()):
         path = staging / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -216,7 +217,7 @@ def _attempt(staging: Path, loaded: LoadedSpec, eff_loaded: LoadedSpec, verifier
     build = build_root / name / build_id
     for res in verifier.verify(staging, build, instruments=instruments_of(loaded.spec),
                                build_id=build_id, spec_hash=loaded.hash,
-                               market=parity_market(loaded.spec)):
+                               market=parity_market(loaded.spec, data)):
         steps.append(res)
         if not res.ok:
             break
@@ -224,7 +225,8 @@ def _attempt(staging: Path, loaded: LoadedSpec, eff_loaded: LoadedSpec, verifier
 
 
 def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_root: Path,
-             provider: Any = None, progress: Progress | None = None) -> GenerateResult:
+             provider: Any = None, progress: Progress | None = None,
+             data: str | None = None) -> GenerateResult:
     """Generate, check and verify the bundle of ``loaded``; write it to ``out_root/<name>``.
 
     Free-text logic goes to ``provider`` (only when :func:`needs_llm`): in ``expressions`` mode
@@ -232,13 +234,13 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
     ``code`` mode (and in ``auto`` when expressions are rejected) as marked code regions,
     repaired against static-check, compiler, test and parity errors. Every exchange is recorded
     into the bundle's ``llm/`` folder. Raises :class:`BuildFailed` when a step still fails.
-    """
-    from stratforge.generator import regions as code_regions
-    from stratforge.generator.llm import Recorder, SignalsRejected, logic_to_signals
-    from stratforge.generator.render import TEMPLATE_VERSION, templates_hash
 
+    ``data`` is the strategy's data kind (``bars``/``book``) when the caller decided it already
+    (``stratforge build`` does, against its workspace); else it is decided here, once.
+    """
     spec = loaded.spec
     name = spec.metadata.name
+    kind = data or data_kind(spec)
     result = GenerateResult(name=name, ok=False)
     report = progress or (lambda step: None)
 
@@ -294,7 +296,8 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
 
             def attempt(candidate: dict[str, Any]) -> list[StepResult]:
                 nonlocal outcome
-                outcome = _attempt(staging, loaded, eff, verifier, build_root, candidate, code_id)
+                outcome = _attempt(staging, loaded, eff, verifier, build_root, candidate, code_id,
+                                   kind)
                 return outcome[0]
 
             t0 = time.monotonic()
@@ -320,33 +323,27 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
         # the build id covers the LLM's identity and answer; the sources hash covers the code
         id_info = {k: llm_info[k] for k in ("used", "path", "provider", "model", "signals")
                    if k in llm_info}
-        outcome = _attempt(staging, loaded, eff_loaded, verifier, build_root, regions, id_info)
+        outcome = _attempt(staging, loaded, eff_loaded, verifier, build_root, regions, id_info,
+                           kind)
     steps, files, build_id, findings = outcome
     for res in steps:
         step(res)
     if not steps or not steps[-1].ok or len(steps) < 2:
         raise BuildFailed(result)
 
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "name": name,
-        "spec_hash": loaded.hash,
-        "build_id": build_id,
-        "stratforge_version": __version__,
-        "template_version": TEMPLATE_VERSION,
-        "templates_hash": templates_hash(),
-        "codegen": {"mode": spec.codegen.mode.value, "seed": spec.codegen.seed,
-                    "max_repair_rounds": spec.codegen.max_repair_rounds, **llm_info},
-        "signals": {k: {"expr": v, "origin": "spec" if k in spec.strategy.signals else "llm"}
-                    for k, v in effective.strategy.signals.items()},
-        "sources": {rel: _sha256((staging / rel).read_bytes())
-                    for rel in sorted([*files, "spec.yaml"])},
-        "toolchain": {"compiler": compiler_version()},
-        "checks": {"static_findings": [f.to_dict() for f in findings],
-                   "steps": [s.name for s in steps]},
-    }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
-                                           encoding="utf-8", newline="\n")
+    manifest = Manifest(
+        format=MANIFEST_FORMAT, name=name, spec_hash=loaded.hash, build_id=build_id,
+        stratforge_version=stratforge_version(), template_version=TEMPLATE_VERSION,
+        templates_hash=templates_hash(),
+        codegen={"mode": spec.codegen.mode.value, "seed": spec.codegen.seed,
+                 "max_repair_rounds": spec.codegen.max_repair_rounds, **llm_info},
+        signals={k: {"expr": v, "origin": "spec" if k in spec.strategy.signals else "llm"}
+                 for k, v in effective.strategy.signals.items()},
+        sources={rel: _sha256((staging / rel).read_bytes())
+                 for rel in sorted([*files, "spec.yaml"])},
+        toolchain={"compiler": compiler_version()},
+        checks={"static_findings": tuple(findings), "steps": tuple(s.name for s in steps)})
+    manifest.write(staging / "manifest.json")
     final = out_root / name
     _swap_in(staging, final)
     result.ok, result.bundle, result.manifest, result.staging = True, final, manifest, None

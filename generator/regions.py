@@ -25,7 +25,7 @@ from stratforge.generator.llm.prompts import build_request
 from stratforge.generator.render import RegionCode
 
 if TYPE_CHECKING:
-    from stratforge.generator.generate import StepResult
+    from stratforge.core.steps import StepResult
     from stratforge.generator.spec import StrategySpec
 
 # -- the regions the model may fill, described exactly --------------------------------------------

@@ -15,13 +15,14 @@ that goes back to the LLM when a step fails:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
 import time
 from pathlib import Path, PurePosixPath
 
-from stratforge.generator.generate import StepResult
+from stratforge.core.steps import StepResult
 from stratforge.sandbox.base import Backend, Mount, RunRequest, RunResult
 from stratforge.sandbox.runners import (JOB, TEST_LIMITS, compile_plugin, python_mounts,
                                         run_cpp_test, run_pytest)
@@ -63,8 +64,6 @@ class SandboxVerifier:
         out.mkdir(parents=True, exist_ok=True)
         exe = out / "parity_harness"
         stamp = out / "source.sha"
-        import hashlib
-
         digest = hashlib.sha256(HARNESS_SOURCE.read_bytes()).hexdigest()
         if not (exe.is_file() and stamp.is_file() and stamp.read_text() == digest):
             src = out / "src"
@@ -110,14 +109,16 @@ class SandboxVerifier:
         res = run_cpp_test(self.backend, build, "test_strategy",
                            ("/data/scenario.tape", "/data/params.txt"), data=staged)
         steps.append(StepResult("cpp-test", res.ok, time.monotonic() - t0,
-                                "" if res.ok else _fail_text(res)))
+                                "" if res.ok else _fail_text(res),
+                                output=res.stdout.decode("utf-8", "replace")))
         if not res.ok:
             return steps
 
         t0 = time.monotonic()
         res = run_pytest(self.backend, bundle)
         steps.append(StepResult("pytest", res.ok, time.monotonic() - t0,
-                                "" if res.ok else _fail_text(res)))
+                                "" if res.ok else _fail_text(res),
+                                output=res.stdout.decode("utf-8", "replace")))
         if not res.ok:
             return steps
 

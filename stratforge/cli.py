@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,18 @@ from rich.table import Table
 from stratforge import __version__
 from stratforge.errors import SpecError, StratforgeError
 from stratforge.generator.llm.bundled import needs_a_model_message
-from stratforge.generator.generate import needs_llm, unused_logic
+from stratforge.ci.build import (Workspace, backtest_bundle, build as run_build,
+                                 build_failure_verdict, score_bundle, test_bundle)
+from stratforge.ci.scorecard import Verdict
+from stratforge.core.steps import Status, StepResult
+from stratforge.generator.generate import BuildFailed, generate as run_generate, needs_llm, unused_logic
+from stratforge.generator.llm import get_provider
+from stratforge.generator.llm.cli import model
+from stratforge.generator.spec import load_spec
+from stratforge.generator.spec.docs import render_spec_reference
+from stratforge.generator.spec.schema import spec_json_schema_text
+from stratforge.runtime.data.cli import data
+from stratforge.sandbox.verify import SandboxVerifier
 from stratforge.sandbox.backends import BACKEND_NAMES, BackendUnavailable, ready_backend
 from stratforge.settings import load_settings
 
@@ -62,7 +74,6 @@ def _collect(paths: tuple[str, ...]) -> list[Path]:
 
 
 def _validate_one(path: Path) -> dict[str, Any]:
-    from stratforge.generator.spec import load_spec
 
     try:
         loaded = load_spec(path)
@@ -138,9 +149,6 @@ def _print_validation(results: list[dict[str, Any]]) -> None:
               show_default=True, help="Repository root for --write.")
 def schema(write: bool, root: Path) -> None:
     """Print the spec's JSON Schema (or regenerate the checked-in schema and reference)."""
-    from stratforge.generator.spec.docs import render_spec_reference
-    from stratforge.generator.spec.schema import spec_json_schema_text
-
     if not write:
         click.echo(spec_json_schema_text(), nl=False)
         return
@@ -156,9 +164,6 @@ def schema(write: bool, root: Path) -> None:
 
 def _register_component_groups() -> None:
     """Command groups that live in the components."""
-    from stratforge.generator.llm.cli import model
-    from stratforge.runtime.data.cli import data
-
     main.add_command(data)
     main.add_command(model)
 
@@ -169,7 +174,6 @@ _register_component_groups()
 def _provider(spec, name: str | None, out_root: Path, options: tuple[str, ...]):  # noqa: ANN001
     """The LLM provider for ``spec``, or None when it needs none. The choice: ``--provider``,
     else the spec's ``codegen.provider``, else ``replay`` of the existing bundle's recordings."""
-    from stratforge.generator.llm import get_provider
     if not needs_llm(spec):
         return None
     name = name or spec.codegen.provider or "replay"
@@ -193,8 +197,9 @@ def _print_notes(console: Console, spec) -> None:  # noqa: ANN001 - StrategySpec
 
 
 def _print_step(console: Console):
-    def show(step) -> None:  # noqa: ANN001 - StepResult
-        mark = "[green]✓[/]" if step.ok else "[red]✗[/]"
+    def show(step: StepResult) -> None:
+        mark = ("[cyan]↺[/]" if step.status is Status.reused else "[dim]-[/]"
+                if step.status is Status.skipped else "[green]✓[/]" if step.ok else "[red]✗[/]")
         first = step.detail.splitlines()[0] if step.detail else ""
         console.print(f"  {mark} {step.name:<14} {step.seconds:6.2f}s  {first}", markup=True,
                       highlight=False)
@@ -219,10 +224,6 @@ def _print_step(console: Console):
 def generate(spec_path: Path, provider: str | None, provider_options: tuple[str, ...],
              out_root: Path, build_dir: Path, backend_name: str | None) -> None:
     """Generate, check, compile and test the bundle of one spec (strategies/<name>/)."""
-    from stratforge.generator.generate import BuildFailed, generate as run_generate
-    from stratforge.generator.spec import load_spec
-    from stratforge.sandbox.verify import SandboxVerifier
-
     if not spec_path.is_file():
         raise click.UsageError(f"no such spec file: {spec_path}")
     out_root, build_dir = out_root.resolve(), build_dir.resolve()  # sandbox mounts need absolutes
@@ -243,7 +244,7 @@ def generate(spec_path: Path, provider: str | None, provider_options: tuple[str,
                       f"; staged files kept in {err.result.staging}")
         sys.exit(EXIT_INVALID)
     console.print(f"[green]bundle written[/]: {result.bundle} (build "
-                  f"{result.manifest['build_id']})")
+                  f"{result.manifest.build_id})")
 
 
 # -- test / backtest / score / build (ci/build.py) ---------------------------------------------
@@ -266,8 +267,6 @@ def _backend(name: str | None):
 
 def _pipeline_env(build_dir: Path, backend_name: str | None):
     """The sandbox backend and workspace of the pipeline commands (one clear line if absent)."""
-    from stratforge.ci.build import Workspace
-
     return _backend(backend_name), Workspace.default(Path.cwd(), build_dir)
 
 
@@ -278,7 +277,6 @@ def _bundle_arg(path: Path) -> Path:
 
 
 def _verdict_exit(console: Console, outcome) -> None:  # noqa: ANN001 - ScoreOutcome
-    from stratforge.ci.scorecard import Verdict
 
     card = outcome.scorecard
     colour = {Verdict.PASS: "green", Verdict.FAIL: "red"}.get(card.verdict, "yellow")
@@ -299,8 +297,6 @@ _BUILD_DIR = click.option("--build-dir", type=click.Path(file_okay=False, path_t
 @_BACKEND
 def test_cmd(bundle: Path, build_dir: Path, backend_name: str | None) -> None:
     """Run a bundle's generated tests and its ASan/UBSan build (exit 0 all pass, 1 otherwise)."""
-    from stratforge.ci.build import test_bundle
-
     backend, ws = _pipeline_env(build_dir, backend_name)
     console = Console(highlight=False)
     res = test_bundle(_bundle_arg(bundle), backend=backend, ws=ws, progress=_print_step(console))
@@ -319,8 +315,6 @@ def test_cmd(bundle: Path, build_dir: Path, backend_name: str | None) -> None:
 def backtest_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
                  backend_name: str | None) -> None:
     """Backtest a bundle in the sandbox (sf-replay) and check C++/Python parity on the run."""
-    from stratforge.ci.build import backtest_bundle
-
     if data_file is not None and not data_file.is_file():
         raise click.UsageError(f"--data: no such file: {data_file}")
     backend, ws = _pipeline_env(build_dir, backend_name)
@@ -343,8 +337,6 @@ def backtest_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
 def score_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
               backend_name: str | None) -> None:
     """Test, backtest and score a bundle; write scorecard.* into it (exit 0 only on PASS)."""
-    from stratforge.ci.build import score_bundle
-
     backend, ws = _pipeline_env(build_dir, backend_name)
     console = Console(highlight=False)
     out = score_bundle(_bundle_arg(bundle), backend=backend, ws=ws, data_override=data_file,
@@ -360,20 +352,19 @@ def score_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
               help="Provider option (repeatable).")
 @click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("strategies"), show_default=True, help="Where bundles are written.")
+@click.option("--fresh", is_flag=True, help="Run every step again (by default a step whose "
+              "inputs are unchanged since the bundle's last build is reused).")
 @_BUILD_DIR
 @_BACKEND
 def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str, ...],
-              out_root: Path, build_dir: Path, backend_name: str | None) -> None:
-    """Spec to scorecard: generate → test → backtest → score (exit 0 only on PASS)."""
-    import time
-
-    from stratforge.ci.build import build as run_build, build_failure_verdict
-    from stratforge.generator.generate import BuildFailed
-    from stratforge.generator.spec import load_spec
+              out_root: Path, fresh: bool, build_dir: Path, backend_name: str | None) -> None:
+    """Spec to scorecard: validate → generate → test → backtest → score, each step once;
+    a rerun reuses the steps whose inputs did not change (exit 0 only on PASS)."""
 
     if not spec_path.is_file():
         raise click.UsageError(f"no such spec file: {spec_path}")
-    spec = load_spec(spec_path).spec
+    loaded = load_spec(spec_path)  # the one parse of this build
+    spec = loaded.spec
     llm = _provider(spec, provider, out_root, provider_options)
     backend, ws = _pipeline_env(build_dir, backend_name)
     console = Console(highlight=False)
@@ -382,8 +373,8 @@ def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str
     _print_notes(console, spec)
     t0 = time.monotonic()
     try:
-        out = run_build(spec_path, backend=backend, ws=ws, out_root=out_root, provider=llm,
-                        progress=_print_step(console))
+        out = run_build(loaded=loaded, backend=backend, ws=ws, out_root=out_root, provider=llm,
+                        progress=_print_step(console), resume=not fresh)
     except BuildFailed as err:
         verdict, line = build_failure_verdict(err)
         colour = "yellow" if verdict.value == "INCONCLUSIVE" else "red"
