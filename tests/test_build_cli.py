@@ -129,7 +129,7 @@ def test_build_runs_each_step_once_and_an_unchanged_rerun_reuses_them(tmp_path, 
         monkeypatch.setattr(mod, "run_pytest", pytests)
         monkeypatch.setattr(mod, "run_cpp_test", cpptests)
     d = latency_fails_bars("zzx-state-machine")
-    spec = u.write_spec(tmp_path, d).source
+    spec = Path(u.write_spec(tmp_path, d).source)
     parses.calls = 0  # (write_spec loads it once itself)
     args = ("build", str(spec), "--out", str(tmp_path / "s"), "--build-dir", str(tmp_path / "b"))
     first = invoke(*args)
