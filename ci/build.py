@@ -694,7 +694,8 @@ class BuildMachine:
         result = generate(self.loaded, verifier=SandboxVerifier(self.backend, self.ws.verify_cache),
                           out_root=self.out_root, build_root=self.ws.build_root,
                           provider=self.provider, progress=self.progress, data=self.kind)
-        assert result.bundle is not None and result.manifest is not None
+        if result.bundle is None or result.manifest is None:
+            raise InvariantError(f"{self.name}: generate returned without a bundle")
         self.generated = result.steps
         self.bundle = Bundle(result.bundle, self.loaded.spec, result.manifest,
                              self.ws.build_root / self.name / result.manifest.build_id)
@@ -705,7 +706,8 @@ class BuildMachine:
 
     def test(self) -> None:
         b = self.bundle
-        assert b is not None
+        if b is None:
+            raise InvariantError("the test step ran before generate")
         self.inputs[Step.test] = _digest(self.inputs[Step.generate], b.build_id)
         rec = self._reusable(Step.test) if self.generated is None else None
         if rec is not None and "tests" in rec.data:
@@ -725,7 +727,8 @@ class BuildMachine:
 
     def backtest_and_score(self) -> ScoreOutcome:
         b, data = self.bundle, self.data
-        assert b is not None and data is not None and self.tests is not None
+        if b is None or data is None or self.tests is None:
+            raise InvariantError("the backtest step ran before validate, generate or test")
         self.inputs[Step.backtest] = _digest(self.inputs[Step.test], data.source_hash, self.kind)
         self.inputs[Step.score] = self.inputs[Step.backtest]
         rec = self._reusable(Step.score) if self.generated is None else None
