@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`stratforge build` wall time, old design (a git ref) against this checkout, same run.
 
-    python bench/build_time.py [--ref main] [--specs specs/*.yaml] [--json out.json]
+    python bench/build_time.py [--ref REF] [--specs specs/*.yaml] [--json out.json]
 
 The old design is the tree of ``--ref`` (``git archive``, into a temporary folder), run by a
 copy of this virtual environment whose editable-install hook is replaced by a path entry for
@@ -84,7 +84,8 @@ def one(argv: list[str], work: Path, spec: Path) -> tuple[str, float, int, str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ref", default="main", help="git ref of the old design (default: main)")
+    ap.add_argument("--ref", default=None, help="git ref of the old design (default: where this "
+                    "branch left main, git merge-base HEAD main)")
     ap.add_argument("--specs", nargs="*", default=None, help="spec files (default: specs/*.yaml)")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = ap.parse_args()
@@ -92,6 +93,9 @@ def main() -> int:
     if not specs:
         raise SystemExit("build_time: no spec files")
 
+    if args.ref is None:
+        args.ref = subprocess.run(["git", "-C", str(REPO), "merge-base", "HEAD", "main"],
+                                  capture_output=True, text=True, check=True).stdout.strip()
     rows = []
     scratch = REPO / "build"  # not /tmp: the sandbox gives every job a private /tmp
     scratch.mkdir(exist_ok=True)
