@@ -2,7 +2,7 @@
 
 :class:`SandboxVerifier` implements the generator's ``Verifier`` protocol: the repair loop in
 ``stratforge.generator.generate`` hands it a staged bundle and gets back one
-:class:`~stratforge.generator.generate.StepResult` per step, each with the precise error text
+:class:`~stratforge.core.steps.StepResult` per step, each with the precise error text
 that goes back to the LLM when a step fails:
 
 1. ``compile`` — the plugin with g++ ``-Wall -Wextra -Wpedantic -Werror`` (release),
