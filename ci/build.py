@@ -52,7 +52,7 @@ from stratforge.generator.generate import (BuildFailed, compiler_version, genera
                                            stratforge_version)
 from stratforge.generator.render import TEMPLATE_VERSION, templates_hash
 from stratforge.generator.spec import LoadedSpec, StrategySpec, load_spec
-from stratforge.generator.spec.data import BARS, data_kind
+from stratforge.generator.spec.data import data_kind
 from stratforge.sandbox.base import Backend
 from stratforge.sandbox.replay import QUEUE_MODELS, ReplayRun, run_replay
 from stratforge.sandbox.runners import compile_plugin, run_cpp_test, run_pytest

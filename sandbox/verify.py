@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from stratforge.core.steps import StepResult
 from stratforge.sandbox.base import Backend, Mount, RunRequest, RunResult
+from stratforge.sandbox.results import read_result_bytes  # no symlinks, size-capped
 from stratforge.sandbox.runners import (JOB, TEST_LIMITS, compile_plugin, python_mounts,
                                         run_cpp_test, run_pytest)
 
@@ -153,8 +154,6 @@ class SandboxVerifier:
             limits=TEST_LIMITS, label="parity-sim"))
         if not py.ok:
             return False, "the Python twin failed on the simulated market: " + _fail_text(py)
-        from stratforge.sandbox.results import read_result_bytes  # no symlinks, size-capped
-
         try:
             tape_bytes = read_result_bytes(out, "tape.txt", max_bytes=64 * 1024 * 1024)
         except Exception as err:  # noqa: BLE001 - any refusal is a failed parity run
