@@ -746,7 +746,11 @@ class BuildMachine:
                 files = sorted(p for p in b.path.glob("scorecard*") if p.is_file())
                 return ScoreOutcome(card, files, self.tests, None, self.record)
         t0 = time.monotonic()
-        bt = _backtest(b, data, self.backend, self.progress)
+        try:
+            bt = _backtest(b, data, self.backend, self.progress)
+        except StratforgeError as err:  # recorded, so a rerun resumes here (test is kept)
+            self._record(Step.backtest, Status.error, time.monotonic() - t0, str(err))
+            raise
         self._record(Step.backtest, Status.ok if bt.replay.ok else Status.failed,
                      time.monotonic() - t0, f"replay {bt.replay.status}")
         t0 = time.monotonic()
