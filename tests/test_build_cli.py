@@ -21,6 +21,7 @@ import stratforge.sandbox.verify as sandbox_verify
 from stratforge.ci.build import Workspace, build
 from stratforge.cli import main
 from stratforge.core.steps import Manifest, Status, Step
+from stratforge.errors import InvariantError
 from stratforge.generator.spec import load_spec
 from stratforge.sandbox import LocalBackend
 
@@ -163,6 +164,26 @@ def test_build_runs_each_step_once_and_an_unchanged_rerun_reuses_them(tmp_path, 
     pytests.calls = 0
     fresh = invoke(*args, "--fresh")
     assert "render" in fresh.output and pytests.calls == 1, fresh.output
+
+    # a backtest that cannot run is recorded; the rerun resumes there, generate and test reused
+    replay = ci_build.run_replay
+
+    def broken(*a, **k):
+        raise InvariantError("planted: the replay could not run")
+
+    monkeypatch.setattr(ci_build, "run_replay", broken)
+    (manifest_path.parent / "scorecard.json").unlink()  # no scorecard to reuse: backtest again
+    stopped = invoke(*args)
+    assert stopped.exit_code != 0 and "planted" in stopped.output, stopped.output
+    record = Manifest.read(manifest_path).build
+    assert record.get(Step.backtest).status is Status.error and record.get(Step.score) is None
+    monkeypatch.setattr(ci_build, "run_replay", replay)
+    pytests.calls = 0
+    resumed = invoke(*args)
+    assert "Verdict: FAIL" in resumed.output and "replay" in resumed.output, resumed.output
+    assert "render" not in resumed.output and pytests.calls == 0
+    assert [s.status for s in Manifest.read(manifest_path).build.steps] == [
+        Status.ok, Status.reused, Status.reused, Status.ok, Status.ok]
 
 
 @pytest.mark.slow
