@@ -236,7 +236,7 @@ def _reuse_generated_tests(steps: list[StepResult], progress: Progress) -> tuple
     by_name = {s.name: s for s in steps}
     cpp_step, py_step = by_name.get("cpp-test"), by_name.get("pytest")
     if cpp_step is None or py_step is None:
-        raise InvariantError("generate passed without running the generated tests "
+        raise InvariantError("Invariant: generate passed without running the generated tests "
                              f"(steps: {', '.join(by_name)})")
     cpp = cpp_suite(cpp_step.output, cpp_step.ok, cpp_step.detail)
     py = pytest_suite(py_step.output, py_step.ok, py_step.detail)
@@ -695,7 +695,7 @@ class BuildMachine:
                           out_root=self.out_root, build_root=self.ws.build_root,
                           provider=self.provider, progress=self.progress, data=self.kind)
         if result.bundle is None or result.manifest is None:
-            raise InvariantError(f"{self.name}: generate returned without a bundle")
+            raise InvariantError(f"Invariant: {self.name}: generate returned without a bundle")
         self.generated = result.steps
         self.bundle = Bundle(result.bundle, self.loaded.spec, result.manifest,
                              self.ws.build_root / self.name / result.manifest.build_id)
@@ -707,7 +707,7 @@ class BuildMachine:
     def test(self) -> None:
         b = self.bundle
         if b is None:
-            raise InvariantError("the test step ran before generate")
+            raise InvariantError("Invariant: the test step ran before generate")
         self.inputs[Step.test] = _digest(self.inputs[Step.generate], b.build_id)
         rec = self._reusable(Step.test) if self.generated is None else None
         if rec is not None and "tests" in rec.data:
@@ -728,7 +728,7 @@ class BuildMachine:
     def backtest_and_score(self) -> ScoreOutcome:
         b, data = self.bundle, self.data
         if b is None or data is None or self.tests is None:
-            raise InvariantError("the backtest step ran before validate, generate or test")
+            raise InvariantError("Invariant: the backtest step ran before validate, generate or test")
         self.inputs[Step.backtest] = _digest(self.inputs[Step.test], data.source_hash, self.kind)
         self.inputs[Step.score] = self.inputs[Step.backtest]
         rec = self._reusable(Step.score) if self.generated is None else None
