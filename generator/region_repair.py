@@ -26,7 +26,7 @@ from stratforge.generator.render import RegionCode
 from stratforge.core.spec.signals import spec_params
 
 if TYPE_CHECKING:
-    from stratforge.generator.pipeline import StepResult
+    from stratforge.core.steps import StepResult
     from stratforge.core.spec import StrategySpec
 
 # -- the regions the model may fill, described exactly --------------------------------------------

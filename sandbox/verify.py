@@ -1,8 +1,8 @@
 """Build and test a bundle's generated code inside the sandbox.
 
 :class:`SandboxVerifier` implements the generator's ``Verifier`` protocol: the repair loop in
-``stratforge.generator.pipeline`` hands it a staged bundle and gets back one
-:class:`~stratforge.generator.pipeline.StepResult` per step, each with the precise error text
+``stratforge.generator.generate`` hands it a staged bundle and gets back one
+:class:`~stratforge.core.steps.StepResult` per step, each with the precise error text
 that goes back to the LLM when a step fails:
 
 1. ``compile`` — the plugin with g++ ``-Wall -Wextra -Wpedantic -Werror`` (release),
@@ -15,14 +15,16 @@ that goes back to the LLM when a step fails:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
 import time
 from pathlib import Path, PurePosixPath
 
-from stratforge.generator.pipeline import StepResult
+from stratforge.core.steps import StepResult
 from stratforge.sandbox.base import Backend, Mount, RunRequest, RunResult
+from stratforge.sandbox.results import read_result_bytes  # no symlinks, size-capped
 from stratforge.sandbox.runners import (JOB, TEST_LIMITS, compile_plugin, python_mounts,
                                         run_cpp_test, run_pytest)
 import hashlib
@@ -31,7 +33,7 @@ from stratforge.sandbox.results import read_result_bytes
 HARNESS_SOURCE = Path(__file__).resolve().parent / "harness" / "parity_harness.cpp"
 #: Start of a parity step's detail when its market never made the strategy trade: the code built
 #: and its tests ran, but parity on that market would prove nothing (the build's verdict is
-#: INCONCLUSIVE, not FAIL: ``stratforge.ci.pipeline.build_failure_verdict``).
+#: INCONCLUSIVE, not FAIL: ``stratforge.ci.build.build_failure_verdict``).
 NO_ORDERS = "no orders:"
 
 
@@ -65,7 +67,6 @@ class SandboxVerifier:
         out.mkdir(parents=True, exist_ok=True)
         exe = out / "parity_harness"
         stamp = out / "source.sha"
-
         digest = hashlib.sha256(HARNESS_SOURCE.read_bytes()).hexdigest()
         if not (exe.is_file() and stamp.is_file() and stamp.read_text() == digest):
             src = out / "src"
@@ -111,14 +112,16 @@ class SandboxVerifier:
         res = run_cpp_test(self.backend, build, "test_strategy",
                            ("/data/scenario.tape", "/data/params.txt"), data=staged)
         steps.append(StepResult("cpp-test", res.ok, time.monotonic() - t0,
-                                "" if res.ok else _fail_text(res)))
+                                "" if res.ok else _fail_text(res),
+                                output=res.stdout.decode("utf-8", "replace")))
         if not res.ok:
             return steps
 
         t0 = time.monotonic()
         res = run_pytest(self.backend, bundle)
         steps.append(StepResult("pytest", res.ok, time.monotonic() - t0,
-                                "" if res.ok else _fail_text(res)))
+                                "" if res.ok else _fail_text(res),
+                                output=res.stdout.decode("utf-8", "replace")))
         if not res.ok:
             return steps
 
@@ -153,7 +156,6 @@ class SandboxVerifier:
             limits=TEST_LIMITS, label="parity-sim"))
         if not py.ok:
             return False, "the Python twin failed on the simulated market: " + _fail_text(py)
-
         try:
             tape_bytes = read_result_bytes(out, "tape.txt", max_bytes=64 * 1024 * 1024)
         except Exception as err:  # noqa: BLE001 - any refusal is a failed parity run

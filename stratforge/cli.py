@@ -19,25 +19,27 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stratforge.ci.pipeline import Workspace, backtest_bundle, build_failure_verdict, score_bundle, test_bundle
-from stratforge.ci.pipeline import build as run_build
+from stratforge import cli_registry
+from stratforge.ci.build import Workspace, backtest_bundle, build_failure_verdict, score_bundle, test_bundle
+from stratforge.ci.build import build as run_build
 from stratforge.ci.scorecard import Verdict
 from stratforge.cli_support import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, SafeGroup
-from stratforge import cli_registry
 from stratforge.core.errors import SpecError, StratforgeError
 from stratforge.core.spec import load_spec
 from stratforge.core.spec.docs import render_spec_reference
 from stratforge.core.spec.schema import spec_json_schema_text
+from stratforge.core.steps import Status, StepResult
 from stratforge.core.version import __version__
+from stratforge.generator.generate import BuildFailed, needs_llm, unused_logic
+from stratforge.generator.generate import generate as run_generate
 from stratforge.generator.llm import get_provider
 from stratforge.generator.llm.bundled import needs_a_model_message
 from stratforge.generator.llm.cli import model
-from stratforge.generator.pipeline import BuildFailed, needs_llm, unused_logic
-from stratforge.generator.pipeline import generate as run_generate
 from stratforge.runtime.data.cli import data
 from stratforge.sandbox.backends import BACKEND_NAMES, BackendUnavailable, ready_backend
 from stratforge.sandbox.verify import SandboxVerifier
 from stratforge.settings import load_settings
+
 
 __all__ = ["main", "EXIT_OK", "EXIT_INVALID", "EXIT_USAGE", "EXIT_INTERNAL"]
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -74,6 +76,7 @@ def _collect(paths: tuple[str, ...]) -> list[Path]:
 
 
 def _validate_one(path: Path) -> dict[str, Any]:
+
     try:
         loaded = load_spec(path)
     except SpecError as err:
@@ -148,7 +151,6 @@ def _print_validation(results: list[dict[str, Any]]) -> None:
               show_default=True, help="Repository root for --write.")
 def schema(write: bool, root: Path) -> None:
     """Print the spec's JSON Schema (or regenerate the checked-in schema and reference)."""
-
     if not write:
         click.echo(spec_json_schema_text(), nl=False)
         return
@@ -164,7 +166,6 @@ def schema(write: bool, root: Path) -> None:
 
 def _register_component_groups() -> None:
     """Command groups that live in the components."""
-
     main.add_command(data)
     main.add_command(model)
 
@@ -199,8 +200,9 @@ def _print_notes(console: Console, spec) -> None:  # noqa: ANN001 - StrategySpec
 
 
 def _print_step(console: Console):
-    def show(step) -> None:  # noqa: ANN001 - StepResult
-        mark = "[green]✓[/]" if step.ok else "[red]✗[/]"
+    def show(step: StepResult) -> None:
+        mark = ("[cyan]↺[/]" if step.status is Status.reused else "[dim]-[/]"
+                if step.status is Status.skipped else "[green]✓[/]" if step.ok else "[red]✗[/]")
         first = step.detail.splitlines()[0] if step.detail else ""
         console.print(f"  {mark} {step.name:<14} {step.seconds:6.2f}s  {first}", markup=True,
                       highlight=False)
@@ -225,7 +227,6 @@ def _print_step(console: Console):
 def generate(spec_path: Path, provider: str | None, provider_options: tuple[str, ...],
              out_root: Path, build_dir: Path, backend_name: str | None) -> None:
     """Generate, check, compile and test the bundle of one spec (strategies/<name>/)."""
-
     if not spec_path.is_file():
         raise click.UsageError(f"no such spec file: {spec_path}")
     out_root, build_dir = out_root.resolve(), build_dir.resolve()  # sandbox mounts need absolutes
@@ -246,10 +247,10 @@ def generate(spec_path: Path, provider: str | None, provider_options: tuple[str,
                       f"; staged files kept in {err.result.staging}")
         sys.exit(EXIT_INVALID)
     console.print(f"[green]bundle written[/]: {result.bundle} (build "
-                  f"{result.manifest['build_id']})")
+                  f"{result.manifest.build_id})")
 
 
-# -- test / backtest / score / build (ci/pipeline.py) ---------------------------------------------
+# -- test / backtest / score / build (ci/build.py) ---------------------------------------------
 
 def _backend(name: str | None):
     """The sandbox backend: ``--backend``, else the ``STRATFORGE_SANDBOX_BACKEND`` setting, else
@@ -354,15 +355,19 @@ def score_cmd(bundle: Path, data_file: Path | None, build_dir: Path,
               help="Provider option (repeatable).")
 @click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("strategies"), show_default=True, help="Where bundles are written.")
+@click.option("--fresh", is_flag=True, help="Run every step again (by default a step whose "
+              "inputs are unchanged since the bundle's last build is reused).")
 @_BUILD_DIR
 @_BACKEND
 def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str, ...],
-              out_root: Path, build_dir: Path, backend_name: str | None) -> None:
-    """Spec to scorecard: generate → test → backtest → score (exit 0 only on PASS)."""
+              out_root: Path, fresh: bool, build_dir: Path, backend_name: str | None) -> None:
+    """Spec to scorecard: validate → generate → test → backtest → score, each step once;
+    a rerun reuses the steps whose inputs did not change (exit 0 only on PASS)."""
 
     if not spec_path.is_file():
         raise click.UsageError(f"no such spec file: {spec_path}")
-    spec = load_spec(spec_path).spec
+    loaded = load_spec(spec_path)  # the one parse of this build
+    spec = loaded.spec
     llm = _provider(spec, provider, out_root, provider_options)
     backend, ws = _pipeline_env(build_dir, backend_name)
     console = Console(highlight=False)
@@ -371,8 +376,8 @@ def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str
     _print_notes(console, spec)
     t0 = time.monotonic()
     try:
-        out = run_build(spec_path, backend=backend, ws=ws, out_root=out_root, provider=llm,
-                        progress=_print_step(console))
+        out = run_build(loaded=loaded, backend=backend, ws=ws, out_root=out_root, provider=llm,
+                        progress=_print_step(console), resume=not fresh)
     except BuildFailed as err:
         verdict, line = build_failure_verdict(err)
         colour = "yellow" if verdict.value == "INCONCLUSIVE" else "red"

@@ -44,7 +44,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 #: what other components may import of a component that has internals (the rest is private to it):
 #: ci builds on the generator's public functions, not on the renderer's context internals
 PUBLIC_SURFACE: dict[str, frozenset[str]] = {
-    "generator": frozenset({"stratforge.generator.render", "stratforge.generator.pipeline",
+    "generator": frozenset({"stratforge.generator.render", "stratforge.generator.generate",
                             "stratforge.generator.checks", "stratforge.generator.llm"}),
 }
 
@@ -57,18 +57,12 @@ OPTIONAL_IMPORTS: dict[str, str] = {
     "docker": "extra docker (the docker sandbox backend)",
     "kubernetes": "extra k8s (the kubernetes sandbox backend)",
     "pyseccomp": "Linux only (sys_platform == 'linux' in pyproject.toml)",
-    "matplotlib": "charts only; a headless scorecard falls back to SVG, and importing it costs "
-                  "every CLI start ~0.5 s",
+    "matplotlib": "the scorecard's charts only; importing it costs every CLI start ~0.5 s",
 }
 
 #: (importer module, imported module) edges still owned by another change, each with its reason.
 #: Nothing else may be listed here.
-PENDING: dict[tuple[str, str], str] = {
-    # helper "build" moves StepResult into core/steps.py (issue 11, item 3); until then the
-    # sandbox's verifier reports its steps with the generator's StepResult
-    ("stratforge.sandbox.verify", "stratforge.generator.pipeline"):
-        "StepResult moves to stratforge.core.steps (issue 11, build)",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)
@@ -244,14 +238,6 @@ def test_the_real_import_graph_keeps_the_directions() -> None:
     found = violations(package_map())
     assert found == [], "\n".join(found)
 
-
-def test_pending_edges_still_exist() -> None:
-    """A PENDING entry whose edge is gone must be deleted (the list only shrinks)."""
-    edges, _ = import_edges(package_map())
-    present = {(e.importer, e.imported) for e in edges}
-    for importer, imported in PENDING:
-        assert any(a == importer and b.startswith(imported) for a, b in present), \
-            f"{importer} -> {imported} is no longer imported: remove it from PENDING"
 
 
 def test_core_imports_only_third_party_and_itself() -> None:

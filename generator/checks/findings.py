@@ -1,4 +1,5 @@
-"""The result type shared by the C++ and Python static checks, and the rule table type.
+"""The rule table type of the C++ and Python static checks, and their result type
+(:class:`Finding`, defined in ``stratforge.core.steps`` so the manifest and scorecard share it).
 
 A :class:`Finding` is one violation, positioned ``file:line:column``, with a stable rule id
 (``SF-CPP-HEAP``, ``SF-PY-IMPORT``, ...) and a message that says how to fix it. Findings are
@@ -8,31 +9,10 @@ values (frozen, ordered), so a list of them sorts deterministically and compares
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Literal
 
-Severity = Literal["error", "warning"]
+from stratforge.core.steps import Finding, Severity, sort_findings
 
 __all__ = ["Finding", "Rule", "Severity", "sort_findings"]
-
-
-@dataclass(frozen=True, order=True)
-class Finding:
-    """One static-check violation. Field order is the sort order: file, line, column, rule."""
-
-    file: str
-    line: int
-    column: int
-    rule: str
-    severity: Severity
-    message: str
-    snippet: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message} [{self.rule}]"
-
-    def to_dict(self) -> dict[str, object]:
-        return {"rule": self.rule, "severity": self.severity, "file": self.file, "line": self.line,
-                "column": self.column, "message": self.message, "snippet": self.snippet}
 
 
 @dataclass(frozen=True)
@@ -45,8 +25,3 @@ class Rule:
     summary: str
     why: str
     instead: str
-
-
-def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
-    """Deduplicated findings in a stable order (file, line, column, rule, message)."""
-    return sorted(set(findings))

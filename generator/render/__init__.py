@@ -70,16 +70,18 @@ def _region_texts(ctx: StrategyContext, regions: Mapping[str, RegionCode] | None
     return out
 
 
-def render_sources(loaded, *, regions: Mapping[str, RegionCode] | None = None, build_id: str) -> dict[str, str]:
+def render_sources(loaded, *, regions: Mapping[str, RegionCode] | None = None, build_id: str,
+                   data: str | None = None) -> dict[str, str]:
     """Relative path -> text of every generated file (sorted by path).
 
     ``regions`` replaces the default content of the named marked regions (see
     :data:`REGIONS`); region code containing the markers, or C++ that closes more than it opens,
-    is refused with :class:`RegionError`.
+    is refused with :class:`RegionError`. ``data`` is the strategy's data kind when the caller
+    decided it already (``runtime.data.spec_data.data_kind``).
     """
     if not isinstance(build_id, str) or not build_id or any(c in build_id for c in '"\\\n'):
         raise RenderError(f"build_id must be a non-empty string without quotes, backslashes or newlines, was {build_id!r}")
-    ctx = build_context(loaded, build_id)
+    ctx = build_context(loaded, build_id, data=data)
     region_text = _region_texts(ctx, regions)
     env = environment()
     tape, expectations = scenario(ctx)

@@ -105,11 +105,11 @@ def _data(spec) -> str:
     return data_kind(spec)  # the one decision (an .sfe file's kind comes from its header)
 
 
-def build_context(loaded, build_id: str) -> StrategyContext:
+def build_context(loaded, build_id: str, *, data: str | None = None) -> StrategyContext:
     spec = loaded.spec
     st = spec.strategy
     stype = st.type.value
-    data = _data(spec)
+    data = data or _data(spec)
     price = "close" if data == "bars" else "mid"
     instruments = [{"symbol": i.symbol, "tick_size_e9": to_e9(i.tick_size, f"{i.symbol} tick_size"),
                     "lot_size_e9": to_e9(i.lot_size, f"{i.symbol} lot_size")} for i in st.instruments]

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from stratforge.ci.pipeline import build_failure_verdict
+from stratforge.ci.build import build_failure_verdict
 from stratforge.ci.scorecard import Verdict
 from stratforge.cli import main
-from stratforge.generator.pipeline import BuildFailed, GenerateResult, StepResult
+from stratforge.core.steps import StepResult
+from stratforge.generator.generate import BuildFailed, GenerateResult
 from stratforge.sandbox.verify import NO_ORDERS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generator" / "render"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stratforge.ci.pipeline import static_findings
+from stratforge.ci.build import static_findings
 from stratforge.generator.checks import check_cpp, check_python
 from stratforge.core.tools import find_sdk_include
 

@@ -32,7 +32,7 @@ def backend():
 
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory):
-    from stratforge.ci.pipeline import Workspace
+    from stratforge.ci.build import Workspace
 
     root = tmp_path_factory.mktemp("ws")
     return Workspace(REPO, root / "build")
@@ -41,7 +41,7 @@ def workspace(tmp_path_factory):
 @pytest.fixture(scope="session")
 def bundles(backend, workspace, tmp_path_factory):
     """Generate example bundles on demand (once per session)."""
-    from stratforge.generator.pipeline import generate
+    from stratforge.generator.generate import generate
     from stratforge.sandbox.verify import SandboxVerifier
 
     out = tmp_path_factory.mktemp("strategies")

@@ -12,7 +12,7 @@ import pytest
 
 from stratforge.ci.backtest.data import prepare_data
 from stratforge.ci.backtest.parity import check_parity, convert_tape
-from stratforge.ci.pipeline import load_bundle
+from stratforge.ci.build import load_bundle
 from stratforge.ci.scorecard.adapters import from_replay_results
 from stratforge.core.engine_config import instruments_of
 from stratforge.sandbox.replay import ReplayError, read_output, run_replay
@@ -36,7 +36,7 @@ def test_sandboxed_replay_results_feed_the_scorecard(backend, workspace, bundles
     assert run.config.bar_mode is True and run.results["run"]["completed"]
     strat = run.results["strategies"][0]
     assert strat["build_id"] == b.build_id and strat["orders"]["submitted"] > 0
-    scored = from_replay_results(run.results, b.spec, spec_hash=b.manifest["spec_hash"])
+    scored = from_replay_results(run.results, b.spec, spec_hash=b.manifest.spec_hash)
     assert scored.status.value == "ok" and scored.events_processed == data.events
     assert scored.period.out_of_sample_start_ns == data.oos_start_ns
     assert run.tape is not None and run.tape.is_file()
@@ -92,7 +92,7 @@ def test_strategy_fault_exit_code_maps_to_a_fault(backend, workspace, bundles, t
     src = src[:i] + " { volatile int* p = nullptr; *p = 1; } " + src[i:]
     (bad / "strategy.cpp").write_text(src)
     comp = compile_plugin(backend, bad, tmp_path, build_id=b.build_id,
-                          spec_hash=b.manifest["spec_hash"])
+                          spec_hash=b.manifest.spec_hash)
     assert comp.artifact is not None, comp.result.stderr[-2000:]
     data = prepare_data(b.spec, repo_root=REPO, cache_dir=workspace.data_cache)
     run = run_replay(backend, b.spec, plugin=comp.artifact, params=bundle / "params.txt",

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from stratforge.ci.backtest.data import prepare_data
-from stratforge.ci.pipeline import Workspace, build
+from stratforge.ci.build import Workspace, build
 from stratforge.core.errors import SpecError, StratforgeError, UserInputError
-from stratforge.generator.pipeline import parity_market
+from stratforge.generator.generate import parity_market
 from stratforge.generator.render.context import build_context
 from stratforge.runtime.data.spec_data import DATA_ROOTS_ENV, data_kind
 from stratforge.runtime.data.csvfmt import convert_bars_csv, convert_quotes_csv

@@ -93,8 +93,8 @@ def l2_run(backend, tmp_path_factory):
     """name -> (loaded spec, bundle, build dir, data file, ParityRun), one real run per spec."""
     from stratforge.ci.backtest.data import prepare_data
     from stratforge.ci.backtest.parity import parity_run
-    from stratforge.ci.pipeline import Workspace, load_bundle
-    from stratforge.generator.pipeline import generate
+    from stratforge.ci.build import Workspace, load_bundle
+    from stratforge.generator.generate import generate
     from stratforge.core.engine_config import instruments_of
     from stratforge.sandbox.replay import run_replay
     from stratforge.sandbox.verify import SandboxVerifier

@@ -99,7 +99,7 @@ def test_code_mode_generate_through_local(tmp_path) -> None:
     _need_model()
     from pathlib import Path
 
-    from stratforge.generator.pipeline import BuildFailed, generate
+    from stratforge.generator.generate import BuildFailed, generate
     from stratforge.core.spec import load_spec
     from stratforge.sandbox import LocalBackend
     from stratforge.sandbox.verify import SandboxVerifier

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from stratforge.cli import main
 from stratforge.core.errors import SpecError
-from stratforge.generator.pipeline import parity_market
+from stratforge.generator.generate import parity_market
 from stratforge.core.engine_config import instruments_of
 from stratforge.generator.render import RegionCode, environment, render_context, render_sources
 from stratforge.generator.render.scenarios import ScenarioError, scenario
@@ -219,7 +219,7 @@ def test_generated_cpp_test_passes_and_fails_on_a_strategy_that_does_nothing(tmp
     res = _run_cpp_test(good, loaded)
     assert res.returncode == 0, res.stdout + res.stderr
     res = _run_cpp_test(bad, loaded)
-    assert res.returncode != 0 and "documented behaviour" in res.stderr, res.stdout + res.stderr
+    assert res.returncode != 0 and "FAIL: documented_behaviour_in_order" in res.stderr, res.stdout + res.stderr
 
 
 @needs_cxx

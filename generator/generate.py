@@ -18,6 +18,7 @@ Bundle layout (``strategies/<name>/``)::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -27,12 +28,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib.metadata import PackageNotFoundError, version as _dist_version
 from pathlib import Path
 from typing import Any, Protocol
 
 from stratforge.core.engine_config import instruments_of
 from stratforge.core.errors import GeneratedCodeError, StratforgeError
 from stratforge.core.spec import LoadedSpec, StrategySpec
+from stratforge.core.spec.datakind import BARS
+from stratforge.core.steps import MANIFEST_FORMAT, Manifest, StepResult
 from stratforge.core.tools import find_sdk_include, which
 from stratforge.core.version import __version__
 from stratforge.generator import region_repair
@@ -42,18 +47,6 @@ from stratforge.generator.render import TEMPLATE_VERSION, RegionError, render_so
 from stratforge.runtime.data.spec_data import data_kind
 
 ROLE_SIGNALS = ("entry_long", "exit_long", "entry_short", "exit_short")
-MANIFEST_FORMAT = 1
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """One step of a build: its name, whether it passed, how long it took, and the precise
-    error text (fed back to the LLM when it wrote the code)."""
-
-    name: str
-    ok: bool
-    seconds: float = 0.0
-    detail: str = ""
 
 
 class Verifier(Protocol):
@@ -76,7 +69,7 @@ class GenerateResult:
     steps: list[StepResult] = field(default_factory=list)
     bundle: Path | None = None
     staging: Path | None = None
-    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest: Manifest | None = None
     llm_report: str = ""
 
     def failure(self) -> StepResult | None:
@@ -130,6 +123,7 @@ def with_signals(spec: StrategySpec, signals: dict[str, str]) -> StrategySpec:
     return StrategySpec.model_validate(data)
 
 
+@functools.lru_cache(maxsize=1)
 def compiler_version() -> str:
     """First line of ``g++ --version`` (part of the build identity)."""
     gxx = which("g++")
@@ -142,14 +136,23 @@ def compiler_version() -> str:
         return "g++ unavailable"
 
 
-def parity_market(spec: StrategySpec) -> tuple[str, int, int]:
-    """The seeded synthetic market the closed-loop parity run trades: (kind, seed, events)."""
+def parity_market(spec: StrategySpec, data: str | None = None) -> tuple[str, int, int]:
+    """The seeded synthetic market the closed-loop parity run trades: (kind, seed, events).
+    ``data`` is the strategy's data kind when the caller decided it already (``data_kind``)."""
     seed = int(hashlib.sha256(spec.metadata.name.encode()).hexdigest()[:8], 16)
-    if data_kind(spec) == "bars":
+    if (data or data_kind(spec)) == BARS:
         return "bars", seed, 600
     if spec.strategy.type.value == "stat_arb":
         return "pairs", seed, 7000
     return "books", seed, 3000
+
+
+def stratforge_version() -> str:
+    """The installed stratforge's version (recorded in the manifest)."""
+    try:
+        return _dist_version("stratforge")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _build_id(parts: dict[str, Any]) -> str:
@@ -158,13 +161,12 @@ def _build_id(parts: dict[str, Any]) -> str:
 
 def _attempt(staging: Path, loaded: LoadedSpec, eff_loaded: LoadedSpec, verifier: Verifier,
              build_root: Path, regions: dict[str, Any] | None, id_info: dict[str, Any],
-             ) -> tuple[list[StepResult], dict[str, str], str, list[Any]]:
+             data: str) -> tuple[list[StepResult], dict[str, str], str, list[Any]]:
     """Render, check and verify one candidate in ``staging`` (emptied first, except llm/).
 
     Returns the steps (stopping at the first failure), the rendered files, the build id and the
     static-check findings.
     """
-
     for child in staging.iterdir():
         if child.name != "llm":
             shutil.rmtree(child) if child.is_dir() else child.unlink()
@@ -174,7 +176,7 @@ def _attempt(staging: Path, loaded: LoadedSpec, eff_loaded: LoadedSpec, verifier
     # render (twice: the build id hashes the sources rendered with a placeholder id)
     t0 = time.monotonic()
     try:
-        probe = render_sources(eff_loaded, regions=regions, build_id="0")
+        probe = render_sources(eff_loaded, regions=regions, build_id="0", data=data)
     except (StratforgeError, RegionError) as err:
         steps.append(StepResult("render", False, time.monotonic() - t0, str(err)))
         return steps, {}, "", []
@@ -183,7 +185,7 @@ def _attempt(staging: Path, loaded: LoadedSpec, eff_loaded: LoadedSpec, verifier
         "spec": loaded.hash, "templates": templates_hash(), "template_version": TEMPLATE_VERSION,
         "llm": id_info, "sources": {k: _sha256(v.encode()) for k, v in sorted(probe.items())},
         "toolchain": toolchain})
-    files = render_sources(eff_loaded, regions=regions, build_id=build_id)
+    files = render_sources(eff_loaded, regions=regions, build_id=build_id, data=data)
     for rel, text in sorted(files.items()):
         path = staging / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -210,7 +212,7 @@ def _attempt(staging: Path, loaded: LoadedSpec, eff_loaded: LoadedSpec, verifier
     build = build_root / name / build_id
     for res in verifier.verify(staging, build, instruments=instruments_of(loaded.spec),
                                build_id=build_id, spec_hash=loaded.hash,
-                               market=parity_market(loaded.spec)):
+                               market=parity_market(loaded.spec, data)):
         steps.append(res)
         if not res.ok:
             break
@@ -218,7 +220,8 @@ def _attempt(staging: Path, loaded: LoadedSpec, eff_loaded: LoadedSpec, verifier
 
 
 def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_root: Path,
-             provider: Any = None, progress: Progress | None = None) -> GenerateResult:
+             provider: Any = None, progress: Progress | None = None,
+             data: str | None = None) -> GenerateResult:
     """Generate, check and verify the bundle of ``loaded``; write it to ``out_root/<name>``.
 
     Free-text logic goes to ``provider`` (only when :func:`needs_llm`): in ``expressions`` mode
@@ -226,10 +229,13 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
     ``code`` mode (and in ``auto`` when expressions are rejected) as marked code regions,
     repaired against static-check, compiler, test and parity errors. Every exchange is recorded
     into the bundle's ``llm/`` folder. Raises :class:`BuildFailed` when a step still fails.
-    """
 
+    ``data`` is the strategy's data kind (``bars``/``book``) when the caller decided it already
+    (``stratforge build`` does, against its workspace); else it is decided here, once.
+    """
     spec = loaded.spec
     name = spec.metadata.name
+    kind = data or data_kind(spec)
     result = GenerateResult(name=name, ok=False)
     report = progress or (lambda step: None)
 
@@ -285,7 +291,8 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
 
             def attempt(candidate: dict[str, Any]) -> list[StepResult]:
                 nonlocal outcome
-                outcome = _attempt(staging, loaded, eff, verifier, build_root, candidate, code_id)
+                outcome = _attempt(staging, loaded, eff, verifier, build_root, candidate, code_id,
+                                   kind)
                 return outcome[0]
 
             t0 = time.monotonic()
@@ -311,33 +318,27 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
         # the build id covers the LLM's identity and answer; the sources hash covers the code
         id_info = {k: llm_info[k] for k in ("used", "path", "provider", "model", "signals")
                    if k in llm_info}
-        outcome = _attempt(staging, loaded, eff_loaded, verifier, build_root, regions, id_info)
+        outcome = _attempt(staging, loaded, eff_loaded, verifier, build_root, regions, id_info,
+                           kind)
     steps, files, build_id, findings = outcome
     for res in steps:
         step(res)
     if not steps or not steps[-1].ok or len(steps) < 2:
         raise BuildFailed(result)
 
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "name": name,
-        "spec_hash": loaded.hash,
-        "build_id": build_id,
-        "stratforge_version": __version__,
-        "template_version": TEMPLATE_VERSION,
-        "templates_hash": templates_hash(),
-        "codegen": {"mode": spec.codegen.mode.value, "seed": spec.codegen.seed,
-                    "max_repair_rounds": spec.codegen.max_repair_rounds, **llm_info},
-        "signals": {k: {"expr": v, "origin": "spec" if k in spec.strategy.signals else "llm"}
-                    for k, v in effective.strategy.signals.items()},
-        "sources": {rel: _sha256((staging / rel).read_bytes())
-                    for rel in sorted([*files, "spec.yaml"])},
-        "toolchain": {"compiler": compiler_version()},
-        "checks": {"static_findings": [f.to_dict() for f in findings],
-                   "steps": [s.name for s in steps]},
-    }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
-                                           encoding="utf-8", newline="\n")
+    manifest = Manifest(
+        format=MANIFEST_FORMAT, name=name, spec_hash=loaded.hash, build_id=build_id,
+        stratforge_version=stratforge_version(), template_version=TEMPLATE_VERSION,
+        templates_hash=templates_hash(),
+        codegen={"mode": spec.codegen.mode.value, "seed": spec.codegen.seed,
+                 "max_repair_rounds": spec.codegen.max_repair_rounds, **llm_info},
+        signals={k: {"expr": v, "origin": "spec" if k in spec.strategy.signals else "llm"}
+                 for k, v in effective.strategy.signals.items()},
+        sources={rel: _sha256((staging / rel).read_bytes())
+                 for rel in sorted([*files, "spec.yaml"])},
+        toolchain={"compiler": compiler_version()},
+        checks={"static_findings": tuple(findings), "steps": tuple(s.name for s in steps)})
+    manifest.write(staging / "manifest.json")
     final = out_root / name
     _swap_in(staging, final)
     result.ok, result.bundle, result.manifest, result.staging = True, final, manifest, None

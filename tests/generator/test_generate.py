@@ -12,7 +12,7 @@ import pytest
 from resource_kit import missing
 
 from stratforge.generator.llm import get_provider
-from stratforge.generator.pipeline import BuildFailed, generate
+from stratforge.generator.generate import BuildFailed, generate
 from stratforge.generator.render import render_sources
 from stratforge.core.spec import LoadedSpec, load_spec, load_spec_bytes
 from stratforge.sandbox import LocalBackend
