@@ -22,9 +22,10 @@ from rich.table import Table
 from stratforge import cli_registry
 from stratforge.ci.build import Workspace, backtest_bundle, build_failure_verdict, score_bundle, test_bundle
 from stratforge.ci.build import build as run_build
+from stratforge.ci.register import register_outcome
 from stratforge.ci.scorecard import Verdict
 from stratforge.cli_support import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, SafeGroup
-from stratforge.core.errors import SpecError, StratforgeError
+from stratforge.core.errors import SpecError, StratforgeError, UserInputError
 from stratforge.core.spec import load_spec
 from stratforge.core.spec.docs import render_spec_reference
 from stratforge.core.spec.schema import spec_json_schema_text
@@ -384,4 +385,22 @@ def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str
         console.print(f"[{colour}]stopped[/]: step '{escape(err.result.failure().name)}'; {escape(line)}")
         sys.exit(EXIT_INVALID)
     console.print(f"build {time.monotonic() - t0:.1f}s", highlight=False)
+    _register(console, loaded, out)
     _verdict_exit(console, out)
+
+
+def _register(console: Console, loaded, out) -> None:  # noqa: ANN001 - LoadedSpec, ScoreOutcome
+    """Record the scored build in the registry (every verdict; docs/registry.md). The author is
+    the acting registry user when there is one, else the spec's owner."""
+    reg = cli_registry.open_registry()
+    try:
+        try:
+            author = cli_registry.acting_user(reg)
+        except UserInputError:
+            author = loaded.spec.metadata.owner
+        number = register_outcome(reg, loaded, out, author=author)
+    finally:
+        reg.engine.dispose()
+    console.print(f"registered {loaded.spec.metadata.name} version {number} "
+                  f"(build {out.scorecard.provenance.build_id[:12]}, author {author})",
+                  markup=False, highlight=False)

@@ -3,7 +3,9 @@ test needing ../shared skips before anything else of it runs."""
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,16 @@ from resource_kit import REPO, SHARED_DATA, missing, shared_path  # noqa: E402
 
 #: fixtures that read ../shared: a test using one must carry the ``shared_data`` marker
 SHARED_FIXTURES = frozenset({"shared", "shared_data", "shared_bars"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Builds register their versions (ci/register.py): the tests' go into a registry of this
+    run, never the user's (``~/.local/share/stratforge``), also from CLI subprocesses."""
+    home = Path(tempfile.mkdtemp(prefix="stratforge-test-registry-"))
+    os.environ["STRATFORGE_DB_URL"] = f"sqlite:///{home / 'registry.db'}"
+    os.environ["XDG_CONFIG_HOME"] = str(home / "config")
+    for name in ("STRATFORGE_USER", "STRATFORGE_TOKEN"):
+        os.environ.pop(name, None)
 
 
 @pytest.hookimpl(tryfirst=True)

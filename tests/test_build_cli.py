@@ -6,6 +6,7 @@ kind of a bars .sfe decided once against the build's workspace; exit codes."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from stratforge.cli import main
 from stratforge.core.steps import Manifest, Status, Step
 from stratforge.core.errors import InvariantError
 from stratforge.core.spec import load_spec
+from stratforge.registry import Registry
 from stratforge.sandbox import LocalBackend
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "generator" / "render"))
@@ -58,6 +60,14 @@ def too_few_trades_l2() -> dict:
     d["gates"].update(_LENIENT_GATES, min_trades=10_000_000)
     d["latency"].update(_LENIENT_LATENCY)
     return d
+
+
+def _versions(name: str):
+    reg = Registry.open(os.environ["STRATFORGE_DB_URL"])
+    try:
+        return reg.versions(name)
+    finally:
+        reg.engine.dispose()
 
 
 def invoke(*args: str):
@@ -142,6 +152,14 @@ def test_build_runs_each_step_once_and_an_unchanged_rerun_reuses_them(tmp_path, 
                                               Step.score]
     assert all(s.status is Status.ok for s in record.steps[:3])
     assert record.get(Step.test).data["tests"]["cpp"]["passed"] == 8
+    # the build registered its version, FAIL or not, authored by the spec's owner (no registry
+    # user is acting); the registry is the test run's own (tests/conftest.py)
+    card = json.loads((manifest_path.parent / "scorecard.json").read_text())
+    registered = _versions("zzx-state-machine")
+    assert [(v.number, v.verdict, v.build_id, v.author, v.stage, v.bundle) for v in registered] == [
+        (1, "FAIL", card["provenance"]["build_id"], d["metadata"]["owner"], "candidate",
+         str(manifest_path.parent.resolve()))], first.output
+    assert "registered zzx-state-machine version 1" in first.output
 
     # unchanged inputs: every step after validate is reused, nothing is built or run again
     parses.calls = pytests.calls = cpptests.calls = 0
@@ -151,6 +169,7 @@ def test_build_runs_each_step_once_and_an_unchanged_rerun_reuses_them(tmp_path, 
     assert "render" not in again.output and "replay" not in again.output
     record = Manifest.read(manifest_path).build
     assert [s.status for s in record.steps] == [Status.ok] + [Status.reused] * 4
+    assert len(_versions("zzx-state-machine")) == 1  # the same build id registers nothing new
 
     # a changed spec reruns from validate
     d["metadata"]["description"] = "the same strategy, described again"
@@ -160,6 +179,7 @@ def test_build_runs_each_step_once_and_an_unchanged_rerun_reuses_them(tmp_path, 
     assert "render" in changed.output and "Verdict: FAIL" in changed.output, changed.output
     assert pytests.calls == 1
     assert all(s.status is not Status.reused for s in Manifest.read(manifest_path).build.steps)
+    assert [v.number for v in _versions("zzx-state-machine")] == [1, 2]  # a new build, a new version
     # --fresh runs every step again even when nothing changed
     pytests.calls = 0
     fresh = invoke(*args, "--fresh")
