@@ -37,16 +37,19 @@ import tomllib
 from io import BytesIO
 from pathlib import Path
 
+from stratforge.core.tools import find_executable
+
 REPO = Path(__file__).resolve().parents[1]
+GIT = str(find_executable("git"))
 
 _VERDICT = re.compile(r"Verdict: (PASS|FAIL|INCONCLUSIVE)")
 
 
 def extract(ref: str, dest: Path) -> str:
     """The tree of ``ref`` into ``dest``; returns the commit it resolved to."""
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"],
+    commit = subprocess.run([GIT, "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"],
                             capture_output=True, text=True, check=True).stdout.strip()
-    tar = subprocess.run(["git", "-C", str(REPO), "archive", commit], capture_output=True,
+    tar = subprocess.run([GIT, "-C", str(REPO), "archive", commit], capture_output=True,
                          check=True).stdout
     with tarfile.open(fileobj=BytesIO(tar)) as tf:
         tf.extractall(dest, filter="data")
@@ -97,7 +100,7 @@ def main() -> int:
         raise SystemExit("build_time: no spec files")
 
     if args.ref is None:
-        args.ref = subprocess.run(["git", "-C", str(REPO), "merge-base", "HEAD", "main"],
+        args.ref = subprocess.run([GIT, "-C", str(REPO), "merge-base", "HEAD", "main"],
                                   capture_output=True, text=True, check=True).stdout.strip()
     rows = []
     scratch = REPO / "build"  # not /tmp: the sandbox gives every job a private /tmp

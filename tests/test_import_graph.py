@@ -312,9 +312,9 @@ def test_a_planted_violation_is_caught(tmp_path, rel, text, expect) -> None:
 
 
 def test_pending_excuses_only_its_own_edge(tmp_path) -> None:
-    files = {**CLEAN, "sandbox/verify.py": "from stratforge.generator.pipeline import StepResult\n",
-             "sandbox/other.py": "from stratforge.generator.pipeline import StepResult\n"}
-    pending = {("stratforge.sandbox.verify", "stratforge.generator.pipeline"): "moving"}
+    files = {**CLEAN, "sandbox/verify.py": "from stratforge.generator.generate import StepResult\n",
+             "sandbox/other.py": "from stratforge.generator.generate import StepResult\n"}
+    pending = {("stratforge.sandbox.verify", "stratforge.generator.generate"): "moving"}
     found = violations(_tree(tmp_path, files), pending=pending)
     assert len(found) == 1 and "sandbox/other.py" in found[0]
 

@@ -36,7 +36,9 @@ HARNESS_SRC = Path(_sandbox.__file__).resolve().parent / "harness" / "parity_har
 def _market(name: str, ctx) -> list[dict]:
     seed = 31 * len(name) + sum(name.encode()) % 97
     if ctx.data == "bars":
-        return market.bars(seed, 700, start=1_500)  # 75.00 at a 0.05 tick
+        i = ctx.instruments[0]
+        # about 1.35 a bar (0.45 %): the take (2.35) and stop (3.1) are reachable within max_bars
+        return market.bars(seed, 700, i["tick_size_e9"], i["lot_size_e9"], start_quote=300.0)
     starts = [10 ** 9 // i["tick_size_e9"] * 150 for i in ctx.instruments]  # ~150 quote units
     if len(starts) == 2:
         return market.books(seed, 6000, starts, trades=False)

@@ -193,7 +193,8 @@ def test_generated_python_tests_pass(built):
 def _market(name: str, ctx) -> list[dict]:
     seed = sum(name.encode())
     if ctx.data == "bars":
-        return market.bars(seed, 600)
+        i = ctx.instruments[0]
+        return market.bars(seed, 600, i["tick_size_e9"], i["lot_size_e9"])
     starts = [10 ** 9 // i["tick_size_e9"] * 100 for i in ctx.instruments]  # ~100 quote units
     if ctx.type == "stat_arb":
         return market.books(seed, 7000, starts, trades=False)
