@@ -322,7 +322,7 @@ class BacktestOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def _fault_run(spec, data: PreparedData, replay: ReplayRun, status: str) -> BacktestRun:
+def _fault_run(spec: StrategySpec, data: PreparedData, replay: ReplayRun, status: str) -> BacktestRun:
     """A run that produced no results document (strategy fault or data error)."""
     lat = spec.backtest.latency
     return BacktestRun(

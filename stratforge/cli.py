@@ -20,20 +20,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from stratforge import cli_registry
-from stratforge.ci.build import Workspace, backtest_bundle, build_failure_verdict, score_bundle, test_bundle
+from stratforge.ci.build import (ScoreOutcome, Workspace, backtest_bundle, build_failure_verdict, score_bundle,
+                                 test_bundle)
 from stratforge.ci.build import build as run_build
 from stratforge.ci.register import register_outcome
 from stratforge.ci.scorecard import Verdict
 from stratforge.cli_support import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, SafeGroup
 from stratforge.core.errors import SpecError, StratforgeError, UserInputError
-from stratforge.core.spec import load_spec
+from stratforge.core.spec import LoadedSpec, StrategySpec, load_spec
 from stratforge.core.spec.docs import render_spec_reference
 from stratforge.core.spec.schema import spec_json_schema_text
 from stratforge.core.steps import Status, StepResult
 from stratforge.core.version import __version__
 from stratforge.generator.generate import BuildFailed, needs_llm, unused_logic
 from stratforge.generator.generate import generate as run_generate
-from stratforge.generator.llm import get_provider
+from stratforge.generator.llm import Provider, get_provider
 from stratforge.generator.llm.bundled import needs_a_model_message
 from stratforge.generator.llm.cli import model
 from stratforge.runtime.data.cli import data
@@ -175,7 +176,8 @@ _register_component_groups()
 cli_registry.register(main)
 
 
-def _provider(spec, name: str | None, out_root: Path, options: tuple[str, ...]):  # noqa: ANN001
+def _provider(spec: StrategySpec, name: str | None, out_root: Path,
+              options: tuple[str, ...]) -> Provider | None:
     """The LLM provider for ``spec``, or None when it needs none. The choice: ``--provider``,
     else the spec's ``codegen.provider``, else ``replay`` of the existing bundle's recordings."""
     if not needs_llm(spec):
@@ -195,7 +197,7 @@ def _provider(spec, name: str | None, out_root: Path, options: tuple[str, ...]):
     return get_provider(name, **opts)
 
 
-def _print_notes(console: Console, spec) -> None:  # noqa: ANN001 - StrategySpec
+def _print_notes(console: Console, spec: StrategySpec) -> None:
     if (note := unused_logic(spec)) is not None:
         console.print(f"  [yellow]note[/]: {note}", highlight=False)
 
@@ -280,7 +282,7 @@ def _bundle_arg(path: Path) -> Path:
     return path
 
 
-def _verdict_exit(console: Console, outcome) -> None:  # noqa: ANN001 - ScoreOutcome
+def _verdict_exit(console: Console, outcome: ScoreOutcome) -> None:
 
     card = outcome.scorecard
     colour = {Verdict.PASS: "green", Verdict.FAIL: "red"}.get(card.verdict, "yellow")
@@ -389,7 +391,7 @@ def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str
     _verdict_exit(console, out)
 
 
-def _register(console: Console, loaded, out) -> None:  # noqa: ANN001 - LoadedSpec, ScoreOutcome
+def _register(console: Console, loaded: LoadedSpec, out: ScoreOutcome) -> None:
     """Record the scored build in the registry (every verdict; docs/registry.md). The author is
     the acting registry user when there is one, else the spec's owner."""
     reg = cli_registry.open_registry()

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from stratforge.core.errors import UserInputError
+from stratforge.core.spec import StrategySpec
 from stratforge.runtime.data.spec_data import data_files, data_kind, file_kind, orderbook_file
 from stratforge.core.spec.datakind import BARS
 from stratforge.runtime.data import binance, csvfmt, lobster
@@ -93,13 +94,13 @@ def to_ns(t: dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1_000
 
 
-def calendar_of(spec) -> str:
+def calendar_of(spec: StrategySpec) -> str:
     """``continuous`` when every instrument trades on a 24/7 venue, else ``exchange``."""
     venues = [i.venue.lower() for i in spec.strategy.instruments]
     return "continuous" if all(v.startswith(CONTINUOUS_VENUE_PREFIXES) for v in venues) else "exchange"
 
 
-def spec_instruments(spec, bar_interval_ns: int = 0) -> list[Instrument]:
+def spec_instruments(spec: StrategySpec, bar_interval_ns: int = 0) -> list[Instrument]:
     return [Instrument(i.symbol, i.tick_size, i.lot_size, bar_interval_ns)
             for i in spec.strategy.instruments]
 
@@ -121,7 +122,7 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def source_hash(spec, repo_root: Path, override: Path | None = None) -> str:
+def source_hash(spec: StrategySpec, repo_root: Path, override: Path | None = None) -> str:
     """Identity of the prepared file: what it is made from and how."""
     bt = spec.backtest
     parts: dict[str, Any] = {
@@ -152,14 +153,14 @@ def source_hash(spec, repo_root: Path, override: Path | None = None) -> str:
 # synthetic (the generators are stratforge.runtime.data.synth's; this maps the spec onto them)
 
 
-def synth_l2(spec, n_events: int, seed: int, start_ns: int, start_price: float,
+def synth_l2(spec: StrategySpec, n_events: int, seed: int, start_ns: int, start_price: float,
              vol_annual: float) -> tuple[list[Instrument], np.ndarray]:
     """A seeded L2 market for the spec's instruments (two legs: a cointegrated pair)."""
     return market_l2(spec_instruments(spec), n_events, seed, start_ns, start_price, vol_annual,
                      YEAR_S[calendar_of(spec)])
 
 
-def synth_bars(spec, n_bars: int, seed: int, start_ns: int, start_price: float,
+def synth_bars(spec: StrategySpec, n_bars: int, seed: int, start_ns: int, start_price: float,
                vol_annual: float) -> tuple[list[Instrument], np.ndarray]:
     """Daily bars (exchange calendar) or hourly bars (24/7 venues) for the spec's instruments,
     ``n_bars`` per instrument; a second instrument is cointegrated with the first."""
@@ -243,7 +244,7 @@ def report_notes(reports: list[dict[str, Any]]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def convert_file(spec, repo_root: Path) -> tuple[list[Instrument], np.ndarray, str, tuple[str, ...]]:
+def convert_file(spec: StrategySpec, repo_root: Path) -> tuple[list[Instrument], np.ndarray, str, tuple[str, ...]]:
     """Read or convert the spec's data files into one stream: (instruments, events, profile,
     notes from the converters' reports).
 
@@ -328,7 +329,7 @@ def _snapshot_before(instruments: list[Instrument], events: np.ndarray, cut: int
     return snap
 
 
-def apply_period(spec, instruments: list[Instrument], events: np.ndarray,
+def apply_period(spec: StrategySpec, instruments: list[Instrument], events: np.ndarray,
                  profile: str) -> tuple[np.ndarray, int, int, int | None]:
     """Slice ``events`` to ``[period.start, period.end)``; the period and out-of-sample split."""
     per = spec.backtest.period
@@ -359,7 +360,7 @@ def _iso(ns: int) -> str:
 # entry point
 
 
-def prepare_data(spec, *, repo_root: Path, cache_dir: Path,
+def prepare_data(spec: StrategySpec, *, repo_root: Path, cache_dir: Path,
                  override: Path | None = None) -> PreparedData:
     """The spec's data as a cached ``.sfe`` file (``override``: an ``.sfe`` file to use instead).
 
@@ -375,7 +376,7 @@ def prepare_data(spec, *, repo_root: Path, cache_dir: Path,
                              f"{type(err).__name__}: {err}") from None
 
 
-def _prepare(spec, *, repo_root: Path, cache_dir: Path, override: Path | None) -> PreparedData:
+def _prepare(spec: StrategySpec, *, repo_root: Path, cache_dir: Path, override: Path | None) -> PreparedData:
     if override is not None and not override.is_file():
         raise UserInputError(f"--data: no such file: {override}")
     key = source_hash(spec, repo_root, override)

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stratforge.ci.crosscheck.backtrader_run import BacktraderRun, run_backtrader, spec_of
+from stratforge.ci.crosscheck.backtrader_run import BacktraderRun, run_backtrader
 from stratforge.ci.scorecard.inputs import BarAgreement, CheckStatus
+from stratforge.core.spec import SpecLike, as_strategy_spec
+from stratforge.sandbox.base import Backend
 
 __all__ = ["AgreementReport", "agreement_report", "bar_agreement", "compare_fills", "pnl_tolerance",
            "runtime_round_trips", "PNL_TOLERANCE_ABS", "PNL_TOLERANCE_REL"]
@@ -110,10 +112,10 @@ def _error(details: str, **kw: Any) -> AgreementReport:
                                         status=CheckStatus.error, details=details[:2000]), **kw)
 
 
-def agreement_report(backend, bundle: Path, build: Path, data: Path, spec,
+def agreement_report(backend: Backend, bundle: Path, build: Path, data: Path, spec: SpecLike,
                      replay_results: dict[str, Any]) -> AgreementReport:
     """:func:`bar_agreement` with the evidence (fees, fill counts, the backtrader run)."""
-    s = spec_of(spec)
+    s = as_strategy_spec(spec)
     try:
         if replay_results.get("format") != "sf-replay-results":
             raise ValueError(f"replay results: format is {replay_results.get('format')!r}, "
@@ -171,7 +173,7 @@ def agreement_report(backend, bundle: Path, build: Path, data: Path, spec,
                            notes=tuple(notes))
 
 
-def bar_agreement(backend, bundle: Path, build: Path, data: Path, spec,
+def bar_agreement(backend: Backend, bundle: Path, build: Path, data: Path, spec: SpecLike,
                   replay_results: dict[str, Any]) -> BarAgreement:
     """Compare the runtime's bar-mode run (``replay_results``, an ``sf-replay`` results document
     over ``data``) with ``bundle``'s Python twin run in backtrader inside ``backend`` over the

@@ -26,12 +26,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stratforge.core.engine_config import engine_seed
+from stratforge.core.spec import StrategySpec
 from stratforge.sandbox.base import Backend, Limits, Mount, Reason, RunRequest, RunResult
 from stratforge.sandbox.runners import python_mounts
 from stratforge.sandbox.results import ResultFileError, read_result_bytes
 
 __all__ = ["BT_LIMITS", "BacktraderError", "BacktraderFill", "BacktraderResult", "BacktraderRun",
-           "MAX_RESULT_BYTES", "run_backtrader", "spec_of", "read_sandbox_file"]
+           "MAX_RESULT_BYTES", "run_backtrader", "read_sandbox_file"]
 
 JOB = PurePosixPath("/job")
 OUT = PurePosixPath("/out")
@@ -120,11 +121,6 @@ class BacktraderRun:
         return self.status == "ok"
 
 
-def spec_of(spec):
-    """Accept a ``LoadedSpec`` or a ``StrategySpec``."""
-    return getattr(spec, "spec", spec)
-
-
 def read_sandbox_file(path: Path, max_bytes: int) -> bytes:
     """Read a file the sandbox wrote (:func:`stratforge.sandbox.results.read_result_bytes`)."""
     try:
@@ -163,13 +159,12 @@ def _stage(bundle: Path, data: Path, job: Path) -> Path:
     return staged
 
 
-def run_backtrader(backend: Backend, bundle: Path, data: Path, spec, *, work_dir: Path,
+def run_backtrader(backend: Backend, bundle: Path, data: Path, spec: StrategySpec, *, work_dir: Path,
                    limits: Limits = BT_LIMITS, label: str = "backtrader",
                    seed: int | None = None) -> BacktraderRun:
     """Backtest ``bundle``'s Python twin over the bars of ``data`` (an ``.sfe`` file) in backtrader,
     inside ``backend``. Cash = ``backtest.initial_capital``, commission = ``backtest.fees`` (bps).
     ``work_dir`` holds the staged inputs and the output (``<label>/out``)."""
-    s = spec_of(spec)
     bundle, data = Path(bundle).resolve(), Path(data).resolve()
     for need in (bundle / "python" / "strategy.py", bundle / "params.txt", data):
         if not need.is_file():
@@ -180,15 +175,15 @@ def run_backtrader(backend: Backend, bundle: Path, data: Path, spec, *, work_dir
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    fees = s.backtest.fees
+    fees = spec.backtest.fees
     argv = (sys.executable, "-I", "-m", "stratforge.ci.crosscheck.bt_runner",
             "--strategy", str(JOB / "python" / "strategy.py"), "--params", str(JOB / "params.txt"),
             "--data", str(DATA), "--out", str(OUT / RESULT_NAME),
-            "--cash", repr(float(s.backtest.initial_capital)),
+            "--cash", repr(float(spec.backtest.initial_capital)),
             "--maker-bps", repr(float(fees.maker_bps)), "--taker-bps", repr(float(fees.taker_bps)),
-            "--seed", str(engine_seed(s) if seed is None else int(seed)),
-            "--strategy-id", s.metadata.name,
-            "--symbols", ",".join(i.symbol for i in s.strategy.instruments))
+            "--seed", str(engine_seed(spec) if seed is None else int(seed)),
+            "--strategy-id", spec.metadata.name,
+            "--symbols", ",".join(i.symbol for i in spec.strategy.instruments))
     env = (("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONHASHSEED", "0"), ("OPENBLAS_NUM_THREADS", "1"),
            ("OMP_NUM_THREADS", "1"), ("MPLBACKEND", "Agg"))
     req = RunRequest(argv=argv, inputs=(Mount(job, JOB), Mount(staged, DATA), *crosscheck_mounts()),

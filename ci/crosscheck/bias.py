@@ -33,11 +33,13 @@ from typing import Any
 
 import numpy as np
 
-from stratforge.ci.crosscheck.backtrader_run import BacktraderResult, BacktraderRun, run_backtrader, spec_of
+from stratforge.ci.crosscheck.backtrader_run import BacktraderResult, BacktraderRun, run_backtrader
 from stratforge.ci.crosscheck.bars import bar_instruments, bar_times, write_truncated
-from stratforge.ci.crosscheck.warmup import DIRECTIONAL_TYPES, KIND_TEXT, WarmupPlan, loaded, warmup_plan
+from stratforge.ci.crosscheck.warmup import DIRECTIONAL_TYPES, KIND_TEXT, WarmupPlan, warmup_plan
 from stratforge.ci.scorecard.inputs import BiasResult, CheckStatus
+from stratforge.core.spec import SpecLike, StrategySpec, as_loaded_spec, as_strategy_spec
 from stratforge.generator.render import render_context
+from stratforge.sandbox.base import Backend
 
 __all__ = ["BiasReport", "HoldoutSplit", "bias_checks", "bias_report", "choose_cuts", "warmup_bars",
            "DIRECTIONAL_TYPES"]
@@ -71,10 +73,10 @@ class BiasReport:
     full_run: BacktraderRun | None = None
 
 
-def warmup_bars(spec) -> dict[str, int | None] | None:
+def warmup_bars(spec: SpecLike) -> dict[str, int | None] | None:
     """``{"long": W_long, "short": W_short}`` (``None`` for a side no role signal drives), or
     ``None`` when the strategy is not a directional bar strategy."""
-    ctx = render_context(loaded(spec), build_id="warmup")
+    ctx = render_context(as_loaded_spec(spec), build_id="warmup")
     if ctx.type not in DIRECTIONAL_TYPES or ctx.data != "bars":
         return None
     out: dict[str, int | None] = {}
@@ -194,7 +196,7 @@ def _plan_check(r: BacktraderResult, plan: WarmupPlan, counts: dict[str, np.ndar
     return True, f"first gated order at bar #{bar}, after {got}"
 
 
-def _holdout(r: BacktraderResult, times: list[int], spec) -> HoldoutSplit:
+def _holdout(r: BacktraderResult, times: list[int], spec: StrategySpec) -> HoldoutSplit:
     f = float(spec.backtest.period.out_of_sample_fraction)
     start = times[0]
     end = times[-1] + 1
@@ -209,10 +211,10 @@ def _holdout(r: BacktraderResult, times: list[int], spec) -> HoldoutSplit:
                         len(r.fills) - is_fills, float(is_pnl), float(total - is_pnl))
 
 
-def bias_report(backend, bundle: Path, build: Path, data: Path, spec, *, cuts: int = 5, seed: int = 0,
-                workers: int = 2) -> BiasReport:
+def bias_report(backend: Backend, bundle: Path, build: Path, data: Path, spec: SpecLike, *,
+                cuts: int = 5, seed: int = 0, workers: int = 2) -> BiasReport:
     """:func:`bias_checks` with the evidence: cut points, warm-up bars, the holdout split."""
-    s = spec_of(spec)
+    s = as_strategy_spec(spec)
     work = Path(build) / "crosscheck"
     full = run_backtrader(backend, Path(bundle), Path(data), s, work_dir=work, label="bias-full")
     try:
@@ -281,7 +283,7 @@ def bias_report(backend, bundle: Path, build: Path, data: Path, spec, *, cuts: i
     return BiasReport(result, cuts=cut_points, warmup=w or {}, holdout=_holdout(r, times, s), full_run=full)
 
 
-def bias_checks(backend, bundle: Path, build: Path, data: Path, spec) -> BiasResult:
+def bias_checks(backend: Backend, bundle: Path, build: Path, data: Path, spec: SpecLike) -> BiasResult:
     """Look-ahead (5 seeded truncations), warm-up and holdout checks of ``bundle``'s Python twin
     over ``data`` (an ``.sfe`` bar file), every twin run inside ``backend``. Scratch goes to
     ``build/crosscheck``. The holdout numbers are in :func:`bias_report`."""

@@ -41,7 +41,9 @@ from stratforge.ci.crosscheck.warmup import KIND_TEXT, WarmupNeed, WarmupPlan, w
 from stratforge.ci.scorecard.inputs import BiasResult, CheckStatus
 from stratforge.core import abi
 from stratforge.core.engine_config import instruments_of
+from stratforge.core.spec import SpecLike, as_strategy_spec
 from stratforge.generator.render import render_context
+from stratforge.sandbox.base import Backend
 from stratforge.sandbox.replay import ReplayError
 
 __all__ = ["L2BiasReport", "WarmupNeed", "WarmupPlan", "l2_bias_checks", "l2_bias_report",
@@ -169,13 +171,9 @@ class L2BiasReport:
     truncated_runs: dict[int, TwinRun] = field(default_factory=dict)
 
 
-def _spec_of(spec):
-    return getattr(spec, "spec", spec)
-
-
-def l2_bias_report(backend, bundle: Path, build: Path, data: Path | None, spec, tape: Path | None = None,
-                   *, parity: ParityRun | None = None, cuts: int = 5, seed: int = 0,
-                   workers: int = 2) -> L2BiasReport:
+def l2_bias_report(backend: Backend, bundle: Path, build: Path, data: Path | None, spec: SpecLike,
+                   tape: Path | None = None, *, parity: ParityRun | None = None, cuts: int = 5,
+                   seed: int = 0, workers: int = 2) -> L2BiasReport:
     """Look-ahead and warm-up checks of ``bundle``'s twin on the real run's tape.
 
     ``tape`` is the engine's ``--tape`` of the run (``ReplayRun.tape``); ``parity`` the
@@ -183,7 +181,7 @@ def l2_bias_report(backend, bundle: Path, build: Path, data: Path | None, spec, 
     it both are made here). ``data`` is the ``.sfe`` the engine replayed (for the L2 levels the
     twin reads). Scratch goes to ``build/crosscheck``."""
 
-    s = _spec_of(spec)
+    s = as_strategy_spec(spec)
     instruments = instruments_of(s)
     work = Path(build) / "crosscheck"
     work.mkdir(parents=True, exist_ok=True)
@@ -282,8 +280,8 @@ def l2_bias_report(backend, bundle: Path, build: Path, data: Path | None, spec, 
                         first_order=first, truncated_runs=dict(runs))
 
 
-def l2_bias_checks(backend, bundle: Path, build: Path, data: Path | None, spec, tape: Path | None = None, *,
-                   parity: ParityRun | None = None) -> BiasResult:
+def l2_bias_checks(backend: Backend, bundle: Path, build: Path, data: Path | None, spec: SpecLike,
+                   tape: Path | None = None, *, parity: ParityRun | None = None) -> BiasResult:
     """Look-ahead (5 seeded truncations of the run's callback tape) and warm-up checks of
     ``bundle``'s Python twin on an L2 run, every twin run inside ``backend``."""
     return l2_bias_report(backend, bundle, build, data, spec, tape, parity=parity).result

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from stratforge.ci.crosscheck.backtrader_run import spec_of
+from stratforge.core.spec import SpecLike, StrategySpec, as_strategy_spec
 
 __all__ = ["crosscheck_spec", "UNBOUND_QTY", "UNBOUND_MONEY"]
 
@@ -29,11 +29,11 @@ UNBOUND_QTY = Decimal(10) ** 12
 UNBOUND_MONEY = Decimal(10) ** 15
 
 
-def crosscheck_spec(spec, symbol: str | None = None):
+def crosscheck_spec(spec: SpecLike, symbol: str | None = None) -> StrategySpec:
     """``spec`` (a ``StrategySpec`` or ``LoadedSpec``) with non-binding risk limits (and no kill
     on a breach: backtrader has no risk gate to mirror it) and, when
     given, its single instrument renamed to ``symbol``. Returns a ``StrategySpec``."""
-    s = spec_of(spec)
+    s = as_strategy_spec(spec)
     risk = s.risk.model_copy(update={"max_order_qty": UNBOUND_QTY, "max_position": UNBOUND_QTY,
                                      "max_order_notional": UNBOUND_MONEY, "max_loss": UNBOUND_MONEY,
                                      "max_drawdown": UNBOUND_MONEY, "kill_on_breach": False})

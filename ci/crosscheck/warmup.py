@@ -7,18 +7,13 @@ counted (signal updates, bars, trades, two-sided books, pair updates) before a g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 
+from stratforge.core.spec import SpecLike, as_loaded_spec
 from stratforge.generator.render import render_context
 
-__all__ = ["DIRECTIONAL_TYPES", "KIND_TEXT", "WarmupNeed", "WarmupPlan", "warmup_plan", "loaded"]
+__all__ = ["DIRECTIONAL_TYPES", "KIND_TEXT", "WarmupNeed", "WarmupPlan", "warmup_plan"]
 
 DIRECTIONAL_TYPES = frozenset({"momentum", "mean_reversion", "order_book_imbalance", "custom"})
-
-
-def loaded(spec):
-    """A ``LoadedSpec`` (as ``build_context`` takes) from a ``LoadedSpec`` or ``StrategySpec``."""
-    return spec if hasattr(spec, "spec") else SimpleNamespace(spec=spec, hash="", source="", text="")
 
 
 #: What each counted update kind is, in reports.
@@ -94,9 +89,9 @@ def _merge(needs: list[WarmupNeed]) -> tuple[WarmupNeed, ...]:
     return tuple(sorted(best.values(), key=lambda n: (n.kind, sorted(n.sides), n.count)))
 
 
-def warmup_plan(spec) -> WarmupPlan:
+def warmup_plan(spec: SpecLike) -> WarmupPlan:
     """The warm-up requirements of the strategy the generator builds from ``spec``."""
-    ctx = render_context(loaded(spec), build_id="warmup")
+    ctx = render_context(as_loaded_spec(spec), build_id="warmup")
     exprs = dict(ctx.sigset.exprs)
     directional = ctx.type in DIRECTIONAL_TYPES
     kind = "bar" if ctx.data == "bars" else "signal"

@@ -19,6 +19,7 @@ from stratforge.ci.scorecard.inputs import (
     RecordedModels,
     RunPeriod,
 )
+from stratforge.core.spec import StrategySpec
 
 REPLAY_FORMAT = "sf-replay-results"
 REPLAY_VERSIONS = (1,)
@@ -86,7 +87,7 @@ def _ns(t: dt.datetime | None) -> int | None:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
-def _pick_strategy(doc: dict, spec, spec_hash: str | None) -> dict:
+def _pick_strategy(doc: dict, spec: StrategySpec, spec_hash: str | None) -> dict:
     strategies = _get(doc, "strategies")
     if not isinstance(strategies, list) or not strategies:
         raise ReplayFormatError("results: no strategies in the document")
@@ -116,7 +117,7 @@ def _sampling(ps: dict, events: int) -> tuple[int | None, int | None]:
     raise ReplayFormatError(f"results: unknown pnl_series.sampling {smp!r}")
 
 
-def from_replay_results(json_dict: dict, spec, *, spec_hash: str | None = None) -> BacktestRun:
+def from_replay_results(json_dict: dict, spec: StrategySpec, *, spec_hash: str | None = None) -> BacktestRun:
     """A :class:`BacktestRun` from an ``sf-replay`` results document and the spec it ran.
 
     The period comes from the spec when it names one, else from the data's first and last

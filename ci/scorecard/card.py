@@ -24,6 +24,7 @@ from stratforge.ci.scorecard.inputs import (
 )
 from stratforge.ci.scorecard.metrics import Metrics, compute_metrics
 from stratforge.ci.scorecard.reasons import GateStatus, Verdict
+from stratforge.core.spec import StrategySpec
 
 SCHEMA_VERSION = "stratforge.scorecard/v1"
 MAX_CHART_POINTS = 1500
@@ -116,7 +117,7 @@ def chart_series(run: BacktestRun, capital: float) -> ChartSeries:
         tick_to_order_buckets=run.tick_to_order_latency.buckets if run.tick_to_order_latency else ())
 
 
-def build_scorecard(run: BacktestRun, spec, *, tests: TestResults | None, findings: StaticFindings | None,
+def build_scorecard(run: BacktestRun, spec: StrategySpec, *, tests: TestResults | None, findings: StaticFindings | None,
                     parity: ParityResult | None, bias: BiasResult | None,
                     bar_agreement: BarAgreement | None = None, provenance: Provenance) -> Scorecard:
     """Score ``run`` against ``spec`` (a :class:`StrategySpec`). A side check passed as None is

@@ -29,6 +29,7 @@ from stratforge.ci.scorecard.inputs import (
 )
 from stratforge.ci.scorecard.metrics import Metrics, SliceMetrics
 from stratforge.ci.scorecard.reasons import GateStatus, Verdict
+from stratforge.core.spec import StrategySpec
 
 Value = float | int | str | None
 
@@ -185,7 +186,7 @@ def _latency_gate(name: str, summary: LatencySummary | None, field: str, thresho
     return _gate(name, "latency", "<=", "ns", ev)
 
 
-def latency_gates(run: BacktestRun, spec) -> list[GateResult]:
+def latency_gates(run: BacktestRun, spec: StrategySpec) -> list[GateResult]:
     return [
         _latency_gate(R.G_MAX_CALLBACK_P99, run.callback_latency, "p99_ns", spec.gates.max_callback_p99_ns, "callback"),
         _latency_gate(R.G_CALLBACK_BUDGET, run.callback_latency, "p99_ns", spec.latency.callback_p99_ns, "callback"),

@@ -8,6 +8,11 @@ rules use :func:`declared_data_kind`, which reads no file: core imports nothing 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # models imports the rules, which import this module: a runtime import is a cycle
+    from stratforge.core.spec.models import StrategySpec
+
 #: The two data kinds a strategy can be generated for.
 BARS, BOOK = "bars", "book"
 #: Formats whose kind is known without reading the file.
@@ -15,7 +20,7 @@ FORMAT_KINDS = {"bars-csv": BARS, "quotes-csv": BOOK, "trades-csv": BOOK, "lobst
                 "binance": BOOK}
 
 
-def declared_data_kind(spec) -> str | None:  # noqa: ANN001 - a StrategySpec (models imports rules)
+def declared_data_kind(spec: StrategySpec) -> str | None:
     """``bars`` or ``book`` when the spec says it (synthetic ``profile``, a converted format),
     None for ``.sfe`` files (their kind is in the file's header)."""
     d = spec.backtest.data

@@ -22,7 +22,7 @@ import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -71,6 +71,26 @@ class LoadedSpec:
     @property
     def short_hash(self) -> str:
         return self.hash[:12]
+
+
+#: What the functions that deliberately accept either form take: the model alone (e.g. a spec the
+#: cross-check derived with ``model_copy``) or the loaded file. They normalise it with
+#: :func:`as_strategy_spec` or :func:`as_loaded_spec`; every other function names one of the two.
+SpecLike: TypeAlias = StrategySpec | LoadedSpec
+
+
+def as_strategy_spec(spec: SpecLike) -> StrategySpec:
+    """The model of ``spec``: a ``StrategySpec`` as is, a ``LoadedSpec``'s ``.spec``."""
+    return spec.spec if isinstance(spec, LoadedSpec) else spec
+
+
+def as_loaded_spec(spec: SpecLike) -> LoadedSpec:
+    """``spec`` as a ``LoadedSpec``: as is when it is one; a model alone gets its version identity
+    (the hash a file with this content loads to), the source ``<model>`` and no text (it came
+    from no file, so nothing may write it out as the user's spec)."""
+    if isinstance(spec, LoadedSpec):
+        return spec
+    return LoadedSpec(spec=spec, source="<model>", text="", hash=spec_hash(spec))
 
 
 def _pos(mark: yaml.Mark | None) -> Pos:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from stratforge.core.spec import LoadedSpec
+
 from .context import REGIONS, StrategyContext, build_context
 from .env import environment, template_files, templates_hash
 from .marked_regions import (MARKER, RegionCode, RegionError, check_cpp_region, check_python_region,
@@ -39,7 +41,7 @@ _CPP_INDENT = {"entry_exit": "    ", "custom_logic": "    ", "quote_adjust": "  
 _PY_INDENT = {"entry_exit": "        ", "custom_logic": "        ", "quote_adjust": "        "}
 
 
-def render_context(loaded, *, build_id: str) -> StrategyContext:
+def render_context(loaded: LoadedSpec, *, build_id: str) -> StrategyContext:
     """The checked template context of a loaded spec (raises RenderError on an unrenderable spec)."""
     return build_context(loaded, build_id)
 
@@ -70,7 +72,7 @@ def _region_texts(ctx: StrategyContext, regions: Mapping[str, RegionCode] | None
     return out
 
 
-def render_sources(loaded, *, regions: Mapping[str, RegionCode] | None = None, build_id: str,
+def render_sources(loaded: LoadedSpec, *, regions: Mapping[str, RegionCode] | None = None, build_id: str,
                    data: str | None = None) -> dict[str, str]:
     """Relative path -> text of every generated file (sorted by path).
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from stratforge.core.errors import UserInputError
 from stratforge.core.expr import DataKind, ExpressionError, Type, TypedExpr
+from stratforge.core.spec import LoadedSpec, StrategySpec
 from stratforge.runtime.data.spec_data import data_kind
 from stratforge.core.spec.rules import KIND_SERIES
 from stratforge.core.spec.signals import ROLE_SIGNALS, spec_params
@@ -101,11 +102,11 @@ def _camel(slug: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[-_]", slug)) + "Strategy"
 
 
-def _data(spec) -> str:
+def _data(spec: StrategySpec) -> str:
     return data_kind(spec)  # the one decision (an .sfe file's kind comes from its header)
 
 
-def build_context(loaded, build_id: str, *, data: str | None = None) -> StrategyContext:
+def build_context(loaded: LoadedSpec, build_id: str, *, data: str | None = None) -> StrategyContext:
     spec = loaded.spec
     st = spec.strategy
     stype = st.type.value

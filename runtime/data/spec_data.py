@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 
 from stratforge.core.errors import UserInputError
+from stratforge.core.spec import StrategySpec
 from stratforge.core.spec.datakind import BARS, BOOK, declared_data_kind
 from stratforge.runtime.data.errors import DataError
 from stratforge.runtime.data.sources import events_kind, resolve_paths, roots_from_env
@@ -36,7 +37,7 @@ def default_repo_root() -> Path:
     return Path.cwd()
 
 
-def data_files(spec, repo_root: Path | None = None) -> dict[str | None, list[Path]]:
+def data_files(spec: StrategySpec, repo_root: Path | None = None) -> dict[str | None, list[Path]]:
     """The spec's data files, resolved: ``{symbol: [files]}`` for ``files``, ``{None: [files]}``
     for ``path``. Raises ``UserInputError`` naming the field and where the file was looked for."""
     d = spec.backtest.data
@@ -53,7 +54,7 @@ def data_files(spec, repo_root: Path | None = None) -> dict[str | None, list[Pat
         raise UserInputError(str(err)) from None
 
 
-def orderbook_file(spec, repo_root: Path | None = None) -> Path | None:
+def orderbook_file(spec: StrategySpec, repo_root: Path | None = None) -> Path | None:
     """The LOBSTER orderbook file named by ``orderbook_path``, resolved (None when absent)."""
     d = spec.backtest.data
     if d.kind != "file" or d.orderbook_path is None:
@@ -74,7 +75,7 @@ def file_kind(path: Path, what: str = "backtest.data") -> str:
         raise UserInputError(f"{what}: {err}") from None
 
 
-def data_kind(spec, repo_root: Path | None = None) -> str:
+def data_kind(spec: StrategySpec, repo_root: Path | None = None) -> str:
     """``bars`` or ``book``: the kind of market data the strategy runs on (see the module doc)."""
     declared = declared_data_kind(spec)
     if declared is not None:
