@@ -26,7 +26,7 @@ from stratforge.sandbox.backends import BACKEND_NAMES, BackendUnavailable, ready
 from stratforge.settings import load_settings
 
 from stratforge.cli_support import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, SafeGroup
-from stratforge import cli_registry
+from stratforge import cli_ci, cli_registry
 
 __all__ = ["main", "EXIT_OK", "EXIT_INVALID", "EXIT_USAGE", "EXIT_INTERNAL"]
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -166,6 +166,7 @@ def _register_component_groups() -> None:
 
 _register_component_groups()
 cli_registry.register(main)
+cli_ci.register(main)
 
 
 def _provider(spec, name: str | None, out_root: Path, options: tuple[str, ...]):  # noqa: ANN001
