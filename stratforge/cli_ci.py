@@ -20,8 +20,8 @@ from stratforge.ci.cirun import (EXIT_CHECK_FAILED, EXIT_OK, EXIT_PUBLISH_FAILED
                                  Options, Pipeline, Report, summary_markdown)
 from stratforge.ci.publish.git import open_repo
 from stratforge.cli_registry import open_registry
-from stratforge.errors import UserInputError
-from stratforge.sandbox.backends import BACKEND_NAMES
+from stratforge.errors import StratforgeError, UserInputError
+from stratforge.sandbox.backends import BACKEND_NAMES, BackendUnavailable, ready_backend
 from stratforge.settings import load_settings
 
 #: marks a hook file written by `stratforge hooks install` (others are never overwritten silently)
@@ -109,6 +109,22 @@ def _print_report(report: Report) -> None:
     words = {EXIT_OK: "[green]ok[/]", EXIT_CHECK_FAILED: "[red]a check failed[/]",
              EXIT_PUBLISH_FAILED: "[red]publishing failed[/]"}[code]
     out.print(f"{words} (exit {code})")
+
+
+@ci_group.command("sandbox-check")
+@click.option("--backend", "backend_name", type=click.Choice(BACKEND_NAMES), default=None,
+              help="Backend to check (default: STRATFORGE_SANDBOX_BACKEND, else local).")
+def sandbox_check_cmd(backend_name: str | None) -> None:
+    """Start a probe sandbox and exit 1 with the reason when it cannot (a CI runner's self-test:
+    a build whose sandbox cannot start must fail the job, never skip)."""
+    settings = load_settings()
+    name = backend_name or settings.sandbox_backend
+    try:
+        backend = ready_backend(name, image=settings.sandbox_image,
+                                namespace=settings.sandbox_namespace)
+    except BackendUnavailable as err:
+        raise StratforgeError(f"{err} — the pipeline cannot run generated code here") from None
+    click.echo(f"sandbox {name}: ok ({type(backend).__name__} started a probe sandbox)")
 
 
 # -- hooks -----------------------------------------------------------------------------------------
