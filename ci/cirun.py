@@ -238,11 +238,11 @@ class Pipeline:
             self.github()
         todo: list[tuple[SpecResult, Any]] = []
         for ch in changes:
-            r = SpecResult(ch.path, ch.change, ch.name)
+            r = SpecResult(ch.path, ch.status, ch.name)
             report.results.append(r)
             if ch.old_path:
                 r.details.append(f"renamed from {ch.old_path}")
-            if ch.change == "deleted":
+            if ch.status == "deleted":
                 r.status = DELETED
                 r.details.append("the spec was deleted: nothing is retired by that alone (its "
                                  "versions stay in the registry; retire them there)")
@@ -274,7 +274,7 @@ class Pipeline:
             loaded = load_spec(full)
         except SpecError as err:
             r.status = INVALID
-            r.details.extend(f"{Path(i.file).name if i.file else r.path}:{i.line}:{i.column} "
+            r.details.extend(f"{self._shown(i.file) or r.path}:{i.line}:{i.column} "
                              f"{i.path}: {i.message}" for i in err.issues)
             return None
         except UserInputError as err:
@@ -288,6 +288,15 @@ class Pipeline:
                              "change (the pipeline builds what is committed)")
             return None
         return loaded
+
+    def _shown(self, file: str) -> str:
+        """``file`` relative to the repository root when inside it."""
+        if not file:
+            return ""
+        try:
+            return Path(file).resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return file
 
     def _build_all(self, todo: list[tuple[SpecResult, Any]]) -> None:
         if not todo:
