@@ -2,8 +2,9 @@
 
 1. **Find** the specs added, modified or renamed under ``specs/`` since ``--base`` (gitpython;
    :func:`stratforge.ci.publish.git.changed_specs`), or take ``--specs``. A deleted spec is
-   reported and retires nothing by itself. A spec whose spec hash already has a published
-   branch is skipped (``--rebuild`` builds it again).
+   reported and retires nothing by itself. A spec whose spec hash already has a branch that
+   reached its destination (a PR open, a review request recorded) is skipped with the verdict
+   recorded there (``--rebuild`` builds it again).
 2. **Validate** each in-process: an invalid spec is a failed check carrying every validation
    error, and the others go on.
 3. **Build** each with ``stratforge build`` in a subprocess (:func:`_run_build`, up to ``jobs``
@@ -14,9 +15,10 @@
    opens or updates its PR, ``local`` records a review request in the registry, ``none`` stops
    at the commit.
 
-Exit codes (:data:`EXIT_OK` …): 0 every spec built with a PASS verdict and was published (or
-nothing to do); 1 a spec is invalid, its build stopped, or its verdict is not PASS; 4 publishing
-failed (push, API, registry: retrying the job may help) — 4 wins over 1.
+Exit codes (:data:`EXIT_OK` …): 0 every spec has a PASS verdict (built now, or recorded on its
+published branch) and was published, or nothing to do; 1 a spec is invalid, its build stopped,
+or its verdict is not PASS; 4 publishing failed (push, API, registry: retrying the job may
+help) — 4 wins over 1.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class Report:
     def exit_code(self) -> int:
         if any(r.status == PUBLISH_FAILED for r in self.results):
             return EXIT_PUBLISH_FAILED
-        if any(r.status in (INVALID, FAILED) or (r.status in (PUBLISHED, BUILT)
+        if any(r.status in (INVALID, FAILED) or (r.status in (PUBLISHED, BUILT, UNCHANGED)
                                                  and r.verdict != "PASS")
                for r in self.results):
             return EXIT_CHECK_FAILED
@@ -224,6 +226,7 @@ class Pipeline:
         self.build_dir = (self.root / opts.build_dir).resolve()
         self._github: GitHub | None = None
         self._registry: Registry | None = None
+        self._open_pulls: list[dict[str, Any]] | None = None
 
     # -- steps -----------------------------------------------------------------------------
     def run(self) -> Report:
@@ -250,13 +253,8 @@ class Pipeline:
             loaded = self._validate(r)
             if loaded is None:
                 continue
-            if not self.opts.rebuild:
-                done = published_branch(self.repo, r.name, r.spec_hash)
-                if done is not None:
-                    r.status, r.branch = UNCHANGED, done
-                    r.details.append(f"already published on {done} (same spec hash); "
-                                     "--rebuild builds it again")
-                    continue
+            if not self.opts.rebuild and self._already_published(r):
+                continue
             todo.append((r, loaded))
         self._build_all(todo)
         for r, loaded in todo:
@@ -288,6 +286,44 @@ class Pipeline:
                              "change (the pipeline builds what is committed)")
             return None
         return loaded
+
+    def _already_published(self, r: SpecResult) -> bool:
+        """A branch holds a bundle of this spec hash and it reached its destination: pushed with
+        an open PR (github), with a review request (local), committed (none). The row then
+        carries the verdict recorded on that branch."""
+        found = published_branch(self.repo, r.name, r.spec_hash)
+        if found is None:
+            return False
+        build_id = found.trailers.get(TRAILER_BUILD_ID, "")
+        where = f"on {found.branch}"
+        if self.opts.publish == "local":
+            try:
+                reviews = self.registry().review_requests(r.name)
+            except (PublishError, UserInputError):
+                return False
+            hit = next((rr for rr in reviews if rr.build_id == build_id), None)
+            if hit is None:
+                return False
+            where += f" with review request {hit.id}"
+        elif self.opts.publish == "github":
+            try:
+                if self._open_pulls is None:
+                    self._open_pulls = self.github().open_pulls()
+            except PublishError as err:
+                r.details.append(f"cannot tell whether {found.branch} has a PR ({err}); "
+                                 "building again")
+                return False
+            pr = next((p for p in self._open_pulls if p["head"]["ref"] == found.branch), None)
+            if pr is None:
+                return False
+            where += f" with PR #{pr['number']}"
+            r.link = str(pr.get("html_url", ""))
+        r.status, r.branch, r.build_id = UNCHANGED, found.branch, build_id
+        r.verdict = found.trailers.get(TRAILER_VERDICT)
+        r.verdict_line = f"Verdict: {r.verdict} (recorded on {found.branch})"
+        r.details.append(f"already published {where} (same spec hash, verdict {r.verdict}); "
+                         "--rebuild builds it again")
+        return True
 
     def _shown(self, file: str) -> str:
         """``file`` relative to the repository root when inside it."""

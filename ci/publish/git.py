@@ -128,16 +128,28 @@ def trailers(message: str) -> dict[str, str]:
     return out
 
 
-def published_branch(repo: Repo, strategy: str, spec_hash: str) -> str | None:
-    """A branch (local or remote-tracking) of ``strategy`` whose tip holds a bundle of this
-    spec hash, or None."""
+@dataclass(frozen=True)
+class Published:
+    """A bundle branch found in the repository: its name, the ref it was found as (a local
+    branch or a remote-tracking ref) and its tip commit's stratforge trailers."""
+
+    branch: str
+    ref: str
+    trailers: dict[str, str]
+
+
+def published_branch(repo: Repo, strategy: str, spec_hash: str) -> Published | None:
+    """The newest branch (local or remote-tracking) of ``strategy`` whose tip holds a bundle of
+    this spec hash, or None."""
     prefix = f"{BRANCH_PREFIX}/{strategy}/"
-    candidates = [(h.name, h.commit) for h in repo.branches]
-    candidates += [(r.remote_head, r.commit) for remote in repo.remotes for r in remote.refs]
-    for name, commit in candidates:
-        if name.startswith(prefix) and trailers(commit.message).get(TRAILER_SPEC_HASH) == spec_hash:
-            return name
-    return None
+    candidates = [(h.name, h.path, h.commit) for h in repo.branches]
+    candidates += [(r.remote_head, r.path, r.commit) for remote in repo.remotes
+                   for r in remote.refs]
+    found = [(commit.committed_date, Published(name, path, trailers(commit.message)))
+             for name, path, commit in candidates
+             if name.startswith(prefix) and trailers(commit.message).get(TRAILER_SPEC_HASH)
+             == spec_hash]
+    return max(found, key=lambda f: f[0])[1] if found else None
 
 
 def _committer(repo: Repo) -> Actor:

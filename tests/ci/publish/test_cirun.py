@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from publish_kit import Clone, spec_text
+from publish_kit import Clone, fake_bundle, spec_text
 
+from stratforge.ci.cirun import BuildRun, Options, Pipeline, SpecResult, commit_message
+from stratforge.ci.publish.git import branch_name, commit_bundle
 from stratforge.cli import main
+from stratforge.generator.spec import load_spec
+from stratforge.registry import Registry, ShadowGate
 
 
 @pytest.fixture
@@ -91,3 +95,65 @@ def test_outside_a_repository_is_one_clear_line(tmp_path: Path,
 def test_a_bad_base_is_one_clear_line(in_clone: Clone) -> None:
     res = ci("--base", "no-such-rev")
     assert res.exit_code == 1 and "--base no-such-rev: not a revision" in res.output
+
+
+def _published_by_hand(clone: Clone, tmp_path: Path, verdict: str) -> tuple[str, str]:
+    """A spec committed and a bundle of it on its branch, as an earlier run left them."""
+    clone.add_spec("pub-bars-trend")
+    clone.commit("a spec", "specs/pub-bars-trend.yaml")
+    spec_hash = load_spec(clone.path / "specs" / "pub-bars-trend.yaml").hash
+    r = SpecResult("specs/pub-bars-trend.yaml", "added", "pub-bars-trend", verdict=verdict,
+                   verdict_line=f"Verdict: {verdict}", spec_hash=spec_hash,
+                   build_id="4242424242424242")
+    bundle = fake_bundle(tmp_path / "out", "pub-bars-trend", spec_hash=spec_hash,
+                         build_id=r.build_id, verdict=verdict)
+    branch = branch_name(r.name, r.build_id)
+    commit_bundle(clone.repo, bundle=bundle, strategy=r.name, branch=branch,
+                  message=commit_message(r))
+    return branch, spec_hash
+
+
+class _NoBuild:
+    """Records the specs a run would build (the decision under test is whether to build)."""
+
+    def __init__(self) -> None:
+        self.built: list[str] = []
+
+    def __call__(self, spec: Path, *args: object) -> BuildRun:
+        self.built.append(spec.name)
+        return BuildRun(1, "no build in this test", 0.0)
+
+
+def test_a_published_spec_is_not_rebuilt_and_keeps_its_verdict(in_clone: Clone,
+                                                               tmp_path: Path) -> None:
+    branch, _ = _published_by_hand(in_clone, tmp_path, "FAIL")
+    res = ci("--base", "HEAD~1", "--publish", "none", "--format", "json")
+    (row,) = json.loads(res.output)["specs"]
+    assert (row["status"], row["branch"], row["verdict"]) == ("unchanged", branch, "FAIL")
+    assert res.exit_code == 1  # the spec's recorded verdict is still FAIL: CI stays red
+    builder = _NoBuild()
+    Pipeline(in_clone.path, Options(base="HEAD~1", rebuild=True), builder=builder).run()
+    assert builder.built == ["pub-bars-trend.yaml"]
+
+
+def test_local_counts_as_published_only_with_a_review_request(in_clone: Clone,
+                                                              tmp_path: Path) -> None:
+    branch, spec_hash = _published_by_hand(in_clone, tmp_path, "PASS")
+    url = f"sqlite:///{tmp_path / 'local.db'}"
+    opts = Options(base="HEAD~1", publish="local")
+    builder = _NoBuild()
+    report = Pipeline(in_clone.path, opts, registry=lambda: Registry.open(url),
+                      builder=builder).run()
+    assert builder.built == ["pub-bars-trend.yaml"]  # committed, but never reviewed: built
+    assert report.results[0].status == "failed"
+    reg = Registry.open(url)
+    n = reg.register_build(strategy="pub-bars-trend", spec_hash=spec_hash,
+                           build_id="4242424242424242", bundle="b", scorecard={},
+                           verdict="PASS", author="q", shadow_gate=ShadowGate(1, 1, 1, 1, 1, 1))
+    reg.request_review("pub-bars-trend", n, title="t", body="b", actor="ci")
+    builder = _NoBuild()
+    report = Pipeline(in_clone.path, opts, registry=lambda: reg, builder=builder).run()
+    assert builder.built == [] and report.exit_code == 0
+    assert report.results[0].status == "unchanged" and "review request 1" in \
+        report.results[0].details[0]
+    reg.engine.dispose()

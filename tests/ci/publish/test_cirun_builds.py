@@ -43,7 +43,7 @@ def rows(report: dict) -> dict[str, dict]:
 
 
 def expected_exit(report: dict) -> int:
-    built = [r for r in report["specs"] if r["status"] in ("published", "built")]
+    built = [r for r in report["specs"] if r["status"] in ("published", "built", "unchanged")]
     bad = any(r["status"] in ("invalid", "failed") for r in report["specs"])
     return 1 if bad or any(r["verdict"] != "PASS" for r in built) else 0
 
@@ -84,7 +84,10 @@ def test_commit_two_specs_get_two_branches_and_two_review_requests(clone: Clone,
 
     # the same run again: nothing new is built or recorded, and it says so
     code, again = ci("--base", "HEAD~1", "--publish", "local")
-    assert code == 0 and {r["status"] for r in again["specs"]} == {"unchanged"}
+    assert {r["status"] for r in again["specs"]} == {"unchanged"}
+    assert code == expected_exit(again) == expected_exit(report)  # the recorded verdicts
+    assert {r["path"]: r["verdict"] for r in again["specs"]} == {
+        p: r["verdict"] for p, r in got.items()}
     assert any("nothing to build" in n for n in again["notes"])
     assert len(reg.review_requests()) == 2 and len(clone.branches()) == 2
 
@@ -140,4 +143,9 @@ def test_github_pr_opened_pushed_then_updated_on_a_re_run(clone: Clone, env: str
         (r2,) = second["specs"]
         assert r2["status"] == "published" and r2["build_id"] == r["build_id"]  # reproducible
         assert len(state.pulls) == 1 and "updated" in " ".join(r2["details"])
+        # without --rebuild: the branch is there and its PR is open, so nothing is built
+        code, third = ci("--base", "HEAD~1", "--publish", "github")
+        (r3,) = third["specs"]
+        assert r3["status"] == "unchanged" and f"PR #{pr['number']}" in r3["details"][0]
+        assert len(state.pulls) == 1
         assert state.problems == []

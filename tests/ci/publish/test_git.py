@@ -90,7 +90,7 @@ def test_commit_bundle_leaves_the_checkout_alone_and_replaces_stale_files(
     assert "strategies/pub-bars-trend/old.txt" not in files
     assert not any("__pycache__" in f for f in files)
     assert trailers(commit.message) == {TRAILER_SPEC_HASH: "ab" * 32}
-    assert published_branch(clone.repo, "pub-bars-trend", "ab" * 32) == branch
+    assert published_branch(clone.repo, "pub-bars-trend", "ab" * 32).branch == branch
     assert published_branch(clone.repo, "pub-bars-trend", "cd" * 32) is None
     assert clone.repo.git.worktree("list").count("\n") == 0  # the temporary worktree is gone
 
@@ -111,6 +111,7 @@ def test_push_to_the_bare_remote_and_a_forced_re_push(clone: Clone, tmp_path: Pa
     clone.repo.remotes.origin.fetch()
     # the remote-tracking ref counts as published too (a fresh CI checkout has only those)
     clone.repo.delete_head(branch, force=True)
-    assert published_branch(clone.repo, "pub-bars-trend", "ef" * 32) == branch
+    found = published_branch(clone.repo, "pub-bars-trend", "ef" * 32)
+    assert (found.branch, found.ref) == (branch, f"refs/remotes/origin/{branch}")
     with pytest.raises(PublishError, match="no git remote named 'upstream'"):
         push_branch(clone.repo, branch, "upstream")
