@@ -39,7 +39,7 @@ from git import Repo
 from stratforge.ci.publish.git import (TRAILER_BUILD_ID, TRAILER_SPEC, TRAILER_SPEC_HASH,
                                        TRAILER_VERDICT, PublishError, SpecChange, branch_name,
                                        changed_specs, commit_bundle, published_branch,
-                                       push_branch, remote_url)
+                                       open_repo, push_branch, remote_url)
 from stratforge.ci.publish.github import GitHub, repository_from, token_from
 from stratforge.ci.publish.local import request_review
 from stratforge.errors import SpecError, UserInputError
@@ -215,7 +215,7 @@ class Pipeline:
                  env: dict[str, str] | None = None) -> None:
         if opts.publish not in PUBLISH_MODES:
             raise UserInputError(f"--publish must be one of {', '.join(PUBLISH_MODES)}")
-        self.repo = Repo(root, search_parent_directories=True)
+        self.repo = open_repo(root)
         self.root = Path(self.repo.working_tree_dir).resolve()
         self.opts = opts
         self.open_registry = registry
@@ -230,6 +230,8 @@ class Pipeline:
 
     # -- steps -----------------------------------------------------------------------------
     def run(self) -> Report:
+        if not self.repo.head.is_valid():
+            raise UserInputError(f"{self.root} has no commit yet: commit specs/<name>.yaml first")
         head = self.repo.head.commit.hexsha
         changes = _considered(self.repo, self.opts, self.root)
         report = Report(self.opts.base, head, [])

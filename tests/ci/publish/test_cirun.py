@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from git import Repo
 from publish_kit import Clone, fake_bundle, spec_text
 
 from stratforge.ci.cirun import BuildRun, Options, Pipeline, SpecResult, commit_message
@@ -34,10 +35,15 @@ def ci(*args: str):  # noqa: ANN201
 BAD = {"slow_window: 23": "slow_window: 5"}  # the slow window must exceed the fast one (7)
 
 
-def test_an_invalid_spec_is_a_failed_check_with_its_errors(in_clone: Clone) -> None:
+def test_an_invalid_spec_is_a_failed_check_with_its_errors(in_clone: Clone, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     in_clone.add_spec("pub-bars-trend", spec_text("pub-bars-trend", **BAD))
     in_clone.commit("a bad spec", "specs/pub-bars-trend.yaml")
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     res = ci("--base", "HEAD~1", "--publish", "local", "--format", "json")
+    md = summary.read_text()
+    assert "| `specs/pub-bars-trend.yaml` | added | invalid |" in md and "exit code 1" in md
     assert res.exit_code == 1, res.output
     report = json.loads(res.output)
     (row,) = report["specs"]
@@ -157,3 +163,11 @@ def test_local_counts_as_published_only_with_a_review_request(in_clone: Clone,
     assert report.results[0].status == "unchanged" and "review request 1" in \
         report.results[0].details[0]
     reg.engine.dispose()
+
+
+def test_a_repository_without_commits_is_one_clear_line(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    Repo.init(tmp_path / "empty")
+    monkeypatch.chdir(tmp_path / "empty")
+    res = ci()
+    assert res.exit_code == 1 and "has no commit yet" in res.output
