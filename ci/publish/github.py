@@ -169,7 +169,7 @@ class GitHub:
                 mine, created = resp.json(), True
         if not created:
             mine = self._call("PATCH", self._repo(f"/pulls/{mine['number']}"),
-                              json={"title": title, "body": body}).json()
+                              json={"title": title, "body": body, "base": base}).json()
         number = int(mine["number"])
         kept = [lb["name"] for lb in mine.get("labels", ())
                 if not lb["name"].startswith(LABEL_PREFIX) and lb["name"] != MARKER_LABEL]

@@ -202,6 +202,8 @@ class _Handler(BaseHTTPRequestHandler):
             for key in ("title", "body", "state"):
                 if key in body:
                     pr[key] = body[key]
+            if "base" in body:
+                pr["base"] = {"ref": body["base"]}
             return 200, pr, None
         m = re.fullmatch(rf"{re.escape(st.repo)}/issues/(\d+)/labels", url.path)
         if method == "PUT" and m and int(m[1]) in st.pulls:
