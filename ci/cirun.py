@@ -92,6 +92,8 @@ class SpecResult:
     seconds: float = 0.0
     log: str = ""
     details: list[str] = field(default_factory=list)
+    #: validation errors, positioned (file relative to the repository, line, column, field, message)
+    issues: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -274,8 +276,11 @@ class Pipeline:
             loaded = load_spec(full)
         except SpecError as err:
             r.status = INVALID
-            r.details.extend(f"{self._shown(i.file) or r.path}:{i.line}:{i.column} "
-                             f"{i.path}: {i.message}" for i in err.issues)
+            for i in err.issues:
+                where = self._shown(i.file) or r.path
+                r.issues.append({"file": where, "line": i.line, "column": i.column,
+                                 "path": i.path, "message": i.message})
+                r.details.append(f"{where}:{i.line}:{i.column} {i.path}: {i.message}")
             return None
         except UserInputError as err:
             r.status = INVALID

@@ -82,11 +82,37 @@ def run_cmd(base: str | None, specs: tuple[Path, ...], publish: str, jobs: int, 
     if (summary := os.environ.get("GITHUB_STEP_SUMMARY")):
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write(summary_markdown(report))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        _annotate(report)
     if quiet:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         _print_report(report)
     sys.exit(report.exit_code)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _annotate(report: Report) -> None:
+    """GitHub Actions workflow commands: each validation error shown on its spec line in the
+    pull request's diff, each failed build as an error on its spec (on stderr, so the JSON
+    summary on stdout stays clean)."""
+    for r in report.results:
+        for i in r.issues:
+            click.echo(f"::error file={_escape_property(i['file'])},line={i['line']},"
+                       f"col={i['column']},title={_escape_property('stratforge: ' + i['path'])}"
+                       f"::{_escape_data(i['message'])}", err=True)
+        if r.status in ("failed", "publish-failed") or (r.verdict not in (None, "PASS")):
+            what = r.verdict_line or (r.details[0] if r.details else r.status)
+            click.echo(f"::error file={_escape_property(r.path)},"
+                       f"title={_escape_property('stratforge: ' + r.status)}"
+                       f"::{_escape_data(what)}", err=True)
 
 
 def _print_report(report: Report) -> None:

@@ -171,3 +171,14 @@ def test_a_repository_without_commits_is_one_clear_line(tmp_path: Path,
     monkeypatch.chdir(tmp_path / "empty")
     res = ci()
     assert res.exit_code == 1 and "has no commit yet" in res.output
+
+
+def test_in_actions_validation_errors_become_annotations(in_clone: Clone,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    in_clone.add_spec("pub-bars-trend", spec_text("pub-bars-trend", **BAD))
+    in_clone.commit("a bad spec", "specs/pub-bars-trend.yaml")
+    res = CliRunner().invoke(main, ["ci", "run", "--base", "HEAD~1"])
+    assert res.exit_code == 1
+    assert ("::error file=specs/pub-bars-trend.yaml,line=18,col=18,"
+            "title=stratforge%3A strategy.params.fast_window::must be <") in res.stderr
