@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from git import Repo
-from publish_kit import Clone, fake_bundle, spec_text
+from publish_kit import Clone, GitHubStandIn, GitHubState, fake_bundle, spec_text
 
 from stratforge.ci.cirun import BuildRun, Options, Pipeline, SpecResult, commit_message
 from stratforge.ci.publish.git import branch_name, commit_bundle
@@ -182,3 +182,35 @@ def test_in_actions_validation_errors_become_annotations(in_clone: Clone,
     assert res.exit_code == 1
     assert ("::error file=specs/pub-bars-trend.yaml,line=18,col=18,"
             "title=stratforge%3A strategy.params.fast_window::must be <") in res.stderr
+
+
+class _BundleWriter:
+    """Leaves a bundle as a finished build would (the subject here is publishing, and the
+    real builds are in test_cirun_builds.py)."""
+
+    def __call__(self, spec: Path, out_root: Path, *args: object) -> BuildRun:
+        fake_bundle(out_root, spec.stem, spec_hash=load_spec(spec).hash,
+                    build_id="5151515151515151", verdict="PASS")
+        return BuildRun(0, "Verdict: PASS (planted)", 0.0)
+
+
+@pytest.mark.parametrize(("token", "remote", "expected"), [
+    ("wrong", "origin", "GitHub rejected the token (401 Bad credentials)"),
+    ("ghs_test_token", "upstream", "no git remote named 'upstream'"),
+])
+def test_a_publishing_failure_is_reported_with_exit_4(in_clone: Clone, token: str, remote: str,
+                                                      expected: str) -> None:
+    in_clone.add_spec("pub-bars-trend")
+    in_clone.commit("a spec", "specs/pub-bars-trend.yaml")
+    state = GitHubState()
+    with GitHubStandIn(state) as api:
+        env = {"GITHUB_TOKEN": token, "GITHUB_API_URL": api.url,
+               "GITHUB_REPOSITORY": "acme/strats"}
+        report = Pipeline(in_clone.path, Options(base="HEAD~1", publish="github", remote=remote,
+                                                 api_backoff=0.0),
+                          builder=_BundleWriter(), env=env).run()
+    (row,) = report.results
+    assert row.status == "publish-failed" and report.exit_code == 4
+    assert any(expected in d for d in row.details), row.details
+    assert state.pulls == {}
+    assert in_clone.branches() == ["stratforge/pub-bars-trend/515151515151"]  # kept for a retry
