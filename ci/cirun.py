@@ -238,8 +238,10 @@ class Pipeline:
         changes = _considered(self.repo, self.opts, self.root)
         report = Report(self.opts.base, head, [])
         if not changes:
-            report.notes.append(f"no spec changes since {self.opts.base or 'the first commit'}: "
-                                "nothing to build")
+            report.notes.append("no specs given" if self.opts.specs else
+                                f"no spec changes since {self.opts.base}: nothing to build"
+                                if self.opts.base and self.opts.base.strip("0") else
+                                "no specs/*.yaml in the repository: nothing to build")
             return report
         if self.opts.publish == "github":  # fail before building when the token is missing
             self.github()
