@@ -173,19 +173,27 @@ def _committed_matches(repo: Repo, rel: str, full: Path) -> bool:
     return blob.data_stream.read() == full.read_bytes()
 
 
-def _read_bundle(bundle: Path, since: float, spec_hash: str) -> tuple[dict, dict, str] | None:
-    """Manifest, scorecard and scorecard.md of a bundle written by this run (None: the build
-    left no fresh bundle)."""
-    card_file = bundle / "scorecard.json"
+def _squeeze(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _read_bundle(bundle: Path, spec_hash: str, output: str | None = None
+                 ) -> tuple[dict, dict, str] | None:
+    """Manifest, scorecard and scorecard.md of the bundle of this spec hash (None: there is
+    none). With ``output`` (the build's), only when that build ended with this scorecard's
+    verdict line: a build that stopped before scoring prints another line, so a bundle an
+    earlier build left behind is not taken for this one's. (Not file times: the build reuses
+    the steps whose inputs did not change and then rewrites nothing.)"""
     try:
-        if card_file.stat().st_mtime < since:
-            return None
         manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
-        card = json.loads(card_file.read_text(encoding="utf-8"))
+        card = json.loads((bundle / "scorecard.json").read_text(encoding="utf-8"))
         markdown = (bundle / "scorecard.md").read_text(encoding="utf-8")
     except (OSError, ValueError):
         return None
     if manifest.get("spec_hash") != spec_hash or "build_id" not in manifest:
+        return None
+    line = str(card.get("verdict_line", ""))
+    if output is not None and (not line or _squeeze(line) not in _squeeze(output)):
         return None
     return manifest, card, markdown
 
@@ -349,20 +357,19 @@ class Pipeline:
         logs = self.build_dir / "ci"
         logs.mkdir(parents=True, exist_ok=True)
 
-        def one(item: tuple[SpecResult, Any]) -> tuple[SpecResult, BuildRun, float]:
+        def one(item: tuple[SpecResult, Any]) -> tuple[SpecResult, BuildRun]:
             r, _ = item
-            started = time.time() - 1.0  # mtime granularity of some file systems
             self.say(f"building {r.path}")
             return r, self.builder(self.root / r.path, self.out_root, self.build_dir, self.root,
-                                   self.opts.build_args), started
+                                   self.opts.build_args)
 
         with ThreadPoolExecutor(max_workers=max(1, self.opts.jobs)) as pool:
-            for r, run, started in pool.map(one, todo):
+            for r, run in pool.map(one, todo):
                 r.seconds = run.seconds
                 log = logs / f"{r.name}.log"
                 log.write_text(run.output, encoding="utf-8")
                 r.log = str(log)
-                found = _read_bundle(self.out_root / r.name, started, r.spec_hash)
+                found = _read_bundle(self.out_root / r.name, r.spec_hash, run.output)
                 m = _VERDICT.search(run.output)
                 if found is None:
                     r.status = FAILED
@@ -400,7 +407,7 @@ class Pipeline:
     def _publish(self, r: SpecResult, loaded: Any, head: str) -> None:
         bundle = self.out_root / r.name
         r.branch = branch_name(r.name, r.build_id)
-        manifest, card, markdown = _read_bundle(bundle, 0.0, r.spec_hash) or ({}, {}, "")
+        manifest, card, markdown = _read_bundle(bundle, r.spec_hash) or ({}, {}, "")
         try:
             r.commit = commit_bundle(self.repo, bundle=bundle, strategy=r.name, branch=r.branch,
                                      message=commit_message(r), parent=head)

@@ -214,3 +214,25 @@ def test_a_publishing_failure_is_reported_with_exit_4(in_clone: Clone, token: st
     assert any(expected in d for d in row.details), row.details
     assert state.pulls == {}
     assert in_clone.branches() == ["stratforge/pub-bars-trend/515151515151"]  # kept for a retry
+
+
+class _StoppedBuild:
+    """A build that stopped before scoring, beside a bundle an earlier build of the same spec
+    left in strategies/."""
+
+    def __call__(self, spec: Path, out_root: Path, *args: object) -> BuildRun:
+        fake_bundle(out_root, spec.stem, spec_hash=load_spec(spec).hash,
+                    build_id="6161616161616161", verdict="PASS")
+        return BuildRun(1, "  ✗ compile  1.0s  error: expected ';'\nstopped: step 'compile'; "
+                        "Verdict: FAIL (the code did not build: step 'compile' failed)", 0.0)
+
+
+def test_a_stopped_build_is_not_published_from_an_older_bundle(in_clone: Clone) -> None:
+    in_clone.add_spec("pub-bars-trend")
+    in_clone.commit("a spec", "specs/pub-bars-trend.yaml")
+    report = Pipeline(in_clone.path, Options(base="HEAD~1"), builder=_StoppedBuild()).run()
+    (row,) = report.results
+    assert row.status == "failed" and row.verdict == "FAIL" and report.exit_code == 1
+    assert row.details[0] == "Verdict: FAIL (the code did not build: step 'compile' failed)"
+    assert any("expected ';'" in d for d in row.details)
+    assert in_clone.branches() == []
