@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -248,7 +247,3 @@ class GitHubStandIn:
         self.server.shutdown()
         self.server.server_close()
 
-
-def copy_spec(dest: Path, name: str) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copy2(SPECS / f"{name}.yaml", dest / f"{name}.yaml"))
