@@ -9,8 +9,8 @@ from stratforge.registry.deployer import Deployer, Target
 from stratforge.registry.phase import (GateOutcome, GateResult, Gates, Phase, PhaseResult,
                                        ShadowGate, evaluate_shadow_gate, phase)
 from stratforge.registry.service import (CHECKPOINTS, KILL_ENV, NotFound, OperationView, Refused,
-                                         Registry, VersionView)
+                                         Registry, ReviewRequestView, VersionView)
 
 __all__ = ["CHECKPOINTS", "KILL_ENV", "Deployer", "GateOutcome", "GateResult", "Gates",
-           "NotFound", "OperationView", "Phase", "PhaseResult", "Refused", "Registry",
+           "NotFound", "OperationView", "Phase", "PhaseResult", "Refused", "Registry", "ReviewRequestView",
            "ShadowGate", "Target", "VersionView", "evaluate_shadow_gate", "phase"]

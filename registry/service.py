@@ -110,6 +110,20 @@ class VersionView:
 
 
 @dataclass(frozen=True)
+class ReviewRequestView:
+    id: int
+    strategy: str
+    version: int
+    build_id: str
+    title: str
+    body: str
+    url: str | None
+    status: str
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class OperationView:
     id: int
     strategy: str
@@ -564,6 +578,21 @@ class Registry:
             if strategy is not None:
                 q = q.where(Operation.strategy_id == self._strategy(s, strategy).id)
             return [self._view(s, op) for op in s.execute(q).scalars()]
+
+    def review_requests(self, strategy: str | None = None,
+                        status: str | None = None) -> list[ReviewRequestView]:
+        """The review requests (of ``strategy``; with ``status`` only those), oldest first."""
+        with self._tx() as s:
+            q = select(ReviewRequest, Version, Strategy.name) \
+                .join(Version, ReviewRequest.version_id == Version.id) \
+                .join(Strategy, Version.strategy_id == Strategy.id)
+            if strategy is not None:
+                q = q.where(Strategy.id == self._strategy(s, strategy).id)
+            if status is not None:
+                q = q.where(ReviewRequest.status == status)
+            return [ReviewRequestView(rr.id, name, v.number, v.build_id, rr.title, rr.body,
+                                      rr.url, rr.status, rr.created_by, rr.created_at)
+                    for rr, v, name in s.execute(q.order_by(ReviewRequest.id)).tuples()]
 
     def audit_records(self, strategy: str | None = None) -> list[dict[str, Any]]:
         with self._tx() as s:

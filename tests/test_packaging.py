@@ -18,6 +18,7 @@ def test_runtime_tools_are_main_dependencies() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     main = _names(project["dependencies"])
     # the pipeline runs generated tests (pytest), the static checks (libclang), the
-    # cross-check (backtrader), the seccomp filter (pyseccomp) and the charts (matplotlib)
+    # cross-check (backtrader), the seccomp filter (pyseccomp), the charts (matplotlib) and
+    # `ci run` (gitpython for branches, requests for the GitHub API)
     assert {"pytest", "libclang", "backtrader", "pyseccomp", "matplotlib", "jsonschema",
-            "openai"} <= main
+            "openai", "gitpython", "requests"} <= main

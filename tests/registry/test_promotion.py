@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from stratforge.registry import Refused, Registry
+from stratforge.registry import NotFound, Refused, Registry
 from stratforge.registry import reasons as R
 from stratforge.registry.models import Approval, Operation, PromotionLock, Version
 from stratforge.registry.phase import Phase
@@ -418,3 +418,18 @@ def test_a_review_request_is_recorded_and_audited(team: Registry) -> None:
     rr = team.request_review(S, 1, title="Add pairs-alpha", body="scorecard ...", actor="ci")
     assert tail(team, 1) == [rec("ci", R.A_REVIEW_REQUESTED, 1, "b1", {
         "review_request": rr, "title": "Add pairs-alpha"})]
+
+
+def test_review_requests_are_listed_per_strategy_and_status(team: Registry) -> None:
+    register(team, build="b1")
+    register(team, build="b2")
+    first = team.request_review(S, 1, title="v1", body="card one", actor="ci",
+                                url="branch:stratforge/x/b1")
+    team.request_review(S, 2, title="v2", body="card two", actor="ci")
+    rows = team.review_requests(S)
+    assert [(r.id, r.version, r.build_id, r.title, r.status) for r in rows] == [
+        (first, 1, "b1", "v1", "open"), (first + 1, 2, "b2", "v2", "open")]
+    assert rows[0].url == "branch:stratforge/x/b1" and rows[0].body == "card one"
+    assert team.review_requests(S, status="closed") == []
+    with pytest.raises(NotFound):
+        team.review_requests("no-such-strategy")
