@@ -43,7 +43,7 @@ from stratforge.ci.publish.git import (TRAILER_BUILD_ID, TRAILER_SPEC, TRAILER_S
 from stratforge.ci.publish.github import GitHub, repository_from, token_from
 from stratforge.ci.publish.local import request_review
 from stratforge.core.errors import SpecError, UserInputError
-from stratforge.core.spec import load_spec
+from stratforge.core.spec import LoadedSpec, load_spec
 from stratforge.registry import Registry
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_PUBLISH_FAILED = 0, 1, 4
@@ -404,7 +404,7 @@ class Pipeline:
                                "--pr-base")
         return self.repo.active_branch.name
 
-    def _publish(self, r: SpecResult, loaded: Any, head: str) -> None:
+    def _publish(self, r: SpecResult, loaded: LoadedSpec, head: str) -> None:
         bundle = self.out_root / r.name
         r.branch = branch_name(r.name, r.build_id)
         manifest, card, markdown = _read_bundle(bundle, r.spec_hash) or ({}, {}, "")

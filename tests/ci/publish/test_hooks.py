@@ -13,6 +13,9 @@ from publish_kit import Clone, spec_text
 
 from stratforge.cli import main
 from stratforge.cli_ci import HOOK_MARK
+from stratforge.core.tools import find_executable
+
+GIT = str(find_executable("git"))
 
 BAD = {"slow_window: 23": "slow_window: 5"}
 
@@ -50,8 +53,8 @@ def test_install_honours_core_hookspath(in_clone: Clone) -> None:
 
 
 def _git_commit(path: Path, env: dict[str, str], *files: str) -> str:
-    subprocess.run(["git", "add", *files], cwd=path, check=True)
-    done = subprocess.run(["git", "commit", "-q", "-m", "commit through git"], cwd=path, env=env,
+    subprocess.run([GIT, "add", *files], cwd=path, check=True)
+    done = subprocess.run([GIT, "commit", "-q", "-m", "commit through git"], cwd=path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return done.stdout + done.stderr
