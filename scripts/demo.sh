@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults: set up, validate the example specs, then run the whole
-# pipeline (generate → test → backtest → score) for each one: SQLite-free, local sandbox,
+# pipeline (generate → test → backtest → score) for each one: the registry in a SQLite file
+# (every build becomes a version; STRATFORGE_DB_URL to put it elsewhere), local sandbox,
 # seeded synthetic sample data, and no LLM (the examples need none; recorded exchanges cover
 # the LLM path in the tests). Each build ends with a scorecard in strategies/<name>/; a FAIL or
 # INCONCLUSIVE verdict is a result, not an error — the demo fails only when the pipeline does.
@@ -37,4 +38,6 @@ done
 echo
 echo "spec                     verdict        time   scorecard"
 printf '%s\n' "${summary[@]}"
+echo
+$SF versions
 exit $status
