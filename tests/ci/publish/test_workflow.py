@@ -78,6 +78,11 @@ def problems(doc: dict[str, Any]) -> list[str]:
             out.append("the publishing step has no GITHUB_TOKEN")
         if self_test and steps.index(self_test[0]) > steps.index(step):
             out.append("the sandbox self-test runs after the pipeline")
+    for name, job in doc["jobs"].items():
+        if any("stratforge ci run" in s.get("run", "") for s in job.get("steps", ())) and \
+                "github.workspace" not in str((job.get("env") or {}).get("STRATFORGE_DATA_ROOTS", "")):
+            out.append(f"job {name} does not confine a spec's data files to the checkout "
+                       "(STRATFORGE_DATA_ROOTS)")
     upload = next((s for s in steps if s.get("uses", "").startswith("actions/upload-artifact")),
                   {})
     if "strategies/" not in str((upload.get("with") or {}).get("path", "")):
@@ -118,6 +123,8 @@ def _step(doc: dict[str, Any], needle: str) -> dict[str, Any]:
     (lambda d: _step(d, "--publish github")["env"].pop("GITHUB_TOKEN"), "GITHUB_TOKEN"),
     (lambda d: _step(d, "actions/setup-python")["with"].pop("cache"), "pip cache"),
     (lambda d: _step(d, "upload-artifact")["with"].update(path="x"), "not uploaded"),
+    (lambda d: next(iter(d["jobs"].values()))["env"].pop("STRATFORGE_DATA_ROOTS"),
+     "STRATFORGE_DATA_ROOTS"),
 ])
 def test_a_planted_defect_is_caught(edit, caught: str) -> None:  # noqa: ANN001
     found = _plant(edit)
