@@ -41,6 +41,8 @@ from stratforge.core.tools import find_executable
 
 REPO = Path(__file__).resolve().parents[1]
 GIT = str(find_executable("git"))
+#: main before issue 11's state machine, the core package and the splits landed (the old design)
+PRE_STATE_MACHINE = "605aab5"
 
 _VERDICT = re.compile(r"Verdict: (PASS|FAIL|INCONCLUSIVE)")
 
@@ -90,8 +92,8 @@ def one(argv: list[str], work: Path, spec: Path) -> tuple[str, float, int, str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ref", default=None, help="git ref of the old design (default: where this "
-                    "branch left main, git merge-base HEAD main)")
+    ap.add_argument("--ref", default=PRE_STATE_MACHINE, help="git ref of the old design (default: "
+                    "the last commit before the build became a state machine)")
     ap.add_argument("--specs", nargs="*", default=None, help="spec files (default: specs/*.yaml)")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = ap.parse_args()
@@ -99,9 +101,6 @@ def main() -> int:
     if not specs:
         raise SystemExit("build_time: no spec files")
 
-    if args.ref is None:
-        args.ref = subprocess.run([GIT, "-C", str(REPO), "merge-base", "HEAD", "main"],
-                                  capture_output=True, text=True, check=True).stdout.strip()
     rows = []
     scratch = REPO / "build"  # not /tmp: the sandbox gives every job a private /tmp
     scratch.mkdir(exist_ok=True)
