@@ -348,16 +348,8 @@ class Registry:
                             .where(Approval.version_id == v.id)).tuples()))
                     refusal = rules.check_promotion(facts, to)
                 if refusal is None:
-                    try:
-                        op_id = self._start(s, st, v, to, actor, None, R.A_PROMOTION_REQUESTED,
-                                            detail={"to": to})
-                    except _LockTaken:
-                        s.rollback()
-                        refusal = _race_refusal(strategy)
-                        op_id = None
-                    else:
-                        s.commit()
-                        _checkpoint("requested")
+                    op_id, refusal = self._request(s, st, v, to, actor, None,
+                                                   R.A_PROMOTION_REQUESTED, detail={"to": to})
         if refusal is not None:
             raise self._refuse(actor, R.A_PROMOTION_REFUSED, refusal, **subject)
         if op_id is None:
@@ -386,24 +378,29 @@ class Registry:
                 subject["detail"] = {"reason": reason}
                 if refusal is None and live is not None and target is not None:
                     subject.update(version=target.number, build_id=target.build_id)
-                    try:
-                        op_id = self._start(s, st, target, "rollback", actor, reason,
-                                            R.A_ROLLBACK_REQUESTED,
-                                            detail={"from_version": live.number,
-                                                    "from_build_id": live.build_id,
-                                                    "reason": reason})
-                    except _LockTaken:
-                        s.rollback()
-                        refusal = _race_refusal(strategy)
-                        op_id = None
-                    else:
-                        s.commit()
-                        _checkpoint("requested")
+                    op_id, refusal = self._request(s, st, target, "rollback", actor, reason,
+                                                   R.A_ROLLBACK_REQUESTED,
+                                                   detail={"from_version": live.number,
+                                                           "from_build_id": live.build_id,
+                                                           "reason": reason})
         if refusal is not None:
             raise self._refuse(actor, R.A_ROLLBACK_REFUSED, refusal, **subject)
         if op_id is None:
             raise InvariantError("rollback: no operation and no refusal")
         return self._drive(op_id)
+
+    def _request(self, s: Session, st: Strategy, v: Version, kind: str, actor: str,
+                 reason: str | None, action: str, detail: dict[str, Any]) -> tuple[int | None, rules.Refusal | None]:
+        """Start the operation and commit it (then the ``requested`` checkpoint), or, when another
+        request took the strategy's lock first, roll back: (operation id, None) or (None, refusal)."""
+        try:
+            op_id = self._start(s, st, v, kind, actor, reason, action, detail)
+        except _LockTaken:
+            s.rollback()
+            return None, _race_refusal(st.name)
+        s.commit()
+        _checkpoint("requested")
+        return op_id, None
 
     def _start(self, s: Session, st: Strategy, v: Version, kind: str, actor: str,
                reason: str | None, action: str, detail: dict[str, Any]) -> int:
