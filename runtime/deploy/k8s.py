@@ -276,7 +276,50 @@ def render_manifests(namespace: str, name: str, slots: Mapping[str, Any], *,
     docs = [_render(t, ctx) for t in RUNTIME_TEMPLATES]
     for doc in docs:
         validate_manifest(doc)
+    check_engine_pod(docs[-1])
     return docs
+
+
+#: what every container of the engine pod must run with
+LOCKED_DOWN = {"allowPrivilegeEscalation": False, "privileged": False,
+               "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+               "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+#: containers that must get exclusive cores from the static CPU manager
+PINNED = ("sf-engine", "sf-venue")
+
+
+def check_engine_pod(deployment: Mapping[str, Any]) -> None:
+    """Refuse an engine Deployment that lost a guarantee (a template edit gone wrong): Guaranteed
+    QoS (cpu and memory requests == limits in every container), whole CPUs for the pinned
+    containers, the locked-down security context, Recreate, no service account token."""
+    where = f"Deployment {_name(deployment)} (templates/k8s/deployment-engine.yaml.j2)"
+    spec = deployment["spec"]
+    if spec.get("strategy", {}).get("type") != "Recreate":
+        raise StratforgeError(f"{where}: strategy must be Recreate (two engines must never "
+                              "trade at once)")
+    pod = spec["template"]["spec"]
+    if pod.get("automountServiceAccountToken") is not False:
+        raise StratforgeError(f"{where}: automountServiceAccountToken must be false")
+    names = [c["name"] for c in pod["containers"]]
+    for want in PINNED:
+        if want not in names:
+            raise StratforgeError(f"{where}: container {want} is missing")
+    for c in pod["containers"] + pod.get("initContainers", []):
+        res = c.get("resources") or {}
+        req, lim = res.get("requests") or {}, res.get("limits") or {}
+        for key in ("cpu", "memory"):
+            if key not in lim or lim.get(key) != req.get(key):
+                raise StratforgeError(
+                    f"{where}: container {c['name']}: {key} requests ({req.get(key)}) must equal "
+                    f"limits ({lim.get(key)}) for Guaranteed QoS")
+        if c["name"] in PINNED and not str(lim["cpu"]).isdigit():
+            raise StratforgeError(f"{where}: container {c['name']}: cpu {lim['cpu']!r} is not a "
+                                  "whole number of CPUs (the static CPU manager would not pin it)")
+        sc = c.get("securityContext") or {}
+        for key, value in LOCKED_DOWN.items():
+            if sc.get(key) != value:
+                raise StratforgeError(f"{where}: container {c['name']}: securityContext.{key} "
+                                      f"must be {value!r}, is {sc.get(key)!r}")
 
 
 def _mounted_plugins(name: str, slots: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -517,9 +560,10 @@ class KubernetesDeployer:
             body = copy.deepcopy(doc)
             body["metadata"]["resourceVersion"] = cur.metadata.resource_version
             if kind == "Service":  # immutable once allocated
-                body["spec"]["clusterIP"] = cur.spec.cluster_ip
-                if cur.spec.cluster_i_ps:
-                    body["spec"]["clusterIPs"] = list(cur.spec.cluster_i_ps)
+                have = self._client().sanitize_for_serialization(cur)["spec"]
+                for key in ("clusterIP", "clusterIPs"):
+                    if have.get(key):
+                        body["spec"][key] = have[key]
             try:
                 self._call(f"PUT {where}", replace, name, self.namespace, body)
                 return
