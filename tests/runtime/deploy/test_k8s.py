@@ -20,11 +20,13 @@ from kube_kit import FakeApiServer
 from resource_kit import missing
 
 from stratforge.core.errors import RetryableError, StratforgeError, UserInputError
+from stratforge.deployers import make_deployer
 from stratforge.registry.deployer import Deployer, Target
 from stratforge.runtime.deploy import k8s as kd
 from stratforge.runtime.deploy.k8s import (CONFIGMAP_MAX_BYTES, SLOTS_ANNOTATION,
                                            KubernetesDeployer, KubernetesDeployError, PluginFile,
                                            plugin_from_bundle, plugin_manifest, render_manifests)
+from stratforge.settings import load_settings
 
 NS = "trading"
 
@@ -400,3 +402,22 @@ def test_against_a_cluster(tmp_path: Path) -> None:
     finally:
         if created:
             core.delete_namespace(ns)
+
+
+# --- the shell's choice ---------------------------------------------------------------------------
+
+
+def test_settings_select_the_deployer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("STRATFORGE_DEPLOYER", "kubernetes")
+    monkeypatch.setenv("STRATFORGE_K8S_NAMESPACE", "desk-7")
+    monkeypatch.setenv("STRATFORGE_K8S_IMAGE", "registry.test/sf-runtime:3")
+    dep = make_deployer(load_settings(), build_root=tmp_path)
+    assert isinstance(dep, KubernetesDeployer) and isinstance(dep, Deployer)
+    assert (dep.namespace, dep.image) == ("desk-7", "registry.test/sf-runtime:3")
+    assert make_deployer(load_settings(), namespace="other").namespace == "other"
+    monkeypatch.setenv("STRATFORGE_DEPLOYER", "local")
+    with pytest.raises(StratforgeError, match="local deployer"):
+        make_deployer(load_settings())
+    monkeypatch.setenv("STRATFORGE_DEPLOYER", "nomad")
+    with pytest.raises(Exception, match="deployer"):
+        load_settings()
