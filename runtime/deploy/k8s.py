@@ -38,7 +38,9 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 
 import jinja2
 import yaml
+from pydantic import ValidationError
 
+from stratforge.core.engine_config import ConstantLatency, Fees, Latency, Risk, Venue
 from stratforge.core.errors import RetryableError, StratforgeError, UserInputError
 
 __all__ = ["KubernetesDeployer", "KubernetesDeployError", "PluginFile", "SLOTS_ANNOTATION",
@@ -215,13 +217,18 @@ def render_manifests(namespace: str, name: str, slots: Mapping[str, Any], *,
                      engine_memory: str = "2Gi", venue_memory: str = "512Mi",
                      control_cpu: str = "500m", control_memory: str = "512Mi",
                      feed: Mapping[str, Any] | None = None, engine: Mapping[str, Any] | None = None,
+                     venue: bool = True,
                      plugin_claim: str | None = None, data_claim: str | None = None,
                      node_selector: Mapping[str, str] | None = None,
                      tolerations: Iterable[Mapping[str, Any]] | None = None,
                      control_command: Iterable[str] = CONTROL_COMMAND,
                      metrics_port: int = METRICS_PORT) -> list[dict[str, Any]]:
     """Every runtime object for the desired ``slots`` (plugin ConfigMaps aside), validated, in
-    apply order. ``slots`` is the ``stratforge.io/slots`` document (see :func:`_set_slot`)."""
+    apply order. ``slots`` is the ``stratforge.io/slots`` document (see :func:`_set_slot`).
+
+    ``engine``: engine.json overrides (``firm``, ``risk``, ``sim_venue``,
+    ``latency_window_events``); ``venue=False`` runs "paper live" (no sf-venue container, live
+    orders to the engine's in-process simulated venue)."""
     for what, cpus in (("engine_cpus", engine_cpus), ("venue_cpus", venue_cpus)):
         if isinstance(cpus, bool) or not isinstance(cpus, int) or cpus < 1:
             raise UserInputError(f"{what} must be a whole number of CPUs >= 1 (the static CPU "
@@ -241,11 +248,7 @@ def render_manifests(namespace: str, name: str, slots: Mapping[str, Any], *,
                                 f"{feed.get('instruments', 1)}"]
     else:
         raise UserInputError(f"feed kind must be 'replay' or 'synth', was {feed.get('kind')!r}")
-    engine_json = {"control_socket": f"{STATE_DIR}/engine.sock", "feed": feed,
-                   "venue": {"host": "127.0.0.1", "port": VENUE_PORT, "session": f"{name}-engine",
-                             "heartbeat_ms": 250},
-                   "latency_window_events": 1000}
-    engine_json.update(engine or {})
+    engine_json = _engine_json(name, feed, venue, engine or {})
     engine_text = json.dumps(engine_json, sort_keys=True, indent=2) + "\n"
     plugins = _mounted_plugins(name, slots)
     labels = _labels(name, "engine")
@@ -271,7 +274,7 @@ def render_manifests(namespace: str, name: str, slots: Mapping[str, Any], *,
         "venue_command": ["sf-venue", *venue_src, "--port", str(VENUE_PORT),
                           "--port-file", f"{STATE_DIR}/venue.port",
                           "--journal", f"{STATE_DIR}/venue.journal.jsonl"],
-        "control_command": list(control_command),
+        "control_command": list(control_command), "venue": venue,
     }
     docs = [_render(t, ctx) for t in RUNTIME_TEMPLATES]
     for doc in docs:
@@ -301,9 +304,8 @@ def check_engine_pod(deployment: Mapping[str, Any]) -> None:
     if pod.get("automountServiceAccountToken") is not False:
         raise StratforgeError(f"{where}: automountServiceAccountToken must be false")
     names = [c["name"] for c in pod["containers"]]
-    for want in PINNED:
-        if want not in names:
-            raise StratforgeError(f"{where}: container {want} is missing")
+    if "sf-engine" not in names:
+        raise StratforgeError(f"{where}: container sf-engine is missing")
     for c in pod["containers"] + pod.get("initContainers", []):
         res = c.get("resources") or {}
         req, lim = res.get("requests") or {}, res.get("limits") or {}
@@ -320,6 +322,42 @@ def check_engine_pod(deployment: Mapping[str, Any]) -> None:
             if sc.get(key) != value:
                 raise StratforgeError(f"{where}: container {c['name']}: securityContext.{key} "
                                       f"must be {value!r}, is {sc.get(key)!r}")
+
+
+#: engine.json defaults for what a `load` does not bring itself: sf-replay's zero-latency simulated
+#: venue for shadow (paper) orders, and deliberately tight default risk limits (every version's
+#: load carries its spec's own); the firm-wide limits are the operator's to set
+DEFAULT_SIM_VENUE = Venue(latency=Latency(feed=ConstantLatency(ns=0), entry=ConstantLatency(ns=0),
+                                          response=ConstantLatency(ns=0)),
+                          queue_model="risk_averse", fees=Fees(maker_bps=0, taker_bps=0), seed=1)
+DEFAULT_RISK = Risk(max_order_qty=1, max_order_notional=1, max_position=1, price_band_bps=100,
+                    max_open_orders=1, max_msgs_per_sec=1, msg_burst=1, max_loss=1,
+                    kill_on_max_loss=True, max_drawdown=1, kill_on_breach=True)
+ENGINE_KEYS = ("firm", "risk", "sim_venue", "latency_window_events")
+
+
+def _engine_json(name: str, feed: dict[str, Any], venue: bool,
+                 overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """engine.json (runtime-contract.md), its typed parts checked with core's engine models."""
+    unknown = sorted(set(overrides) - set(ENGINE_KEYS))
+    if unknown:
+        raise UserInputError(f"engine settings {', '.join(unknown)} are not known "
+                             f"(allowed: {', '.join(ENGINE_KEYS)})")
+    try:
+        risk = Risk.model_validate(overrides.get("risk", DEFAULT_RISK.model_dump()))
+        sim = Venue.model_validate(overrides.get("sim_venue", DEFAULT_SIM_VENUE.model_dump()))
+    except ValidationError as err:
+        raise UserInputError(f"engine settings: {err}") from err
+    firm = dict(overrides.get("firm") or {"max_position": {}, "max_gross_notional": 1e12})
+    window = overrides.get("latency_window_events", 1000)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise UserInputError(f"latency_window_events must be an integer >= 1, was {window!r}")
+    return {"control_socket": f"{STATE_DIR}/engine.sock", "feed": feed,
+            "venue": {"host": "127.0.0.1", "port": VENUE_PORT, "session": f"{name}-engine",
+                      "heartbeat_ms": 250} if venue else None,
+            "firm": firm, "latency_window_events": window,
+            "sim_venue": sim.model_dump(mode="json"),
+            "risk": risk.model_dump(mode="json", exclude_none=True)}
 
 
 def _mounted_plugins(name: str, slots: Mapping[str, Any]) -> list[dict[str, str]]:

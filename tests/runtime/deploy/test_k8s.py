@@ -142,6 +142,27 @@ def test_replay_feed_needs_the_data_volume() -> None:
         render_manifests(NS, "sf", {}, feed={**feed, "path": "../etc/passwd"}, data_claim="d")
 
 
+def test_engine_json_follows_the_contract() -> None:
+    firm = {"max_position": {"ZQX": 40}, "max_gross_notional": 2.5e5}
+    docs = render_manifests(NS, "sf", {}, engine={"firm": firm, "latency_window_events": 500})
+    engine = json.loads(docs[0]["data"]["engine.json"])
+    assert set(engine) == {"control_socket", "feed", "venue", "firm", "latency_window_events",
+                           "sim_venue", "risk"}
+    assert engine["firm"] == firm and engine["latency_window_events"] == 500
+    assert engine["venue"] == {"host": "127.0.0.1", "port": 5001, "session": "sf-engine",
+                               "heartbeat_ms": 250}
+    assert engine["risk"]["kill_on_breach"] is True and "max_reference_age_ms" not in engine["risk"]
+    # paper live: no sf-venue container, live orders stay in the engine's simulated venue
+    docs = render_manifests(NS, "sf", {}, venue=False)
+    assert json.loads(docs[0]["data"]["engine.json"])["venue"] is None
+    assert [c["name"] for c in docs[-1]["spec"]["template"]["spec"]["containers"]] == [
+        "sf-engine", "sf-control"]
+    with pytest.raises(UserInputError, match="max_order_qty"):
+        render_manifests(NS, "sf", {}, engine={"risk": {"max_order_qty": -1}})
+    with pytest.raises(UserInputError, match="fimr are not known"):
+        render_manifests(NS, "sf", {}, engine={"fimr": firm})
+
+
 @pytest.mark.parametrize("cpus", [0, 1.5, "2"])
 def test_fractional_cpus_are_refused(cpus: Any) -> None:
     with pytest.raises(UserInputError, match="whole number of CPUs"):
