@@ -21,6 +21,7 @@ from resource_kit import missing
 
 from stratforge.core.errors import RetryableError, StratforgeError, UserInputError
 from stratforge.deployers import make_deployer
+from stratforge.registry import Registry, ShadowGate
 from stratforge.registry.deployer import Deployer, Target
 from stratforge.runtime.deploy import k8s as kd
 from stratforge.runtime.deploy.k8s import (CONFIGMAP_MAX_BYTES, SLOTS_ANNOTATION,
@@ -374,6 +375,50 @@ def test_bad_slot_and_annotation(tmp_path: Path) -> None:
     server.get("deployments", "stratforge")["metadata"]["annotations"][SLOTS_ANNOTATION] = "{oops"
     with pytest.raises(KubernetesDeployError, match="stratforge.io/slots .* is not JSON"):
         dep.observe("carry")
+
+
+# --- the registry drives it ---------------------------------------------------------------------
+
+#: a shadow gate and metrics of this test's own
+GATE = ShadowGate(min_duration_s=1_800, min_fills=25, max_pnl_deviation_pct=30.0,
+                  max_fill_ratio_deviation_pct=12.0, max_drawdown_pct=5.0,
+                  max_callback_p99_ns=12_000)
+HELD = {"duration_s": 2_400, "fills": 31, "drawdown_pct": 2.0, "pnl_deviation_pct": 9.0,
+        "fill_ratio_deviation_pct": 4.0, "risk_breaches": 0, "callback_p99_ns": 6_000}
+
+
+def test_registry_promotion_and_rollback_through_the_cluster(tmp_path: Path) -> None:
+    """The registry's promote / approve / rollback against KubernetesDeployer: what the registry
+    observes is what the cluster holds."""
+    server = FakeApiServer()
+    reg = Registry.open(f"sqlite:///{tmp_path / 'registry.db'}", _deployer(tmp_path, server))
+    try:
+        reg.add_user("root", "admin", actor="root")
+        reg.add_user("dee", "author", actor="root")
+        reg.add_user("eve", "approver", actor="root")
+        for build in ("k1", "k2"):
+            t = _version(tmp_path, "carry", build)
+            reg.register_build(strategy="carry", spec_hash=f"h-{build}", build_id=build,
+                               bundle=t.bundle, scorecard={"verdict": "PASS"}, verdict="PASS",
+                               author="dee", shadow_gate=GATE)
+        for number, build in ((1, "k1"), (2, "k2")):
+            reg.promote("carry", number, "shadow", "eve")
+            reg.record_shadow_metrics("carry", number, HELD, "runtime")
+            reg.approve("carry", number, "eve", build)
+            reg.promote("carry", number, "live", "eve")
+        held = json.loads(server.get("deployments", "stratforge")["metadata"]["annotations"][
+            SLOTS_ANNOTATION])["carry"]
+        assert (held["live"], held["standby"]) == ("k2", "k1")
+        assert {v.number: (v.stage, v.observed) for v in reg.versions("carry")} == {
+            1: ("retired", "retired"), 2: ("live", "live")}
+        gen = server.get("deployments", "stratforge")["metadata"]["generation"]
+        reg.rollback("carry", "eve", reason="drill")
+        assert KubernetesDeployer(NS, server.client()).observe("carry") == {
+            "k1": "live", "k2": "retired"}
+        assert {v.number: v.observed for v in reg.versions("carry")} == {1: "live", 2: "retired"}
+        assert server.get("deployments", "stratforge")["metadata"]["generation"] == gen  # hot
+    finally:
+        reg.engine.dispose()
 
 
 # --- a real cluster -----------------------------------------------------------------------------
