@@ -1,4 +1,4 @@
-"""The Kubernetes deployer: one stratforge runtime per namespace, driven through the kubernetes client.
+"""The Kubernetes deployer: one stratforge runtime per namespace, through the kubernetes client.
 
 :class:`KubernetesDeployer` implements the registry's ``Deployer`` protocol structurally
 (``observe(strategy)``, ``apply(target, slot)``; the runtime never imports the registry). It
@@ -121,7 +121,10 @@ PLUGIN_TEMPLATE = "configmap-plugin.yaml.j2"
 
 
 def _render(template: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
-    text = _ENV.get_template(template).render(**ctx)
+    try:
+        text = _ENV.get_template(template).render(**ctx)
+    except jinja2.TemplateError as err:
+        raise StratforgeError(f"templates/k8s/{template}: {err}") from err
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -641,7 +644,8 @@ class KubernetesDeployer:
                 raise KubernetesDeployError(f"kubernetes: Deployment {self.namespace}/"
                                             f"{self.name} vanished during the rollout")
             st = dep.status
-            seen = st is not None and (st.observed_generation or 0) >= (dep.metadata.generation or 0)
+            gen = dep.metadata.generation or 0
+            seen = st is not None and (st.observed_generation or 0) >= gen
             if seen and (st.updated_replicas or 0) >= 1 and (st.available_replicas or 0) >= 1:
                 return
             if time.monotonic() >= end:

@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 import kubernetes as k8s
+import pydantic
 import pytest
 
 from kube_kit import FakeApiServer
@@ -97,7 +98,8 @@ def test_engine_pod_is_guaranteed_pinned_and_locked_down() -> None:
     vols = {v["name"]: v for v in pod["volumes"]}
     keys = sorted(i["key"] for s in vols["plugins"]["projected"]["sources"]
                   for i in s["configMap"]["items"])
-    assert keys == sorted(f"{hashlib.sha256(b.encode()).hexdigest()}.so" for b in ("b-live", "b-new"))
+    assert keys == sorted(f"{hashlib.sha256(b.encode()).hexdigest()}.so"
+                          for b in ("b-live", "b-new"))
     mounts = {m["name"]: m for m in containers["sf-engine"]["volumeMounts"]}
     assert mounts["plugins"] == {"name": "plugins", "readOnly": True,
                                  "mountPath": "/var/lib/stratforge/runtime/plugins"}
@@ -240,7 +242,7 @@ def test_planted_template_defects_are_caught(monkeypatch: pytest.MonkeyPatch, ol
 
 def test_a_missing_template_variable_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     _planted(monkeypatch, "service.yaml.j2", "{{ metrics_port }}", "{{ metrics_prot }}")
-    with pytest.raises(Exception, match="metrics_prot"):
+    with pytest.raises(StratforgeError, match="service.yaml.j2: 'metrics_prot' is undefined"):
         render_manifests(NS, "sf", {})
 
 
@@ -273,7 +275,8 @@ def test_apply_creates_then_replaces_and_observe_reads_the_cluster(tmp_path: Pat
     server.calls.clear()
     dep.apply(v1, "shadow")  # idempotent: replaced in place, nothing new
     assert [m for m, _ in server.writes()] == ["PUT"] * 5
-    put_dep = [c for c in server.calls if c.method == "PUT" and c.path.endswith("/deployments/stratforge")]
+    put_dep = [c for c in server.calls
+               if c.method == "PUT" and c.path.endswith("/deployments/stratforge")]
     assert put_dep and put_dep[0].body["metadata"]["resourceVersion"]
     assert server.names("configmaps") == sorted(["stratforge-engine", "stratforge-slots",
                                                  f"stratforge-plugin-{sha[:16]}"])
@@ -485,5 +488,5 @@ def test_settings_select_the_deployer(monkeypatch: pytest.MonkeyPatch, tmp_path:
     with pytest.raises(StratforgeError, match="local deployer"):
         make_deployer(load_settings())
     monkeypatch.setenv("STRATFORGE_DEPLOYER", "nomad")
-    with pytest.raises(Exception, match="deployer"):
+    with pytest.raises(pydantic.ValidationError, match="deployer"):
         load_settings()
