@@ -149,7 +149,14 @@ def validate_manifest(manifest: Mapping[str, Any]) -> None:
     api = kubernetes.client.ApiClient()
     text = json.dumps(manifest)
     try:
-        model = api.deserialize(text, _KINDS[kind][2], "application/json")
+        try:
+            model = api.deserialize(text, _KINDS[kind][2], "application/json")  # client >= 35
+        except TypeError:  # older clients deserialise a response object
+
+            class _Response:
+                data = text
+
+            model = api.deserialize(_Response(), _KINDS[kind][2])
     except (ValueError, TypeError) as err:
         raise StratforgeError(f"{kind} {_name(manifest)} is not a valid {_KINDS[kind][2]}: {err}") \
             from err
