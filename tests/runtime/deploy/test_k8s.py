@@ -231,7 +231,7 @@ def _planted(monkeypatch: pytest.MonkeyPatch, template: str, old: str, new: str)
     ('resources(engine_cpus, engine_memory)', 'resources("1500m", engine_memory)',
      "not a whole number of CPUs"),
     ('capabilities', 'capabilitys', r"capabilitys is not a field of the model"),
-    ('replicas: 1', 'replicas: one', r"is not a valid V1Deployment.*replicas"),
+    ('replicas: 1', 'replicas: one', r"(?s)is not a valid V1Deployment.*replicas"),
 ])
 def test_planted_template_defects_are_caught(monkeypatch: pytest.MonkeyPatch, old: str, new: str,
                                              caught: str) -> None:
