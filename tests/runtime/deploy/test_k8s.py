@@ -9,6 +9,9 @@ import hashlib
 import json
 import os
 import secrets
+import socket
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from kube_kit import FakeApiServer
 from resource_kit import missing
 
 from stratforge.core.errors import RetryableError, StratforgeError, UserInputError
+from stratforge.core.tools import which
 from stratforge.deployers import make_deployer
 from stratforge.registry import Registry, ShadowGate
 from stratforge.registry.deployer import Deployer, Target
@@ -164,6 +168,43 @@ def test_engine_json_follows_the_contract() -> None:
         render_manifests(NS, "sf", {}, engine={"risk": {"max_order_qty": -1}})
     with pytest.raises(UserInputError, match="fimr are not known"):
         render_manifests(NS, "sf", {}, engine={"fimr": firm})
+
+
+def test_the_engine_accepts_the_rendered_engine_json(tmp_path: Path) -> None:
+    """The ConfigMap's engine.json, as sf-engine reads it (paper live; only the socket path is
+    moved from the pod's state dir into tmp_path)."""
+    engine = which("sf-engine")
+    if engine is None:
+        pytest.skip("sf-engine is not built in this checkout (it comes with the engine daemon)")
+    feed = {"kind": "synth", "seed": 11, "events": 5000, "instruments": 2, "speed": 0}
+    docs = render_manifests(NS, "sf", {}, venue=False, feed=feed)
+    cfg = json.loads(docs[0]["data"]["engine.json"])
+    cfg["control_socket"] = str(tmp_path / "engine.sock")
+    (tmp_path / "engine.json").write_text(json.dumps(cfg))
+    proc = subprocess.Popen([str(engine), "--config", str(tmp_path / "engine.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "engine.sock").exists():
+            assert proc.poll() is None, proc.communicate()[0].decode()
+            assert time.monotonic() < deadline, "sf-engine did not open its control socket"
+            time.sleep(0.05)
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(10)
+            sock.connect(str(tmp_path / "engine.sock"))
+            lines = sock.makefile("rw")
+            lines.write(json.dumps({"id": 1, "cmd": "status"}) + "\n")
+            lines.flush()
+            status = json.loads(lines.readline())
+            assert status["ok"] is True and status["feed"]["kind"] == "synth"
+            lines.write(json.dumps({"id": 2, "cmd": "shutdown"}) + "\n")
+            lines.flush()
+            assert json.loads(lines.readline())["ok"] is True
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.mark.parametrize("cpus", [0, 1.5, "2"])
