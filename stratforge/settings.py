@@ -12,6 +12,10 @@ over the environment. No setting can widen the sandbox or turn off a risk check:
 | ``STRATFORGE_DB_URL`` | the registry's database (SQLite file or PostgreSQL URL) | a SQLite file in ``~/.local/share/stratforge`` |
 | ``STRATFORGE_USER`` | the acting registry user of registry commands | — |
 | ``STRATFORGE_TOKEN`` | an API token: the acting user is its owner (wins over ``STRATFORGE_USER``) | — |
+| ``STRATFORGE_DEPLOYER`` | where promoted versions run: ``local`` (this machine's engine) or ``kubernetes`` | ``local`` |
+| ``STRATFORGE_K8S_NAMESPACE`` | namespace of the kubernetes deployer's runtime | ``stratforge`` |
+| ``STRATFORGE_K8S_IMAGE`` | runtime image (sf-engine, sf-venue, stratforge) of the kubernetes deployer | the deployer's |
+| ``STRATFORGE_K8S_PLUGIN_CLAIM`` | PVC holding the plugins as ``<sha256>.so`` (PVC mode; default: one ConfigMap per plugin) | — |
 """
 
 from __future__ import annotations
@@ -39,6 +43,14 @@ class Settings(BaseSettings):
     user: str | None = Field(default=None, description="The acting registry user.")
     token: SecretStr | None = Field(default=None, description="An API token; its owner is the "
                                     "acting registry user.")
+    deployer: Literal["local", "kubernetes"] = Field(
+        default="local", description="Where promoted versions run (docs/operations.md).")
+    k8s_namespace: str = Field(default="stratforge",
+                               description="Namespace of the kubernetes deployer's runtime.")
+    k8s_image: str | None = Field(default=None, description="Runtime image of the kubernetes "
+                                  "deployer (sf-engine, sf-venue and stratforge).")
+    k8s_plugin_claim: str | None = Field(default=None, description="A PVC with the plugins as "
+                                         "<sha256>.so (default: one ConfigMap per plugin).")
 
 
 def load_settings() -> Settings:

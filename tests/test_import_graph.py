@@ -55,7 +55,7 @@ OPTIONAL_IMPORTS: dict[str, str] = {
     "torch": "extra transformers",
     "transformers": "extra transformers",
     "docker": "extra docker (the docker sandbox backend)",
-    "kubernetes": "extra k8s (the kubernetes sandbox backend)",
+    "kubernetes": "extra k8s (the kubernetes sandbox backend and deployer)",
     "pyseccomp": "Linux only (sys_platform == 'linux' in pyproject.toml)",
     "matplotlib": "the scorecard's charts only; importing it costs every CLI start ~0.5 s",
 }
