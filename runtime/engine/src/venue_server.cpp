@@ -300,19 +300,18 @@ struct VenueServer::Impl {
     jline(w);
   }
 
-  /// A protocol error: REJECT + LOGOUT with the reason, then close (cancel-on-disconnect).
+  /// A protocol error: REJECT, the CANCELED of every open order, LOGOUT (each with the reason),
+  /// then close.
   void protocol_error(Session& s, wire::RejectReason why, std::uint64_t ref_seq, const std::string& text) {
     reject(s, 0, why, ref_seq, text);
-    auto f = frame(wire::MsgType::Logout);
-    f.logout.reason = static_cast<std::int32_t>(why);
-    wire::set_text(f.logout.text, wire::kTextLen, text);
-    send(s, f);
-    close_session(s, std::string("protocol error ") + wire::reject_reason_name(static_cast<std::int32_t>(why)) + ": " + text, true);
+    close_session(s, std::string("protocol error ") + wire::reject_reason_name(static_cast<std::int32_t>(why)) + ": " + text, true,
+                  wire::CancelReason::CancelOnDisconnect, text.c_str(), static_cast<std::int32_t>(why));
   }
 
   /// Closes the connection; a logged-on session's open orders are canceled (cancel-on-disconnect).
   void close_session(Session& s, const std::string& why, bool try_flush,
-                     wire::CancelReason cancel_why = wire::CancelReason::CancelOnDisconnect, const char* logout_text = nullptr) {
+                     wire::CancelReason cancel_why = wire::CancelReason::CancelOnDisconnect, const char* logout_text = nullptr,
+                     std::int32_t logout_reason = 0) {
     if (s.dead) return;
     s.dead = true;
     auto w = jbegin("disconnect", &s);
@@ -326,6 +325,7 @@ struct VenueServer::Impl {
     }
     if (logout_text != nullptr) {
       auto f = frame(wire::MsgType::Logout);
+      f.logout.reason = logout_reason;
       wire::set_text(f.logout.text, wire::kTextLen, logout_text);
       send(s, f);
     }
@@ -530,10 +530,12 @@ struct VenueServer::Impl {
           const wire::RejectReason why = st == wire::DecodeStatus::BadLength ? wire::RejectReason::BadLength
                                          : st == wire::DecodeStatus::BadType ? wire::RejectReason::BadType
                                                                              : wire::RejectReason::BadVersion;
-          std::string text = std::string(wire::decode_status_name(st)) + ": length " + std::to_string(len) + ", type " +
-                             std::to_string(p[2]) + ", version " + std::to_string(p[3]);
-          if (st == wire::DecodeStatus::BadLength && wire::frame_size(p[2]) != 0)
-            text += " (" + std::string(wire::msg_type_name(p[2])) + " is " + std::to_string(wire::frame_size(p[2])) + ")";
+          // short enough for the 47-char text field
+          std::string text;
+          if (st == wire::DecodeStatus::BadType) text = "unknown frame type " + std::to_string(p[2]);
+          else if (st == wire::DecodeStatus::BadVersion) text = "unsupported version " + std::to_string(p[3]);
+          else if (p[2] == static_cast<std::uint8_t>(wire::MsgType::StatusReply)) text = "bad length " + std::to_string(len) + " < 24";
+          else text = "bad length " + std::to_string(len) + ": " + wire::msg_type_name(p[2]) + " is " + std::to_string(wire::frame_size(p[2]));
           protocol_error(s, why, 0, text);
           return;
         }
