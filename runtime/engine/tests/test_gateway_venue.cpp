@@ -9,8 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <new>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -23,6 +26,21 @@
 #include "sf_test.hpp"
 
 using namespace std::chrono_literals;
+
+// Allocation counter for the "no allocation per message" check (not under ASan, which owns
+// operator new).
+static std::atomic<bool> g_count_allocs{false};
+static std::atomic<long> g_allocs{0};
+#if !defined(__SANITIZE_ADDRESS__)
+void* operator new(std::size_t n) {
+  if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#define SF_COUNTS_ALLOCS 1
+#endif
 
 namespace {
 
@@ -462,6 +480,103 @@ SF_TEST(sigterm_cancels_open_orders_and_closes_the_journal) {
   REQUIRE(r.size() == 1);
   CHECK_EQ(r[0].reason, static_cast<int>(sf::wire::CancelReason::VenueShutdown));
   CHECK(!c.connected());
+}
+
+SF_TEST(no_allocation_per_message_in_the_client) {
+  Venue v("alloc", 2000);
+  REQUIRE(v.port != 0);
+  sf::GatewayClient c;
+  std::string err;
+  REQUIRE(c.connect("127.0.0.1", v.port, "t-alloc", 100, err));
+  std::vector<sf::GatewayReport> r;
+  r.reserve(1000);
+  g_allocs = 0;
+  g_count_allocs = true;
+  for (std::uint64_t id = 1; id <= 200; ++id) {
+    if (!c.new_order(5000 + static_cast<sf::Nanos>(id), id, 0, sf::Side::Bid, sf::OrdType::Limit, sf::Tif::Gtc, 9900 + static_cast<sf::Ticks>(id % 50), 1)) break;
+    if (id % 2 == 0 && !c.cancel(5000 + static_cast<sf::Nanos>(id), id - 1)) break;
+    c.poll(5000, [&](const sf::GatewayReport& x) { r.push_back(x); });
+  }
+  const auto end = std::chrono::steady_clock::now() + 3s;
+  while (r.size() < 300 && std::chrono::steady_clock::now() < end) c.poll(6000, [&](const sf::GatewayReport& x) { r.push_back(x); });
+  g_count_allocs = false;
+  CHECK_EQ(r.size(), 300u);  // 200 ACKs + 100 CANCELED
+  CHECK(c.connected());
+#ifdef SF_COUNTS_ALLOCS
+  CHECK_EQ(g_allocs.load(), 0L);
+#endif
+}
+
+// A fake venue (a plain listening socket in this process) that answers the logon and then sends
+// a frame with a wrong sequence number: the client must end the session, naming the gap.
+SF_TEST(client_catches_a_venue_sequence_gap_and_a_dead_venue) {
+  const int ls = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && listen(ls, 4) == 0);
+  socklen_t al = sizeof a;
+  getsockname(ls, reinterpret_cast<sockaddr*>(&a), &al);
+  const std::uint16_t port = ntohs(a.sin_port);
+  auto fake = [ls](std::uint64_t second_seq, bool hang_up) {
+    const int fd = accept(ls, nullptr, nullptr);
+    std::uint8_t b[128];
+    (void)recv(fd, b, 64, MSG_WAITALL);  // the LOGON
+    auto ack = frame(sf::wire::MsgType::LogonAck);
+    ack.h.seq = 1;
+    ack.logon_ack = sf::wire::LogonAck{1000, 1};
+    std::size_t n = sf::wire::encode(ack, b, sizeof b);
+    (void)send(fd, b, n, MSG_NOSIGNAL);
+    if (second_seq != 0) {
+      auto fill = frame(sf::wire::MsgType::Fill, 7);
+      fill.h.seq = second_seq;
+      fill.fill = sf::wire::Fill{1, 100, 1, 0, 0, 0.0};
+      n = sf::wire::encode(fill, b, sizeof b);
+      (void)send(fd, b, n, MSG_NOSIGNAL);
+    }
+    if (hang_up) {
+      close(fd);
+      return -1;
+    }
+    return fd;
+  };
+  {
+    sf::GatewayClient c;
+    std::string err;
+    std::thread t([&] { fake(3, false); });
+    REQUIRE(c.connect("127.0.0.1", port, "t-fake", 100, err));
+    t.join();
+    std::vector<sf::GatewayReport> r;
+    pump(c, 0, 200ms, &r);
+    CHECK(r.empty());
+    CHECK(!c.connected());
+    CHECK_CONTAINS(c.error(), "venue sequence gap: got 3, expected 2");
+  }
+  {
+    sf::GatewayClient c;
+    std::string err;
+    std::thread t([&] { fake(2, true); });  // a good fill, then the venue dies
+    REQUIRE(c.connect("127.0.0.1", port, "t-fake", 100, err));
+    t.join();
+    std::vector<sf::GatewayReport> r;
+    pump(c, 0, 200ms, &r);
+    REQUIRE(r.size() == 1);  // the fill that arrived before the close is still delivered
+    CHECK(r[0].kind == sf::GatewayReport::Fill);
+    CHECK(!c.connected());
+    CHECK_CONTAINS(c.error(), "venue closed the connection");
+    CHECK(!c.new_order(1, 2, 0, sf::Side::Bid, sf::OrdType::Limit, sf::Tif::Gtc, 1, 1));  // down: refused, not queued
+  }
+  {  // a venue that accepts the connection but never answers the logon
+    sf::GatewayClient c;
+    std::string err;
+    int held = -1;
+    std::thread t([&] { held = accept(ls, nullptr, nullptr); });
+    CHECK(!c.connect("127.0.0.1", port, "t-mute", 100, err, 300));
+    t.join();
+    CHECK_CONTAINS(err, "no LOGON_ACK within 300 ms");
+    if (held >= 0) close(held);
+  }
+  close(ls);
 }
 
 SF_TEST_MAIN()
