@@ -305,6 +305,27 @@ def test_sigterm_cancels_open_orders_and_exits_zero(venue):
     assert venue.lines(t="cancel", session="py-term")[0]["reason"] == "venue_shutdown"
 
 
+def test_venue_config_entry_latency_and_fees(tmp_path):
+    write_market(tmp_path / "market.sfe")
+    cfg = {"latency": {"feed": {"model": "constant", "ns": 0}, "entry": {"model": "constant", "ns": 1_000_000},
+                       "response": {"model": "constant", "ns": 0}},
+           "queue_model": "risk_averse", "fees": {"maker_bps": -1.0, "taker_bps": 10.0}}
+    v = Venue(tmp_path, "--data", str(tmp_path / "market.sfe"), "--venue-config", json.dumps(cfg))
+    try:
+        c = Client(v.port)
+        c.logon("py-cfg")
+        # stamped 1.5 ms, acted on at 2.5 ms: the sell trade through 1990 at 2 ms is already past
+        c.send(NEW_ORDER, 1, 0, BUY, LIMIT, GTC, 1995, 2, ts=1_500_000)
+        assert c.recv_until(ACK)[-1][1] == 2_500_000
+        c.send(NEW_ORDER, 2, 0, BUY, LIMIT, GTC, 2004, 3, ts=2_600_000)  # taker: 10 bps of 2004 x 3 x 0.5
+        fill = c.recv_until(FILL)[-1][2]
+        assert fill[0] == 2 and fill[5] == pytest.approx(2004 * 3 * 0.5 * 10 / 1e4)
+        assert not v.lines(t="fill", client_id=1)
+        c.close()
+    finally:
+        assert v.stop() == 0
+
+
 def test_synthetic_data_and_bad_command_lines(tmp_path):
     v = Venue(tmp_path, "--synth", "11:20000:2")
     try:

@@ -482,6 +482,29 @@ SF_TEST(sigterm_cancels_open_orders_and_closes_the_journal) {
   CHECK(!c.connected());
 }
 
+// An engine whose replay loops sends frames stamped earlier than the venue's clock once the
+// venue's replay has reached the end: the venue replays its data again from the start.
+SF_TEST(a_looping_client_replay_rewinds_the_venue_replay) {
+  Venue v("rewind");
+  REQUIRE(v.port != 0);
+  sf::GatewayClient c;
+  std::string err;
+  REQUIRE(c.connect("127.0.0.1", v.port, "t-loop", 100, err));
+  std::vector<sf::GatewayReport> r;
+  REQUIRE(c.new_order(6'000'000, 9, 0, sf::Side::Bid, sf::OrdType::Limit, sf::Tif::Gtc, 9000, 1));  // past the data's end
+  collect(c, 6'000'000, r, 1);
+  r.clear();
+  REQUIRE(c.new_order(6000, 1, 0, sf::Side::Ask, sf::OrdType::Limit, sf::Tif::Gtc, 10020, 1));  // the loop's second pass
+  REQUIRE(c.new_order(15000, 2, 0, sf::Side::Bid, sf::OrdType::Limit, sf::Tif::Gtc, 9980, 1));
+  collect(c, 15000, r, 3);
+  REQUIRE(r.size() == 3);
+  CHECK(r[0].kind == sf::GatewayReport::Ack);
+  CHECK(r[1].kind == sf::GatewayReport::Fill);  // the trade at 12 us, replayed again
+  CHECK_EQ(r[1].client_id, 1u);
+  CHECK_EQ(r[1].ts, 12000);
+  CHECK_EQ(lines_with(v.journal, {"\"t\":\"rewind\"", "t-loop"}).size(), 1u);
+}
+
 SF_TEST(no_allocation_per_message_in_the_client) {
   Venue v("alloc", 2000);
   REQUIRE(v.port != 0);
