@@ -122,7 +122,9 @@ struct VenueServer::Impl {
     json::Writer w;
     w.begin_object().kv("t", t).kv("wall_ns", wall_ns());
     if (s != nullptr) {
-      w.kv("session", s->name).kv("conn", s->id).kv("ts", s->now);
+      if (s->name.empty()) w.key("session").null();  // a connection that never logged on
+      else w.kv("session", s->name);
+      w.kv("conn", s->id).kv("ts", s->now);
     }
     return w;
   }
