@@ -155,6 +155,7 @@ class Venue:
             assert time.monotonic() < end, "sf-venue wrote no port file"
             time.sleep(0.01)
         self.port = int(port_file.read_text())
+        assert not list(tmp.glob("venue.port.tmp*")), "the port file is written by rename"
 
     def lines(self, **match) -> list[dict]:
         out = []
@@ -342,6 +343,9 @@ def test_synthetic_data_and_bad_command_lines(tmp_path):
     r = subprocess.run([exe, "--synth", "1:1000", "--port", "0", "--venue-config", '{"queue_model": "fifo"}'],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 3 and "venue.queue_model" in r.stderr and "fifo" in r.stderr
+    r = subprocess.run([exe, "--synth", "1:1000", "--port", "0", "--bind", "localhost"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3 and "--bind 'localhost' is not an IPv4 address" in r.stderr
     r = subprocess.run([exe, "--data", str(tmp_path / "missing.sfe"), "--port", "0"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 4 and "missing.sfe" in r.stderr

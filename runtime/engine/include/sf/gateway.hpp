@@ -56,11 +56,12 @@ class GatewayClient {
                              std::string& err, int timeout_ms = 2000);
   [[nodiscard]] bool connected() const noexcept { return fd_ >= 0; }
 
-  // Non-blocking sends: false when the session is down or the send buffer is full.
-  [[nodiscard]] bool new_order(Nanos ts, std::uint64_t client_id, std::uint32_t instrument, Side side, OrdType type, Tif tif, Ticks px,
+  // Non-blocking sends: false when the session is down or the send buffer is full (the frame
+  // was then not sent and used no sequence number).
+  bool new_order(Nanos ts, std::uint64_t client_id, std::uint32_t instrument, Side side, OrdType type, Tif tif, Ticks px,
                                Lots qty) noexcept;
-  [[nodiscard]] bool cancel(Nanos ts, std::uint64_t client_id) noexcept;
-  [[nodiscard]] bool replace(Nanos ts, std::uint64_t client_id, Ticks px, Lots qty) noexcept;
+  bool cancel(Nanos ts, std::uint64_t client_id) noexcept;
+  bool replace(Nanos ts, std::uint64_t client_id, Ticks px, Lots qty) noexcept;
 
   /// Non-blocking: flushes pending output, reads what arrived, sends a heartbeat (stamped
   /// `engine_ts`) when due, and calls f(const GatewayReport&) once per report in arrival order.
