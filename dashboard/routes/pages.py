@@ -28,9 +28,9 @@ ACTIONS = {
 SSE_PERIOD_S = 1.0
 
 
-def render(request: Request, name: str, user: CurrentUser | None, **ctx: Any) -> HTMLResponse:
+def render(request: Request, template: str, user: CurrentUser | None, **ctx: Any) -> HTMLResponse:
     flash = request.session.pop("flash", None)
-    return templates.TemplateResponse(request, name, {"user": user, "csrf": csrf_token(request),
+    return templates.TemplateResponse(request, template, {"user": user, "csrf": csrf_token(request),
                                                       "flash": flash, **ctx})
 
 
