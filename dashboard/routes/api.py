@@ -6,11 +6,11 @@ Authentication: ``Authorization: Bearer <registry API token>``; a browser sessio
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from stratforge.dashboard.deps import ApiUser, Service
 from stratforge.registry import VersionView
@@ -18,6 +18,15 @@ from stratforge.registry import VersionView
 router = APIRouter(tags=["v1"])
 Name = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Number = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _utc(value: datetime) -> datetime:
+    """The registry's times are UTC; SQLite hands them back without the offset (RFC 3339
+    date-times need one)."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not authenticated"}, 403: {"description": "Refused: role or CSRF"},
     404: {"description": "No such strategy or version"},
@@ -44,7 +53,7 @@ class StrategyOut(Out):
     latest_version: int
     latest_verdict: str
     versions: int
-    last_change: datetime
+    last_change: UtcDatetime
 
 
 class ShadowGateOut(Out):
@@ -66,7 +75,7 @@ class VersionOut(Out):
     phase_reason: str
     shadow_gate: ShadowGateOut
     approvals: list[str]
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class DeploymentOut(Out):
@@ -116,7 +125,7 @@ class ReviewRequestOut(Out):
     url: str | None
     status: str
     created_by: str
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class Reason(BaseModel):
