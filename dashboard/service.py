@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import requests
 import yaml
@@ -36,6 +37,7 @@ MAX_FILE_BYTES = 2_000_000
 #: who may use the runtime's kill switch and release (the registry's rollback permission)
 RUNTIME_PERMISSION = "rollback"
 FORMATTER = HtmlFormatter(cssclass="highlight", linenos=False)
+T = TypeVar("T")
 
 
 class RuntimeUnreachable(Exception):
@@ -131,6 +133,22 @@ class DashboardService:
         self.registry = registry
         self.runtime = runtime
         self.bundle_roots = tuple(p.resolve() for p in bundle_roots)
+        self._cache: dict[str, tuple[tuple[int, str], Any]] = {}
+        self._cache_lock = threading.Lock()
+
+    def _cached(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()``, reused while the registry's audit head is unchanged: every change of
+        the registry appends an audit record in the same transaction, so an unchanged head
+        means unchanged registry state (bundles are immutable per build id)."""
+        head = self.registry.audit_head()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == head:
+                return hit[1]
+        value = compute()
+        with self._cache_lock:
+            self._cache[key] = (head, value)
+        return value
 
     # --- bundles --------------------------------------------------------------------------------
     def _bundle(self, v: VersionView) -> Path | None:
@@ -157,6 +175,14 @@ class DashboardService:
         return self.registry.versions(strategy)
 
     def strategies(self) -> list[StrategyRow]:
+        """The strategy list (cached until the registry changes: the list is the page people
+        keep open)."""
+        return list(self._cached("strategies", self._strategies))
+
+    def open_reviews(self) -> int:
+        return self._cached("open_reviews", lambda: len(self.review_requests("open")))
+
+    def _strategies(self) -> tuple[StrategyRow, ...]:
         by: dict[str, list[VersionView]] = {}
         for v in self.registry.versions():
             by.setdefault(v.strategy, []).append(v)
@@ -173,7 +199,7 @@ class DashboardService:
                              or v.desired == "shadow"),
                 latest=latest.number, latest_verdict=latest.verdict, versions=len(vs),
                 last_change=max(v.created_at for v in vs)))
-        return rows
+        return tuple(rows)
 
     def version_view(self, strategy: str, number: int) -> VersionView:
         for v in self.registry.versions(strategy):

@@ -615,6 +615,13 @@ class Registry:
                      "outcome": r.outcome, "reason": r.reason, "detail": json.loads(r.detail),
                      "hash": r.hash} for r in audit.records(s, strategy)]
 
+    def audit_head(self) -> tuple[int, str]:
+        """The newest audit record's sequence number and hash (one row read). Every change of
+        the registry appends a record in its own transaction, so a reader may cache anything
+        derived from the registry for as long as this stays the same."""
+        with self._tx() as s:
+            return audit.head(s)
+
     def verify_audit(self) -> tuple[list[audit.Problem], int, str]:
         """The chain's problems (empty: intact), the newest sequence number and its hash."""
         with self._tx() as s:

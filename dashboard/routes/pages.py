@@ -116,7 +116,7 @@ def change_password(request: Request, service: Service,
 @router.get("/", response_class=HTMLResponse)
 def strategies(request: Request, service: Service, user: PageUser) -> HTMLResponse:
     return render(request, "strategies.html", user, rows=service.strategies(),
-                  reviews=len(service.review_requests("open")))
+                  reviews=service.open_reviews())
 
 
 @router.get("/strategies/{name}", response_class=HTMLResponse)

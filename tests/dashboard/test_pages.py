@@ -201,3 +201,13 @@ def test_pages_send_a_content_security_policy(world) -> None:
 def test_unknown_version_is_a_404_page(world) -> None:
     r = client_for(world).get("/strategies/desk-sig/versions/99")
     assert r.status_code == 404 and "has no version 99" in r.text
+
+
+def test_the_cached_strategy_list_follows_every_registry_change(world) -> None:
+    reg, _ = world
+    c = client_for(world)
+    assert c.get("/api/v1/strategies").json()[0]["shadow_versions"] == []
+    reg.promote("desk-sig", 2, "shadow", "bob")  # another process changes the registry
+    assert c.get("/api/v1/strategies").json()[0]["shadow_versions"] == [2]
+    reg.request_review("desk-sig", 2, title="review v2", body="b", actor="ann")
+    assert "1 open review request" in c.get("/").text
