@@ -283,7 +283,23 @@ class DashboardService:
         for op in self.registry.operations():
             if op.status == "in_progress" and op.strategy in out:
                 out[op.strategy]["in_progress"].append(op)
+        for row in out.values():
+            row["reference"] = {v.build_id: self.backtest_reference(v.strategy, v.number)
+                                for v in ([row["live"]] if row["live"] else []) + row["shadow"]}
         return [out[k] for k in sorted(out)]
+
+    def backtest_reference(self, strategy: str, number: int) -> dict[str, Any]:
+        """What the backtest measured, in the terms the runtime reports (the drift table's
+        backtest column): fill ratio, callback and tick-to-order p99, net PnL, fills."""
+        card = self.registry.scorecard(strategy, number)
+        m = card.get("metrics") or {}
+        full = m.get("full") or {}
+        ratio = m.get("fill_ratio")
+        return {"fill_ratio": ratio.get("value") if isinstance(ratio, dict) else None,
+                "callback_p99_ns": (card.get("callback_latency") or {}).get("p99_ns"),
+                "t2o_p99_ns": (card.get("tick_to_order_latency") or {}).get("p99_ns"),
+                "pnl": full.get("pnl_net"), "fills": m.get("fills"),
+                "drawdown_pct": (full.get("max_drawdown") or {}).get("pct_of_capital")}
 
     def audit(self, strategy: str | None = None, actor: str | None = None,
               action: str | None = None, limit: int = 500) -> dict[str, Any]:

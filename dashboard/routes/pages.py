@@ -145,8 +145,14 @@ def reviews(request: Request, service: Service, user: PageUser) -> HTMLResponse:
 @router.get("/deployments", response_class=HTMLResponse)
 def deployments(request: Request, service: Service, user: PageUser) -> HTMLResponse:
     status, why = service.runtime_status()
-    return render(request, "deployments.html", user, rows=service.deployments(),
-                  runtime=status, runtime_error=why)
+    rows = service.deployments()
+    data = {r["strategy"]: {
+        "live": {"version": r["live"].number, "build_id": r["live"].build_id} if r["live"] else None,
+        "shadow": [{"version": v.number, "build_id": v.build_id} for v in r["shadow"]],
+        "reference": r["reference"]} for r in rows}
+    return render(request, "deployments.html", user, rows=rows, runtime=status,
+                  runtime_error=why,
+                  deploy_json=json.dumps(data, default=str).replace("</", "<\\/"))
 
 
 @router.get("/deployments/stream")

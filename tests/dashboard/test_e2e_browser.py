@@ -58,11 +58,21 @@ def _free_port() -> int:
 
 
 class _Status(BaseHTTPRequestHandler):
-    """The control plane's /status, as the deployments page reads it."""
+    """The control plane's /status, as the deployments page reads it (the document of the
+    control plane's MetricsServer: engine status and per-instance metrics)."""
 
-    body = {"engine": "running", "slots": [{"strategy": NAME, "slot": "live", "pnl": 123.5,
-                                            "position": 7, "orders": 41, "fills": 17,
-                                            "denials": {"PRICE_BAND": 2}}]}
+    body = {"engine_up": True, "engine_restarts": 0,
+            "status": {"killed_all": False, "feed": {"seq": 900, "events": 900},
+                       "strategies": [{"name": NAME, "killed": False,
+                                       "instances": [{"build_id": "b", "role": "live"}]}]},
+            "metrics": {"instances": [{"strategy": NAME, "build_id": "b", "role": "live",
+                                       "pnl": 123.5, "fees": 1.25, "drawdown": 4.0,
+                                       "position": {"DSHB": 7}, "risk_breaches": 0,
+                                       "orders": {"submitted": 41, "accepted": 39, "denied": 2,
+                                                  "canceled": 5, "fills": 17, "fill_qty": 170},
+                                       "denials": {"PRICE_BAND": 2},
+                                       "callback_ns": {"p50": 310, "p99": 2900},
+                                       "t2o_ns": {"p50": 5100, "p99": 17000}}]}}
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         data = json.dumps(self.body).encode()
@@ -242,7 +252,10 @@ def test_promote_approve_live_rollback_in_chromium(world, pw) -> None:
         bob.go("/deployments")
         # (a selector, not a JS predicate: the page's CSP forbids eval)
         bob.page.wait_for_selector("#runtime-state:has-text('updated')", timeout=10_000)
-        assert "PRICE_BAND" in bob.page.inner_text(".metrics")
+        metrics = bob.page.inner_text(".metrics")
+        assert "PRICE_BAND 2" in metrics and "DSHB 7" in metrics and "2,900" in metrics
+        drift = bob.page.inner_text(".drift")
+        assert "fill ratio" in drift and "callback p99 ns" in drift
         bob.shot("03-deployments-1280")
 
         bob.go(f"/strategies/{NAME}/versions/2")

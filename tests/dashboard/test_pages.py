@@ -64,8 +64,9 @@ class Runtime(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:  # noqa: N802
-        self._send(200, {"slots": [{"strategy": "desk-sig", "slot": "live", "pnl": -41.25,
-                                    "fills": 3}]})
+        self._send(200, {"engine_up": True, "status": {"strategies": [{"name": "desk-sig"}]},
+                         "metrics": {"instances": [{"strategy": "desk-sig", "role": "live",
+                                                    "build_id": "sig-3", "pnl": -41.25}]}})
 
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -152,7 +153,7 @@ def test_deployments_stream_relays_the_control_planes_status(world, runtime_url:
         assert r.headers["content-type"].startswith("text/event-stream")
         first = next(line for line in r.iter_lines() if line.startswith("data: "))
     event = json.loads(first[len("data: "):])
-    assert event["error"] is None and event["runtime"]["slots"][0]["pnl"] == -41.25
+    assert event["error"] is None and event["runtime"]["metrics"]["instances"][0]["pnl"] == -41.25
     api = c.get("/api/v1/deployments").json()
     assert api["runtime_reachable"] and api["strategies"][0]["live"]["version"] == 1
 
