@@ -78,8 +78,10 @@
       var inst = instances(runtime, name);
       var live = inst.filter(function (i) { return i.role === "live"; })[0] || null;
       var shadow = inst.filter(function (i) { return i.role === "shadow"; })[0] || null;
+      var refs = d.reference || {};
       var refBuild = shadow ? shadow.build_id : (live ? live.build_id : null);
-      var ref = (d.reference || {})[refBuild] || {};
+      if (!(refBuild in refs)) refBuild = (d.shadow && d.shadow[0] && d.shadow[0].build_id) || (d.live && d.live.build_id);
+      var ref = refs[refBuild] || {};
       function pick(i, f) { return i ? f(i) : null; }
       box.appendChild(table(["metric", "backtest", "shadow", "live"], [
         ["fill ratio", num(ref.fill_ratio, 3), num(pick(shadow, fillRatio), 3), num(pick(live, fillRatio), 3)],
