@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Form, HTTPException, Request
 from fastapi.templating import Jinja2Templates
@@ -16,6 +16,16 @@ from stratforge.dashboard.service import DashboardService
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def _num(value: Any) -> str:
+    """A measured value for a table: floats to 6 significant digits, the rest as is."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "-" if value is None else str(value)
+
+
+templates.env.filters["num"] = _num
 #: the roles that may act (the registry decides exactly; the pages hide what a role cannot do)
 ACTING_ROLES = ("approver", "admin")
 
