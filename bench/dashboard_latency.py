@@ -7,7 +7,7 @@ Starts a real `stratforge dashboard` (uvicorn) over a fresh SQLite registry hold
 STRATEGIES × VERSIONS registered versions (each with a bundle folder: spec.yaml and
 scorecard.json, numbers of this script's own), logs in as a viewer, then sends requests on an
 open-loop schedule (request i at t0 + i/rate, whatever the answers before it did) from a pool
-of keep-alive connections:
+of keep-alive connections (http.client, one per thread):
 
 - the strategy list page ``GET /`` at RATE requests/s — what the issue's target is about;
 - the same server's static stylesheet ``GET /static/app.css`` at RATE/5 — the baseline: what
@@ -21,6 +21,7 @@ The issue's target: strategy list p99 < 50 ms at 100 requests/s.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -80,7 +81,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--strategies", type=int, default=20)
     ap.add_argument("--versions", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=8)
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="sf-dash-bench-"))
@@ -112,12 +113,21 @@ def main() -> int:
         cookies = login.cookies.get_dict()
 
         local = threading.local()
+        cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
 
-        def session() -> requests.Session:
-            if not hasattr(local, "s"):
-                local.s = requests.Session()
-                local.s.cookies.update(cookies)
-            return local.s
+        def get(path: str) -> tuple[int, bytes]:
+            """One keep-alive connection per client thread (http.client: the lightest client,
+            so that the load generator takes as little of the shared CPU as it can)."""
+            if not hasattr(local, "c"):
+                local.c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                local.c.request("GET", path, headers={"Cookie": cookie})
+                resp = local.c.getresponse()
+                return resp.status, resp.read()
+            except (OSError, http.client.HTTPException):
+                local.c.close()
+                del local.c
+                raise
 
         results: dict[str, list[float]] = {"/": [], "/static/app.css": []}
         errors: list[str] = []
@@ -127,13 +137,13 @@ def main() -> int:
             if delay > 0:
                 time.sleep(delay)
             try:
-                resp = session().get(base + path, timeout=10)
-            except requests.RequestException as err:
+                status, body = get(path)
+            except (OSError, http.client.HTTPException) as err:
                 errors.append(f"{path}: {err}")
                 return
             elapsed = time.perf_counter() - due
-            if resp.status_code != 200 or (path == "/" and "bench-000" not in resp.text):
-                errors.append(f"{path}: HTTP {resp.status_code}")
+            if status != 200 or (path == "/" and b"bench-000" not in body):
+                errors.append(f"{path}: HTTP {status}")
             elif counted:
                 results[path].append(elapsed * 1000)
 

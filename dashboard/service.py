@@ -169,7 +169,11 @@ class DashboardService:
 
     # --- reading --------------------------------------------------------------------------------
     def user_role(self, name: str) -> str | None:
-        return self.registry.user_role(name)
+        """The active user's role (None: unknown or removed), from the cached user list: adding,
+        removing a user and changing a role are audited, so the cache follows them at once."""
+        roles = self._cached("roles", lambda: {n: r for n, r, active in self.registry.users()
+                                               if active})
+        return roles.get(name)
 
     def versions(self, strategy: str | None = None) -> list[VersionView]:
         return self.registry.versions(strategy)
