@@ -618,9 +618,24 @@ class Registry:
     def audit_head(self) -> tuple[int, str]:
         """The newest audit record's sequence number and hash (one row read). Every change of
         the registry appends a record in its own transaction, so a reader may cache anything
-        derived from the registry for as long as this stays the same."""
-        with self._tx() as s:
-            return audit.head(s)
+        derived from the registry for as long as this stays the same.
+
+        On SQLite it is read outside SQLAlchemy's transaction, as one autocommit SELECT: every
+        transaction here starts ``BEGIN IMMEDIATE`` (the write lock), and a reader that polls
+        this many times a second (the dashboard) must neither queue behind writers nor make
+        concurrent readers sleep in SQLite's busy handler. A WAL read sees a committed state."""
+        if self.engine.dialect.name != "sqlite":
+            with self._tx() as s:
+                return audit.head(s)
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("SELECT seq, hash FROM audit_head WHERE id = ?", (audit.HEAD_ID,))
+            row = cur.fetchone()
+            cur.close()
+        finally:
+            raw.close()
+        return (int(row[0]), str(row[1])) if row is not None else (0, "")
 
     def verify_audit(self) -> tuple[list[audit.Problem], int, str]:
         """The chain's problems (empty: intact), the newest sequence number and its hash."""
