@@ -12,7 +12,7 @@ HERE = str(Path(__file__).resolve().parent)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from dash_kit import PASSWORDS, FileDeployer, form_csrf, register, staff  # noqa: E402
+from dash_kit import FileDeployer, login, register, staff  # noqa: E402
 
 from stratforge.dashboard.app import create_app  # noqa: E402
 from stratforge.dashboard.settings import DashboardSettings  # noqa: E402
@@ -46,14 +46,6 @@ def app(settings: DashboardSettings, reg: Registry):
 @pytest.fixture
 def client(app) -> TestClient:
     return TestClient(app, base_url="http://127.0.0.1")
-
-
-def login(client: TestClient, name: str, password: str | None = None):
-    page = client.get("/login")
-    return client.post("/login", data={"username": name,
-                                       "password": PASSWORDS[name] if password is None else password,
-                                       "csrf_token": form_csrf(page.text), "next": "/"},
-                       follow_redirects=False)
 
 
 @pytest.fixture

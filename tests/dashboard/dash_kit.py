@@ -7,7 +7,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from stratforge.registry import Registry, ShadowGate, Target
 
@@ -86,6 +86,15 @@ def register(reg: Registry, strategy: str, build: str, author: str, bundle: Path
     return reg.register_build(strategy=strategy, spec_hash=f"spec-{build}", build_id=build,
                               bundle=str(bundle), scorecard=scorecard(verdict), verdict=verdict,
                               author=author, shadow_gate=GATE)
+
+
+def login(client: Any, name: str, password: str | None = None) -> Any:
+    """Log ``client`` (a TestClient) in through the login form."""
+    page = client.get("/login")
+    return client.post("/login", data={"username": name,
+                                       "password": PASSWORDS[name] if password is None else password,
+                                       "csrf_token": form_csrf(page.text), "next": "/"},
+                       follow_redirects=False)
 
 
 def form_csrf(html: str) -> str:

@@ -201,13 +201,18 @@ def _drawn(png: bytes, rgb: tuple[int, int, int], tol: int = 40) -> int:
 
 @pytest.fixture(scope="module")
 def pw():
+    """Playwright for Python, driving the system's chromium (``executable_path``)."""
+    _chromium()
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
+    try:
+        from playwright.sync_api import sync_playwright  # optional: the dev extra
+    except ImportError:
+        missing("chromium", "Playwright for Python is not installed: pip install '.[dev]'")
+    with sync_playwright() as p:
         yield p
 
 
-def test_promote_approve_live_rollback_in_chromium(world, pw) -> None:
+def test_promote_approve_live_rollback_in_chromium(pw, world) -> None:
     reg: Registry = world["reg"]
     deployer_reg = reg  # the "control plane": reconciles what the dashboard requested
     bob = Browser(pw, world["chromium"], world["base"], 1280, 800)
@@ -279,7 +284,7 @@ def test_promote_approve_live_rollback_in_chromium(world, pw) -> None:
         bob.close()
 
 
-def test_pages_fit_a_390_px_screen(world, pw) -> None:
+def test_pages_fit_a_390_px_screen(pw, world) -> None:
     phone = Browser(pw, world["chromium"], world["base"], 390, 844)
     try:
         phone.login("vic")

@@ -10,8 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import login
-from dash_kit import GOOD_SHADOW, FileDeployer, register, scorecard, staff
+from dash_kit import GOOD_SHADOW, FileDeployer, login, register, scorecard, staff
 from fastapi.testclient import TestClient
 
 from stratforge.dashboard.app import create_app

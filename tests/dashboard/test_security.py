@@ -5,8 +5,7 @@ their own version, the login rate limit, one-time passwords, cookie flags."""
 from __future__ import annotations
 
 import pytest
-from conftest import login
-from dash_kit import PASSWORDS, form_csrf
+from dash_kit import PASSWORDS, form_csrf, login
 from fastapi.testclient import TestClient
 
 from stratforge.dashboard.app import create_app
