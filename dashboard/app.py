@@ -56,7 +56,8 @@ def create_app(settings: DashboardSettings | None = None,
                   description="Review, promote, approve, roll back and watch strategies. The "
                   "REST API authenticates with `Authorization: Bearer <registry API token>` "
                   "(`stratforge tokens create`).",
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/v1/openapi.json")
+                  # no Swagger/ReDoc pages: FastAPI loads their scripts from a CDN
+                  docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
     app.state.settings = settings
     app.state.service = DashboardService(
         registry, RuntimeClient(settings.runtime_url, settings.runtime_timeout_s),

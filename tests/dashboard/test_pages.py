@@ -5,6 +5,7 @@ plane reachable or not (and its SSE stream); the kill switch reaching the contro
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from dash_kit import GOOD_SHADOW, FileDeployer, login, register, scorecard, staff
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from stratforge.dashboard.app import create_app
 from stratforge.dashboard.settings import DashboardSettings
@@ -211,3 +213,27 @@ def test_the_cached_strategy_list_follows_every_registry_change(world) -> None:
     assert c.get("/api/v1/strategies").json()[0]["shadow_versions"] == [2]
     reg.request_review("desk-sig", 2, title="review v2", body="b", actor="ann")
     assert "1 open review request" in c.get("/").text
+
+
+def test_the_audit_page_shows_a_broken_hash_chain(world) -> None:
+    reg, _ = world
+    c = client_for(world)
+    assert "hash chain intact" in c.get("/audit").text
+    with reg.engine.begin() as conn:  # an insider edits a record behind the registry's back
+        conn.execute(text("DROP TRIGGER audit_log_no_update"))
+        conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3"))
+    page = c.get("/audit").text
+    assert "hash chain BROKEN" in page and "record 3" in page
+    assert c.get("/api/v1/audit").json()["intact"] is False
+
+
+def test_nothing_is_loaded_from_elsewhere(world) -> None:
+    """No CDN: FastAPI's Swagger and ReDoc pages (which load scripts from one) are off, and
+    every page's scripts, styles and images are the dashboard's own."""
+    c = client_for(world)
+    assert c.get("/api/docs").status_code == 404 and c.get("/docs").status_code == 404
+    assert c.get("/redoc").status_code == 404
+    for path in ("/", "/strategies/desk-sig/versions/2", "/deployments", "/audit", "/login"):
+        html = c.get(path).text
+        refs = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert refs and all(r.startswith(("/", "#")) for r in refs), (path, refs)
