@@ -275,7 +275,12 @@ class DashboardService:
             return None, str(err)
 
     def deployments(self) -> list[dict[str, Any]]:
-        """Per strategy: its live version and its shadow versions with the shadow gate."""
+        """Per strategy: its live version and its shadow versions with the shadow gate, the
+        operations in progress and the backtest reference of each (cached until the registry
+        changes: the deployments stream asks every second)."""
+        return list(self._cached("deployments", self._deployments))
+
+    def _deployments(self) -> tuple[dict[str, Any], ...]:
         out: dict[str, dict[str, Any]] = {}
         for v in self.registry.versions():
             row = out.setdefault(v.strategy, {"strategy": v.strategy, "live": None,
@@ -290,7 +295,7 @@ class DashboardService:
         for row in out.values():
             row["reference"] = {v.build_id: self.backtest_reference(v.strategy, v.number)
                                 for v in ([row["live"]] if row["live"] else []) + row["shadow"]}
-        return [out[k] for k in sorted(out)]
+        return tuple(out[k] for k in sorted(out))
 
     def backtest_reference(self, strategy: str, number: int) -> dict[str, Any]:
         """What the backtest measured, in the terms the runtime reports (the drift table's

@@ -209,8 +209,11 @@ def test_the_cached_strategy_list_follows_every_registry_change(world) -> None:
     reg, _ = world
     c = client_for(world)
     assert c.get("/api/v1/strategies").json()[0]["shadow_versions"] == []
+    assert c.get("/api/v1/deployments").json()["strategies"][0]["shadow"] == []
     reg.promote("desk-sig", 2, "shadow", "bob")  # another process changes the registry
     assert c.get("/api/v1/strategies").json()[0]["shadow_versions"] == [2]
+    shadow = c.get("/api/v1/deployments").json()["strategies"][0]["shadow"]
+    assert [v["version"] for v in shadow] == [2]
     reg.request_review("desk-sig", 2, title="review v2", body="b", actor="ann")
     assert "1 open review request" in c.get("/").text
 
