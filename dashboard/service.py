@@ -76,6 +76,7 @@ class VersionDetail:
     diff: tuple[tuple[str, str], ...]  # (path, unified diff) against the live version
     llm_exchanges: tuple[dict[str, Any], ...]
     provenance: dict[str, Any]
+    logic: str | None
     bundle_missing: bool
     operations: tuple[Any, ...] = field(default=())
 
@@ -229,8 +230,8 @@ class DashboardService:
         spec_text = _read(b / "spec.yaml") if b else None
         spec = self._spec(v)
         strat = spec.get("strategy") if isinstance(spec.get("strategy"), dict) else {}
-        signals = strat.get("signals") or (strat.get("logic") or {}).get("signals") \
-            if isinstance(strat.get("logic") or {}, dict) else None
+        signals = strat.get("signals")  # spec strategy.signals: name -> expression
+        logic = strat.get("logic")  # free text for the LLM (untrusted; shown escaped)
         code = []
         for rel, lexer in CODE_FILES:
             text = _read(b / rel) if b else None
@@ -260,7 +261,8 @@ class DashboardService:
             if isinstance(signals, dict) else {},
             code=tuple(code), live=live.number if live is not None else None,
             diff=tuple(diff), llm_exchanges=tuple(exchanges),
-            provenance=card.get("provenance") or {}, bundle_missing=b is None,
+            provenance=card.get("provenance") or {}, logic=logic if isinstance(logic, str) else None,
+            bundle_missing=b is None,
             operations=tuple(op for op in self.registry.operations(strategy)
                              if op.version == number))
 

@@ -30,6 +30,7 @@ strategy:
   signals:
     spread_wide: "spread > 3 * tick"
     go_long: "zscore(mid, {w}) < -1.7 and spread_wide"
+  logic: "Exit when <b>spread</b> closes."
 """
 
 
@@ -118,6 +119,7 @@ def test_version_page_shows_scorecard_code_spec_signals_diff_and_exchanges(world
     assert 'id="chart-equity"' in html and '"callback_buckets"' in html  # chart data
     assert 'class="highlight"' in html and "cpp/strategy.cpp" in html  # Pygments
     assert "zscore(mid, 8) &lt; -1.7 and spread_wide" in html  # signal expressions
+    assert "Exit when &lt;b&gt;spread&lt;/b&gt; closes." in html  # free-text logic, escaped
     assert "Diff against the live version v1" in html
     assert '<span class="del">-int window() { return 3; }</span>' in html
     assert '<span class="add">+int window() { return 8; }</span>' in html
