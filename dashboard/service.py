@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -119,6 +120,18 @@ class RuntimeClient:
                                                "actor": actor})
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float as None (JSON has no NaN; pages and API clients
+    parse what the dashboard sends)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _read(path: Path) -> str | None:
     try:
         if path.is_file() and path.stat().st_size <= MAX_FILE_BYTES:
@@ -218,10 +231,10 @@ class DashboardService:
         text = _read(b / "scorecard.json") if b else None
         if text:
             try:
-                return json.loads(text)
+                return _finite(json.loads(text))
             except json.JSONDecodeError:
                 pass
-        return self.registry.scorecard(strategy, number)
+        return _finite(self.registry.scorecard(strategy, number))
 
     def version(self, strategy: str, number: int) -> VersionDetail:
         v = self.version_view(strategy, number)

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from dash_kit import GOOD_SHADOW, FileDeployer, login, register, scorecard, staff
+from dash_kit import GATE, GOOD_SHADOW, FileDeployer, login, register, scorecard, staff
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -242,3 +242,23 @@ def test_nothing_is_loaded_from_elsewhere(world) -> None:
         html = c.get(path).text
         refs = re.findall(r'(?:src|href)="([^"]+)"', html)
         assert refs and all(r.startswith(("/", "#")) for r in refs), (path, refs)
+
+
+def test_a_scorecard_with_non_finite_numbers_still_draws(world) -> None:
+    reg, tmp = world
+    card = scorecard()
+    card["charts"]["pnl"][3] = float("nan")
+    card["metrics"]["in_sample"]["return_pct"] = float("inf")
+    b = tmp / "bundle-nan"
+    b.mkdir()
+    (b / "scorecard.json").write_text(json.dumps(card))  # Python writes NaN/Infinity
+    reg.register_build(strategy="desk-nan", spec_hash="n", build_id="nan-1", bundle=str(b),
+                       scorecard={"verdict": "PASS"}, verdict="PASS", author="ann",
+                       shadow_gate=GATE)
+    c = client_for(world)
+    page = c.get("/strategies/desk-nan/versions/1")
+    assert page.status_code == 200
+    api = c.get("/api/v1/strategies/desk-nan/versions/1/scorecard")
+    assert api.status_code == 200 and api.json()["charts"]["pnl"][3] is None
+    data = json.loads(page.text.split('id="chart-data">', 1)[1].split("</script>", 1)[0])
+    assert data["charts"]["pnl"][3] is None and data["metrics"]["in_sample"]["return_pct"] is None
