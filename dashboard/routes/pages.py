@@ -224,5 +224,5 @@ def act(request: Request, action: str, service: Service, user: PageUser,
         result = service.runtime_action(user.name, action, strategy or None, reason)
     request.session["flash"] = result.message
     target = (f"/strategies/{strategy}/versions/{version}" if strategy and version is not None
-              else "/deployments")
+              else f"/strategies/{strategy}" if strategy else "/deployments")
     return RedirectResponse(target, status_code=303)
