@@ -60,7 +60,8 @@ def create_app(settings: DashboardSettings | None = None,
                   docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
     app.state.settings = settings
     app.state.service = DashboardService(
-        registry, RuntimeClient(settings.runtime_url, settings.runtime_timeout_s),
+        registry, RuntimeClient(settings.runtime_url, settings.runtime_timeout_s,
+                                settings.runtime_dir),
         settings.bundle_roots)
     app.state.limiter = LoginRateLimiter(settings.login_attempts, settings.login_window_s)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key(),

@@ -38,6 +38,8 @@ MAX_FILE_BYTES = 2_000_000
 #: who may use the runtime's kill switch and release (the registry's rollback permission)
 RUNTIME_PERMISSION = "rollback"
 FORMATTER = HtmlFormatter(cssclass="highlight", linenos=False)
+#: the control plane's state file in its state folder (runtime/control/state.py)
+CONTROL_FILE = "control.json"
 T = TypeVar("T")
 
 
@@ -90,29 +92,48 @@ class ActionResult:
 
 class RuntimeClient:
     """The control plane's HTTP endpoint: ``GET /status`` (JSON), ``POST /kill`` and
-    ``POST /release`` (JSON body ``{"strategy": name or null, "reason", "actor"}``)."""
+    ``POST /release`` (JSON body ``{"strategy": name or null, "reason", "actor"}``).
 
-    def __init__(self, url: str | None, timeout_s: float = 0.5) -> None:
-        self.url = url.rstrip("/") if url else None
+    Where it is: ``url`` when given, else ``http://127.0.0.1:<http_port>`` with the port the
+    control plane records in ``<state_dir>/control.json`` (read at each call: the control plane
+    may restart on another port)."""
+
+    def __init__(self, url: str | None, timeout_s: float = 0.5,
+                 state_dir: Path | None = None) -> None:
+        self.configured_url = url.rstrip("/") if url else None
+        self.state_dir = state_dir
         self.timeout_s = timeout_s
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        if self.url is None:
-            raise RuntimeUnreachable("no control plane is configured "
-                                     "(STRATFORGE_DASHBOARD_RUNTIME_URL)")
+    @property
+    def url(self) -> str | None:
+        """The endpoint now (None: none configured and no control plane state found)."""
+        if self.configured_url or self.state_dir is None:
+            return self.configured_url
         try:
-            resp = requests.request(method, self.url + path, json=body, timeout=self.timeout_s)
+            port = json.loads((self.state_dir / CONTROL_FILE).read_text()).get("http_port")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return f"http://127.0.0.1:{port}" if isinstance(port, int) and port > 0 else None
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        url = self.url
+        if url is None:
+            where = f" and no control plane state in {self.state_dir}" if self.state_dir else ""
+            raise RuntimeUnreachable("no control plane is configured "
+                                     f"(STRATFORGE_DASHBOARD_RUNTIME_URL){where}")
+        try:
+            resp = requests.request(method, url + path, json=body, timeout=self.timeout_s)
             resp.raise_for_status()
             return resp.json()
         except (requests.RequestException, ValueError) as err:
-            raise RuntimeUnreachable(f"the control plane at {self.url} did not answer "
+            raise RuntimeUnreachable(f"the control plane at {url} did not answer "
                                      f"{method} {path}: {err}") from None
 
     def status(self) -> dict[str, Any]:
         out = self._call("GET", "/status")
         if not isinstance(out, dict):
-            raise RuntimeUnreachable(f"the control plane at {self.url} answered /status with "
-                                     "something that is not a JSON object")
+            raise RuntimeUnreachable("the control plane answered /status with something that "
+                                     "is not a JSON object")
         return out
 
     def request(self, what: str, strategy: str | None, reason: str, actor: str) -> Any:

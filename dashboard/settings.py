@@ -7,7 +7,8 @@ registry's database is ``STRATFORGE_DB_URL`` like every registry command).
 | ``STRATFORGE_DASHBOARD_HOST`` / ``_PORT`` | where to listen | ``127.0.0.1`` / ``8080`` |
 | ``STRATFORGE_DASHBOARD_SECRET_KEY_FILE`` | the key that signs session cookies (created, mode 0600, when missing) | ``$XDG_CONFIG_HOME/stratforge/dashboard.key`` |
 | ``STRATFORGE_DASHBOARD_COOKIE_SECURE`` | the session cookie's ``Secure`` flag | on, except when bound to a loopback address (plain http on 127.0.0.1) |
-| ``STRATFORGE_DASHBOARD_RUNTIME_URL`` | the control plane's HTTP endpoint (``/status`` is read from it) | none: "runtime not reachable" |
+| ``STRATFORGE_DASHBOARD_RUNTIME_URL`` | the control plane's HTTP endpoint (``/status`` is read from it) | the port in ``<STRATFORGE_RUNTIME_DIR>/control.json``; none: "runtime not reachable" |
+| ``STRATFORGE_RUNTIME_DIR`` | the control plane's state folder | ``$XDG_DATA_HOME/stratforge/runtime`` |
 | ``STRATFORGE_DASHBOARD_LOGIN_ATTEMPTS`` / ``_LOGIN_WINDOW_S`` | failed logins allowed per user and address in the window | 5 per 300 s |
 | ``STRATFORGE_DASHBOARD_SESSION_MAX_AGE_S`` | how long a login lasts | 8 hours |
 """
@@ -28,6 +29,12 @@ from stratforge.core.errors import UserInputError
 def _default_key_file() -> Path:
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return base / "stratforge" / "dashboard.key"
+
+
+def _default_runtime_dir() -> Path:
+    """The control plane's default state folder (as the runtime's): ``$XDG_DATA_HOME/stratforge/runtime``."""
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "stratforge" / "runtime"
 
 
 def is_loopback(host: str) -> bool:
@@ -56,6 +63,10 @@ class DashboardSettings(BaseSettings):
         "dashboard is bound to a loopback address.")
     runtime_url: str | None = Field(default=None, description="The control plane's HTTP "
                                     "endpoint, e.g. http://127.0.0.1:9109.")
+    runtime_dir: Path = Field(default_factory=_default_runtime_dir,
+                              validation_alias=AliasChoices("runtime_dir", "STRATFORGE_RUNTIME_DIR"),
+                              description="The control plane's state folder: without runtime_url, "
+                              "its control.json names the HTTP port.")
     runtime_timeout_s: float = Field(default=0.5, gt=0, description="Timeout of a call to the "
                                      "control plane.")
     login_attempts: int = Field(default=5, ge=1, description="Failed logins allowed per user "

@@ -23,7 +23,8 @@ from stratforge.registry import Registry  # noqa: E402
 def settings(tmp_path: Path) -> DashboardSettings:
     return DashboardSettings(db_url=f"sqlite:///{tmp_path / 'registry.db'}",
                              secret_key_file=tmp_path / "dashboard.key", login_attempts=3,
-                             login_window_s=60, runtime_url=None)
+                             login_window_s=60, runtime_url=None,
+                             runtime_dir=tmp_path / "no-runtime")
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance,  # noqa
 @pytest.fixture
 def api(tmp_path: Path):
     s = DashboardSettings(db_url=f"sqlite:///{tmp_path / 'registry.db'}",
-                          secret_key_file=tmp_path / "dashboard.key")
+                          secret_key_file=tmp_path / "dashboard.key",
+                          runtime_dir=tmp_path / "no-runtime")
     reg = Registry.open(s.db_url, FileDeployer(tmp_path / "deployed.json"))
     staff(reg)
     (tmp_path / "bundle").mkdir()

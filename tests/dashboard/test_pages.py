@@ -102,10 +102,12 @@ def world(tmp_path: Path):
     reg.engine.dispose()
 
 
-def client_for(world, runtime_url: str | None = None, user: str = "vic") -> TestClient:
+def client_for(world, runtime_url: str | None = None, user: str = "vic",
+               runtime_dir: Path | None = None) -> TestClient:
     reg, tmp = world
     app = create_app(DashboardSettings(db_url="sqlite://", secret_key_file=tmp / "k",
-                                       runtime_url=runtime_url), reg)
+                                       runtime_url=runtime_url,
+                                       runtime_dir=runtime_dir or tmp / "no-runtime"), reg)
     c = TestClient(app, base_url="http://127.0.0.1")
     assert login(c, user).status_code == 303
     return c
@@ -159,6 +161,18 @@ def test_deployments_stream_relays_the_control_planes_status(world, runtime_url:
     assert event["error"] is None and event["runtime"]["metrics"]["instances"][0]["pnl"] == -41.25
     api = c.get("/api/v1/deployments").json()
     assert api["runtime_reachable"] and api["strategies"][0]["live"]["version"] == 1
+
+
+def test_the_control_planes_port_is_read_from_its_state_folder(world, runtime_url: str) -> None:
+    _, tmp = world
+    state = tmp / "runtime-state"
+    c = client_for(world, runtime_dir=state)
+    page = c.get("/deployments").text
+    assert "runtime not reachable" in page and str(state) in page
+    state.mkdir()
+    port = int(runtime_url.rsplit(":", 1)[1])
+    (state / "control.json").write_text(json.dumps({"http_port": port, "engine_restarts": 0}))
+    assert c.get("/api/v1/deployments").json()["runtime_reachable"] is True
 
 
 def test_kill_and_release_reach_the_control_plane(world, runtime_url: str) -> None:
