@@ -51,6 +51,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: the argon2id hash of the dashboard password (None: no password, cannot log in)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    #: the password was set by someone else (a one-time password): changed at the next login
+    must_change_password: Mapped[bool] = mapped_column(default=False)
 
 
 class ApiToken(Base):

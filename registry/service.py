@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,6 +57,12 @@ KILL_ENV = "STRATFORGE_REGISTRY_KILL_AT"
 #: the checkpoints between the steps of an operation, in the order they are passed
 CHECKPOINTS = ("requested", "applied", "observed", "completed")
 TOKEN_PREFIX = "sft_"
+#: the shortest password the registry accepts for a user
+MIN_PASSWORD_LENGTH = 12
+#: argon2id with the library's defaults (RFC 9106 low-memory profile)
+_HASHER = PasswordHasher()
+#: verified against when the user does not exist, so that a missing name costs the same time
+_DUMMY_HASH = _HASHER.hash("not a password of anyone")
 
 
 class Refused(UserInputError):
@@ -270,7 +278,7 @@ class Registry:
 
     # --- approvals --------------------------------------------------------------------------
     def approve(self, strategy: str, number: int, actor: str,
-                build_id: str | None = None) -> str:
+                build_id: str | None = None, reason: str | None = None) -> str:
         """Approve a version for live, bound to its build id (``build_id``: the build the
         approver reviewed; refused when it is not the version's). Returns the bound build id."""
         with self._tx() as s:
@@ -285,7 +293,8 @@ class Registry:
                 s.add(Approval(version_id=v.id, build_id=v.build_id, approver=actor,
                                created_at=self._now()[0]))
                 self._audit(s, actor, R.A_APPROVED, strategy=strategy, version=number,
-                            build_id=v.build_id)
+                            build_id=v.build_id,
+                            detail={"reason": reason} if reason else None)
                 return v.build_id
             subject = {"strategy": strategy, "version": number, "build_id": v.build_id,
                        "detail": {"claimed_build_id": build_id}}
@@ -320,16 +329,18 @@ class Registry:
             return None
         return op.id, op.kind, s.get(Version, op.version_id).number
 
-    def promote(self, strategy: str, number: int | None, to: str, actor: str) -> OperationView:
+    def promote(self, strategy: str, number: int | None, to: str, actor: str,
+                reason: str | None = None) -> OperationView:
         """Promote a version (the newest when ``number`` is None) to ``shadow`` or ``live``.
-        Repeating the request of an operation in progress resumes it."""
+        Repeating the request of an operation in progress resumes it. ``reason`` (why, as the
+        person said it) is recorded with the operation and in the audit log."""
         if to not in ("shadow", "live"):
             raise UserInputError(f"promote --to must be shadow or live, not {to!r}")
         refusal, subject, op_id = None, {}, None
         with self._sessions() as s:  # commits explicitly: the checkpoint sits after the commit
             st, v = self._version(s, strategy, number)
             subject = {"strategy": strategy, "version": v.number, "build_id": v.build_id,
-                       "detail": {"to": to}}
+                       "detail": {"to": to, **({"reason": reason} if reason else {})}}
             holder = self._lock_holder(s, st)
             if holder is not None and holder.version_id == v.id and holder.kind == to:
                 op_id = holder.id  # the same request again: resume it
@@ -348,8 +359,9 @@ class Registry:
                             .where(Approval.version_id == v.id)).tuples()))
                     refusal = rules.check_promotion(facts, to)
                 if refusal is None:
-                    op_id, refusal = self._request(s, st, v, to, actor, None,
-                                                   R.A_PROMOTION_REQUESTED, detail={"to": to})
+                    op_id, refusal = self._request(
+                        s, st, v, to, actor, reason, R.A_PROMOTION_REQUESTED,
+                        detail={"to": to, **({"reason": reason} if reason else {})})
         if refusal is not None:
             raise self._refuse(actor, R.A_PROMOTION_REFUSED, refusal, **subject)
         if op_id is None:
@@ -569,6 +581,11 @@ class Registry:
                                        approvals, v.created_at))
             return out
 
+    def scorecard(self, strategy: str, number: int) -> dict[str, Any]:
+        """The scorecard document recorded with a version."""
+        with self._tx() as s:
+            return json.loads(self._version(s, strategy, number)[1].scorecard)
+
     def operations(self, strategy: str | None = None) -> list[OperationView]:
         with self._tx() as s:
             q = select(Operation).order_by(Operation.id)
@@ -597,6 +614,28 @@ class Registry:
                      "strategy": r.strategy, "version": r.version, "build_id": r.build_id,
                      "outcome": r.outcome, "reason": r.reason, "detail": json.loads(r.detail),
                      "hash": r.hash} for r in audit.records(s, strategy)]
+
+    def audit_head(self) -> tuple[int, str]:
+        """The newest audit record's sequence number and hash (one row read). Every change of
+        the registry appends a record in its own transaction, so a reader may cache anything
+        derived from the registry for as long as this stays the same.
+
+        On SQLite it is read outside SQLAlchemy's transaction, as one autocommit SELECT: every
+        transaction here starts ``BEGIN IMMEDIATE`` (the write lock), and a reader that polls
+        this many times a second (the dashboard) must neither queue behind writers nor make
+        concurrent readers sleep in SQLite's busy handler. A WAL read sees a committed state."""
+        if self.engine.dialect.name != "sqlite":
+            with self._tx() as s:
+                return audit.head(s)
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("SELECT seq, hash FROM audit_head WHERE id = ?", (audit.HEAD_ID,))
+            row = cur.fetchone()
+            cur.close()
+        finally:
+            raw.close()
+        return (int(row[0]), str(row[1])) if row is not None else (0, "")
 
     def verify_audit(self) -> tuple[list[audit.Problem], int, str]:
         """The chain's problems (empty: intact), the newest sequence number and its hash."""
@@ -677,6 +716,79 @@ class Registry:
                 return
         raise self._refuse(actor, R.A_USER_REFUSED, refusal,
                            detail={"user": name, "role": role, "change": "role"})
+
+    # --- passwords (the dashboard's login) ------------------------------------------------------
+    def set_password(self, name: str, password: str, actor: str, *, one_time: bool = False) -> None:
+        """Set ``name``'s password (stored as an argon2id hash). An admin may set anyone's (then
+        it is ``one_time`` and must be changed at the next login); a user may set their own
+        (the caller has checked the current one)."""
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise UserInputError(f"a password must have at least {MIN_PASSWORD_LENGTH} "
+                                 f"characters, this one has {len(password)}")
+        with self._tx() as s:
+            who = self._actor(s, actor)
+            refusal = None if (who.role is not None and actor == name) \
+                else rules.check_permission(who, "users")
+            if refusal is None:
+                user = self._managed_user(s, name)
+                user.password_hash = _HASHER.hash(password)
+                user.must_change_password = one_time
+                self._audit(s, actor, R.A_PASSWORD_SET, detail={"user": name,
+                                                                "one_time": one_time})
+                return
+        raise self._refuse(actor, R.A_PASSWORD_REFUSED, refusal, detail={"user": name})
+
+    def bootstrap_admin(self, name: str) -> str:
+        """Create the first user, an admin, with a one-time password (returned, never stored).
+        Refused once any user exists: the first admin adds everyone else."""
+        with self._tx() as s:
+            if s.execute(select(func.count(User.id))).scalar():
+                raise UserInputError("the registry already has users; an admin adds more with "
+                                     "`stratforge users add NAME --role ROLE --password-prompt`")
+        self.add_user(name, "admin", actor=name)
+        password = secrets.token_urlsafe(18)
+        self.set_password(name, password, actor=name, one_time=True)
+        return password
+
+    def authenticate(self, name: str, password: str, *, origin: str | None = None
+                     ) -> tuple[str, bool] | None:
+        """(role, must change password) when ``password`` is ``name``'s, else None. Both
+        outcomes are audited (``origin``: where the attempt came from, e.g. an IP address)."""
+        with self._tx() as s:
+            user = s.execute(select(User).where(User.name == name)).scalar_one_or_none()
+            stored = user.password_hash if user is not None and user.active else None
+            try:
+                ok = _HASHER.verify(stored or _DUMMY_HASH, password) and stored is not None
+            except (VerificationError, InvalidHashError):
+                ok = False
+            if not ok:
+                self._audit(s, name, R.A_LOGIN_FAILED, R.OUTCOME_REFUSED,
+                            reason=R.UNKNOWN_USER if stored is None else R.PERMISSION_DENIED,
+                            detail={"origin": origin})
+                return None
+            if _HASHER.check_needs_rehash(stored):
+                user.password_hash = _HASHER.hash(password)
+            self._audit(s, name, R.A_LOGIN, detail={"origin": origin})
+            return user.role, user.must_change_password
+
+    def record_request(self, actor: str, action: str, permission: str, *,
+                       strategy: str | None = None, reason: str | None = None,
+                       detail: Mapping[str, Any] | None = None) -> None:
+        """Audit a request that another component carries out (e.g. the runtime's kill switch),
+        after checking ``actor`` may do ``permission`` (refused: audited and raised)."""
+        with self._tx() as s:
+            refusal = rules.check_permission(self._actor(s, actor), permission)
+            if refusal is None:
+                self._audit(s, actor, R.A_RUNTIME_REQUESTED, strategy=strategy,
+                            detail={"request": action, "reason": reason, **(detail or {})})
+                return
+        raise self._refuse(actor, R.A_RUNTIME_REFUSED, refusal, strategy=strategy,
+                           detail={"request": action, "reason": reason})
+
+    def user_role(self, name: str) -> str | None:
+        """The role of the active user ``name`` (None: unknown or removed)."""
+        with self._tx() as s:
+            return self._actor(s, name).role
 
     def users(self) -> list[tuple[str, str, bool]]:
         with self._tx() as s:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -181,14 +182,60 @@ def users_grp() -> None:
 @users_grp.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True)
-def users_add(name: str, role: str) -> None:
-    """Add a user (the first user must be an admin and may add themself)."""
+@click.option("--password-prompt", is_flag=True,
+              help="Ask for the user's dashboard password (typed twice, not echoed).")
+@click.option("--one-time-password", is_flag=True,
+              help="Print a one-time dashboard password the user must change at the first login.")
+def users_add(name: str, role: str, password_prompt: bool, one_time_password: bool) -> None:
+    """Add a user (the first user must be an admin and may add themself; `users
+    bootstrap-admin NAME` does that with a one-time password)."""
+    if password_prompt and one_time_password:
+        raise click.UsageError("--password-prompt and --one-time-password exclude each other")
     reg = open_registry()
     settings = load_settings()
     anonymous = settings.token is None and not settings.user and not login_file().is_file()
     actor = name if anonymous else acting_user(reg)  # anonymous: only the bootstrap admin
+    password = click.prompt("password", hide_input=True, confirmation_prompt=True) \
+        if password_prompt else None
     reg.add_user(name, role, actor)
     click.echo(f"user {name} added as {role}")
+    _set_password(reg, name, actor, password, one_time_password)
+
+
+def _set_password(reg: Registry, name: str, actor: str, password: str | None,
+                  one_time: bool) -> None:
+    if one_time:
+        password = secrets.token_urlsafe(18)
+        reg.set_password(name, password, actor, one_time=True)
+        click.echo(f"one-time password for {name} (shown once; it must be changed at the next "
+                   f"login):\n{password}")
+    elif password is not None:
+        reg.set_password(name, password, actor, one_time=actor != name)
+        click.echo(f"password of {name} set" + (" (to be changed at the next login)"
+                                                 if actor != name else ""))
+
+
+@users_grp.command("bootstrap-admin")
+@click.argument("name")
+def users_bootstrap_admin(name: str) -> None:
+    """Create the first user, an admin, and print a one-time password (to be changed at the
+    first login). Refused once the registry has users; there is never a default password."""
+    password = open_registry().bootstrap_admin(name)
+    click.echo(f"admin {name} created; one-time password (shown once; it must be changed at "
+               f"the first login):\n{password}")
+
+
+@users_grp.command("password")
+@click.argument("name")
+@click.option("--one-time", is_flag=True, help="Print a one-time password the user must change "
+              "at the next login (instead of prompting).")
+def users_password(name: str, one_time: bool) -> None:
+    """Set NAME's dashboard password (yours, or anyone's as an admin)."""
+    reg = open_registry()
+    actor = acting_user(reg)
+    password = None if one_time else click.prompt("new password", hide_input=True,
+                                                  confirmation_prompt=True)
+    _set_password(reg, name, actor, password, one_time)
 
 
 @users_grp.command("remove")
