@@ -151,6 +151,14 @@ inline constexpr const char* kCallbackNames[kCbCount] = {"on_book", "on_trade", 
 
 class Engine;
 
+/// Firm-wide limits (sf-engine): across every slot marked live, per-instrument net position
+/// (lots; < 0 = no limit) and the sum of |position| x mid in quote currency (<= 0 = no limit).
+/// Checked after the slot's own gate accepted a new order or a replace; shadow slots never count.
+struct FirmLimits {
+  std::vector<Lots> max_position;  // by file instrument id
+  double max_gross_notional = 0.0;
+};
+
 struct Slot {
   Slot(Engine* e, std::uint32_t idx, RiskLimits lim, std::vector<double> qptl, const VenueConfig& vc, bool bar_mode, std::uint32_t ninst);
 
@@ -187,6 +195,7 @@ struct Slot {
   std::string fault_message;
   std::uint64_t next_order_id = 1;
   bool kill_reported = false;
+  bool live = false;  // sf-engine: counted by (and checked against) the firm-wide limits
 
   // counters
   std::uint64_t submitted = 0, accepted = 0, denied = 0, cancels = 0, replaces = 0, cancel_denied = 0, replace_denied = 0;
@@ -216,6 +225,35 @@ class Engine {
   void set_tape(TapeWriter* t) noexcept { tape_ = t; }
 
   [[nodiscard]] RunStatus run();
+
+  // --- driving the engine one event at a time (sf-engine) ------------------------------------
+  /// Switches the engine to stepping mode: no PnL series, a strategy fault no longer stops the
+  /// engine (the slot is marked faulted and gets no more callbacks; see faults()). Call once
+  /// before the first step().
+  void begin_stepping();
+  /// Processes one event exactly as run() does for a record of the file (due venue traffic and
+  /// timers first, then the book, the venues and the callbacks). Events must be valid records
+  /// for this file's instruments with non-decreasing recv_ts.
+  void step(const Event& e);
+  /// Removes a slot between two events (destroy() is called, its paper orders are dropped with
+  /// it: cancel them first with engage_kill() and let the cancels arrive if that matters).
+  /// Later slots move down by one index.
+  void remove_strategy(std::size_t slot);
+  /// Marks a slot live (firm-wide limits apply to its orders, its position counts) or shadow.
+  void set_live(std::size_t slot, bool live) noexcept { slots_.at(slot)->live = live; }
+  /// Cancels every working order of a slot through its venue path (no kill switch).
+  void cancel_working(std::size_t slot) { kill_cancel_all(*slots_.at(slot), now_); }
+  void set_firm_limits(FirmLimits f) { firm_ = std::move(f); }
+  [[nodiscard]] const FirmLimits& firm_limits() const noexcept { return firm_; }
+  /// Firm-wide net position of the live slots on `inst` (lots).
+  [[nodiscard]] Lots firm_position(std::uint32_t inst) const noexcept;
+  /// Firm-wide sum of |net position| x mid of the live slots (quote currency).
+  [[nodiscard]] double firm_gross_notional() const noexcept;
+  /// Strategy faults seen since begin_stepping() (stepping mode only).
+  [[nodiscard]] std::uint64_t faults() const noexcept { return faults_; }
+  [[nodiscard]] Nanos now() const noexcept { return now_; }
+  [[nodiscard]] const TscClock& clock() const noexcept { return clock_; }
+  [[nodiscard]] Slot& slot_mut(std::size_t i) noexcept { return *slots_[i]; }
   [[nodiscard]] const std::string& error() const noexcept { return error_; }
 
   /// Engages (or releases) a slot's kill switch now: working orders are canceled through the
@@ -281,6 +319,13 @@ class Engine {
   void invoke_as(Slot& s, CallbackKind cb, Nanos now, F&& f);
   template <bool kMeasure>
   [[nodiscard]] RunStatus run_loop();
+  template <bool kMeasure>
+  void process_event(const Event& e, Slot* const* slots, std::size_t nslots, const std::uint32_t* resting_all);
+  template <bool kMeasure>
+  void step_as(const Event& e);
+  [[nodiscard]] bool firm_denies(Slot& s, std::uint32_t inst, Side side, Lots extra, RiskDecision& d) const noexcept;
+  [[nodiscard]] double quote_per_ticklot(std::uint32_t inst) const noexcept;
+  void refresh_slot_ptrs();
 
   const EventFile& file_;
   EngineOptions opts_;
@@ -308,6 +353,9 @@ class Engine {
   std::uint64_t next_sample_idx_ = 0;
   Nanos next_sample_ts_ = INT64_MAX;
   Nanos next_due_min_ = INT64_MAX;  // <= every slot's next_due: one compare per event for all slots
+  bool stepping_ = false;
+  std::uint64_t faults_ = 0;
+  FirmLimits firm_;
 };
 
 }  // namespace sf
