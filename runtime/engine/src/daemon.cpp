@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <utility>
 
 #include "sf/crash.hpp"
 #include "sf/daemon_util.hpp"
@@ -40,6 +41,13 @@ struct Instance {
   bool fault_seen = false;  // the fault has been handled
   std::uint64_t risk_breaches = 0;
   double peak = 0, drawdown = 0;
+  // The in-memory copy of the plugin's checked bytes (memfd) it was dlopen()ed from: open for
+  // the instance's life, so its /proc/self/fd/N name is never reused by another load while this
+  // library is loaded (dlopen() would return this library for that name).
+  int plugin_fd = -1;
+  ~Instance() {
+    if (plugin_fd >= 0) ::close(plugin_fd);
+  }
 };
 
 struct Strategy {
@@ -105,6 +113,16 @@ class Daemon {
       if (const json::Value* g = cfg_.firm.get("max_gross_notional")) f.max_gross_notional = g->as_double();
     }
     engine_.set_firm_limits(std::move(f));
+    // the risk defaults must convert for this feed's instruments (values, not just keys)
+    static const json::Value kNull;
+    RiskLimits lim;
+    std::vector<std::string> errors;
+    std::vector<std::uint32_t> all;
+    for (std::uint32_t i = 0; i < file_.instrument_count(); ++i) all.push_back(i);
+    if (!build_risk_limits(cfg_.risk, kNull, file_, all, lim, errors, "risk")) {
+      for (auto& e : errors) error += (error.empty() ? "" : "; ") + e;
+      return false;
+    }
     engine_.begin_stepping();
     return true;
   }
@@ -538,6 +556,7 @@ void Daemon::cmd_load(const json::Value& req, json::Writer& w) {
   inst->loaded_at_seq = seq_;
   inst->latency_budget_ns = budget;
   inst->win_snap.set_unit_ns(inst->slot->t2o_hist.unit_ns());
+  inst->plugin_fd = std::exchange(guard.fd, -1);
   Instance& x = *inst;
   st->instances.push_back(std::move(inst));
   if (st->killed || killed_all_) {

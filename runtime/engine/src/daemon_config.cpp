@@ -179,7 +179,8 @@ bool load_daemon_config(const std::string& path, DaemonConfig& cfg, std::vector<
   // sim_venue / risk: sf-replay's own parser, through a probe document
   json::Value dflt_venue;
   (void)json::parse(R"({"latency": {"feed": {"model": "constant", "ns": 0}, "entry": {"model": "constant", "ns": 0},
-                        "response": {"model": "constant", "ns": 0}}})",
+                        "response": {"model": "constant", "ns": 0}},
+                        "queue_model": "risk_averse", "fees": {"maker_bps": 0, "taker_bps": 0}})",
                     dflt_venue, perr);
   const json::Value* sv = root.get("sim_venue");
   cfg.sim_venue_json = sv != nullptr ? *sv : dflt_venue;

@@ -44,8 +44,8 @@ constexpr std::size_t kMaxLine = 1 << 20;  // a request line longer than 1 MiB c
 std::string error_line(const std::string& id_json, const std::string& msg) {
   json::Writer w;
   w.begin_object();
-  w.key("id");
-  w.str() += id_json;
+  (void)id_json;  // only unparseable requests are answered here: their id is unknown
+  w.key("id").null();
   w.kv("ok", false).kv("error", msg).end_object();
   return w.str();
 }

@@ -185,6 +185,7 @@ bool Engine::add_strategy(StrategySetup st, std::string& error) {
     sole_sub_[i] = subs_[i].size() == 1 ? subs_[i].front() : nullptr;
   }
   slots_.push_back(std::move(slot));
+  if (stepping_) refresh_slot_ptrs();  // run() builds the list itself
   return true;
 }
 

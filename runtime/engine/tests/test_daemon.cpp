@@ -1,0 +1,172 @@
+// sf-engine pieces below the socket: SHA-256, the engine's stepping mode (same results as run()),
+// removing a slot between events, firm-wide limits (FIRM_LIMIT). The daemon itself, over its
+// control socket, is tested by tests/runtime/test_sf_engine.py.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "sf/config.hpp"
+#include "sf/daemon.hpp"
+#include "sf/engine.hpp"
+#include "sf/event_file.hpp"
+#include "sf/sha256.hpp"
+#include "sf/synth.hpp"
+#include "sf_test.hpp"
+
+namespace {
+
+std::string tmp(const std::string& n) { return std::string(SF_TEST_TMP) + "/" + n; }
+
+const std::string& synth_file() {
+  static std::string path;
+  if (path.empty()) {
+    path = tmp("daemon_synth.sfe");
+    sf::SynthOptions o;
+    o.events = 40000;
+    o.seed = 11;
+    std::string err;
+    if (!sf::write_synthetic(path, o, err)) std::fprintf(stderr, "synth: %s\n", err.c_str());
+  }
+  return path;
+}
+
+sf::RiskLimits limits(const sf::EventFile& f, const std::string& risk_json) {
+  sf::json::Value risk, none;
+  std::string perr;
+  (void)sf::json::parse(risk_json, risk, perr);
+  sf::RiskLimits lim;
+  std::vector<std::string> errors;
+  (void)sf::build_risk_limits(risk, none, f, {0}, lim, errors, "test");
+  for (auto& e : errors) std::fprintf(stderr, "risk: %s\n", e.c_str());
+  return lim;
+}
+
+const char* kRisk =
+    R"({"max_order_qty": 5, "max_order_notional": 1e9, "max_position": 40, "price_band_bps": 500, "max_open_orders": 32,
+        "max_msgs_per_sec": 1000000, "max_loss": 1e9})";
+
+sf::EngineOptions options() {
+  sf::EngineOptions o;
+  o.venue.entry = sf::LatencyModel::constant(5000);
+  o.venue.response = sf::LatencyModel::constant(5000);
+  return o;
+}
+
+}  // namespace
+
+SF_TEST(sha256_matches_the_fips_vectors_and_libcrypto) {
+  CHECK_EQ(sf::sha256_hex_builtin("", 0), std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+  CHECK_EQ(sf::sha256_hex_builtin("abc", 3), std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+  const char* two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  CHECK_EQ(sf::sha256_hex_builtin(two, std::strlen(two)), std::string("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+  std::string million(1000000, 'a');
+  CHECK_EQ(sf::sha256_hex_builtin(million.data(), million.size()),
+           std::string("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
+  // every padding boundary, against the other implementation when there is one
+  std::string buf;
+  for (int n = 0; n < 300; ++n) {
+    CHECK_EQ(sf::sha256_hex_builtin(buf.data(), buf.size()), sf::sha256_hex(buf.data(), buf.size()));
+    buf.push_back(static_cast<char>(n * 37 + 11));
+  }
+  std::string hex, err;
+  CHECK(!sf::sha256_file(tmp("no_such_plugin.so"), hex, err));
+  CHECK_CONTAINS(err, "no_such_plugin.so");
+}
+
+SF_TEST(stepping_gives_the_same_results_as_run) {
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(synth_file(), err));
+  auto setup = [&](sf::Engine& e) {
+    sf::StrategySetup s;
+    s.id = "mm";
+    s.plugin = "builtin:market_maker";
+    s.params = "qty=1\noffset_ticks=1\nmax_inventory=5";
+    s.instruments = {0};
+    s.limits = limits(f, kRisk);
+    REQUIRE(e.add_strategy(std::move(s), err));
+  };
+  sf::Engine a(f, options());
+  setup(a);
+  REQUIRE(a.run() == sf::RunStatus::Ok);
+  sf::Engine b(f, options());
+  setup(b);
+  b.begin_stepping();
+  for (std::uint64_t i = 0; i < f.event_count(); ++i) b.step(f.events()[i]);
+  const sf::Slot& sa = a.slot(0);
+  const sf::Slot& sb = b.slot(0);
+  CHECK(sa.fills > 10);
+  CHECK_EQ(sa.fills, sb.fills);
+  CHECK_EQ(sa.accepted, sb.accepted);
+  CHECK_EQ(sa.done_canceled, sb.done_canceled);
+  CHECK_EQ(sa.gate.pnl(), sb.gate.pnl());
+  CHECK_EQ(sa.gate.account(0).position, sb.gate.account(0).position);
+  CHECK_EQ(b.events_processed(), f.event_count());
+}
+
+SF_TEST(a_slot_can_be_added_and_removed_between_events) {
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(synth_file(), err));
+  sf::Engine e(f, options());
+  auto add = [&](const std::string& id) {
+    sf::StrategySetup s;
+    s.id = id;
+    s.plugin = "builtin:market_maker";
+    s.params = "qty=1\noffset_ticks=1\nmax_inventory=5";
+    s.instruments = {0};
+    s.limits = limits(f, kRisk);
+    REQUIRE(e.add_strategy(std::move(s), err));
+  };
+  add("first");
+  e.begin_stepping();
+  const std::uint64_t n = f.event_count();
+  for (std::uint64_t i = 0; i < n / 3; ++i) e.step(f.events()[i]);
+  add("second");
+  for (std::uint64_t i = n / 3; i < 2 * n / 3; ++i) e.step(f.events()[i]);
+  CHECK(e.slot(1).accepted > 0);
+  CHECK(e.slot(1).fills > 0);  // the slot added between events trades: its orders reach its venue
+  REQUIRE(e.slot(0).venue.active_orders() > 0 || e.slot(0).fills > 0);
+  e.remove_strategy(0);  // with resting orders: the shared per-instrument counters must follow
+  REQUIRE(e.slot_count() == 1);
+  CHECK_EQ(e.slot(0).id, std::string("second"));
+  CHECK_EQ(e.slot(0).index, 0u);
+  for (std::uint64_t i = 2 * n / 3; i < n; ++i) e.step(f.events()[i]);
+  CHECK(e.slot(0).fills > 0);
+}
+
+SF_TEST(firm_limit_denies_live_orders_beyond_the_firm_position) {
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(synth_file(), err));
+  sf::Engine e(f, options());
+  for (const char* id : {"one", "two", "paper"}) {
+    sf::StrategySetup s;
+    s.id = id;
+    s.plugin = SF_PLUGIN_TRADER_A;
+    s.params = "mode=buyer\nqty=2\nevery=3";
+    s.instruments = {0};
+    s.limits = limits(f, kRisk);
+    REQUIRE(e.add_strategy(std::move(s), err));
+  }
+  sf::FirmLimits fl;
+  fl.max_position = {7};
+  e.set_firm_limits(fl);
+  e.begin_stepping();
+  e.set_live(0, true);
+  e.set_live(1, true);  // slot 2 stays shadow: never counted, never limited by the firm
+  for (std::uint64_t i = 0; i < 20000; ++i) e.step(f.events()[i]);
+  const auto firm_denials = e.slot(0).denials_by_reason[static_cast<std::size_t>(sf::RiskReason::FirmLimit)] +
+                            e.slot(1).denials_by_reason[static_cast<std::size_t>(sf::RiskReason::FirmLimit)];
+  CHECK(firm_denials > 0);
+  CHECK(e.firm_position(0) <= 7);
+  CHECK(e.firm_position(0) >= 6);  // the firm fills up to the limit (qty 2 steps)
+  CHECK_EQ(e.slot(2).denials_by_reason[static_cast<std::size_t>(sf::RiskReason::FirmLimit)], 0u);
+  CHECK(e.slot(2).gate.account(0).position > 7);
+  // planted defect: without the live flag the same orders pass the firm limit
+  e.set_live(0, false);
+  e.set_live(1, false);
+  CHECK_EQ(e.firm_position(0), 0);
+}
+
+SF_TEST_MAIN()
