@@ -348,6 +348,24 @@ def test_a_strategy_within_its_latency_budget_stays_live(start, plugins):
     assert eng.ok("status")["strategies"][0]["live"] == "trader-b"
 
 
+def test_a_live_instance_that_faults_is_rolled_back(start, plugins):
+    eng = start(synth(40000, loop=True))
+    assert eng.load("f", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
+    assert eng.load("f", plugins["b"], "trader-b", params={"mode": "quote", "throw_after": 2000})["ok"]
+    eng.ok("promote", strategy="f", build_id="trader-b")
+    ev = eng.wait_for(lambda: [e for e in eng.ok("events")["events"] if e["kind"] == "auto_rollback"],
+                      "the fault rollback")
+    assert ev[0]["reason"] == "fault:on_book" and ev[0]["to"] == "trader-a"
+    fault = [e for e in eng.ok("events")["events"] if e["kind"] == "fault"]
+    assert "throw_after reached" in fault[0]["reason"]
+    insts = eng.instances()
+    assert insts[("f", "trader-b")]["faulted"] and insts[("f", "trader-b")]["role"] == "shadow"
+    assert "throw_after reached" in insts[("f", "trader-b")]["fault"]
+    assert insts[("f", "trader-a")]["role"] == "live" and not insts[("f", "trader-a")]["faulted"]
+    r = eng.call("promote", strategy="f", build_id="trader-b")
+    assert not r["ok"] and "has faulted" in r["error"]
+
+
 def test_bad_requests_get_clear_errors_and_the_engine_keeps_running(start, plugins):
     eng = start(synth(5000))
     r = eng.send_line(b'{"id": 1, "cmd": "status"')

@@ -5,8 +5,10 @@
 //               ask and IOC sells at the bid (pays the spread and taker fees: loses money fast);
 //   mode=buyer  buys `qty` with an IOC at the ask until its position reaches `max_pos`;
 //   mode=quote  keeps one buy `rest_ticks` below the bid: cancel it, re-quote next time.
+// throw_after=N (> 0) throws from on_book at its N-th book update (a strategy fault).
 #include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 #include "sf/sdk.hpp"
@@ -20,11 +22,13 @@ class DaemonTrader : public sf::sdk::Strategy<DaemonTrader> {
         every_(a.params.get_int("every", 1)),
         spin_ns_(a.params.get_int("spin_ns", 0)),
         rest_ticks_(a.params.get_int("rest_ticks", 20)),
-        max_pos_(a.params.get_int("max_pos", 1000000)) {
+        max_pos_(a.params.get_int("max_pos", 1000000)),
+        throw_after_(a.params.get_int("throw_after", 0)) {
     a.params.expect_all_used();
     inst_ = a.instruments.at(0).id;
   }
   void on_book(sf::sdk::Context& ctx, const sf::sdk::BookView& b) {
+    if (throw_after_ > 0 && ++books_ >= static_cast<std::uint64_t>(throw_after_)) throw std::runtime_error("daemon_trader: throw_after reached");
     if (!b.two_sided() || (++n_ % static_cast<std::uint64_t>(every_ > 0 ? every_ : 1)) != 0) return;
     if (spin_ns_ > 0) {
       const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin_ns_);
@@ -54,7 +58,8 @@ class DaemonTrader : public sf::sdk::Strategy<DaemonTrader> {
 
  private:
   std::string mode_;
-  std::int64_t qty_, every_, spin_ns_, rest_ticks_, max_pos_;
+  std::int64_t qty_, every_, spin_ns_, rest_ticks_, max_pos_, throw_after_;
+  std::uint64_t books_ = 0;
   std::uint32_t inst_ = 0;
   std::uint64_t n_ = 0;
   std::uint64_t resting_ = 0;
