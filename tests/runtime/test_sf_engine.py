@@ -306,9 +306,11 @@ def test_kill_and_release_per_strategy_and_firm_wide(start, plugins):
 def test_a_live_instance_that_loses_money_is_rolled_back_with_its_orders_canceled(start, plugins):
     eng = start(synth(40000, loop=True))
     assert eng.load("x", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
+    assert eng.ok("kill", strategy="x")  # B must not lose its money as a shadow, before the promote
     assert eng.load("x", plugins["b"], "trader-b", params={"mode": "taker", "every": 3},
                     risk={"max_loss": 8.0})["ok"]
     eng.ok("promote", strategy="x", build_id="trader-b")
+    eng.ok("release", strategy="x")
     ev = eng.wait_for(lambda: [e for e in eng.ok("events")["events"] if e["kind"] == "auto_rollback"],
                       "the automatic rollback")
     assert ev[0]["reason"] == "risk:MAX_LOSS" and ev[0]["from"] == "trader-b" and ev[0]["to"] == "trader-a"
@@ -320,6 +322,8 @@ def test_a_live_instance_that_loses_money_is_rolled_back_with_its_orders_cancele
     assert bad["pnl"] < -8.0
     assert bad["orders"]["canceled"] >= 1  # its resting order was canceled by the kill
     assert bad["role"] == "shadow"
+    r = eng.call("promote", strategy="x", build_id="trader-b")
+    assert not r["ok"] and "has tripped its kill switch (MAX_LOSS)" in r["error"]
 
 
 def test_sustained_latency_breach_rolls_back(start, plugins):
@@ -351,7 +355,7 @@ def test_a_strategy_within_its_latency_budget_stays_live(start, plugins):
 def test_a_live_instance_that_faults_is_rolled_back(start, plugins):
     eng = start(synth(40000, loop=True))
     assert eng.load("f", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
-    assert eng.load("f", plugins["b"], "trader-b", params={"mode": "quote", "throw_after": 2000})["ok"]
+    assert eng.load("f", plugins["b"], "trader-b", params={"mode": "quote", "throw_after": 200000})["ok"]
     eng.ok("promote", strategy="f", build_id="trader-b")
     ev = eng.wait_for(lambda: [e for e in eng.ok("events")["events"] if e["kind"] == "auto_rollback"],
                       "the fault rollback")

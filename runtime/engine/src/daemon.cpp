@@ -588,6 +588,9 @@ void Daemon::cmd_swap(const json::Value& req, json::Writer& w, bool rollback) {
   if (to == nullptr) throw BadRequest(std::string(cmd) + ": strategy '" + st.name + "' has no loaded build '" + target + "'");
   if (to->live) throw BadRequest(std::string(cmd) + ": build '" + target + "' of strategy '" + st.name + "' is already live");
   if (to->slot->faulted) throw BadRequest(std::string(cmd) + ": build '" + target + "' of strategy '" + st.name + "' has faulted");
+  if (to->slot->gate.killed() && to->risk_breaches > 0 && !st.killed && !killed_all_)
+    throw BadRequest(std::string(cmd) + ": build '" + target + "' of strategy '" + st.name + "' has tripped its kill switch (" +
+                     risk_reason_name(to->slot->gate.kill_reason()) + "); release the strategy first");
   std::string reason;
   if (const json::Value* r = req.get("reason"); r != nullptr && r->is_string()) reason = r->as_string();
   const SwapResult res = swap(st, *to);

@@ -869,6 +869,17 @@ void Engine::remove_strategy(std::size_t idx) {
   next_due_min_ = min_due;
 }
 
+void Engine::set_live(std::size_t idx, bool live) {
+  Slot& s = *slots_.at(idx);
+  s.live = live;
+  if (!live) return;
+  for (auto i : s.instruments) {
+    auto& v = subs_[i];
+    auto it = std::find(v.begin(), v.end(), &s);
+    if (it != v.end()) std::rotate(v.begin(), it, it + 1);
+  }
+}
+
 double Engine::quote_per_ticklot(std::uint32_t inst) const noexcept {
   const InstrumentEntry& e = file_.instruments()[inst];
   return static_cast<double>(e.tick_size_e9) * 1e-9 * static_cast<double>(e.lot_size_e9) * 1e-9;

@@ -240,7 +240,9 @@ class Engine {
   /// Later slots move down by one index.
   void remove_strategy(std::size_t slot);
   /// Marks a slot live (firm-wide limits apply to its orders, its position counts) or shadow.
-  void set_live(std::size_t slot, bool live) noexcept { slots_.at(slot)->live = live; }
+  /// A live slot moves to the front of its instruments' subscriber lists: its callbacks run
+  /// first in each event, so its tick-to-order does not include the shadows' callbacks.
+  void set_live(std::size_t slot, bool live);
   /// Cancels every working order of a slot through its venue path (no kill switch).
   void cancel_working(std::size_t slot) { kill_cancel_all(*slots_.at(slot), now_); }
   void set_firm_limits(FirmLimits f) { firm_ = std::move(f); }
