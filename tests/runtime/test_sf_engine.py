@@ -417,3 +417,62 @@ def test_a_bad_config_exits_with_the_config_code_and_names_the_problem(engine_bi
                                "firm": {"max_position": {"NOPE": 1}}}))
     proc = subprocess.run([str(engine_bin), "--config", str(cfg)], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 3 and "firm.max_position.NOPE: symbol is not in the feed" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def venue_bin() -> Path:
+    """The installed sf-venue, or $SF_VENUE (a development build)."""
+    override = os.environ.get("SF_VENUE")
+    return Path(override) if override else find_executable("sf-venue")
+
+
+def journal(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def test_live_orders_go_to_sf_venue_and_a_swap_cancels_them_there_first(start, plugins, venue_bin, tmp_path):
+    """With `venue` set, the live instance trades over the wire protocol; the shadow stays paper."""
+    port_file, jpath = tmp_path / "venue.port", tmp_path / "venue.journal.jsonl"
+    venue = subprocess.Popen([str(venue_bin), "--synth", "17:400000:1", "--port", "0", "--port-file", str(port_file),
+                              "--journal", str(jpath)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().strip()):
+            assert venue.poll() is None and time.monotonic() < deadline, "sf-venue did not start"
+            time.sleep(0.02)
+        port = int(port_file.read_text())
+        eng = start(synth(400000, speed=1.0),
+                    venue={"host": "127.0.0.1", "port": port, "session": "engine-t", "heartbeat_ms": 100})
+        st = eng.ok("status")
+        assert st["venue"] == {"connected": True, "session": "engine-t", "paper": False}
+        assert eng.load("v", plugins["a"], "trader-a", role="live", params={"mode": "quote", "rest_ticks": 30})["ok"]
+        assert eng.load("v", plugins["b"], "trader-b", params={"mode": "quote", "rest_ticks": 30})["ok"]
+
+        def tags(kind):
+            return [(e["client_id"] >> 40) for e in journal(jpath) if e["t"] == kind and e.get("session") == "engine-t"]
+
+        eng.wait_for(lambda: len(tags("order")) >= 5, "live orders at the venue")
+        assert set(tags("order")) == {1}  # only the live instance (tag 1) trades at the venue
+        a = eng.metrics()[("v", "trader-a")]
+        assert a["orders"]["accepted"] >= 5 and a["orders"]["canceled"] >= 1  # the venue's CANCELED came back
+        r = eng.ok("promote", strategy="v", build_id="trader-b")
+        eng.wait_for(lambda: 2 in tags("order"), "the new live instance's orders at the venue")
+        lines = [e for e in journal(jpath) if e.get("session") == "engine-t"]
+        first_b = next(i for i, e in enumerate(lines) if e["t"] == "order" and e["client_id"] >> 40 == 2)
+        a_open = {e["client_id"] for e in lines[:first_b] if e["t"] == "order"} - \
+                 {e["client_id"] for e in lines[:first_b] if e["t"] in ("cancel", "reject")} - \
+                 {e["client_id"] for e in lines[:first_b] if e["t"] == "fill" and e["leaves"] == 0}
+        assert not a_open, f"orders of the old live instance still open when the new one traded: {a_open}"
+        assert r["at_seq"] > 0
+        # the venue goes away: the session drops, live orders are denied VENUE_BACKPRESSURE
+        venue.terminate()
+        venue.wait(timeout=20)
+        eng.wait_for(lambda: not eng.ok("status")["venue"]["connected"], "the engine to notice the venue is gone")
+        assert any(e["kind"] == "venue_down" for e in eng.ok("events")["events"])
+        eng.wait_for(lambda: eng.metrics()[("v", "trader-b")]["denials"].get("VENUE_BACKPRESSURE", 0) > 0,
+                     "VENUE_BACKPRESSURE denials")
+        assert eng.metrics()[("v", "trader-b")]["orders"]["working"] == 0
+    finally:
+        if venue.poll() is None:
+            venue.kill()
+            venue.wait()

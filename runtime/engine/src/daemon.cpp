@@ -17,6 +17,7 @@
 #include "sf/daemon_util.hpp"
 #include "sf/engine.hpp"
 #include "sf/event_file.hpp"
+#include "sf/gateway.hpp"
 #include "sf/sha256.hpp"
 #include "sf/synth.hpp"
 
@@ -92,6 +93,29 @@ void hist_json(json::Writer& w, const LatencyHistogram& h) {
       .end_object();
 }
 
+constexpr int kVenuePollEvents = 64;             // poll the live venue every 64 events (and while idle)
+constexpr std::uint64_t kClientTagShift = 40;    // wire client id = instance tag << 40 | order id
+constexpr auto kReconnectEvery = std::chrono::seconds(1);
+
+// The live route to sf-venue: one GatewayClient session shared by every live instance.
+class LiveGateway final : public ExternalVenue {
+ public:
+  [[nodiscard]] bool up() const noexcept override { return gw.connected(); }
+  [[nodiscard]] bool send(const Slot& s, const PendingAction& a, Nanos now) noexcept override {
+    switch (a.kind) {
+      case PendingAction::Kind::New:
+        return gw.new_order(now, cid(s, a.order.id), a.order.instrument, a.order.side, a.order.type, a.order.tif, a.order.px, a.order.leaves);
+      case PendingAction::Kind::Cancel:
+        return gw.cancel(now, cid(s, a.id));
+      case PendingAction::Kind::Replace:
+        return gw.replace(now, cid(s, a.id), a.px, a.qty);
+    }
+    return false;
+  }
+  static std::uint64_t cid(const Slot& s, std::uint64_t id) noexcept { return (std::uint64_t{s.route_tag} << kClientTagShift) | id; }
+  GatewayClient gw;
+};
+
 class Daemon {
  public:
   Daemon(const DaemonConfig& cfg, const EventFile& file, ControlServer& srv, CommandQueue& q, EngineOptions opts)
@@ -113,6 +137,11 @@ class Daemon {
       if (const json::Value* g = cfg_.firm.get("max_gross_notional")) f.max_gross_notional = g->as_double();
     }
     engine_.set_firm_limits(std::move(f));
+    if (cfg_.has_venue) {
+      gw_ = std::make_unique<LiveGateway>();
+      engine_.set_external_venue(gw_.get());
+      connect_venue(2000);
+    }
     // the risk defaults must convert for this feed's instruments (values, not just keys)
     static const json::Value kNull;
     RiskLimits lim;
@@ -157,6 +186,8 @@ class Daemon {
   void kill_strategy(Strategy& st);
   void release_strategy(Strategy& st);
   void rebuild_index();
+  void connect_venue(int timeout_ms);
+  void poll_venue();
 
   void cmd_load(const json::Value& req, json::Writer& w);
   void cmd_swap(const json::Value& req, json::Writer& w, bool rollback);
@@ -178,6 +209,11 @@ class Daemon {
   bool feed_done_ = false;
   bool shutdown_ = false;
   bool killed_all_ = false;
+  std::unique_ptr<LiveGateway> gw_;
+  bool venue_up_ = false;
+  SteadyClock::time_point last_connect_{};
+  std::uint32_t next_tag_ = 1;
+  std::map<std::uint32_t, Instance*> by_tag_;
   std::deque<Notice> notices_;
   std::uint64_t next_notice_ = 1;
 };
@@ -189,6 +225,73 @@ void Daemon::rebuild_index() {
     for (auto& x : st->instances) all_.push_back(x.get());
     if (st->live != nullptr) lives_.emplace_back(st.get(), st->live);
   }
+}
+
+void Daemon::connect_venue(int timeout_ms) {
+  last_connect_ = SteadyClock::now();
+  std::string err;
+  if (gw_->gw.connect(cfg_.venue_host, cfg_.venue_port, cfg_.venue_session, cfg_.heartbeat_ms, err, timeout_ms)) {
+    venue_up_ = true;
+    notice("venue_up", "", "", "", "", cfg_.venue_host + ":" + std::to_string(cfg_.venue_port) + " session " + cfg_.venue_session);
+  } else if (venue_up_ || notices_.empty() || notices_.back().kind != "venue_down") {
+    venue_up_ = false;
+    notice("venue_down", "", "", "", "", err);
+  }
+}
+
+// Reads the live venue's reports into the engine (delivered at the next event) and keeps the
+// session alive; on a dropped session every live-routed order is reported canceled (the venue
+// cancels them on disconnect) and the engine reconnects once a second.
+void Daemon::poll_venue() {
+  if (gw_->gw.connected()) {
+    gw_->gw.poll(engine_.now(), [&](const GatewayReport& g) {
+      const auto it = by_tag_.find(static_cast<std::uint32_t>(g.client_id >> kClientTagShift));
+      if (it == by_tag_.end()) return;  // an instance unloaded since
+      Slot& s = *it->second->slot;
+      const std::uint64_t oid = g.client_id & ((std::uint64_t{1} << kClientTagShift) - 1);
+      const GateOrder* o = s.gate.find(oid);
+      VenueReport r{};
+      r.id = oid;
+      r.ts = engine_.now();
+      r.instrument = o != nullptr ? o->instrument : 0;
+      r.side = o != nullptr ? o->side : Side::None;
+      r.px = g.px;
+      r.qty = g.qty;
+      r.leaves = g.leaves;
+      r.kind = VenueReport::Kind::Update;
+      switch (g.kind) {
+        case GatewayReport::Ack:
+          r.status = SF_ORDER_ACCEPTED;
+          r.qty = g.leaves;
+          break;
+        case GatewayReport::Reject:
+          r.status = g.reason == static_cast<std::int32_t>(wire::RejectReason::UnknownOrder) ? SF_ORDER_CANCEL_REJECTED : SF_ORDER_REJECTED;
+          break;
+        case GatewayReport::Canceled:
+          r.status = g.reason == static_cast<std::int32_t>(wire::CancelReason::Expired) ? SF_ORDER_EXPIRED : SF_ORDER_CANCELED;
+          break;
+        case GatewayReport::Fill:
+          r.kind = VenueReport::Kind::Fill;
+          r.maker = g.maker;
+          r.fee = g.fee;
+          engine_.external_report(s.index, r);
+          if (g.leaves != 0) return;
+          r.kind = VenueReport::Kind::Update;  // the venue's last fill: the order is done
+          r.status = SF_ORDER_FILLED;
+          r.qty = 0;
+          break;
+      }
+      engine_.external_report(s.index, r);
+    });
+    if (gw_->gw.connected()) return;
+  }
+  if (venue_up_) {
+    venue_up_ = false;
+    for (Instance* x : all_)
+      if (!x->slot->ext_ids.empty()) engine_.external_orders_lost(x->slot->index);
+    notice("venue_down", "", "", "", "", gw_->gw.error());
+  }
+  if (SteadyClock::now() - last_connect_ >= kReconnectEvery) connect_venue(200);
 }
 
 void Daemon::notice(const std::string& kind, const std::string& strategy, const std::string& build_id, const std::string& from,
@@ -557,6 +660,8 @@ void Daemon::cmd_load(const json::Value& req, json::Writer& w) {
   inst->latency_budget_ns = budget;
   inst->win_snap.set_unit_ns(inst->slot->t2o_hist.unit_ns());
   inst->plugin_fd = std::exchange(guard.fd, -1);
+  inst->slot->route_tag = next_tag_++;
+  by_tag_[inst->slot->route_tag] = inst.get();
   Instance& x = *inst;
   st->instances.push_back(std::move(inst));
   if (st->killed || killed_all_) {
@@ -609,6 +714,7 @@ void Daemon::cmd_unload(const json::Value& req, json::Writer& w) {
   if ((*it)->live) throw BadRequest("unload: build '" + b + "' is the live instance of strategy '" + st.name + "'; promote or roll back first");
   w.key("instance");
   instance_json(w, **it);
+  by_tag_.erase((*it)->slot->route_tag);
   engine_.remove_strategy((*it)->slot->index);
   st.instances.erase(it);
   if (st.last_good == b) st.last_good.clear();
@@ -644,7 +750,8 @@ void Daemon::cmd_kill(const json::Value& req, json::Writer& w, bool release) {
 void Daemon::cmd_status(json::Writer& w) {
   w.key("feed");
   feed_json(w);
-  w.key("venue").begin_object().kv("connected", true).kv("session", "paper-live").kv("paper", true).end_object();
+  if (gw_) w.key("venue").begin_object().kv("connected", gw_->gw.connected()).kv("session", cfg_.venue_session).kv("paper", false).end_object();
+  else w.key("venue").begin_object().kv("connected", true).kv("session", "paper-live").kv("paper", true).end_object();
   w.kv("killed_all", killed_all_);
   w.key("strategies").begin_array();
   for (auto& st : strategies_) {
@@ -724,6 +831,10 @@ std::string Daemon::dispatch(const json::Value& req, const std::string& cmd, jso
       (void)st;
       engine_.cancel_working(x->slot->index);
     }
+    if (gw_ && gw_->gw.connected()) {
+      gw_->gw.poll(engine_.now(), [](const GatewayReport&) {});  // flush the cancels
+      gw_->gw.close("sf-engine shutdown");
+    }
     shutdown_ = true;
   } else {
     throw BadRequest("unknown cmd '" + cmd + "' (known: load, promote, rollback, unload, kill, release, status, metrics, events, shutdown)");
@@ -785,14 +896,20 @@ int Daemon::run() {
       if (shutdown_) break;
     }
     if (feed_done_) [[unlikely]] {
-      q_.wait_until(SteadyClock::now() + std::chrono::milliseconds(200));
+      if (gw_) poll_venue();
+      q_.wait_until(SteadyClock::now() + std::chrono::milliseconds(gw_ ? std::max(1, cfg_.heartbeat_ms / 4) : 200));
       continue;
     }
     const Event& src = ev[i];
     if (speed > 0) {
       const auto target = wall0 + std::chrono::nanoseconds(static_cast<std::int64_t>(static_cast<double>(src.recv_ts + offset - base) / speed));
       if (target > SteadyClock::now() + std::chrono::milliseconds(1)) {
-        q_.wait_until(target);
+        if (gw_) {
+          poll_venue();
+          q_.wait_until(std::min(target, SteadyClock::now() + std::chrono::milliseconds(std::max(1, cfg_.heartbeat_ms / 4))));
+        } else {
+          q_.wait_until(target);
+        }
         continue;
       }
     }
@@ -807,6 +924,7 @@ int Daemon::run() {
       engine_.step(e);
     }
     if (!all_.empty()) after_event();
+    if (gw_ && (seq_ % kVenuePollEvents) == 0) [[unlikely]] poll_venue();
     if (++i == n) {
       if (cfg_.loop) {
         i = 0;

@@ -149,9 +149,31 @@ bool load_daemon_config(const std::string& path, DaemonConfig& cfg, std::vector<
     }
   }
   if (const json::Value* v = root.get("venue"); v != nullptr && !v->is_null()) {
-    err("venue: the TCP gateway to sf-venue is not part of this sf-engine build; set \"venue\": null (paper live: live orders "
-        "go to an in-process simulated venue)");
-    cfg.has_venue = true;
+    if (!v->is_object()) {
+      err("venue must be null (paper live) or an object {host, port, session, heartbeat_ms}, was " + v->describe());
+    } else {
+      cfg.has_venue = true;
+      for (const auto& [k, x] : v->members()) {
+        if (k == "host") {
+          if (!x.is_string() || x.as_string().empty()) err("venue.host must be a non-empty string, was " + x.describe());
+          else cfg.venue_host = x.as_string();
+        } else if (k == "port") {
+          if (!x.is_integer() || x.as_int() < 1 || x.as_int() > 65535) err("venue.port must be an integer in 1..65535, was " + x.describe());
+          else cfg.venue_port = static_cast<std::uint16_t>(x.as_int());
+        } else if (k == "session") {
+          if (!x.is_string() || x.as_string().empty() || x.as_string().size() > 31)
+            err("venue.session must be a string of 1..31 characters, was " + x.describe());
+          else cfg.venue_session = x.as_string();
+        } else if (k == "heartbeat_ms") {
+          if (!x.is_integer() || x.as_int() < 1 || x.as_int() > 60000) err("venue.heartbeat_ms must be an integer in 1..60000, was " + x.describe());
+          else cfg.heartbeat_ms = static_cast<int>(x.as_int());
+        } else {
+          err("venue." + k + " is not a known key (allowed: host, port, session, heartbeat_ms)");
+        }
+      }
+      if (v->get("port") == nullptr) err("venue.port is required");
+      if (v->get("session") == nullptr) err("venue.session is required");
+    }
   }
   if (const json::Value* fm = root.get("firm"); fm != nullptr && !fm->is_null()) {
     if (!fm->is_object()) {

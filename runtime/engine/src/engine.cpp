@@ -258,9 +258,16 @@ std::int32_t Engine::host_submit(Slot& s, const sf_order_request& r, std::uint64
       d.reason = RiskReason::VenueBackpressure;
       std::snprintf(d.context, sizeof d.context, "pending_actions=%zu", s.actions.size());
     }
-    // firm-wide limits (sf-engine live slots): the order is already counted as working
+    // sf-engine live slots: the external venue must be up, and the firm-wide limits hold (the
+    // order is already counted as working)
     if (s.live && d.accepted()) [[unlikely]] {
-      if (firm_denies(s, r.instrument, oi.side, 0, d)) s.gate.on_done(id);
+      if (s.ext != nullptr && !s.ext->up()) {
+        s.gate.on_done(id);
+        d.reason = RiskReason::VenueBackpressure;
+        std::snprintf(d.context, sizeof d.context, "live venue disconnected (reconnecting)");
+      } else if (firm_denies(s, r.instrument, oi.side, 0, d)) {
+        s.gate.on_done(id);
+      }
     }
   }
   if (!d.accepted()) {
@@ -871,6 +878,11 @@ void Engine::remove_strategy(std::size_t idx) {
 
 void Engine::set_live(std::size_t idx, bool live) {
   Slot& s = *slots_.at(idx);
+  if (ext_ != nullptr) {
+    s.ext = ext_;
+    if (live && !s.live) s.ext_ids.emplace_back(s.next_order_id, UINT64_MAX);
+    if (!live && s.live && !s.ext_ids.empty()) s.ext_ids.back().second = s.next_order_id;
+  }
   s.live = live;
   if (!live) return;
   for (auto i : s.instruments) {
@@ -878,6 +890,54 @@ void Engine::set_live(std::size_t idx, bool live) {
     auto it = std::find(v.begin(), v.end(), &s);
     if (it != v.end()) std::rotate(v.begin(), it, it + 1);
   }
+}
+
+bool Engine::route_external(Slot& s, const PendingAction& a) {
+  const std::uint64_t id = a.kind == PendingAction::Kind::New ? a.order.id : a.id;
+  if (!s.routed_external(id)) return false;
+  if (s.ext->send(s, a, now_)) return true;
+  // not sent (the session dropped after the order passed the gate): tell the strategy now
+  VenueReport r{};
+  r.kind = VenueReport::Kind::Update;
+  r.id = id;
+  r.ts = now_;
+  if (a.kind == PendingAction::Kind::New) {
+    r.status = SF_ORDER_REJECTED;
+    r.instrument = a.order.instrument;
+    r.side = a.order.side;
+    r.px = a.order.px;
+    r.qty = a.order.leaves;
+  } else {
+    r.status = SF_ORDER_CANCEL_REJECTED;
+  }
+  s.reports.push(PendingReport{now_, r});
+  lower_due(s, now_);
+  return true;
+}
+
+void Engine::external_report(std::size_t idx, const VenueReport& r) {
+  Slot& s = *slots_.at(idx);
+  s.reports.push(PendingReport{now_, r});
+  lower_due(s, now_);
+}
+
+void Engine::external_orders_lost(std::size_t idx) {
+  Slot& s = *slots_.at(idx);
+  const GateOrder* orders = s.gate.open_order_data();
+  for (std::uint32_t i = 0; i < s.gate.open_orders(); ++i) {
+    if (!s.routed_external(orders[i].id)) continue;
+    VenueReport r{};
+    r.kind = VenueReport::Kind::Update;
+    r.status = SF_ORDER_CANCELED;
+    r.id = orders[i].id;
+    r.ts = now_;
+    r.instrument = orders[i].instrument;
+    r.side = orders[i].side;
+    r.px = orders[i].px;
+    r.qty = orders[i].leaves;
+    s.reports.push(PendingReport{now_, r});
+  }
+  lower_due(s, now_);
 }
 
 double Engine::quote_per_ticklot(std::uint32_t inst) const noexcept {

@@ -14,8 +14,8 @@
 // Automatic rollback: a live instance whose risk gate kills itself (MAX_LOSS, MAX_DRAWDOWN,
 // kill_on_breach), that faults, or whose tick-to-order p99 exceeds its budget for 3 consecutive
 // windows is replaced by the strategy's last-good instance (events: auto_rollback).
-// Live venue: `venue: null` = "paper live" (the live instance's own SimVenue). The TCP gateway to
-// sf-venue (sf::GatewayClient) is not part of this build yet: a config with `venue` set is refused.
+// Live venue: `venue: null` = "paper live" (the live instance's own SimVenue); with `venue` set,
+// live orders go to sf-venue over TCP (sf::GatewayClient), polled every 64 events and while idle.
 // Worst case per event: the engine's step() + O(instances) counter updates + O(live instances)
 // rollback checks; commands are O(instances) plus plugin load (dlopen) for `load`.
 #pragma once
@@ -46,7 +46,11 @@ struct DaemonConfig {
   std::uint64_t synth_seed = 1;
   std::uint64_t synth_events = 1'000'000;
   std::uint32_t synth_instruments = 1;
-  bool has_venue = false;
+  bool has_venue = false;  // venue object set: live orders go to sf-venue over TCP
+  std::string venue_host = "127.0.0.1";
+  std::uint16_t venue_port = 0;
+  std::string venue_session;
+  int heartbeat_ms = 250;
   json::Value firm;  // object or null; checked against the feed's symbols at start
   std::int64_t latency_window_events = 1000;
   VenueConfig sim_venue;

@@ -159,6 +159,20 @@ struct FirmLimits {
   double max_gross_notional = 0.0;
 };
 
+struct PendingAction;
+struct Slot;
+
+/// An external live venue (sf-engine: the TCP gateway to sf-venue). The orders a slot sends
+/// while it is live go there at decision time instead of through its simulated venue; the
+/// venue's reports come back through Engine::external_report().
+class ExternalVenue {
+ public:
+  virtual ~ExternalVenue() = default;
+  [[nodiscard]] virtual bool up() const noexcept = 0;
+  /// Sends a New / Cancel / Replace of `slot` stamped with engine time `now`; false if not sent.
+  [[nodiscard]] virtual bool send(const Slot& slot, const PendingAction& a, Nanos now) noexcept = 0;
+};
+
 struct Slot {
   Slot(Engine* e, std::uint32_t idx, RiskLimits lim, std::vector<double> qptl, const VenueConfig& vc, bool bar_mode, std::uint32_t ninst);
 
@@ -196,6 +210,16 @@ struct Slot {
   std::uint64_t next_order_id = 1;
   bool kill_reported = false;
   bool live = false;  // sf-engine: counted by (and checked against) the firm-wide limits
+  // sf-engine with an external live venue: order ids [from, to) sent there (one range per live
+  // period); their cancels and replaces follow them there.
+  ExternalVenue* ext = nullptr;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ext_ids;
+  std::uint32_t route_tag = 0;  // sf-engine: identifies the slot in the external venue's order ids
+  [[nodiscard]] bool routed_external(std::uint64_t id) const noexcept {
+    for (auto it = ext_ids.rbegin(); it != ext_ids.rend(); ++it)
+      if (id >= it->first && id < it->second) return true;
+    return false;
+  }
 
   // counters
   std::uint64_t submitted = 0, accepted = 0, denied = 0, cancels = 0, replaces = 0, cancel_denied = 0, replace_denied = 0;
@@ -245,6 +269,14 @@ class Engine {
   void set_live(std::size_t slot, bool live);
   /// Cancels every working order of a slot through its venue path (no kill switch).
   void cancel_working(std::size_t slot) { kill_cancel_all(*slots_.at(slot), now_); }
+  /// The external live venue (sf-engine): live slots' orders go there from now on.
+  void set_external_venue(ExternalVenue* v) noexcept { ext_ = v; }
+  /// A report of the external venue for one of `slot`'s orders: delivered to the strategy (and
+  /// its gate) at the next event, as a simulated venue's report would be.
+  void external_report(std::size_t slot, const VenueReport& r);
+  /// The external venue dropped the session (its orders are canceled there): every working
+  /// order a slot routed there is reported canceled.
+  void external_orders_lost(std::size_t slot);
   void set_firm_limits(FirmLimits f) { firm_ = std::move(f); }
   [[nodiscard]] const FirmLimits& firm_limits() const noexcept { return firm_; }
   /// Firm-wide net position of the live slots on `inst` (lots).
@@ -289,6 +321,7 @@ class Engine {
   void venue_action(Slot& s, const PendingAction& a);
   void drain_venue(Slot& s);
   void push_action(Slot& s, const PendingAction& a) {
+    if (s.ext != nullptr && route_external(s, a)) [[unlikely]] return;
     s.actions.push(a);
     lower_due(s, a.ts);
   }
@@ -328,6 +361,7 @@ class Engine {
   [[nodiscard]] bool firm_denies(Slot& s, std::uint32_t inst, Side side, Lots extra, RiskDecision& d) const noexcept;
   [[nodiscard]] double quote_per_ticklot(std::uint32_t inst) const noexcept;
   void refresh_slot_ptrs();
+  bool route_external(Slot& s, const PendingAction& a);
 
   const EventFile& file_;
   EngineOptions opts_;
@@ -358,6 +392,7 @@ class Engine {
   bool stepping_ = false;
   std::uint64_t faults_ = 0;
   FirmLimits firm_;
+  ExternalVenue* ext_ = nullptr;
 };
 
 }  // namespace sf
