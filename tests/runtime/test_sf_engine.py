@@ -319,7 +319,7 @@ def test_a_live_instance_that_loses_money_is_rolled_back_with_its_orders_cancele
     eng.wait_for(lambda: eng.metrics()[("x", "trader-b")]["orders"]["working"] == 0, "the cancels")
     bad = eng.metrics()[("x", "trader-b")]
     assert bad["killed"] and bad["kill_reason"] == "MAX_LOSS" and bad["risk_breaches"] == 1
-    assert bad["pnl"] < -8.0
+    assert bad["pnl"] < -4.0  # tripped below -8; the mark of an open lot may move it back a little since
     assert bad["orders"]["canceled"] >= 1  # its resting order was canceled by the kill
     assert bad["role"] == "shadow"
     r = eng.call("promote", strategy="x", build_id="trader-b")
@@ -453,8 +453,8 @@ def test_live_orders_go_to_sf_venue_and_a_swap_cancels_them_there_first(start, p
 
         eng.wait_for(lambda: len(tags("order")) >= 5, "live orders at the venue")
         assert set(tags("order")) == {1}  # only the live instance (tag 1) trades at the venue
-        a = eng.metrics()[("v", "trader-a")]
-        assert a["orders"]["accepted"] >= 5 and a["orders"]["canceled"] >= 1  # the venue's CANCELED came back
+        # the venue's ACKs and CANCELEDs come back to the strategy
+        eng.wait_for(lambda: eng.metrics()[("v", "trader-a")]["orders"]["canceled"] >= 2, "the venue's CANCELED reports")
         r = eng.ok("promote", strategy="v", build_id="trader-b")
         eng.wait_for(lambda: 2 in tags("order"), "the new live instance's orders at the venue")
         lines = [e for e in journal(jpath) if e.get("session") == "engine-t"]
