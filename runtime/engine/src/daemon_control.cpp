@@ -87,8 +87,20 @@ bool ControlServer::start(const std::string& path, CommandQueue& q, std::string&
     }
     ::unlink(path.c_str());
   }
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 16) != 0) {
+  // Bound and listening under a temporary name, then renamed: the socket file appears only once
+  // it accepts connections (a client that sees the file never gets ECONNREFUSED).
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  sockaddr_un taddr = addr;
+  if (tmp.size() >= sizeof taddr.sun_path) {
+    error = "control_socket path '" + path + "' is too long (the temporary name needs " + std::to_string(tmp.size()) + " bytes)";
+    return false;
+  }
+  std::memcpy(taddr.sun_path, tmp.c_str(), tmp.size() + 1);
+  ::unlink(tmp.c_str());
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&taddr), sizeof taddr) != 0 || ::listen(listen_fd_, 16) != 0 ||
+      ::rename(tmp.c_str(), path.c_str()) != 0) {
     error = "cannot listen on control_socket '" + path + "': " + std::strerror(errno);
+    ::unlink(tmp.c_str());
     return false;
   }
   set_nonblock(listen_fd_);
