@@ -476,3 +476,45 @@ def test_live_orders_go_to_sf_venue_and_a_swap_cancels_them_there_first(start, p
         if venue.poll() is None:
             venue.kill()
             venue.wait()
+
+
+def test_a_strategy_crash_kills_the_engine_and_a_restart_reuses_the_socket(engine_bin, tmp_path):
+    """A signal in plugin code ends the process (exit 6, strategy and callback named); the control
+    plane restarts it on the same state directory, where the dead engine's socket file is replaced."""
+    cxx = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+    if cxx is None:
+        pytest.skip("no C++ compiler to build the crashing strategy")
+    so = tmp_path / "segv.so"
+    subprocess.run([cxx, "-std=c++20", "-O0", "-shared", "-fPIC", "-fvisibility=hidden", f"-I{INCLUDE}",
+                    '-DSF_BUILD_ID="segv-1"', str(ROOT / "runtime/engine/tests/plugins/segv.cpp"), "-o", str(so)],
+                   check=True)
+    eng = Engine(engine_bin, synth(20000, loop=True))
+    try:
+        r = eng.load("boom", so, "segv-1", role="live", params={"after": 200})
+        assert r["ok"], r
+        assert eng.proc.wait(timeout=30) == 6
+        assert "strategy 'boom@segv-1' crashed with SIGSEGV in callback on_book" in eng.logtext()
+        assert eng.sock_path.exists()  # left behind by the dead process
+        again = subprocess.Popen([str(engine_bin), "--config", str(eng.dir / "engine.json")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    s.connect(str(eng.sock_path))
+                    break
+                except OSError:
+                    s.close()
+                    assert again.poll() is None and time.monotonic() < deadline, "the restart did not come up"
+                    time.sleep(0.05)
+            s.sendall(b'{"id": 1, "cmd": "shutdown"}\n')
+            assert json.loads(s.makefile().readline())["ok"]
+            s.close()
+            assert again.wait(timeout=20) == 0
+        finally:
+            if again.poll() is None:
+                again.kill()
+                again.wait()
+    finally:
+        eng.close()
