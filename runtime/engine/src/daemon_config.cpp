@@ -132,7 +132,7 @@ bool load_daemon_config(const std::string& path, DaemonConfig& cfg, std::vector<
           else out = static_cast<std::uint64_t>(v->as_int());
         };
         uint_field("seed", cfg.synth_seed, 0, INT64_MAX);
-        uint_field("events", cfg.synth_events, 1, 1'000'000'000);
+        uint_field("events", cfg.synth_events, 1, 200'000'000);  // 64 bytes per record on disk
         std::uint64_t ni = cfg.synth_instruments;
         uint_field("instruments", ni, 1, 1000);
         cfg.synth_instruments = static_cast<std::uint32_t>(ni);
