@@ -79,6 +79,8 @@ def main() -> int:
     ap.add_argument("--engine", default="sf-engine")
     ap.add_argument("--replay", default="sf-replay")
     ap.add_argument("--bench", default="sf-bench")
+    ap.add_argument("--shadow-plugin", default="builtin:market_maker",
+                    help="plugin of the three shadows (builtin:noop: shadows that never trade)")
     args = ap.parse_args()
     tools = {}
     for name in ("engine", "replay", "bench"):
@@ -119,8 +121,9 @@ def main() -> int:
             c.call("load", strategy="mm", build_id=BUILTIN_BUILD_ID, plugin="builtin:market_maker",
                    params=MM_PARAMS, instruments=["SYN0"], role="live")
             for k in (1, 2, 3):
-                c.call("load", strategy=f"mm{k}", build_id=BUILTIN_BUILD_ID, plugin="builtin:market_maker",
-                       params=MM_PARAMS, instruments=["SYN0"], role="shadow")
+                c.call("load", strategy=f"mm{k}", build_id=BUILTIN_BUILD_ID, plugin=args.shadow_plugin,
+                       params=MM_PARAMS if args.shadow_plugin == "builtin:market_maker" else {},
+                       instruments=["SYN0"], role="shadow")
             time.sleep(args.seconds)
             m = {(x["strategy"], x["role"]): x for x in c.call("metrics")["instances"]}
             live = m[("mm", "live")]["t2o_ns"]
@@ -167,6 +170,7 @@ def main() -> int:
               f"({feed['seq'] / args.seconds / 1e6:.2f} M events/s with 4 instances + control)")
         print(f"tick-to-order sf-replay (1 slot):           p50={rep['p50']} ns p99={rep['p99']} ns "
               f"p99.9={rep['p99_9']} ns (n={rep['count']})")
+        print(f"shadows: {args.shadow_plugin}")
         print(f"tick-to-order sf-engine live (1+3 shadow):  p50={live['p50']} ns p99={live['p99']} ns "
               f"p99.9={live['p999']} ns (n={live['count']})")
         for k, s in enumerate(shadows, 1):
