@@ -843,8 +843,66 @@ void Engine::step_as(const Event& e) {
     }
     next_due_min_ = min_due;
   }
-  process_event<kMeasure>(e, slots, nslots, resting_all_.data());
+  const auto type = static_cast<EventType>(e.type);
+  if (first_live_ != nullptr && nslots > 1 && (type == EventType::Depth || type == EventType::Trade)) [[likely]]
+    process_event_live_first<kMeasure>(e, *first_live_);
+  else
+    process_event<kMeasure>(e, slots, nslots, resting_all_.data());
   ++events_done_;
+}
+
+// Stepping mode with a live slot, for DEPTH and TRADE records: the same work as process_event(),
+// reordered per slot — the live slot's venue work and callbacks first, then every other slot's.
+// Each slot sees exactly what process_event() shows it (its own venue's reports before its own
+// callbacks, the book after the record): slots share only the read-only book, so the order
+// between slots changes nothing but who waits for whom. The live slot's tick-to-order no longer
+// includes the shadows' matching and callbacks.
+template <bool kMeasure>
+void Engine::process_event_live_first(const Event& e, Slot& live) {
+  const std::uint32_t inst = e.instrument;
+  Book& book = books_[inst];
+  const bool depth = e.type == static_cast<std::uint8_t>(EventType::Depth);
+  Lots old = 0;
+  if (depth) old = book.apply_depth(e);
+  if (e.end_of_batch()) ++end_of_batch_flags_;
+  const bool venue_work = resting_all_[inst] != 0;
+  const Lots nq = e.v[1] > 0 ? e.v[1] : 0;
+  auto venue = [&](Slot& s) {
+    if (!venue_work || s.venue.resting(inst) == 0) return;
+    if (depth) s.venue.on_level(now_, inst, static_cast<Side>(e.side), e.v[0], old, nq);
+    else s.venue.on_trade(now_, inst, static_cast<Side>(e.side), e.v[0], e.v[1]);
+    if (s.venue.has_reports()) drain_venue(s);
+  };
+  const bool book_cb = depth && e.end_of_batch();
+  if (book_cb) ++batches_;
+  sf_book v{};
+  Ticks mid_x2 = kNoPrice;
+  if (book_cb && has_subscriber(inst)) {
+    const Book::Top t = book.top();
+    const bool two_sided = t.bid_levels != 0 && t.ask_levels != 0;
+    std::uint32_t flags = e.snapshot() ? SF_BOOK_SNAPSHOT : 0u;
+    if (two_sided && t.bid_px >= t.ask_px) flags |= t.bid_px == t.ask_px ? SF_BOOK_LOCKED : SF_BOOK_CROSSED;
+    v = sf_book{e.exch_ts, e.recv_ts, inst, flags, t.bid_px, t.bid_qty, t.ask_px, t.ask_qty, t.bid_levels, t.ask_levels};
+    mid_x2 = two_sided ? t.bid_px + t.ask_px : kNoPrice;
+  }
+  const sf_trade tr{e.exch_ts, e.recv_ts, e.instrument, e.side, e.v[0], e.v[1], e.v[2]};
+  auto callbacks = [&](Slot& s) {
+    if (s.faulted || !s.subscribed[inst]) return;
+    if (book_cb) {
+      if (mid_x2 != kNoPrice && !s.gate.mark_if_flat(inst, mid_x2)) after_mark(s, inst, mid_x2, now_);
+      if (tape_ != nullptr) tape_->book(s.id.c_str(), v);
+      invoke_as<kMeasure>(s, kCbBook, now_, [&] { return s.fn->on_book(s.state, &s.ctx, &v); });
+    } else if (!depth) {
+      if (tape_ != nullptr) tape_->trade(s.id.c_str(), tr);
+      invoke_as<kMeasure>(s, kCbTrade, now_, [&] { return s.fn->on_trade(s.state, &s.ctx, &tr); });
+    }
+  };
+  venue(live);
+  callbacks(live);
+  for (Slot* s : slot_ptrs_)
+    if (s != &live) venue(*s);
+  for (Slot* s : subs_[inst])
+    if (s != &live) callbacks(*s);
 }
 
 void Engine::step(const Event& e) {
@@ -854,6 +912,7 @@ void Engine::step(const Event& e) {
 
 void Engine::remove_strategy(std::size_t idx) {
   Slot& s = *slots_.at(idx);
+  if (first_live_ == &s) first_live_ = nullptr;
   for (auto i : s.instruments) {
     auto& v = subs_[i];
     v.erase(std::remove(v.begin(), v.end(), &s), v.end());
@@ -878,6 +937,8 @@ void Engine::remove_strategy(std::size_t idx) {
 
 void Engine::set_live(std::size_t idx, bool live) {
   Slot& s = *slots_.at(idx);
+  if (live) first_live_ = &s;
+  else if (first_live_ == &s) first_live_ = nullptr;
   if (ext_ != nullptr) {
     s.ext = ext_;
     if (live && !s.live) s.ext_ids.emplace_back(s.next_order_id, UINT64_MAX);

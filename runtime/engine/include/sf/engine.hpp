@@ -358,6 +358,9 @@ class Engine {
   void process_event(const Event& e, Slot* const* slots, std::size_t nslots, const std::uint32_t* resting_all);
   template <bool kMeasure>
   void step_as(const Event& e);
+  template <bool kMeasure>
+  void process_event_live_first(const Event& e, Slot& live);
+  Slot* first_live_ = nullptr;  // stepping mode: the slot whose venue work and callbacks run first
   [[nodiscard]] bool firm_denies(Slot& s, std::uint32_t inst, Side side, Lots extra, RiskDecision& d) const noexcept;
   [[nodiscard]] double quote_per_ticklot(std::uint32_t inst) const noexcept;
   void refresh_slot_ptrs();
