@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from stratforge.core.tools import first_executable, which
+
 RISK = {"max_order_qty": 10, "max_order_notional": 1e9, "max_position": 50, "price_band_bps": 500,
         "max_open_orders": 32, "max_msgs_per_sec": 10000000, "max_loss": 1e9}
 VENUE = {"latency": {"feed": {"model": "constant", "ns": 2000}, "entry": {"model": "constant", "ns": 10000},
@@ -84,10 +86,11 @@ def main() -> int:
     args = ap.parse_args()
     tools = {}
     for name in ("engine", "replay", "bench"):
-        found = shutil.which(getattr(args, name))
+        value = getattr(args, name)
+        found = (value if Path(value).is_file() else None) if "/" in value else which(value)
         if found is None:
             raise SystemExit(f"engine_daemon: {getattr(args, name)} not found (pip install . puts it on PATH)")
-        tools[name] = found
+        tools[name] = str(found)
 
     work = Path(tempfile.mkdtemp(prefix="sfe-bench-"))
     try:
@@ -192,7 +195,7 @@ def main() -> int:
 
 def find_swap_plugins(work: Path):
     """Two builds (distinct manifest build ids) of the sf-engine test strategy, compiled here."""
-    cxx = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+    cxx = first_executable("c++", "g++", "clang++")
     if cxx is None:
         return None
     root = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from core.tools import find_executable
+from stratforge.core.tools import find_executable, first_executable
 
 ROOT = Path(__file__).resolve().parents[2]
 INCLUDE = ROOT / "runtime" / "engine" / "include"
@@ -42,7 +42,7 @@ def engine_bin() -> Path:
 
 @pytest.fixture(scope="module")
 def plugins(tmp_path_factory) -> dict[str, Path]:
-    cxx = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+    cxx = first_executable("c++", "g++", "clang++")
     if cxx is None:
         pytest.skip("no C++ compiler to build the test strategy")
     out = tmp_path_factory.mktemp("plugins")
@@ -481,7 +481,7 @@ def test_live_orders_go_to_sf_venue_and_a_swap_cancels_them_there_first(start, p
 def test_a_strategy_crash_kills_the_engine_and_a_restart_reuses_the_socket(engine_bin, tmp_path):
     """A signal in plugin code ends the process (exit 6, strategy and callback named); the control
     plane restarts it on the same state directory, where the dead engine's socket file is replaced."""
-    cxx = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+    cxx = first_executable("c++", "g++", "clang++")
     if cxx is None:
         pytest.skip("no C++ compiler to build the crashing strategy")
     so = tmp_path / "segv.so"
