@@ -309,12 +309,14 @@ def test_a_live_instance_that_loses_money_is_rolled_back_with_its_orders_cancele
     assert eng.ok("kill", strategy="x")  # B must not lose its money as a shadow, before the promote
     assert eng.load("x", plugins["b"], "trader-b", params={"mode": "taker", "every": 3},
                     risk={"max_loss": 8.0})["ok"]
+    # a bystander loaded after them: the rollback's event must be counted for it too
+    assert eng.load("y", plugins["a"], "trader-a", params={"mode": "quote"})["ok"]
     eng.ok("promote", strategy="x", build_id="trader-b")
     eng.ok("release", strategy="x")
     ev = eng.wait_for(lambda: [e for e in eng.ok("events")["events"] if e["kind"] == "auto_rollback"],
                       "the automatic rollback")
     assert ev[0]["reason"] == "risk:MAX_LOSS" and ev[0]["from"] == "trader-b" and ev[0]["to"] == "trader-a"
-    (st,) = eng.ok("status")["strategies"]
+    st = {x["name"]: x for x in eng.ok("status")["strategies"]}["x"]
     assert st["live"] == "trader-a"
     eng.wait_for(lambda: eng.metrics()[("x", "trader-b")]["orders"]["working"] == 0, "the cancels")
     bad = eng.metrics()[("x", "trader-b")]
@@ -324,6 +326,8 @@ def test_a_live_instance_that_loses_money_is_rolled_back_with_its_orders_cancele
     assert bad["role"] == "shadow"
     r = eng.call("promote", strategy="x", build_id="trader-b")
     assert not r["ok"] and "has tripped its kill switch (MAX_LOSS)" in r["error"]
+    for inst in eng.instances().values():
+        assert_no_gap(inst)
 
 
 def test_sustained_latency_breach_rolls_back(start, plugins):

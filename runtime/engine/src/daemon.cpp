@@ -465,44 +465,42 @@ void Daemon::check_live(Strategy& st, Instance& x) {
   }
 }
 
-// After every event: per-instance seq accounting, then the live instances' rollback checks.
+// After every event: per-instance seq accounting (every instance, first), then the kill-switch
+// transitions and the live instances' rollback checks (a rollback rebuilds the indexes but keeps
+// the set and order of instances, so the index loops stay valid).
 void Daemon::after_event() {
   for (Instance* x : all_) {
     Slot& s = *x->slot;
-    if (s.faulted) [[unlikely]] {
-      if (!x->fault_seen && !x->live) {
-        x->fault_seen = true;
-        notice("fault", x->strategy, x->build_id, "", "", "fault:" + s.fault_callback + ": " + s.fault_message);
-      }
-      continue;  // a faulted instance gets no more callbacks: no more events delivered
-    }
+    if (s.faulted) [[unlikely]] continue;  // a faulted instance gets no more callbacks: no more events delivered
     ++x->events;
     x->last_seq = seq_;
     if (x->first_seq == 0) x->first_seq = seq_;
-    const bool k = s.gate.killed();
-    if (k != x->kill_seen) [[unlikely]] {
-      x->kill_seen = k;
-      if (k) {  // the gate engaged its kill switch by itself: a risk breach
-        ++x->risk_breaches;
-        if (x->live) {
-          Strategy* st = find_strategy(x->strategy);
-          auto_rollback(*st, *x, std::string("risk:") + risk_reason_name(s.gate.kill_reason()));
-          return;  // indexes rebuilt
-        }
-      }
-    }
     if ((x->events & 255) == 0) {
       const double p = s.gate.pnl();
       x->peak = std::max(x->peak, p);
       x->drawdown = std::max(x->drawdown, x->peak - p);
     }
   }
-  for (std::size_t k = 0; k < lives_.size(); ++k) {
-    auto [st, x] = lives_[k];
-    const std::size_t before = lives_.size();
-    check_live(*st, *x);
-    if (lives_.size() != before || (k < lives_.size() && lives_[k].second != x)) break;  // swapped: re-check next event
+  for (std::size_t k = 0; k < all_.size(); ++k) {
+    Instance* x = all_[k];
+    Slot& s = *x->slot;
+    if (s.faulted) [[unlikely]] {
+      if (!x->fault_seen && !x->live) {
+        x->fault_seen = true;
+        notice("fault", x->strategy, x->build_id, "", "", "fault:" + s.fault_callback + ": " + s.fault_message);
+      }
+      continue;
+    }
+    const bool killed = s.gate.killed();
+    if (killed != x->kill_seen) [[unlikely]] {
+      x->kill_seen = killed;
+      if (killed) {  // the gate engaged its kill switch by itself: a risk breach
+        ++x->risk_breaches;
+        if (x->live) auto_rollback(*find_strategy(x->strategy), *x, std::string("risk:") + risk_reason_name(s.gate.kill_reason()));
+      }
+    }
   }
+  for (std::size_t k = 0; k < lives_.size(); ++k) check_live(*lives_[k].first, *lives_[k].second);
 }
 
 void Daemon::kill_strategy(Strategy& st) {
