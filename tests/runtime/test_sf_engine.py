@@ -522,3 +522,12 @@ def test_a_strategy_crash_kills_the_engine_and_a_restart_reuses_the_socket(engin
                 again.wait()
     finally:
         eng.close()
+
+
+def test_sigterm_shuts_down_like_the_shutdown_command(start, plugins):
+    eng = start(synth(20000, loop=True, speed=0.5))
+    assert eng.load("mm", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
+    eng.proc.terminate()
+    assert eng.proc.wait(timeout=20) == 0
+    assert not eng.sock_path.exists()
+    assert "sf-engine: shut down" in eng.logtext()

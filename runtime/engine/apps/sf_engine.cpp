@@ -21,7 +21,7 @@ constexpr const char* kUsage =
     "  --quiet         no start/stop lines on stderr.\n"
     "  --help          this text.\n"
     "\n"
-    "Exit status: 0 after a `shutdown` command, 2 usage, 3 config error (or the control socket is in\n"
+    "Exit status: 0 after a `shutdown` command or SIGTERM/SIGINT, 2 usage, 3 config error (or the control socket is in\n"
     "use), 4 data error, 6 strategy crash (signal inside a callback), 70 engine crash.\n";
 }  // namespace
 

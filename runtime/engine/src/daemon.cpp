@@ -2,6 +2,7 @@
 // (sf/daemon.hpp; protocol and semantics in docs/runtime.md).
 #include "sf/daemon.hpp"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -26,6 +27,15 @@ namespace sf {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+
+// SIGTERM / SIGINT: a shutdown as if requested over the socket (orders canceled, venue logout,
+// socket removed, exit 0). The handler only stores two atomics.
+std::atomic<bool> g_terminate{false};
+CommandQueue* g_signal_queue = nullptr;
+extern "C" void on_terminate_signal(int) {
+  g_terminate.store(true, std::memory_order_relaxed);
+  if (g_signal_queue != nullptr) g_signal_queue->poke();
+}
 constexpr std::size_t kNoticeRing = 8192;
 constexpr int kLatencyBreachWindows = 3;
 
@@ -891,6 +901,10 @@ int Daemon::run() {
   while (!shutdown_) {
     if (q_.pending()) [[unlikely]] {
       handle_commands();
+      if (g_terminate.load(std::memory_order_relaxed)) [[unlikely]] {
+        json::Writer ignored;
+        (void)dispatch(json::Value{}, "shutdown", ignored);
+      }
       if (shutdown_) break;
     }
     if (feed_done_) [[unlikely]] {
@@ -906,7 +920,7 @@ int Daemon::run() {
           poll_venue();
           q_.wait_until(std::min(target, SteadyClock::now() + std::chrono::milliseconds(std::max(1, cfg_.heartbeat_ms / 4))));
         } else {
-          q_.wait_until(target);
+          q_.wait_until(std::min(target, SteadyClock::now() + std::chrono::milliseconds(100)));  // signals are seen within 100 ms
         }
         continue;
       }
@@ -986,6 +1000,12 @@ int run_daemon(const DaemonConfig& cfg, bool quiet) {
     std::fprintf(stderr, "sf-engine: error: %s\n", err.c_str());
     return kExitConfig;
   }
+  g_signal_queue = &q;
+  struct sigaction sa{};
+  sa.sa_handler = &on_terminate_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
   if (!quiet)
     std::fprintf(stderr, "sf-engine: %s feed (%llu events, speed %g%s), control socket %s\n", cfg.feed_kind.c_str(),
                  static_cast<unsigned long long>(file.event_count()), cfg.speed, cfg.loop ? ", loop" : "", cfg.control_socket.c_str());

@@ -34,7 +34,7 @@ std::vector<CommandQueue::Cmd> CommandQueue::take() {
 
 void CommandQueue::wait_until(std::chrono::steady_clock::time_point until) {
   std::unique_lock<std::mutex> lk(mu_);
-  cv_.wait_until(lk, until, [&] { return !q_.empty(); });
+  cv_.wait_until(lk, until, [&] { return !q_.empty() || pending_.load(std::memory_order_relaxed); });
 }
 
 namespace {

@@ -71,6 +71,8 @@ class CommandQueue {
   };
   void push(Cmd c);
   [[nodiscard]] bool pending() const noexcept { return pending_.load(std::memory_order_relaxed); }
+  /// From a signal handler: makes pending() true without queueing anything (async-signal-safe).
+  void poke() noexcept { pending_.store(true, std::memory_order_relaxed); }
   [[nodiscard]] std::vector<Cmd> take();
   /// Sleeps until a command is pending or `until` (engine thread, while idle or pacing).
   void wait_until(std::chrono::steady_clock::time_point until);
