@@ -78,7 +78,12 @@ class Engine:
             time.sleep(0.02)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(30)
-        self.sock.connect(str(self.sock_path))
+        try:
+            self.sock.connect(str(self.sock_path))
+        except OSError:
+            self.proc.kill()  # never leave an engine behind a failed start
+            self.proc.wait()
+            raise
         self.buf = b""
         self.next_id = 1
 
