@@ -17,6 +17,12 @@
 // strategy, whose clock is the event clock (ctx.now_ns).
 // Faults: a callback returning SF_FAULT stops the run (status StrategyFault, message names the
 // strategy and callback); a crash is handled by sf/crash.hpp.
+// Stepping mode (sf-engine, docs/runtime.md): step() runs the same per-event work for one event
+// at a time; slots can be added and removed between events; slots marked live have their orders
+// checked against the firm-wide limits (FIRM_LIMIT), optionally go to an ExternalVenue (the TCP
+// gateway) instead of their simulated venue, and in DEPTH/TRADE records get their venue work and
+// callbacks before the other slots (per-slot results identical to run()). A fault only marks its
+// slot in stepping mode.
 // Worst case per event: O(slots) due-checks (one compare each against the slot's cached
 // earliest pending time) + the book update (book.hpp) + O(resting orders)
 // venue work + callbacks. No allocation in the loop except the capped result lists, which are
