@@ -194,6 +194,11 @@ def test_promote_and_rollback_many_times_without_a_dropped_or_repeated_event(sta
         at.append(r["at_seq"])
         time.sleep(0.002)
     assert at == sorted(at) and len(set(at)) == len(at)
+    # a rollback without "to" goes to the previous live instance: after a rollback, the one rolled back from
+    for expect in ("trader-a", "trader-b"):
+        r = eng.ok("rollback", strategy="mm")
+        assert r["previous"] == expect
+        at.append(r["at_seq"])
     status = eng.ok("status")
     (st,) = status["strategies"]
     assert st["live"] == "trader-a" and st["last_good"] is None  # after a rollback: nothing is known good
@@ -211,7 +216,7 @@ def test_promote_and_rollback_many_times_without_a_dropped_or_repeated_event(sta
     assert m[("mm", "trader-a")]["role"] == "live" and m[("mm", "trader-b")]["role"] == "shadow"
     assert m[("mm", "trader-a")]["live_first_seq"] == at[-1]
     kinds = [e["kind"] for e in eng.ok("events")["events"]]
-    assert kinds.count("swap") == 30 and kinds.count("rollback") == 30 and kinds.count("load") == 2
+    assert kinds.count("swap") == 30 and kinds.count("rollback") == 32 and kinds.count("load") == 2
 
 
 def test_a_plugin_whose_sha256_differs_is_refused(start, plugins, tmp_path):

@@ -66,6 +66,7 @@ struct Strategy {
   std::vector<std::unique_ptr<Instance>> instances;
   Instance* live = nullptr;
   std::string last_good;
+  std::string previous;  // the build live before the current one (rollback's default target)
   bool killed = false;
 };
 
@@ -430,6 +431,7 @@ Daemon::SwapResult Daemon::swap(Strategy& st, Instance& to) {
   to.win_snap = to.slot->t2o_hist;
   to.breach_windows = 0;
   st.live = &to;
+  st.previous = old != nullptr ? old->build_id : std::string();
   rebuild_index();
   const std::int64_t ns = engine_.clock().to_ns(TscClock::now() - t0);
   return SwapResult{ns, seq_ + 1, old != nullptr ? old->build_id : std::string()};
@@ -690,7 +692,7 @@ void Daemon::cmd_swap(const json::Value& req, json::Writer& w, bool rollback) {
   if (rollback) {
     const json::Value* to = req.get("to");
     if (to != nullptr && !to->is_null()) target = need_string(req, cmd, "to");
-    else target = st.last_good;
+    else target = st.previous;
     if (target.empty()) throw BadRequest("rollback: strategy '" + st.name + "' has no previous live instance to roll back to; name one in \"to\"");
   } else {
     target = need_string(req, cmd, "build_id");
@@ -726,6 +728,7 @@ void Daemon::cmd_unload(const json::Value& req, json::Writer& w) {
   engine_.remove_strategy((*it)->slot->index);
   st.instances.erase(it);
   if (st.last_good == b) st.last_good.clear();
+  if (st.previous == b) st.previous.clear();
   const std::string name = st.name;
   if (st.instances.empty())
     strategies_.erase(std::find_if(strategies_.begin(), strategies_.end(), [&](auto& s) { return s.get() == &st; }));
