@@ -455,7 +455,7 @@ def test_live_orders_go_to_sf_venue_and_a_swap_cancels_them_there_first(start, p
             assert venue.poll() is None and time.monotonic() < deadline, "sf-venue did not start"
             time.sleep(0.02)
         port = int(port_file.read_text())
-        eng = start(synth(400000, speed=1.0),
+        eng = start(synth(400000, loop=True, speed=1.0),  # loop: a slow machine must not run out of feed
                     venue={"host": "127.0.0.1", "port": port, "session": "engine-t", "heartbeat_ms": 100})
         st = eng.ok("status")
         assert st["venue"] == {"connected": True, "session": "engine-t", "paper": False}
