@@ -211,4 +211,76 @@ SF_TEST(firm_limit_denies_live_orders_beyond_the_firm_position) {
   CHECK_EQ(e.firm_position(0), 0);
 }
 
+namespace {
+// An external venue that records what it is sent (the engine side of the gateway route).
+struct RecordingVenue final : sf::ExternalVenue {
+  bool is_up = true;
+  std::vector<std::pair<char, std::uint64_t>> sent;  // ('N'|'C'|'R', order id)
+  [[nodiscard]] bool up() const noexcept override { return is_up; }
+  [[nodiscard]] bool send(const sf::Slot&, const sf::PendingAction& a, sf::Nanos) noexcept override {
+    if (!is_up) return false;
+    const char k = a.kind == sf::PendingAction::Kind::New ? 'N' : a.kind == sf::PendingAction::Kind::Cancel ? 'C' : 'R';
+    sent.emplace_back(k, k == 'N' ? a.order.id : a.id);
+    return true;
+  }
+};
+}  // namespace
+
+SF_TEST(live_orders_go_to_the_external_venue_and_their_cancels_follow_them) {
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(synth_file(), err));
+  sf::Engine e(f, options());
+  for (const char* id : {"live", "shadow"}) {
+    sf::StrategySetup s;
+    s.id = id;
+    s.plugin = SF_PLUGIN_TRADER_A;
+    s.params = "mode=quote";
+    s.instruments = {0};
+    s.limits = limits(f, kRisk);
+    REQUIRE(e.add_strategy(std::move(s), err));
+  }
+  RecordingVenue ext;
+  e.set_external_venue(&ext);
+  e.begin_stepping();
+  e.set_live(0, true);
+  std::uint64_t i = 0;
+  for (; i < 3000; ++i) e.step(f.events()[i]);
+  const sf::Slot& live = e.slot(0);
+  const sf::Slot& shadow = e.slot(1);
+  REQUIRE(!ext.sent.empty());
+  std::size_t news = 0, cancels = 0;
+  for (auto& [k, id] : ext.sent) {
+    news += k == 'N';
+    cancels += k == 'C';
+    CHECK(id >= 1 && id < live.next_order_id);
+  }
+  CHECK_EQ(news, live.accepted);  // every live order went out, none to its simulated venue
+  CHECK(cancels > 0);
+  CHECK_EQ(live.fills + live.done_canceled, 0u);  // no reports: the recording venue answers nothing
+  CHECK(shadow.done_canceled > 0);  // the shadow trades paper as before
+  // demoted: its working orders are canceled at the external venue, new orders go to paper
+  const std::uint32_t working = live.gate.open_orders();
+  REQUIRE(working > 0);
+  const std::size_t before = ext.sent.size();
+  e.set_live(0, false);
+  e.cancel_working(0);
+  CHECK_EQ(ext.sent.size(), before + working);
+  CHECK(ext.sent.back().first == 'C');
+  // the session drops: the external orders are reported canceled, nothing is sent any more
+  e.external_orders_lost(0);
+  for (std::uint64_t k = 0; k < 100; ++k, ++i) e.step(f.events()[i]);
+  for (std::uint32_t k = 0; k < e.slot(0).gate.open_orders(); ++k)  // only new paper quotes may be working
+    CHECK(!e.slot(0).routed_external(e.slot(0).gate.open_order_data()[k].id));
+  const std::size_t sent_before = ext.sent.size();
+  for (std::uint64_t k = 0; k < 500; ++k, ++i) e.step(f.events()[i]);
+  CHECK_EQ(ext.sent.size(), sent_before);  // a shadow again: paper only
+  CHECK(e.slot(0).done_canceled > 0);
+  // live again with the venue down: new orders are denied VENUE_BACKPRESSURE
+  ext.is_up = false;
+  e.set_live(0, true);
+  for (std::uint64_t k = 0; k < 500; ++k, ++i) e.step(f.events()[i]);
+  CHECK(e.slot(0).denials_by_reason[static_cast<std::size_t>(sf::RiskReason::VenueBackpressure)] > 0);
+}
+
 SF_TEST_MAIN()
