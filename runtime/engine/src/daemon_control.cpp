@@ -40,6 +40,7 @@ void CommandQueue::wait_until(std::chrono::steady_clock::time_point until) {
 namespace {
 
 constexpr std::size_t kMaxLine = 1 << 20;  // a request line longer than 1 MiB closes the connection
+constexpr std::size_t kMaxUnread = 64u << 20;  // more unread response bytes than this close the connection
 
 std::string error_line(const std::string& id_json, const std::string& msg) {
   json::Writer w;
@@ -176,8 +177,13 @@ void ControlServer::loop() {
       for (auto& [cid, line] : out_) {
         auto it = clients.find(cid);
         if (it == clients.end()) continue;
-        it->second.out += line + "\n";
         if (it->second.inflight > 0) --it->second.inflight;
+        if (it->second.out.size() > kMaxUnread) {  // a client that does not read its answers is dropped
+          it->second.out.clear();
+          it->second.closing = true;
+          continue;
+        }
+        it->second.out += line + "\n";
       }
       out_.clear();
     }
