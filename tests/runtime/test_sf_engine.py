@@ -504,8 +504,11 @@ def test_a_strategy_crash_kills_the_engine_and_a_restart_reuses_the_socket(engin
                    check=True)
     eng = Engine(engine_bin, synth(20000, loop=True))
     try:
-        r = eng.load("boom", so, "segv-1", role="live", params={"after": 200})
-        assert r["ok"], r
+        try:  # the crash may come before the answer leaves the socket
+            r = eng.load("boom", so, "segv-1", role="live", params={"after": 200})
+            assert r["ok"], r
+        except AssertionError as e:
+            assert "engine closed the connection" in str(e)
         assert eng.proc.wait(timeout=30) == 6
         assert "strategy 'boom@segv-1' crashed with SIGSEGV in callback on_book" in eng.logtext()
         assert eng.sock_path.exists()  # left behind by the dead process
