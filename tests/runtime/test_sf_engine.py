@@ -509,6 +509,8 @@ def test_a_strategy_crash_kills_the_engine_and_a_restart_reuses_the_socket(engin
             assert r["ok"], r
         except AssertionError as e:
             assert "engine closed the connection" in str(e)
+        except ConnectionResetError:
+            pass
         assert eng.proc.wait(timeout=30) == 6
         assert "strategy 'boom@segv-1' crashed with SIGSEGV in callback on_book" in eng.logtext()
         assert eng.sock_path.exists()  # left behind by the dead process
