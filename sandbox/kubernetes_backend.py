@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stratforge.core.kube import api_client
 from stratforge.sandbox.base import Limits, Mount, Reason, RunRequest, RunResult
 from stratforge.sandbox.docker_backend import DEFAULT_IMAGE, IMAGE_PYTHON, classify
 from stratforge.sandbox.local import BASE_PATH, SANDBOX_UID, _detail
@@ -356,13 +357,7 @@ class KubernetesBackend:
 
     def _clients(self) -> Any:
         if self._api is None:
-            import kubernetes  # optional extra: pip install 'stratforge[k8s]'
-
-            try:
-                kubernetes.config.load_kube_config(context=self.context)
-            except Exception:
-                kubernetes.config.load_incluster_config()
-            self._api = kubernetes.client.ApiClient()
+            self._api = api_client(self.context)
         return self._api
 
     def available(self) -> tuple[bool, str]:

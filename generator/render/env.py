@@ -13,29 +13,20 @@ from importlib import resources
 
 import jinja2
 
+from stratforge.core.templates import TEMPLATE_PACKAGE, function_loader, read_template
+
 __all__ = ["environment", "template_files", "templates_hash", "TEMPLATE_PACKAGE", "TEMPLATE_DIRS"]
 
-TEMPLATE_PACKAGE = "stratforge.templates"
 #: The template folders this renderer owns (pr/ and k8s/ belong to other components).
 TEMPLATE_DIRS = ("cpp", "python", "tests")
 
-
-def _load(name: str) -> str:
-    node = resources.files(TEMPLATE_PACKAGE)
-    for part in name.split("/"):
-        if part in ("", ".", ".."):
-            raise jinja2.TemplateNotFound(name)
-        node = node / part
-    if not node.is_file():
-        raise jinja2.TemplateNotFound(name)
-    return node.read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The shared environment (templates are immutable package data, so it is cached)."""
     env = jinja2.Environment(
-        loader=jinja2.FunctionLoader(lambda name: (_load(name), None, lambda: True)),
+        loader=function_loader(),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -70,6 +61,6 @@ def templates_hash() -> str:
     """SHA-256 over every template file (path and bytes), in sorted order."""
     h = hashlib.sha256()
     for rel in template_files():
-        data = _load(rel).encode("utf-8")
+        data = read_template(rel).encode("utf-8")
         h.update(rel.encode("utf-8") + b"\0" + str(len(data)).encode() + b"\0" + data)
     return h.hexdigest()

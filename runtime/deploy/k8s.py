@@ -32,7 +32,6 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
@@ -42,12 +41,13 @@ from pydantic import ValidationError
 
 from stratforge.core.engine_config import ConstantLatency, Fees, Latency, Risk, Venue
 from stratforge.core.errors import RetryableError, StratforgeError, UserInputError
+from stratforge.core.kube import api_client
+from stratforge.core.templates import function_loader
 
 __all__ = ["KubernetesDeployer", "KubernetesDeployError", "PluginFile", "SLOTS_ANNOTATION",
            "CONFIGMAP_MAX_BYTES", "DEFAULT_IMAGE", "render_manifests", "plugin_manifest",
            "validate_manifest", "plugin_from_bundle"]
 
-TEMPLATE_PACKAGE = "stratforge.templates"
 TEMPLATE_DIR = "k8s"
 SLOTS_ANNOTATION = "stratforge.io/slots"
 SHA_ANNOTATION = "stratforge.io/sha256"
@@ -99,18 +99,8 @@ class PluginFile:
 # --- templates --------------------------------------------------------------------------------
 
 
-def _load(name: str) -> str:
-    node = resources.files(TEMPLATE_PACKAGE) / TEMPLATE_DIR
-    for part in name.split("/"):
-        if part in ("", ".", ".."):
-            raise jinja2.TemplateNotFound(name)
-        node = node / part
-    if not node.is_file():
-        raise jinja2.TemplateNotFound(name)
-    return node.read_text(encoding="utf-8")
 
-
-_ENV = jinja2.Environment(loader=jinja2.FunctionLoader(lambda n: (_load(n), None, lambda: True)),
+_ENV = jinja2.Environment(loader=function_loader(TEMPLATE_DIR),
                           undefined=jinja2.StrictUndefined, autoescape=False,
                           keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
 
@@ -515,13 +505,7 @@ class KubernetesDeployer:
 
     def _client(self) -> Any:
         if self._api is None:
-            import kubernetes  # optional extra k8s
-
-            try:
-                kubernetes.config.load_kube_config(context=self.context)
-            except Exception:
-                kubernetes.config.load_incluster_config()
-            self._api = kubernetes.client.ApiClient()
+            self._api = api_client(self.context)
         return self._api
 
     def _ops(self, kind: str) -> tuple[Callable[..., Any], ...]:

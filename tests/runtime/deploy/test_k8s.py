@@ -25,6 +25,7 @@ from resource_kit import missing
 
 from stratforge.core.errors import RetryableError, StratforgeError, UserInputError
 from stratforge.core.tools import which
+from stratforge.core.templates import read_template
 from stratforge.deployers import make_deployer
 from stratforge.registry import Registry, ShadowGate
 from stratforge.registry.deployer import Deployer, Target
@@ -249,16 +250,14 @@ def test_bundle_without_plugin_provenance_is_refused(tmp_path: Path) -> None:
 
 
 def _planted(monkeypatch: pytest.MonkeyPatch, template: str, old: str, new: str) -> None:
-    real = kd._load
-
     def edited(name: str) -> str:
-        text = real(name)
+        text = read_template(name, kd.TEMPLATE_DIR)
         if name == template:
             assert old in text, f"the planted edit no longer applies to {template}"
             text = text.replace(old, new)
         return text
 
-    monkeypatch.setattr(kd, "_load", edited)
+    monkeypatch.setattr(kd._ENV, "loader", jinja2.FunctionLoader(lambda n: (edited(n), None, lambda: True)))
     # a fresh template cache for this test only (the shared one keeps the unedited templates)
     monkeypatch.setattr(kd._ENV, "cache", jinja2.utils.LRUCache(50))
 
