@@ -79,6 +79,13 @@ A_USER_REFUSED = "user.refused"
 A_TOKEN_CREATED = "token.created"
 A_TOKEN_REVOKED = "token.revoked"
 A_TOKEN_REFUSED = "token.refused"
+A_AUTO_ROLLBACK = "rollback.automatic"
+A_ENGINE_RESTARTED = "runtime.engine_restarted"
+A_RUNTIME_ACTION = "runtime.action"
+A_RUNTIME_REFUSED = "runtime.refused"
+
+#: the actor of what the engine did by itself (automatic rollbacks, restarts)
+ACTOR_ENGINE = "system:engine"
 
 OUTCOME_OK = "ok"
 OUTCOME_REFUSED = "refused"
