@@ -563,6 +563,8 @@ class Registry:
         """Refuse (audited, :class:`Refused`) when ``actor`` may not do ``action`` (``kill``,
         ``release``); nothing is recorded when they may (see :meth:`record_action`)."""
         with self._tx() as s:
+            if strategy is not None:
+                self._strategy(s, strategy)
             refusal = rules.check_permission(self._actor(s, actor), action)
         if refusal is not None:
             raise self._refuse(actor, R.A_RUNTIME_REFUSED, refusal, strategy=strategy,

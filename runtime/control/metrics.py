@@ -223,7 +223,8 @@ def gate_metrics(shadow: Mapping[str, Any], *, duration_s: float,
     """A shadow instance's engine metrics as the registry's shadow-gate keys.
 
     ``reference``: what the shadow is compared with — the live instance over the same events
-    (its ``pnl``, ``fills``, ``accepted`` since the shadow started), or the backtest's — or
+    (its ``pnl``, ``fills``, ``accepted`` since the shadow started), or the backtest's
+    (``pnl``, ``fills`` and its ``fill_ratio``) — or
     None (not measured: the gate stays inconclusive on those criteria). PnL deviation is of PnL
     per fill, percent of the reference's; fill-ratio deviation is in percentage points of
     fills per accepted order. ``drawdown_pct`` is the drawdown in percent of ``capital``.
@@ -250,7 +251,9 @@ def gate_metrics(shadow: Mapping[str, Any], *, duration_s: float,
         elif mine is not None and theirs is not None and mine == theirs:
             out["pnl_deviation_pct"] = 0.0
         r_mine = _fill_ratio(fills, accepted)
-        r_theirs = _fill_ratio(reference.get("fills", 0.0), reference.get("accepted", 0.0))
+        r_theirs = reference.get("fill_ratio")
+        if r_theirs is None:
+            r_theirs = _fill_ratio(reference.get("fills", 0.0), reference.get("accepted", 0.0))
         if r_mine is not None and r_theirs is not None:
             out["fill_ratio_deviation_pct"] = round(abs(r_mine - r_theirs) * 100.0, 6)
     return out
