@@ -28,6 +28,8 @@ from stratforge.core.errors import RetryableError, StratforgeError, UserInputErr
 __all__ = ["EngineClient", "EngineError", "EngineNotRunning", "EngineProtocolError",
            "EngineRefused", "EngineTimeout"]
 
+#: commands without an effect: safe to send again
+READ_ONLY = frozenset({"status", "metrics", "events"})
 #: the longest response line the client accepts (a status of many instances fits easily)
 MAX_LINE = 16 * 1024 * 1024
 
@@ -115,7 +117,18 @@ class EngineClient:
     # --- requests -----------------------------------------------------------------------------
     def call(self, cmd: str, timeout: float | None = None, **fields: Any) -> dict[str, Any]:
         """Send ``cmd`` with ``fields`` and return the engine's response (``ok`` true). Fields
-        whose value is None are left out."""
+        whose value is None are left out. A read-only command (status, metrics, events) that
+        finds its kept connection dead — the engine restarted since — is sent once more on a
+        new connection; a command with an effect never is (it may have been applied)."""
+        reused = self._sock is not None
+        try:
+            return self._call(cmd, timeout, fields)
+        except EngineNotRunning:
+            if not (reused and cmd in READ_ONLY):
+                raise
+        return self._call(cmd, timeout, fields)
+
+    def _call(self, cmd: str, timeout: float | None, fields: dict[str, Any]) -> dict[str, Any]:
         limit = self.timeout if timeout is None else timeout
         with self._lock:
             deadline = time.monotonic() + limit

@@ -267,7 +267,8 @@ class LocalDeployer:
             try:
                 self.client.unload(strategy, build_id)
             except EngineRefused as err:
-                if "not loaded" not in err.message and "no instance" not in err.message:
+                gone = ("not loaded", "no instance", "no loaded build")
+                if not any(m in err.message for m in gone):
                     raise
 
         def change(state: Any) -> None:

@@ -30,6 +30,8 @@ def make_bundle(root: Path, strategy: str, build_id: str, plugin_bytes: bytes | 
     """A registry bundle: spec.yaml, params.txt and a scorecard naming the tested plugin
     (``<build_root>/<strategy>/<build_id>/strategy.so``, written here)."""
     bundle = root / "bundles" / strategy / build_id
+    if (bundle / "scorecard.json").is_file():
+        return bundle
     bundle.mkdir(parents=True)
     d = u.spec_dict(strategy, "momentum", {"fast_window": 4, "slow_window": 17, "order_qty": 3,
                                            "sides": "both"})

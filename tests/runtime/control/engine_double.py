@@ -34,11 +34,18 @@ class EngineDouble:
         self._srv.bind(str(path))
         self._srv.listen(8)
         self._stop = False
+        self._conns: list[socket.socket] = []
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
     def close(self) -> None:
+        """Like the engine process ending: the listener and every connection close."""
         self._stop = True
+        for conn in self._conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         try:
             self._srv.close()
         finally:
@@ -50,6 +57,7 @@ class EngineDouble:
                 conn, _ = self._srv.accept()
             except OSError:
                 return
+            self._conns.append(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:

@@ -85,3 +85,25 @@ def test_the_engine_closing_mid_request_is_engine_not_running(tmp_path: Path) ->
     t.join()
     srv.close()
     path.unlink()
+
+
+def test_a_read_only_command_survives_an_engine_restart_but_an_effect_is_not_resent(
+        tmp_path: Path) -> None:
+    path = short_socket_path(tmp_path)
+    first = EngineDouble(path)
+    client = EngineClient(path, timeout=2)
+    client.status()
+    first.close()
+    second = EngineDouble(path)
+    try:
+        assert client.status()["ok"] is True  # resent once on a new connection
+        second.close()
+        third = EngineDouble(path)
+        try:
+            with pytest.raises(EngineNotRunning):
+                client.kill("gamma-fade")  # an effect: never sent twice
+            assert [r["cmd"] for r in third.requests] == []
+        finally:
+            third.close()
+    finally:
+        second.close()
