@@ -105,6 +105,9 @@ def _feed_options(f: Any) -> Any:
                      help="Seconds between metrics polls (and shadow-gate observations)."),
         click.option("--http-port", type=int, default=0, show_default=True,
                      help="Port of /metrics and /status on 127.0.0.1 (0: pick one)."),
+        click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=None, help="The workspace build root the tested plugins are in "
+                     "(as `stratforge build --build-dir`; default: build/stratforge)."),
     )):
         f = opt(f)
     return f
@@ -118,7 +121,7 @@ def runtime_grp() -> None:
 def _serve_argv(state: Path, opts: Mapping[str, Any]) -> list[str]:
     argv = [sys.executable, "-m", "stratforge", "runtime", "serve", "--state", str(state)]
     for key in ("data", "synth", "events", "instruments", "speed", "metrics_interval",
-                "http_port", "max_gross_notional"):
+                "http_port", "max_gross_notional", "build_dir"):
         if opts.get(key) is not None:
             argv += [f"--{key.replace('_', '-')}", str(opts[key])]
     for flag in ("loop", "no_venue"):
@@ -147,8 +150,9 @@ def up_cmd(state_dir: Path | None, timeout: float, **opts: Any) -> None:
         return
     if feed is None and not (state / "engine.json").is_file():
         raise click.UsageError("give the feed: --data FILE or --synth SEED")
-    if opts["data"] is not None:
-        opts["data"] = Path(opts["data"]).resolve()
+    for key in ("data", "build_dir"):
+        if opts[key] is not None:
+            opts[key] = Path(opts[key]).resolve()
     with open(state / "control.log", "ab") as out:
         proc = subprocess.Popen(_serve_argv(state, opts), stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True,
@@ -320,8 +324,9 @@ def _serve(state: Path, opts: Mapping[str, Any]) -> None:
     else:
         log.info("adopted the running sf-engine (pid %s)", rt.engine_pid())
     store = StateStore(state)
-    deployer = LocalDeployer(rt.client, store, rt.paths.plugins,
-                             build_root=Workspace.default().build_root)
+    build_root = (Path(opts["build_dir"]).resolve() if opts.get("build_dir")
+                  else Workspace.default().build_root)
+    deployer = LocalDeployer(rt.client, store, rt.paths.plugins, build_root=build_root)
     interval = float(opts["metrics_interval"])
     reg = Registry.open(load_settings().db_url or default_url(), deployer=deployer,
                         shadow_max_age_s=max(60.0, 3 * interval))

@@ -152,10 +152,13 @@ class LocalDeployer:
         mine = state.strategies.get(strategy)
         is_rollback = mine is not None and mine.last_good == build_id and live_now is not None
         if is_rollback:
-            self.client.rollback(strategy, to=build_id, reason="registry rollback")
+            resp = self.client.rollback(strategy, to=build_id, reason="registry rollback")
         else:
-            self.client.promote(strategy, build_id)
-        self._record_live(strategy, inst, previous=live_now, rollback=is_rollback)
+            resp = self.client.promote(strategy, build_id)
+        swap = {"cmd": "rollback" if is_rollback else "promote", "to": build_id,
+                "previous": resp.get("previous"), "swap_ns": resp.get("swap_ns"),
+                "at_seq": resp.get("at_seq")}
+        self._record_live(strategy, inst, previous=live_now, rollback=is_rollback, swap=swap)
 
     # --- helpers ------------------------------------------------------------------------------
     def _engine_view(self, strategy: str) -> dict[str, Any]:
@@ -222,7 +225,7 @@ class LocalDeployer:
         self._changed(strategy)
 
     def _record_live(self, strategy: str, inst: Instance, previous: str | None,
-                     rollback: bool) -> None:
+                     rollback: bool, swap: dict[str, Any] | None = None) -> None:
         stale: list[str] = []
 
         def change(state: Any) -> None:
@@ -245,6 +248,8 @@ class LocalDeployer:
             elif st.live != inst.build_id and st.last_good == inst.build_id:
                 st.last_good = None
             st.live = inst.build_id
+            if swap is not None:
+                st.last_swap = swap
         self.store.update(change)
         for bid in stale:  # the older standby is no rollback target any more
             try:

@@ -61,6 +61,9 @@ class StrategyState(_Model):
     live: str | None = None
     last_good: str | None = None
     instances: dict[str, Instance] = Field(default_factory=dict)
+    #: the engine's answer to the last promote / rollback the control plane sent:
+    #: {"cmd", "to", "previous", "swap_ns", "at_seq"}
+    last_swap: dict[str, Any] | None = None
 
 
 class ControlState(_Model):
