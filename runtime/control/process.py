@@ -114,7 +114,10 @@ class EngineJson(_M):
     risk: Risk = Field(default_factory=_default_risk)
 
     def to_json(self) -> str:
-        return self.model_dump_json(indent=2, exclude_none=False) + "\n"
+        doc = self.model_dump(mode="json")  # "venue": null stays (paper live)
+        doc["sim_venue"] = self.sim_venue.model_dump(mode="json", exclude_none=True)
+        doc["risk"] = self.risk.model_dump(mode="json", exclude_none=True)
+        return json.dumps(doc, indent=2) + "\n"
 
 
 @dataclass(frozen=True)
