@@ -92,8 +92,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 class Env:
-    """One runtime (state folder) and one registry, the users root, ann (author), bob and cat
-    (approvers), and the three versions registered."""
+    """One runtime (state folder) and one registry, the users root, ann (the versions' author),
+    bob and cat (approvers), and the three versions registered."""
 
     def __init__(self, tmp: Path, built: dict[str, Any]) -> None:
         self.tmp, self.built = tmp, built
@@ -103,7 +103,7 @@ class Env:
         reg = self.reg()
         try:
             reg.add_user("root", "admin", actor="root")
-            reg.add_user("ann", "author", actor="root")
+            reg.add_user("ann", "approver", actor="root")  # an approver, yet the author
             reg.add_user("bob", "approver", actor="root")
             reg.add_user("cat", "approver", actor="root")
             self.build_ids: dict[str, str] = {}
