@@ -160,3 +160,59 @@ def test_restore_after_down_and_up_loads_everything_as_it_was(
         assert store.load().strategies[S].last_good == "g1"
     finally:
         fresh.close()
+
+
+class CrashingRuntime(DoubleRuntime):
+    """An engine that is found dead at every check (each restart brings up a fresh double)."""
+
+    def __init__(self, state: Path, engine: EngineDouble, code: int) -> None:
+        super().__init__(state, engine)
+        self.code = code
+        self.restarts = 0
+
+    def engine_exit(self) -> str | None:
+        return "killed by SIGSEGV" if self.code else "exited with status 0"
+
+    def engine_exit_code(self) -> int | None:
+        return self.code
+
+    def restart_engine(self, session: str) -> dict:
+        self.restarts += 1
+        path = self.engine.path
+        self.engine.close()
+        self.engine = EngineDouble(path)
+        return self.client.status()
+
+
+def _crashing(tmp_path: Path, engine: EngineDouble, code: int):
+    store = StateStore(tmp_path / "state")
+    rt = CrashingRuntime(tmp_path / "state", engine, code)
+    dep = LocalDeployer(rt.client, store, tmp_path / "state" / "plugins",
+                        build_root=tmp_path / "build")
+    restarted: list[tuple[str, list]] = []
+    cb = Callbacks(on_engine_restarted=lambda r, rbs: restarted.append((r, rbs)))
+    return ControlDaemon(rt, store, dep, cb, max_restarts=3, restart_window_s=60,
+                         serve_http=False), rt, restarted, store
+
+
+def test_a_crash_loop_stops_the_restarts(tmp_path: Path, engine: EngineDouble) -> None:
+    daemon, rt, restarted, store = _crashing(tmp_path, engine, -11)
+    try:
+        for _ in range(6):
+            daemon.supervise()
+        assert rt.restarts == 3 and len(restarted) == 3
+        assert restarted[0][0] == "killed by SIGSEGV"
+        assert daemon.gave_up is not None and "crashed 4 times within 60 s" in daemon.gave_up
+        assert store.load().engine_restarts == 3
+    finally:
+        rt.engine.close()
+
+
+def test_an_engine_shut_down_on_purpose_stops_the_control_plane(
+        tmp_path: Path, engine: EngineDouble) -> None:
+    daemon, rt, restarted, _ = _crashing(tmp_path, engine, 0)
+    try:
+        daemon.supervise()
+        assert daemon.stopped.is_set() and rt.restarts == 0 and restarted == []
+    finally:
+        rt.engine.close()
