@@ -319,12 +319,12 @@ class Runtime:
             if port:
                 return port
             if self._venue.poll() is not None:
-                raise RuntimeProcessError(f"sf-venue {describe_exit(self._venue.returncode)} at start; "
-                                    f"its log ({self.paths.log('venue')}):\n"
-                                    f"{self._log_tail('venue')}")
+                raise RuntimeProcessError(f"sf-venue {describe_exit(self._venue.returncode)} at "
+                                          f"start; its log ({self.paths.log('venue')}):\n"
+                                          f"{self._log_tail('venue')}")
             time.sleep(0.02)
         raise RuntimeProcessError(f"sf-venue wrote no port to {self.paths.venue_port} within "
-                            f"{self.start_timeout_s:g} s; its log:\n{self._log_tail('venue')}")
+                                  f"{self.start_timeout_s:g} s; its log:\n{self._log_tail('venue')}")
 
     def write_engine_config(self, config: EngineJson) -> None:
         self.paths.root.mkdir(parents=True, exist_ok=True)
@@ -344,15 +344,16 @@ class Runtime:
         while time.monotonic() < deadline:
             if self._engine.poll() is not None:
                 raise RuntimeProcessError(f"sf-engine {describe_exit(self._engine.returncode)} at "
-                                    f"start; its log ({self.paths.log('engine')}):\n"
-                                    f"{self._log_tail('engine')}")
+                                          f"start; its log ({self.paths.log('engine')}):\n"
+                                          f"{self._log_tail('engine')}")
             try:
                 return self.client.status(timeout=1.0)
             except EngineError as err:
                 last = err
                 time.sleep(0.02)
-        raise RuntimeProcessError(f"sf-engine did not answer status within {self.start_timeout_s:g} s "
-                            f"({last}); its log:\n{self._log_tail('engine')}")
+        raise RuntimeProcessError(f"sf-engine did not answer status within "
+                                  f"{self.start_timeout_s:g} s ({last}); its log:\n"
+                                  f"{self._log_tail('engine')}")
 
     def up(self, feed: ReplayFeed | SynthFeed, *, venue: bool = True, firm: Firm | None = None,
            session: str = "engine-1", heartbeat_ms: int = 250,
