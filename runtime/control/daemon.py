@@ -203,6 +203,16 @@ class ControlDaemon:
                 st.live, st.last_good = target, None
                 if target is not None:
                     st.instances[target].role = "live"
+            standby = st.last_good if st.last_good in st.instances else None
+            if (not crashed and st.live is not None and standby is not None
+                    and not have and st.live in st.instances):
+                # an empty engine (after `runtime down` / `up`): load the last-good version live
+                # and promote the live one over it, so the engine itself knows its last-good
+                # again (its automatic rollbacks need it); a swap between two events
+                self.deployer.load_instance(name, st.instances[standby], "live")
+                self.deployer.load_instance(name, st.instances[st.live], "shadow")
+                self.rt.client.promote(name, st.live)
+                have.update({standby: "shadow", st.live: "live"})
             # the live version first (as live), then the others as shadow
             order = sorted(st.instances.values(), key=lambda i: i.role != "live")
             for inst in order:

@@ -324,7 +324,8 @@ class Runtime:
                                           f"{self._log_tail('venue')}")
             time.sleep(0.02)
         raise RuntimeProcessError(f"sf-venue wrote no port to {self.paths.venue_port} within "
-                                  f"{self.start_timeout_s:g} s; its log:\n{self._log_tail('venue')}")
+                                  f"{self.start_timeout_s:g} s; its log:\n"
+                                  f"{self._log_tail('venue')}")
 
     def write_engine_config(self, config: EngineJson) -> None:
         self.paths.root.mkdir(parents=True, exist_ok=True)

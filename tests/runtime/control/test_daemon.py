@@ -155,9 +155,15 @@ def test_restore_after_down_and_up_loads_everything_as_it_was(
     fresh = EngineDouble(path)
     try:
         assert daemon.restore(crashed=False, reason="") == []
-        loads = {(r["build_id"], r["role"]) for r in fresh.requests if r["cmd"] == "load"}
-        assert loads == {("g2", "live"), ("g1", "shadow")}
+        # last-good loaded live, the live version promoted over it: the engine knows its
+        # last-good again
+        cmds = [(r["cmd"], r.get("build_id"), r.get("role")) for r in fresh.requests
+                if r["cmd"] in ("load", "promote")]
+        assert cmds == [("load", "g1", "live"), ("load", "g2", "shadow"),
+                        ("promote", "g2", None)]
+        assert (fresh.live[S], fresh.last_good[S]) == ("g2", "g1")
         assert store.load().strategies[S].last_good == "g1"
+        assert dep.observe(S) == {"g2": "live", "g1": "retired"}
     finally:
         fresh.close()
 
