@@ -331,3 +331,22 @@ def test_sigkill_of_the_control_plane_mid_promotion_leaves_one_live_version(rt: 
             and o["version"] == 1 and o["detail"]["kind"] == "live"].__len__() == 1
     assert rt.strategy_status()["live"] == b1
     assert rt.verify() == []
+
+
+def test_down_and_up_bring_the_deployments_back(rt: Env) -> None:
+    rt.up()
+    b1, b2 = rt.build_ids["v1"], rt.build_ids["v2"]
+    rt.to_live(1)
+    rt.to_live(2)
+    rt.down()
+    assert not (rt.state / "engine.sock").exists()
+    assert not pid_alive(read_pid(rt.state / "engine.pid"), "sf-engine")
+    rt.up()
+    wait(lambda: rt.strategy_status()["live"] == b2, 30, lambda: str(rt.strategy_status()))
+    st = rt.strategy_status()
+    assert st["last_good"] == b1  # the engine can roll back by itself again
+    v = rt.versions()
+    assert (v[1].stage, v[2].stage) == ("retired", "live")
+    res = rt.as_user("bob", "rollback", NAME, "--reason", "after restart")
+    assert "completed" in res.stdout and rt.strategy_status()["live"] == b1
+    assert rt.verify() == []
