@@ -314,12 +314,16 @@ def _serve(state: Path, opts: Mapping[str, Any]) -> None:
                  opts["instruments"])
     rt = Runtime(state)
     if rt.engine_exit() is not None:
-        if feed is not None:
-            rt.up(feed, venue=not opts["no_venue"],
-                  firm=_firm(opts["firm_max_position"], opts["max_gross_notional"]))
-        else:
-            cfg = rt.engine_config()  # the last run's config
-            rt.up(cfg.feed, venue=cfg.venue is not None, firm=cfg.firm)
+        try:
+            if feed is not None:
+                rt.up(feed, venue=not opts["no_venue"],
+                      firm=_firm(opts["firm_max_position"], opts["max_gross_notional"]))
+            else:
+                cfg = rt.engine_config()  # the last run's config
+                rt.up(cfg.feed, venue=cfg.venue is not None, firm=cfg.firm)
+        except BaseException:
+            rt.down()  # nothing half-started is left behind (sf-venue, pid files)
+            raise
         log.info("sf-engine started (pid %s)", rt.engine_pid())
     else:
         log.info("adopted the running sf-engine (pid %s)", rt.engine_pid())
