@@ -8,7 +8,7 @@ names it). The scorecard's *verdict* is not what these tests are about — short
 fail the Sharpe gate — so each version is registered in the test's registry with verdict PASS;
 everything after that is the real control plane, registry, sf-engine and sf-venue.
 
-Skipped when sf-engine or sf-venue is not built (`pip install -e .`).
+Skipped (failed where CI requires the compiler) when sf-engine or sf-venue is not built.
 """
 
 from __future__ import annotations
@@ -33,10 +33,16 @@ from stratforge.runtime.control.process import pid_alive, read_pid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generator" / "render"))
 import userspecs as u  # noqa: E402
+from resource_kit import missing  # noqa: E402
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(which("sf-engine") is None or which("sf-venue") is None,
-                                 reason="sf-engine / sf-venue not built (pip install -e .)")]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _binaries() -> None:
+    for exe in ("sf-engine", "sf-venue"):
+        if which(exe) is None:
+            missing("compiler", f"{exe} is built by `pip install -e .`")
 
 NAME = "zzr-live-momentum"
 #: (version label, order size, tick-to-order budget ns): v3's 1 ns budget is the injected
