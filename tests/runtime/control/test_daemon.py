@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import make_bundle
+from control_kit import make_bundle
 from engine_double import EngineDouble
 
 from stratforge.runtime.control import (Callbacks, ControlDaemon, EngineClient, LocalDeployer,

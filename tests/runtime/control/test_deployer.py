@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import make_bundle
+from control_kit import make_bundle
 from engine_double import EngineDouble
 
 from stratforge.core.errors import UserInputError
