@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
@@ -218,6 +219,11 @@ def rt(tmp_path: Path, built: dict[str, Any]):
         assert not (env.state / name).exists(), f"runtime down left {name}"
 
 
+def _scrape(port: int | None) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
 def _contiguous(inst: dict[str, Any]) -> bool:
     return inst["events"] == inst["last_seq"] - inst["first_seq"] + 1
 
@@ -251,6 +257,14 @@ def test_shadow_live_swap_rollback_and_automatic_rollback(rt: Env) -> None:
     assert metrics[b2]["live_first_seq"] == swap["at_seq"]
     v = rt.versions()
     assert (v[1].stage, v[2].stage) == ("retired", "live")
+    # Prometheus: the deployment as the engine reports it
+    port = StateStore(rt.state).load().http_port
+    wait(lambda: f'sf_deployment_info{{strategy="{NAME}",build_id="{b1}",role="standby"}} 1.0'
+         in _scrape(port), 10, lambda: _scrape(port)[:2000])
+    text = _scrape(port)
+    assert "sf_engine_up 1.0" in text
+    assert f'sf_deployment_info{{strategy="{NAME}",build_id="{b2}",role="live"}} 1.0' in text
+    assert f'sf_instance_events_total{{strategy="{NAME}",build_id="{b2}",role="live"}}' in text
     # rollback: v1 back live in under 10 ms of engine time, audited
     res = rt.as_user("bob", "rollback", NAME, "--reason", "e2e rollback drill")
     assert "completed" in res.stdout, res.stdout
