@@ -259,12 +259,12 @@ def test_shadow_live_swap_rollback_and_automatic_rollback(rt: Env) -> None:
     assert (v[1].stage, v[2].stage) == ("retired", "live")
     # Prometheus: the deployment as the engine reports it
     port = StateStore(rt.state).load().http_port
-    wait(lambda: f'sf_deployment_info{{strategy="{NAME}",build_id="{b1}",role="standby"}} 1.0'
+    wait(lambda: f'sf_deployment_info{{build_id="{b1}",role="standby",strategy="{NAME}"}} 1.0'
          in _scrape(port), 10, lambda: _scrape(port)[:2000])
     text = _scrape(port)
     assert "sf_engine_up 1.0" in text
-    assert f'sf_deployment_info{{strategy="{NAME}",build_id="{b2}",role="live"}} 1.0' in text
-    assert f'sf_instance_events_total{{strategy="{NAME}",build_id="{b2}",role="live"}}' in text
+    assert f'sf_deployment_info{{build_id="{b2}",role="live",strategy="{NAME}"}} 1.0' in text
+    assert f'sf_instance_events_total{{build_id="{b2}",role="live",strategy="{NAME}"}}' in text
     # rollback: v1 back live in under 10 ms of engine time, audited
     res = rt.as_user("bob", "rollback", NAME, "--reason", "e2e rollback drill")
     assert "completed" in res.stdout, res.stdout
