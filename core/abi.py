@@ -72,6 +72,7 @@ RISK_REASONS: dict[str, int] = {
     'VENUE_BACKPRESSURE': 17,
     'NOT_IN_CALLBACK': 18,
     'MAX_DRAWDOWN': 19,
+    'FIRM_LIMIT': 20,
 }
 #: code -> name (``ctx->reason_name(code)``)
 REASON_NAMES: dict[int, str] = {code: name for name, code in RISK_REASONS.items()}

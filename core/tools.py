@@ -17,7 +17,7 @@ import sysconfig
 from pathlib import Path
 
 #: Executables that stratforge itself installs (console scripts and the C++ engine's binaries).
-PROJECT_EXECUTABLES = ("stratforge", "sf-replay", "sf-bench")
+PROJECT_EXECUTABLES = ("stratforge", "sf-replay", "sf-bench", "sf-venue", "sf-engine")
 
 
 class ExecutableNotFound(FileNotFoundError):

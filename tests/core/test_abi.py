@@ -63,14 +63,14 @@ def _edit(path: Path, old: str, new: str) -> None:
     ("abi.h", "#define SF_ABI_VERSION 1u", "#define SF_ABI_VERSION 9u"),
     ("abi.h", "#define SF_SIDE_SELL 2u", "#define SF_SIDE_SELL 2u\n#define SF_SIDE_BOTH 3u"),
     ("crash.hpp", "kExitData = 4;", "kExitData = 44;"),
-    ("risk.hpp", "  MaxDrawdown = 19,", "  MaxDrawdown = 19,\n  MaxGross = 20,"),
+    ("risk.hpp", "  FirmLimit = 20,", "  FirmLimit = 20,\n  MaxGross = 21,"),
 ])
 def test_a_changed_header_makes_the_checked_in_file_stale(tmp_path, header, old, new) -> None:
     root = _copy_tree(tmp_path)
     _edit(root / "runtime/engine/include/sf" / header, old, new)
     if header == "risk.hpp":  # the engine names every code: keep the names table in step
-        _edit(root / "runtime/engine/src/risk.cpp", '"MAX_DRAWDOWN",', '"MAX_DRAWDOWN", "MAX_GROSS",')
-        _edit(root / "runtime/engine/include/sf/risk.hpp", "kRiskReasonCount = 20", "kRiskReasonCount = 21")
+        _edit(root / "runtime/engine/src/risk.cpp", '"FIRM_LIMIT",', '"FIRM_LIMIT", "MAX_GROSS",')
+        _edit(root / "runtime/engine/include/sf/risk.hpp", "kRiskReasonCount = 21", "kRiskReasonCount = 22")
     res = subprocess.run([sys.executable, str(root / "scripts/gen_abi.py"), "--check"],
                          capture_output=True, text=True)
     assert res.returncode == 1 and "core/abi.py is stale" in res.stderr

@@ -185,6 +185,7 @@ bool Engine::add_strategy(StrategySetup st, std::string& error) {
     sole_sub_[i] = subs_[i].size() == 1 ? subs_[i].front() : nullptr;
   }
   slots_.push_back(std::move(slot));
+  if (stepping_) refresh_slot_ptrs();  // run() builds the list itself
   return true;
 }
 
@@ -226,6 +227,10 @@ void Engine::callback_failed(Slot& s, CallbackKind cb, Nanos now, std::int32_t r
   s.faulted = true;
   s.fault_callback = kCallbackNames[cb];
   if (s.fault_message.empty()) s.fault_message = "callback returned status " + std::to_string(rc) + " without a message";
+  if (stepping_) {  // sf-engine: the slot stops receiving callbacks, the engine goes on
+    ++faults_;
+    return;
+  }
   stop_ = true;
   error_ = "strategy '" + s.id + "' faulted in " + s.fault_callback + " at event time " + std::to_string(now) + ": " + s.fault_message;
 }
@@ -252,6 +257,17 @@ std::int32_t Engine::host_submit(Slot& s, const sf_order_request& r, std::uint64
       s.gate.on_done(id);
       d.reason = RiskReason::VenueBackpressure;
       std::snprintf(d.context, sizeof d.context, "pending_actions=%zu", s.actions.size());
+    }
+    // sf-engine live slots: the external venue must be up, and the firm-wide limits hold (the
+    // order is already counted as working)
+    if (s.live && d.accepted()) [[unlikely]] {
+      if (s.ext != nullptr && !s.ext->up()) {
+        s.gate.on_done(id);
+        d.reason = RiskReason::VenueBackpressure;
+        std::snprintf(d.context, sizeof d.context, "live venue disconnected (reconnecting)");
+      } else if (firm_denies(s, r.instrument, oi.side, 0, d)) {
+        s.gate.on_done(id);
+      }
     }
   }
   if (!d.accepted()) {
@@ -315,8 +331,21 @@ std::int32_t Engine::host_cancel(Slot& s, std::uint64_t id) {
 std::int32_t Engine::host_replace(Slot& s, std::uint64_t id, Ticks px, Lots qty) {
   // one order lookup shared by the reference and the gate; the decision is built in place
   const GateOrder* g = s.in_callback ? s.gate.find(id) : nullptr;
-  const RiskDecision d = s.in_callback ? s.gate.check_replace(g, id, px, qty, g != nullptr ? reference(g->instrument) : Reference{}, now_)
-                                       : not_in_callback("replaces may only be sent from inside a callback");
+  RiskDecision d;
+  if (s.live && g != nullptr && qty > g->leaves) [[unlikely]] {
+    // firm-wide limits (sf-engine live slots), checked before the gate changes the working order
+    const Lots extra = qty - g->leaves;
+    const Side side = g->side;
+    const std::uint32_t inst = g->instrument;
+    if (firm_denies(s, inst, side, extra, d)) {
+      ++s.replace_denied;
+      record_denial(s, d, 'R', id);
+      if (tape_ != nullptr) tape_->replace(s.id.c_str(), now_, id, px, qty, risk_reason_name(d.reason), d.context);
+      return static_cast<std::int32_t>(d.reason);
+    }
+  }
+  d = s.in_callback ? s.gate.check_replace(g, id, px, qty, g != nullptr ? reference(g->instrument) : Reference{}, now_)
+                    : not_in_callback("replaces may only be sent from inside a callback");
   if (!d.accepted()) {
     ++s.replace_denied;
     record_denial(s, d, 'R', id);
@@ -681,6 +710,47 @@ void Engine::other_event(const Event& e, Slot* const* slots, std::size_t nslots)
   }
 }
 
+// One record's work after the due items: the book, the venues, the callbacks. Shared by run()'s
+// loop (inlined there, with the slot list cached in registers) and step().
+template <bool kMeasure>
+[[gnu::always_inline]] inline void Engine::process_event(const Event& e, Slot* const* slots, std::size_t nslots,
+                                                         const std::uint32_t* resting_all) {
+  const std::uint32_t inst = e.instrument;
+  Book& book = books_[inst];
+  // DEPTH (most records of an L2 feed) first, then TRADE: two predictable compares instead of
+  // a jump table, whose indirect branch mispredicted at every change of record type.
+  if (e.type == static_cast<std::uint8_t>(EventType::Depth)) [[likely]] {
+    const Lots old = book.apply_depth(e);
+    if (resting_all[inst] != 0) {  // else no slot has an order on inst: no venue work at all
+      const Lots nq = e.v[1] > 0 ? e.v[1] : 0;
+      for (std::size_t k = 0; k < nslots; ++k) {
+        Slot& s = *slots[k];
+        if (s.venue.resting(inst) == 0) continue;
+        s.venue.on_level(now_, inst, static_cast<Side>(e.side), e.v[0], old, nq);
+        if (s.venue.has_reports()) drain_venue(s);
+      }
+    }
+    if (e.end_of_batch()) {
+      ++end_of_batch_flags_;
+      notify_book<kMeasure>(inst, e);
+    }
+  } else if (e.type == static_cast<std::uint8_t>(EventType::Trade)) {
+    end_of_batch_flags_ += e.end_of_batch() ? 1u : 0u;
+    if (resting_all[inst] != 0) {
+      for (std::size_t k = 0; k < nslots; ++k) {
+        Slot& s = *slots[k];
+        if (s.venue.resting(inst) == 0) continue;
+        s.venue.on_trade(now_, inst, static_cast<Side>(e.side), e.v[0], e.v[1]);
+        if (s.venue.has_reports()) drain_venue(s);
+      }
+    }
+    notify_trade<kMeasure>(e);
+  } else {
+    end_of_batch_flags_ += e.end_of_batch() ? 1u : 0u;
+    other_event(e, slots, nslots);
+  }
+}
+
 RunStatus Engine::run() { return opts_.measure_latency ? run_loop<true>() : run_loop<false>(); }
 
 // The event loop, compiled once with latency measurement and once without (no per-event or
@@ -725,40 +795,7 @@ RunStatus Engine::run_loop() {
       }
       next_due_min_ = min_due;
     }
-    const std::uint32_t inst = e.instrument;
-    Book& book = books_[inst];
-    // DEPTH (most records of an L2 feed) first, then TRADE: two predictable compares instead of
-    // a jump table, whose indirect branch mispredicted at every change of record type.
-    if (e.type == static_cast<std::uint8_t>(EventType::Depth)) [[likely]] {
-      const Lots old = book.apply_depth(e);
-      if (resting_all[inst] != 0) {  // else no slot has an order on inst: no venue work at all
-        const Lots nq = e.v[1] > 0 ? e.v[1] : 0;
-        for (std::size_t k = 0; k < nslots; ++k) {
-          Slot& s = *slots[k];
-          if (s.venue.resting(inst) == 0) continue;
-          s.venue.on_level(now_, inst, static_cast<Side>(e.side), e.v[0], old, nq);
-          if (s.venue.has_reports()) drain_venue(s);
-        }
-      }
-      if (e.end_of_batch()) {
-        ++end_of_batch_flags_;
-        notify_book<kMeasure>(inst, e);
-      }
-    } else if (e.type == static_cast<std::uint8_t>(EventType::Trade)) {
-      end_of_batch_flags_ += e.end_of_batch() ? 1u : 0u;
-      if (resting_all[inst] != 0) {
-        for (std::size_t k = 0; k < nslots; ++k) {
-          Slot& s = *slots[k];
-          if (s.venue.resting(inst) == 0) continue;
-          s.venue.on_trade(now_, inst, static_cast<Side>(e.side), e.v[0], e.v[1]);
-          if (s.venue.has_reports()) drain_venue(s);
-        }
-      }
-      notify_trade<kMeasure>(e);
-    } else {
-      end_of_batch_flags_ += e.end_of_batch() ? 1u : 0u;
-      other_event(e, slots, nslots);
-    }
+    process_event<kMeasure>(e, slots, nslots, resting_all);
   }
   const auto i = static_cast<std::uint64_t>(p - ev);
   if (i < n && !stop_) [[unlikely]] {
@@ -775,6 +812,255 @@ RunStatus Engine::run_loop() {
   for (auto& sp : slots_) sp->pnl_series.reserve(sp->pnl_series.size() + 1);
   sample_pnl(now_);
   return stop_ ? RunStatus::StrategyFault : RunStatus::Ok;
+}
+
+// --- stepping mode (sf-engine) ----------------------------------------------------------------
+
+void Engine::refresh_slot_ptrs() {
+  slot_ptrs_.clear();
+  for (auto& sp : slots_) slot_ptrs_.push_back(sp.get());
+  for (std::size_t k = 0; k < slots_.size(); ++k) slots_[k]->index = static_cast<std::uint32_t>(k);
+}
+
+void Engine::begin_stepping() {
+  stepping_ = true;
+  next_sample_ts_ = INT64_MAX;  // no PnL series: a daemon reports the live account instead
+  refresh_slot_ptrs();
+}
+
+template <bool kMeasure>
+void Engine::step_as(const Event& e) {
+  if constexpr (kMeasure) event_tsc_ = TscClock::now();
+  now_ = e.recv_ts;
+  Slot* const* slots = slot_ptrs_.data();
+  const std::size_t nslots = slot_ptrs_.size();
+  if (next_due_min_ < now_) {
+    Nanos min_due = INT64_MAX;
+    for (std::size_t k = 0; k < nslots; ++k) {
+      Slot& s = *slots[k];
+      if (s.next_due < now_) process_due(s, now_);
+      min_due = std::min(min_due, s.next_due);
+    }
+    next_due_min_ = min_due;
+  }
+  const auto type = static_cast<EventType>(e.type);
+  if (first_live_ != nullptr && nslots > 1 && (type == EventType::Depth || type == EventType::Trade)) [[likely]]
+    process_event_live_first<kMeasure>(e, *first_live_);
+  else
+    process_event<kMeasure>(e, slots, nslots, resting_all_.data());
+  ++events_done_;
+}
+
+// Stepping mode with a live slot, for DEPTH and TRADE records: the same work as process_event(),
+// reordered per slot — the live slot's venue work and callbacks first, then every other slot's.
+// Each slot sees exactly what process_event() shows it (its own venue's reports before its own
+// callbacks, the book after the record): slots share only the read-only book, so the order
+// between slots changes nothing but who waits for whom. The live slot's tick-to-order no longer
+// includes the shadows' matching and callbacks.
+template <bool kMeasure>
+void Engine::process_event_live_first(const Event& e, Slot& live) {
+  const std::uint32_t inst = e.instrument;
+  Book& book = books_[inst];
+  const bool depth = e.type == static_cast<std::uint8_t>(EventType::Depth);
+  Lots old = 0;
+  if (depth) old = book.apply_depth(e);
+  if (e.end_of_batch()) ++end_of_batch_flags_;
+  const bool venue_work = resting_all_[inst] != 0;
+  const Lots nq = e.v[1] > 0 ? e.v[1] : 0;
+  auto venue = [&](Slot& s) {
+    if (!venue_work || s.venue.resting(inst) == 0) return;
+    if (depth) s.venue.on_level(now_, inst, static_cast<Side>(e.side), e.v[0], old, nq);
+    else s.venue.on_trade(now_, inst, static_cast<Side>(e.side), e.v[0], e.v[1]);
+    if (s.venue.has_reports()) drain_venue(s);
+  };
+  const bool book_cb = depth && e.end_of_batch();
+  if (book_cb) ++batches_;
+  sf_book v{};
+  Ticks mid_x2 = kNoPrice;
+  if (book_cb && has_subscriber(inst)) {
+    const Book::Top t = book.top();
+    const bool two_sided = t.bid_levels != 0 && t.ask_levels != 0;
+    std::uint32_t flags = e.snapshot() ? SF_BOOK_SNAPSHOT : 0u;
+    if (two_sided && t.bid_px >= t.ask_px) flags |= t.bid_px == t.ask_px ? SF_BOOK_LOCKED : SF_BOOK_CROSSED;
+    v = sf_book{e.exch_ts, e.recv_ts, inst, flags, t.bid_px, t.bid_qty, t.ask_px, t.ask_qty, t.bid_levels, t.ask_levels};
+    mid_x2 = two_sided ? t.bid_px + t.ask_px : kNoPrice;
+  }
+  const sf_trade tr{e.exch_ts, e.recv_ts, e.instrument, e.side, e.v[0], e.v[1], e.v[2]};
+  auto callbacks = [&](Slot& s) {
+    if (s.faulted || !s.subscribed[inst]) return;
+    if (book_cb) {
+      if (mid_x2 != kNoPrice && !s.gate.mark_if_flat(inst, mid_x2)) after_mark(s, inst, mid_x2, now_);
+      if (tape_ != nullptr) tape_->book(s.id.c_str(), v);
+      invoke_as<kMeasure>(s, kCbBook, now_, [&] { return s.fn->on_book(s.state, &s.ctx, &v); });
+    } else if (!depth) {
+      if (tape_ != nullptr) tape_->trade(s.id.c_str(), tr);
+      invoke_as<kMeasure>(s, kCbTrade, now_, [&] { return s.fn->on_trade(s.state, &s.ctx, &tr); });
+    }
+  };
+  venue(live);
+  callbacks(live);
+  for (Slot* s : slot_ptrs_)
+    if (s != &live) venue(*s);
+  for (Slot* s : subs_[inst])
+    if (s != &live) callbacks(*s);
+}
+
+void Engine::step(const Event& e) {
+  if (opts_.measure_latency) step_as<true>(e);
+  else step_as<false>(e);
+}
+
+void Engine::remove_strategy(std::size_t idx) {
+  Slot& s = *slots_.at(idx);
+  if (first_live_ == &s) first_live_ = nullptr;
+  for (auto i : s.instruments) {
+    auto& v = subs_[i];
+    v.erase(std::remove(v.begin(), v.end(), &s), v.end());
+    sole_sub_[i] = v.size() == 1 ? v.front() : nullptr;
+  }
+  // its venue's resting orders leave the shared per-instrument counters with it
+  s.venue.cancel_all(now_);
+  s.venue.clear_reports();
+  if (s.state != nullptr && s.fn != nullptr) {
+    g_crash.strategy = s.id.c_str();
+    g_crash.callback = "destroy";
+    s.fn->destroy(s.state);
+    g_crash.callback = nullptr;
+    s.state = nullptr;
+  }
+  slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(idx));
+  refresh_slot_ptrs();
+  Nanos min_due = INT64_MAX;
+  for (auto& sp : slots_) min_due = std::min(min_due, sp->next_due);
+  next_due_min_ = min_due;
+}
+
+void Engine::set_live(std::size_t idx, bool live) {
+  Slot& s = *slots_.at(idx);
+  if (live) first_live_ = &s;
+  else if (first_live_ == &s) first_live_ = nullptr;
+  if (ext_ != nullptr) {
+    s.ext = ext_;
+    if (live && !s.live) s.ext_ids.emplace_back(s.next_order_id, UINT64_MAX);
+    if (!live && s.live && !s.ext_ids.empty()) s.ext_ids.back().second = s.next_order_id;
+  }
+  s.live = live;
+  if (!live) return;
+  for (auto i : s.instruments) {
+    auto& v = subs_[i];
+    auto it = std::find(v.begin(), v.end(), &s);
+    if (it != v.end()) std::rotate(v.begin(), it, it + 1);
+  }
+}
+
+bool Engine::route_external(Slot& s, const PendingAction& a) {
+  const std::uint64_t id = a.kind == PendingAction::Kind::New ? a.order.id : a.id;
+  if (!s.routed_external(id)) return false;
+  if (s.ext->send(s, a, now_)) return true;
+  // not sent (the session dropped after the order passed the gate): tell the strategy now
+  VenueReport r{};
+  r.kind = VenueReport::Kind::Update;
+  r.id = id;
+  r.ts = now_;
+  if (a.kind == PendingAction::Kind::New) {
+    r.status = SF_ORDER_REJECTED;
+    r.instrument = a.order.instrument;
+    r.side = a.order.side;
+    r.px = a.order.px;
+    r.qty = a.order.leaves;
+  } else {
+    r.status = SF_ORDER_CANCEL_REJECTED;
+  }
+  s.reports.push(PendingReport{now_, r});
+  lower_due(s, now_);
+  return true;
+}
+
+void Engine::external_report(std::size_t idx, const VenueReport& r) {
+  Slot& s = *slots_.at(idx);
+  s.reports.push(PendingReport{now_, r});
+  lower_due(s, now_);
+}
+
+void Engine::external_orders_lost(std::size_t idx) {
+  Slot& s = *slots_.at(idx);
+  const GateOrder* orders = s.gate.open_order_data();
+  for (std::uint32_t i = 0; i < s.gate.open_orders(); ++i) {
+    if (!s.routed_external(orders[i].id)) continue;
+    VenueReport r{};
+    r.kind = VenueReport::Kind::Update;
+    r.status = SF_ORDER_CANCELED;
+    r.id = orders[i].id;
+    r.ts = now_;
+    r.instrument = orders[i].instrument;
+    r.side = orders[i].side;
+    r.px = orders[i].px;
+    r.qty = orders[i].leaves;
+    s.reports.push(PendingReport{now_, r});
+  }
+  lower_due(s, now_);
+}
+
+double Engine::quote_per_ticklot(std::uint32_t inst) const noexcept {
+  const InstrumentEntry& e = file_.instruments()[inst];
+  return static_cast<double>(e.tick_size_e9) * 1e-9 * static_cast<double>(e.lot_size_e9) * 1e-9;
+}
+
+Lots Engine::firm_position(std::uint32_t inst) const noexcept {
+  Lots p = 0;
+  for (const auto& sp : slots_)
+    if (sp->live && inst < sp->gate.instrument_count()) p += sp->gate.account(inst).position;
+  return p;
+}
+
+double Engine::firm_gross_notional() const noexcept {
+  double g = 0;
+  for (std::uint32_t i = 0; i < books_.size(); ++i) {
+    const Lots p = firm_position(i);
+    if (p == 0) continue;
+    const Book& b = books_[i];
+    if (!b.two_sided()) continue;
+    g += static_cast<double>(p < 0 ? -p : p) * static_cast<double>(b.best_bid() + b.best_ask()) * 0.5 * quote_per_ticklot(i);
+  }
+  return g;
+}
+
+// Worst case of the firm's net position on `inst` if every working order of the live slots on
+// that side filled (the order being checked is already among them, plus `extra` lots more).
+bool Engine::firm_denies(Slot& s, std::uint32_t inst, Side side, Lots extra, RiskDecision& d) const noexcept {
+  (void)s;
+  Lots worst = 0, pos = 0;
+  for (const auto& sp : slots_) {
+    if (!sp->live || inst >= sp->gate.instrument_count()) continue;
+    const InstrumentAccount& a = sp->gate.account(inst);
+    pos += a.position;
+    worst += side == Side::Bid ? a.position + a.working_buy : a.position - a.working_sell;
+  }
+  worst += side == Side::Bid ? extra : -extra;
+  const char* sym = file_.instruments()[inst].symbol;
+  const Lots maxp = inst < firm_.max_position.size() ? firm_.max_position[inst] : -1;
+  if (maxp >= 0 && (worst > maxp || worst < -maxp)) {
+    d.reason = RiskReason::FirmLimit;
+    std::snprintf(d.context, sizeof d.context, "firm max_position instrument=%s firm_position=%lld worst_case=%lld max=%lld", sym,
+                  static_cast<long long>(pos), static_cast<long long>(worst), static_cast<long long>(maxp));
+    return true;
+  }
+  if (firm_.max_gross_notional > 0) {
+    const Book& b = books_[inst];
+    const double mid = b.two_sided() ? static_cast<double>(b.best_bid() + b.best_ask()) * 0.5 : 0.0;
+    double g = firm_gross_notional();
+    // replace this instrument's term by its worst case
+    const double cur = static_cast<double>(pos < 0 ? -pos : pos) * mid * quote_per_ticklot(inst);
+    const double after = static_cast<double>(worst < 0 ? -worst : worst) * mid * quote_per_ticklot(inst);
+    g += after - cur;
+    if (g > firm_.max_gross_notional) {
+      d.reason = RiskReason::FirmLimit;
+      std::snprintf(d.context, sizeof d.context, "firm max_gross_notional instrument=%s gross_worst_case=%.2f max=%.2f", sym, g,
+                    firm_.max_gross_notional);
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace sf

@@ -13,7 +13,7 @@ constexpr const char* kReasonNames[kRiskReasonCount] = {
     "ACCEPTED",           "INVALID_ORDER",   "INSTRUMENT_NOT_ALLOWED", "KILL_SWITCH",      "MAX_LOSS",
     "RATE_LIMIT",         "MAX_OPEN_ORDERS", "MAX_ORDER_QTY",          "NO_REFERENCE",     "CROSSED_REFERENCE",
     "STALE_REFERENCE",    "PRICE_BAND",      "MAX_ORDER_NOTIONAL",     "MAX_POSITION",     "SELF_TRADE",
-    "DUPLICATE_ORDER",    "UNKNOWN_ORDER",   "VENUE_BACKPRESSURE",     "NOT_IN_CALLBACK",  "MAX_DRAWDOWN",
+    "DUPLICATE_ORDER",    "UNKNOWN_ORDER",   "VENUE_BACKPRESSURE",     "NOT_IN_CALLBACK",  "MAX_DRAWDOWN",     "FIRM_LIMIT",
 };
 constexpr std::int64_t kTokenScale = 1'000'000'000;
 

@@ -62,7 +62,9 @@ SF_TEST(reason_codes_have_stable_names) {
   CHECK_EQ(static_cast<int>(RiskReason::NotInCallback), 18);  // ABI-visible values never move
   CHECK_EQ(static_cast<int>(RiskReason::MaxDrawdown), 19);
   CHECK_EQ(std::string(sf::risk_reason_name_c(19)), "MAX_DRAWDOWN");
-  CHECK_EQ(sf::kRiskReasonCount, std::size_t{20});
+  CHECK_EQ(static_cast<int>(RiskReason::FirmLimit), 20);
+  CHECK_EQ(std::string(sf::risk_reason_name_c(20)), "FIRM_LIMIT");
+  CHECK_EQ(sf::kRiskReasonCount, std::size_t{21});
 }
 
 SF_TEST(invalid_order) {

@@ -17,6 +17,12 @@
 // strategy, whose clock is the event clock (ctx.now_ns).
 // Faults: a callback returning SF_FAULT stops the run (status StrategyFault, message names the
 // strategy and callback); a crash is handled by sf/crash.hpp.
+// Stepping mode (sf-engine, docs/runtime.md): step() runs the same per-event work for one event
+// at a time; slots can be added and removed between events; slots marked live have their orders
+// checked against the firm-wide limits (FIRM_LIMIT), optionally go to an ExternalVenue (the TCP
+// gateway) instead of their simulated venue, and in DEPTH/TRADE records get their venue work and
+// callbacks before the other slots (per-slot results identical to run()). A fault only marks its
+// slot in stepping mode.
 // Worst case per event: O(slots) due-checks (one compare each against the slot's cached
 // earliest pending time) + the book update (book.hpp) + O(resting orders)
 // venue work + callbacks. No allocation in the loop except the capped result lists, which are
@@ -151,6 +157,28 @@ inline constexpr const char* kCallbackNames[kCbCount] = {"on_book", "on_trade", 
 
 class Engine;
 
+/// Firm-wide limits (sf-engine): across every slot marked live, per-instrument net position
+/// (lots; < 0 = no limit) and the sum of |position| x mid in quote currency (<= 0 = no limit).
+/// Checked after the slot's own gate accepted a new order or a replace; shadow slots never count.
+struct FirmLimits {
+  std::vector<Lots> max_position;  // by file instrument id
+  double max_gross_notional = 0.0;
+};
+
+struct PendingAction;
+struct Slot;
+
+/// An external live venue (sf-engine: the TCP gateway to sf-venue). The orders a slot sends
+/// while it is live go there at decision time instead of through its simulated venue; the
+/// venue's reports come back through Engine::external_report().
+class ExternalVenue {
+ public:
+  virtual ~ExternalVenue() = default;
+  [[nodiscard]] virtual bool up() const noexcept = 0;
+  /// Sends a New / Cancel / Replace of `slot` stamped with engine time `now`; false if not sent.
+  [[nodiscard]] virtual bool send(const Slot& slot, const PendingAction& a, Nanos now) noexcept = 0;
+};
+
 struct Slot {
   Slot(Engine* e, std::uint32_t idx, RiskLimits lim, std::vector<double> qptl, const VenueConfig& vc, bool bar_mode, std::uint32_t ninst);
 
@@ -187,6 +215,17 @@ struct Slot {
   std::string fault_message;
   std::uint64_t next_order_id = 1;
   bool kill_reported = false;
+  bool live = false;  // sf-engine: counted by (and checked against) the firm-wide limits
+  // sf-engine with an external live venue: order ids [from, to) sent there (one range per live
+  // period); their cancels and replaces follow them there.
+  ExternalVenue* ext = nullptr;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ext_ids;
+  std::uint32_t route_tag = 0;  // sf-engine: identifies the slot in the external venue's order ids
+  [[nodiscard]] bool routed_external(std::uint64_t id) const noexcept {
+    for (auto it = ext_ids.rbegin(); it != ext_ids.rend(); ++it)
+      if (id >= it->first && id < it->second) return true;
+    return false;
+  }
 
   // counters
   std::uint64_t submitted = 0, accepted = 0, denied = 0, cancels = 0, replaces = 0, cancel_denied = 0, replace_denied = 0;
@@ -216,6 +255,45 @@ class Engine {
   void set_tape(TapeWriter* t) noexcept { tape_ = t; }
 
   [[nodiscard]] RunStatus run();
+
+  // --- driving the engine one event at a time (sf-engine) ------------------------------------
+  /// Switches the engine to stepping mode: no PnL series, a strategy fault no longer stops the
+  /// engine (the slot is marked faulted and gets no more callbacks; see faults()). Call once
+  /// before the first step().
+  void begin_stepping();
+  /// Processes one event exactly as run() does for a record of the file (due venue traffic and
+  /// timers first, then the book, the venues and the callbacks). Events must be valid records
+  /// for this file's instruments with non-decreasing recv_ts.
+  void step(const Event& e);
+  /// Removes a slot between two events (destroy() is called, its paper orders are dropped with
+  /// it: cancel them first with engage_kill() and let the cancels arrive if that matters).
+  /// Later slots move down by one index.
+  void remove_strategy(std::size_t slot);
+  /// Marks a slot live (firm-wide limits apply to its orders, its position counts) or shadow.
+  /// A live slot moves to the front of its instruments' subscriber lists: its callbacks run
+  /// first in each event, so its tick-to-order does not include the shadows' callbacks.
+  void set_live(std::size_t slot, bool live);
+  /// Cancels every working order of a slot through its venue path (no kill switch).
+  void cancel_working(std::size_t slot) { kill_cancel_all(*slots_.at(slot), now_); }
+  /// The external live venue (sf-engine): live slots' orders go there from now on.
+  void set_external_venue(ExternalVenue* v) noexcept { ext_ = v; }
+  /// A report of the external venue for one of `slot`'s orders: delivered to the strategy (and
+  /// its gate) at the next event, as a simulated venue's report would be.
+  void external_report(std::size_t slot, const VenueReport& r);
+  /// The external venue dropped the session (its orders are canceled there): every working
+  /// order a slot routed there is reported canceled.
+  void external_orders_lost(std::size_t slot);
+  void set_firm_limits(FirmLimits f) { firm_ = std::move(f); }
+  [[nodiscard]] const FirmLimits& firm_limits() const noexcept { return firm_; }
+  /// Firm-wide net position of the live slots on `inst` (lots).
+  [[nodiscard]] Lots firm_position(std::uint32_t inst) const noexcept;
+  /// Firm-wide sum of |net position| x mid of the live slots (quote currency).
+  [[nodiscard]] double firm_gross_notional() const noexcept;
+  /// Strategy faults seen since begin_stepping() (stepping mode only).
+  [[nodiscard]] std::uint64_t faults() const noexcept { return faults_; }
+  [[nodiscard]] Nanos now() const noexcept { return now_; }
+  [[nodiscard]] const TscClock& clock() const noexcept { return clock_; }
+  [[nodiscard]] Slot& slot_mut(std::size_t i) noexcept { return *slots_[i]; }
   [[nodiscard]] const std::string& error() const noexcept { return error_; }
 
   /// Engages (or releases) a slot's kill switch now: working orders are canceled through the
@@ -249,6 +327,7 @@ class Engine {
   void venue_action(Slot& s, const PendingAction& a);
   void drain_venue(Slot& s);
   void push_action(Slot& s, const PendingAction& a) {
+    if (s.ext != nullptr && route_external(s, a)) [[unlikely]] return;
     s.actions.push(a);
     lower_due(s, a.ts);
   }
@@ -281,6 +360,17 @@ class Engine {
   void invoke_as(Slot& s, CallbackKind cb, Nanos now, F&& f);
   template <bool kMeasure>
   [[nodiscard]] RunStatus run_loop();
+  template <bool kMeasure>
+  void process_event(const Event& e, Slot* const* slots, std::size_t nslots, const std::uint32_t* resting_all);
+  template <bool kMeasure>
+  void step_as(const Event& e);
+  template <bool kMeasure>
+  void process_event_live_first(const Event& e, Slot& live);
+  Slot* first_live_ = nullptr;  // stepping mode: the slot whose venue work and callbacks run first
+  [[nodiscard]] bool firm_denies(Slot& s, std::uint32_t inst, Side side, Lots extra, RiskDecision& d) const noexcept;
+  [[nodiscard]] double quote_per_ticklot(std::uint32_t inst) const noexcept;
+  void refresh_slot_ptrs();
+  bool route_external(Slot& s, const PendingAction& a);
 
   const EventFile& file_;
   EngineOptions opts_;
@@ -308,6 +398,10 @@ class Engine {
   std::uint64_t next_sample_idx_ = 0;
   Nanos next_sample_ts_ = INT64_MAX;
   Nanos next_due_min_ = INT64_MAX;  // <= every slot's next_due: one compare per event for all slots
+  bool stepping_ = false;
+  std::uint64_t faults_ = 0;
+  FirmLimits firm_;
+  ExternalVenue* ext_ = nullptr;
 };
 
 }  // namespace sf

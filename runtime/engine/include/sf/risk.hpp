@@ -57,8 +57,9 @@ enum class RiskReason : std::int32_t {
   VenueBackpressure = 17,
   NotInCallback = 18,
   MaxDrawdown = 19,  // kill switch tripped by the fall from the running PnL peak
+  FirmLimit = 20,    // sf-engine: the order would take the firm (all live instances) over a firm-wide limit
 };
-inline constexpr std::size_t kRiskReasonCount = 20;
+inline constexpr std::size_t kRiskReasonCount = 21;
 
 /// SCREAMING_SNAKE name of a reason code (stable; dashboards group by it).
 [[nodiscard]] const char* risk_reason_name(RiskReason r) noexcept;
