@@ -50,9 +50,6 @@ NAME = "zzr-live-momentum"
 #: breach — no real order meets it, so live it trips the engine's latency rollback
 VERSIONS = (("v1", 10, 100_000_000), ("v2", 7, 100_000_000), ("v3", 5, 1))
 SPEED = 10.0  # the 482 s synthetic session replays in 48 s, looped
-#: STRATFORGE_E2E_VENUE=0 runs the engine without sf-venue (paper live) — for an engine built
-#: without the gateway; the venue-specific checks are then skipped
-VENUE = os.environ.get("STRATFORGE_E2E_VENUE", "1") != "0"
 
 
 def _spec(qty: int, budget: int) -> dict[str, Any]:
@@ -142,7 +139,6 @@ class Env:
         _cli("runtime", "up", "--data", str(self.built["data"]), "--loop", "--speed",
              str(SPEED), "--metrics-interval", "1", "--build-dir",
              str(self.built["build_root"]), "--state", str(self.state),
-             *([] if VENUE else ["--no-venue"]),
              env={**self.env, **(extra_env or {})}, timeout=120)
 
     def down(self) -> None:
@@ -311,9 +307,9 @@ def test_sigkill_of_the_engine_restarts_it_with_last_good(rt: Env) -> None:
          lambda: f"not restored with last-good: {rt.strategy_status()}")
     assert b2 not in rt.instances()  # never the version that was live at the crash
     # the venue canceled the dead session's resting orders (cancel-on-disconnect)
-    old = [] if not VENUE else [e for e in _journal(rt.state) if e.get("session") == "engine-1"]
+    old = [e for e in _journal(rt.state) if e.get("session") == "engine-1"]
     cut = next((i for i, e in enumerate(old) if e["t"] == "disconnect"), -1)
-    assert cut >= 0 or not VENUE, "no disconnect of the killed session in the journal"
+    assert cut >= 0, "no disconnect of the killed session in the journal"
     acked = {e["client_id"] for e in old[:cut] if e["t"] == "ack"}
     done = {e["client_id"] for e in old[:cut] if e["t"] in ("cancel", "reject")
             or (e["t"] == "fill" and e.get("leaves") == 0)}
