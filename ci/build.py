@@ -522,11 +522,22 @@ class ScoreOutcome:
         return EXIT_PASS if self.scorecard.verdict == Verdict.PASS else EXIT_NOT_PASSED
 
 
+def tested_plugin(b: Bundle) -> dict[str, str]:
+    """The provenance of the plugin the tests and the backtest ran (``plugin`` relative to the
+    workspace build root, ``plugin_sha256``), so the runtime deploys exactly that file."""
+    so = b.build / "strategy.so"
+    if not so.is_file():
+        return {}
+    digest = hashlib.sha256(so.read_bytes()).hexdigest()
+    return {"plugin": f"{b.name}/{b.build_id}/strategy.so", "plugin_sha256": digest}
+
+
 def _score(b: Bundle, tests: TestResults, bt: BacktestOutcome, progress: Progress) -> ScoreOutcome:
     t0 = time.monotonic()
+    prov = provenance(b.manifest).model_copy(update=tested_plugin(b))
     card = build_scorecard(bt.run, b.spec, tests=tests, findings=static_findings(b.manifest),
                            parity=bt.parity, bias=bt.bias, bar_agreement=bt.bar_agreement,
-                           provenance=provenance(b.manifest))
+                           provenance=prov)
     files = write_scorecard(card, b.path)
     progress(StepResult("scorecard", True, time.monotonic() - t0,
                         ", ".join(p.name for p in files if p.suffix in (".json", ".md", ".html"))))

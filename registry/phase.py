@@ -113,12 +113,22 @@ _CRITERIA = (
 )
 
 
-def evaluate_shadow_gate(gate: ShadowGate, metrics: Mapping[str, Any] | None) -> GateResult:
+def evaluate_shadow_gate(gate: ShadowGate, metrics: Mapping[str, Any] | None,
+                         age_s: float | None = None,
+                         max_age_s: float | None = None) -> GateResult:
     """The shadow gate over the latest observed metrics. Precedence: any criterion ERROR (a
     value that is not a finite non-negative number) → ERROR; else any FAILED → FAILED; else any
-    not measured → INCONCLUSIVE; else SUCCESSFUL. No metrics at all → INCONCLUSIVE."""
+    not measured → INCONCLUSIVE; else SUCCESSFUL. No metrics at all → INCONCLUSIVE.
+
+    ``age_s``: how old the observation is; older than ``max_age_s`` it counts as no
+    observation (INCONCLUSIVE): a stopped metrics source never lets a version promote on what
+    it reported before it stopped."""
     if not metrics:
         return GateResult(GateOutcome.INCONCLUSIVE, (), "no shadow metrics observed yet")
+    if age_s is not None and max_age_s is not None and age_s > max_age_s:
+        return GateResult(GateOutcome.INCONCLUSIVE, (),
+                          f"the latest shadow metrics are {age_s:.0f} s old (more than "
+                          f"{max_age_s:g} s): the metrics source stopped reporting")
     criteria = []
     for name, metric, attr, at_least in _CRITERIA:
         threshold = getattr(gate, attr)

@@ -84,7 +84,13 @@ A_PASSWORD_REFUSED = "user.password_refused"
 A_LOGIN = "user.login"
 A_LOGIN_FAILED = "user.login_failed"
 A_RUNTIME_REQUESTED = "runtime.requested"
+A_AUTO_ROLLBACK = "rollback.automatic"
+A_ENGINE_RESTARTED = "runtime.engine_restarted"
+A_RUNTIME_ACTION = "runtime.action"
 A_RUNTIME_REFUSED = "runtime.refused"
+
+#: the actor of what the engine did by itself (automatic rollbacks, restarts)
+ACTOR_ENGINE = "system:engine"
 
 OUTCOME_OK = "ok"
 OUTCOME_REFUSED = "refused"

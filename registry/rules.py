@@ -20,6 +20,9 @@ PERMISSIONS = {
     "promote": ("approver", "admin"),
     "approve": ("approver", "admin"),
     "rollback": ("approver", "admin"),
+    # the kill switch: anyone who may ship code may stop it; releasing it is an approver's call
+    "kill": ("author", "approver", "admin"),
+    "release": ("approver", "admin"),
     "users": ("admin",),
     "tokens": ("admin",),
 }

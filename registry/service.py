@@ -63,6 +63,9 @@ MIN_PASSWORD_LENGTH = 12
 _HASHER = PasswordHasher()
 #: verified against when the user does not exist, so that a missing name costs the same time
 _DUMMY_HASH = _HASHER.hash("not a password of anyone")
+#: default maximum age of the latest shadow observation the shadow gate accepts (the control
+#: plane reports every few seconds; 60 s is several missed reports)
+SHADOW_MAX_AGE_S = 60.0
 
 
 class Refused(UserInputError):
@@ -146,15 +149,20 @@ class Registry:
     state recorded) but stay in progress until a process with a deployer reconciles them."""
 
     def __init__(self, engine: Engine, deployer: Deployer | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 shadow_max_age_s: float | None = SHADOW_MAX_AGE_S) -> None:
         self.engine = engine
         self.deployer = deployer
         self.clock = clock
+        #: a shadow observation older than this counts as none (the gate is inconclusive);
+        #: None: observations never go stale
+        self.shadow_max_age_s = shadow_max_age_s
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
     def open(cls, url: str, deployer: Deployer | None = None,
-             clock: Callable[[], datetime] = utcnow) -> "Registry":
+             clock: Callable[[], datetime] = utcnow,
+             shadow_max_age_s: float | None = SHADOW_MAX_AGE_S) -> "Registry":
         """Connect to ``url`` and bring its schema to the newest migration."""
         engine = make_engine(url)
         try:
@@ -164,7 +172,7 @@ class Registry:
             shown = engine.url.render_as_string(hide_password=True)
             raise UserInputError(f"cannot reach the registry database {shown} "
                                  f"(STRATFORGE_DB_URL): {err.orig}") from None
-        return cls(engine, deployer, clock)
+        return cls(engine, deployer, clock, shadow_max_age_s)
 
     # --- plumbing ---------------------------------------------------------------------------
     def _tx(self) -> Session:
@@ -269,12 +277,18 @@ class Registry:
                                                      "gate": result.outcome.value})
             return result
 
-    @staticmethod
-    def _shadow_gate(s: Session, v: Version) -> GateResult:
+    def _shadow_gate(self, s: Session, v: Version) -> GateResult:
         latest = s.execute(select(ShadowObservation).where(ShadowObservation.version_id == v.id)
                            .order_by(ShadowObservation.id.desc()).limit(1)).scalar_one_or_none()
         metrics = json.loads(latest.metrics) if latest is not None else None
-        return evaluate_shadow_gate(ShadowGate.from_dict(json.loads(v.shadow_gate)), metrics)
+        age = None
+        if latest is not None and self.shadow_max_age_s is not None:
+            at = latest.observed_at
+            if at.tzinfo is None:  # SQLite hands back naive datetimes (stored as UTC)
+                at = at.replace(tzinfo=timezone.utc)
+            age = (self.clock() - at).total_seconds()
+        return evaluate_shadow_gate(ShadowGate.from_dict(json.loads(v.shadow_gate)), metrics,
+                                    age, self.shadow_max_age_s)
 
     # --- approvals --------------------------------------------------------------------------
     def approve(self, strategy: str, number: int, actor: str,
@@ -554,6 +568,86 @@ class Registry:
                 if name not in busy:
                     self._observe(name, None)
         return views
+
+    # --- the runtime's own actions ---------------------------------------------------------------
+    def authorize(self, actor: str, action: str, strategy: str | None = None,
+                  detail: Mapping[str, Any] | None = None) -> None:
+        """Refuse (audited, :class:`Refused`) when ``actor`` may not do ``action`` (``kill``,
+        ``release``); nothing is recorded when they may (see :meth:`record_action`)."""
+        with self._tx() as s:
+            if strategy is not None:
+                self._strategy(s, strategy)
+            refusal = rules.check_permission(self._actor(s, actor), action)
+        if refusal is not None:
+            raise self._refuse(actor, R.A_RUNTIME_REFUSED, refusal, strategy=strategy,
+                               detail={"action": action, **dict(detail or {})})
+
+    def record_action(self, actor: str, action: str, strategy: str | None,
+                      detail: Mapping[str, Any] | None = None) -> None:
+        """Audit an action done on the runtime (``kill``, ``release``, an engine restart) by
+        ``actor``: checked with :meth:`authorize` first unless the actor is the engine."""
+        if actor != R.ACTOR_ENGINE:
+            self.authorize(actor, action, strategy, detail)
+        with self._tx() as s:
+            if strategy is not None:
+                self._strategy(s, strategy)
+            self._audit(s, actor, R.A_RUNTIME_ACTION, strategy=strategy,
+                        detail={"action": action, **dict(detail or {})})
+
+    def record_automatic_rollback(self, strategy: str, from_build: str | None,
+                                  to_build: str | None, reason: str,
+                                  stopped: bool = False) -> bool:
+        """Record that the runtime rolled ``strategy`` back by itself from ``from_build`` to
+        ``to_build`` (a risk or latency breach, a fault, a crash): the desired state and the
+        stages move to match what runs, the last-good record is cleared, an operation of the
+        strategy in progress is aborted (what it asked for is superseded), and the change is
+        audited with actor ``system:engine`` and the reason. ``to_build`` None: there was no
+        last-good version; with ``stopped`` (the version no longer runs at all) it is retired,
+        otherwise it stays live, killed. Idempotent: recording the same rollback again changes
+        nothing and returns False."""
+        with self._tx() as s:
+            st = self._strategy(s, strategy)
+            by_build = {v.build_id: v for v in s.execute(
+                select(Version).where(Version.strategy_id == st.id,
+                                      Version.build_id.in_([b for b in (from_build, to_build)
+                                                            if b]))).scalars()}
+            old, new = by_build.get(from_build or ""), by_build.get(to_build or "")
+            retire_old = old is not None and (new is not None or stopped)
+            if (new is None or new.stage == "live") and (not retire_old or old.stage == "retired"):
+                if to_build is None and not stopped and old is not None:
+                    pass  # a kill without a last-good target: audited every time it happens
+                else:
+                    return False
+            now = self._now()[0]
+            detail: dict[str, Any] = {"from_build_id": from_build, "to_build_id": to_build,
+                                      "from_version": old.number if old else None,
+                                      "to_version": new.number if new else None,
+                                      "reason": reason}
+            holder = self._lock_holder(s, st)
+            if holder is not None:
+                holder.status, holder.finished_at = "aborted", now
+                s.execute(delete(PromotionLock).where(PromotionLock.operation_id == holder.id))
+                detail["aborted_operation"] = holder.id
+                self._audit(s, R.ACTOR_ENGINE, R.A_OPERATION_ABORTED, strategy=strategy,
+                            version=s.get(Version, holder.version_id).number,
+                            reason="AUTO_ROLLBACK",
+                            detail={"operation": holder.id, "why": reason})
+            if new is not None:
+                for v in s.execute(select(Version).where(Version.strategy_id == st.id,
+                                                         Version.stage == "live")).scalars():
+                    if v.id != new.id:
+                        v.stage = "retired"
+                        self._set_desired(s, st, v, "retired")
+                new.stage = "live"
+                self._set_desired(s, st, new, "live")
+            if retire_old and old is not None:
+                old.stage = "retired"
+                self._set_desired(s, st, old, "retired")
+            st.rollback_version_id = None
+            self._audit(s, R.ACTOR_ENGINE, R.A_AUTO_ROLLBACK, strategy=strategy,
+                        version=new.number if new else (old.number if old else None),
+                        build_id=to_build or from_build, reason=reason[:64], detail=detail)
+            return True
 
     # --- reading ------------------------------------------------------------------------------
     def versions(self, strategy: str | None = None) -> list[VersionView]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from stratforge.registry import Registry
 from stratforge.registry.db import default_url
 from stratforge.registry.models import ROLES
 from stratforge.registry.service import OperationView
+from stratforge.runtime.control.process import default_state_dir, pid_alive, read_pid
 from stratforge.settings import load_settings
 
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
@@ -33,9 +35,9 @@ _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), d
 
 
 def open_registry() -> Registry:
-    """The registry of this installation. No deployer is wired in yet: the runtime's arrives
-    with the live runtime; until then promotions record the desired state and wait (see
-    docs/registry.md)."""
+    """The registry of this installation, without a deployer: commands record the desired
+    state; the runtime's control plane (`stratforge runtime serve`, with a LocalDeployer)
+    reconciles it (see docs/runtime.md, "Control plane")."""
     return Registry.open(load_settings().db_url or default_url(), deployer=None)
 
 
@@ -58,9 +60,41 @@ def acting_user(reg: Registry) -> str:
                          "API token, or `stratforge login` with one")
 
 
+def runtime_serving() -> bool:
+    """A control plane (``stratforge runtime serve``) runs for this machine's state folder: it
+    reconciles what the registry commands request."""
+    return pid_alive(read_pid(default_state_dir() / "control.pid"), "stratforge")
+
+
+def _wait(reg: Registry, op: OperationView, seconds: float) -> OperationView:
+    """With the runtime up, wait (at most ``seconds``) for its reconcile to finish ``op``."""
+    if op.status != "in_progress" or seconds <= 0 or not runtime_serving():
+        return op
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        now = next((o for o in reg.operations(op.strategy) if o.id == op.id), op)
+        if now.status != "in_progress":
+            return now
+        time.sleep(0.2)
+    return op
+
+
+_WAIT = click.option("--wait", "wait_s", type=float, default=30.0, show_default=True,
+                     help="With the runtime up, seconds to wait for it to carry the operation "
+                     "out (0: return at once).")
+
+
 def _operation_line(op: OperationView) -> str:
     if op.status == "completed":
         return f"{op.strategy}: {op.kind} of version {op.version} completed (operation {op.id})"
+    if op.status == "aborted":
+        return (f"{op.strategy}: {op.kind} of version {op.version} ABORTED (operation {op.id}): "
+                "the runtime rolled the strategy back by itself meanwhile "
+                f"(`stratforge audit --strategy {op.strategy}`)")
+    if runtime_serving():
+        return (f"{op.strategy}: {op.kind} of version {op.version} requested (operation {op.id}, "
+                f"step {op.step}); the runtime has not finished it yet — `stratforge versions "
+                f"{op.strategy}` shows its phase")
     return (f"{op.strategy}: {op.kind} of version {op.version} requested (operation {op.id}, "
             f"step {op.step}); desired state recorded — no deployer is wired into this "
             f"installation, so it stays in progress until `stratforge reconcile {op.strategy}` "
@@ -102,10 +136,12 @@ def versions_cmd(name: str | None, fmt: str) -> None:
               help="Version number (default: the newest).")
 @click.option("--to", "to", type=click.Choice(["shadow", "live"]), required=True,
               help="Target stage.")
-def promote_cmd(name: str, number: int | None, to: str) -> None:
+@_WAIT
+def promote_cmd(name: str, number: int | None, to: str, wait_s: float) -> None:
     """Promote a version of NAME to shadow or live (the rules are in docs/registry.md)."""
     reg = open_registry()
-    click.echo(_operation_line(reg.promote(name, number, to, acting_user(reg))))
+    click.echo(_operation_line(_wait(reg, reg.promote(name, number, to, acting_user(reg)),
+                                     wait_s)))
 
 
 @click.command("approve")
@@ -123,10 +159,12 @@ def approve_cmd(name: str, number: int, build_id: str | None) -> None:
 @click.command("rollback")
 @click.argument("name")
 @click.option("--reason", default=None, help="Why (recorded in the audit log).")
-def rollback_cmd(name: str, reason: str | None) -> None:
+@_WAIT
+def rollback_cmd(name: str, reason: str | None, wait_s: float) -> None:
     """Put NAME's recorded last-good live version back live (no rebuild)."""
     reg = open_registry()
-    click.echo(_operation_line(reg.rollback(name, acting_user(reg), reason)))
+    click.echo(_operation_line(_wait(reg, reg.rollback(name, acting_user(reg), reason),
+                                     wait_s)))
 
 
 @click.command("reconcile")

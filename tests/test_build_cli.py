@@ -5,6 +5,7 @@ kind of a bars .sfe decided once against the build's workspace; exit codes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -109,6 +110,11 @@ def test_build_end_to_end_to_the_verdict_the_spec_forces(tmp_path, make, verdict
     assert card["tests"]["cpp"]["passed"] == 8 and card["tests"]["cpp"]["failed"] == 0
     # the steps reuse the build of generate (one release plugin per build id)
     assert (tmp_path / "b" / name / manifest["build_id"] / "strategy.so").is_file()
+    # the scorecard names the tested plugin (relative to the build root) and its SHA-256, so
+    # the runtime deploys exactly that file (issue 14)
+    so = tmp_path / "b" / name / manifest["build_id"] / "strategy.so"
+    assert card["provenance"]["plugin"] == f"{name}/{manifest['build_id']}/strategy.so"
+    assert card["provenance"]["plugin_sha256"] == hashlib.sha256(so.read_bytes()).hexdigest()
     # test / backtest / score on the bundle just written
     r = invoke("test", str(bundle), "--build-dir", str(tmp_path / "b"))
     assert r.exit_code == 0 and "8 passed, 0 failed" in r.output, r.output

@@ -342,5 +342,8 @@ class Provenance(FrozenModel):
     compiler: str = Field(description="Compiler and version.")
     source_hashes: dict[str, str] = Field(default_factory=dict,
                                           description="SHA-256 per generated source file.")
+    plugin: str | None = Field(default=None, description="The tested plugin file, relative to "
+                               "the workspace build root (the runtime deploys exactly this file).")
+    plugin_sha256: str | None = Field(default=None, description="SHA-256 of the tested plugin.")
 
     _sort_sources = field_validator("source_hashes")(classmethod(lambda cls, v: _sorted(v)))

@@ -1,0 +1,121 @@
+"""The Prometheus exposition of the engine's metrics, the HTTP endpoint, and the mapping of a
+shadow instance's metrics to the registry's shadow-gate keys."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from stratforge.runtime.control.metrics import EngineCollector, MetricsServer, gate_metrics
+
+STATUS = {"feed": {"kind": "replay", "seq": 812, "events": 812, "ts_ns": 5, "done": False},
+          "venue": {"connected": True, "session": "engine-1"}, "killed_all": False,
+          "strategies": [{"name": "gamma-fade", "live": "g2", "last_good": "g1", "killed": True,
+                          "instances": [{"build_id": "g2", "role": "live"},
+                                        {"build_id": "g1", "role": "shadow"},
+                                        {"build_id": "g3", "role": "shadow"}]}]}
+
+
+def _inst(build: str, role: str, **kw) -> dict:
+    base = {"strategy": "gamma-fade", "build_id": build, "role": role, "events": 800,
+            "pnl": 12.5, "fees": 0.75, "position": {"ZZX": -3},
+            "orders": {"submitted": 40, "accepted": 38, "denied": 2, "canceled": 9,
+                       "fills": 19, "fill_qty": 57},
+            "denials": {"MAX_POSITION": 2},
+            "t2o_ns": {"count": 38, "p50": 410, "p99": 990, "p999": 1500, "max": 2100},
+            "callback_ns": {"count": 800, "p50": 120, "p99": 640, "p999": 900, "max": 1000},
+            "drawdown": 4.0, "risk_breaches": 1}
+    base.update(kw)
+    return base
+
+
+METRICS = {"instances": [_inst("g2", "live"), _inst("g1", "shadow", pnl=-1.0),
+                         _inst("g3", "shadow", pnl=3.0)],
+           "firm": {"position": {"ZZX": -3}, "gross_notional": 3123.5}, "feed": STATUS["feed"]}
+
+
+def _samples(text: str) -> dict[tuple[str, tuple], float]:
+    out = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def _lbl(**kw) -> tuple:
+    return tuple(sorted(kw.items()))
+
+
+def test_the_prometheus_text_carries_every_instance_series() -> None:
+    col = EngineCollector()
+    col.update(STATUS, METRICS, restarts=2, standby={"gamma-fade": {"g1"}})
+    srv = MetricsServer(col).start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{srv.port}/metrics", timeout=5) as r:
+            assert r.headers["Content-Type"].startswith("text/plain")
+            got = _samples(r.read().decode())
+        live = dict(strategy="gamma-fade", build_id="g2", role="live")
+        assert got[("sf_engine_up", ())] == 1
+        assert got[("sf_engine_restarts_total", ())] == 2
+        assert got[("sf_feed_seq", ())] == 812
+        assert got[("sf_venue_connected", ())] == 1
+        assert got[("sf_kill_switch_engaged", _lbl(strategy="gamma-fade"))] == 1
+        assert got[("sf_deployment_info", _lbl(strategy="gamma-fade", build_id="g1",
+                                               role="standby"))] == 1
+        assert got[("sf_deployment_info", _lbl(strategy="gamma-fade", build_id="g3",
+                                               role="shadow"))] == 1
+        assert got[("sf_instance_pnl", _lbl(**live))] == 12.5
+        assert got[("sf_instance_pnl", _lbl(strategy="gamma-fade", build_id="g1",
+                                            role="standby"))] == -1.0
+        assert got[("sf_instance_position", _lbl(**live, symbol="ZZX"))] == -3
+        assert got[("sf_instance_orders_total", _lbl(**live, kind="fills"))] == 19
+        assert got[("sf_instance_denials_total", _lbl(**live, reason="MAX_POSITION"))] == 2
+        assert got[("sf_instance_tick_to_order_ns", _lbl(**live, quantile="0.99"))] == 990
+        assert got[("sf_instance_callback_ns", _lbl(**live, quantile="0.999"))] == 900
+        assert got[("sf_instance_risk_breaches_total", _lbl(**live))] == 1
+        assert got[("sf_firm_gross_notional", ())] == 3123.5
+        with urllib.request.urlopen(f"http://127.0.0.1:{srv.port}/status", timeout=5) as r:
+            doc = json.loads(r.read())
+        assert doc["engine_up"] is True and doc["status"]["feed"]["seq"] == 812
+    finally:
+        srv.stop()
+
+
+def test_engine_down_is_up_zero_and_no_instance_series() -> None:
+    col = EngineCollector()
+    col.update(STATUS, METRICS)
+    col.update(None, None, restarts=1)
+    srv = MetricsServer(col).start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{srv.port}/metrics", timeout=5) as r:
+            got = _samples(r.read().decode())
+        assert got[("sf_engine_up", ())] == 0
+        assert not [k for k in got if k[0].startswith("sf_instance_")]
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"http://127.0.0.1:{srv.port}/nope", timeout=5)
+    finally:
+        srv.stop()
+
+
+def test_gate_metrics_against_the_live_instance() -> None:
+    shadow = _inst("g3", "shadow", pnl=30.0, orders={"accepted": 20, "fills": 10})
+    got = gate_metrics(shadow, duration_s=3725.4, capital=2000.0,
+                       reference={"pnl": 16.0, "fills": 8, "accepted": 10})
+    assert got == {"duration_s": 3725.4, "fills": 10, "risk_breaches": 1,
+                   "callback_p99_ns": 640, "drawdown_pct": 0.2,
+                   # 3.0 per fill vs 2.0 per fill: 50 %; fill ratio 0.5 vs 0.8: 30 points
+                   "pnl_deviation_pct": 50.0, "fill_ratio_deviation_pct": 30.0}
+
+
+def test_gate_metrics_without_a_reference_are_not_measured() -> None:
+    got = gate_metrics(_inst("g3", "shadow"), duration_s=10, capital=None, reference=None)
+    assert got["pnl_deviation_pct"] is None and got["fill_ratio_deviation_pct"] is None
+    assert got["drawdown_pct"] is None
+    # a reference without fills cannot give a per-fill PnL: not measured either
+    got = gate_metrics(_inst("g3", "shadow"), duration_s=10, capital=1.0,
+                       reference={"pnl": 0.0, "fills": 0, "fill_ratio": 0.5})
+    assert got["pnl_deviation_pct"] is None
+    assert got["fill_ratio_deviation_pct"] == pytest.approx(0.0 + abs(19 / 38 - 0.5) * 100)
