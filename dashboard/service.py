@@ -40,6 +40,8 @@ RUNTIME_PERMISSION = "rollback"
 FORMATTER = HtmlFormatter(cssclass="highlight", linenos=False)
 #: the control plane's state file in its state folder (runtime/control/state.py)
 CONTROL_FILE = "control.json"
+#: the bearer token of the control plane's POST /kill and /release (runtime/control/metrics.py)
+CONTROL_TOKEN_FILE = "control.token"
 T = TypeVar("T")
 
 
@@ -115,6 +117,17 @@ class RuntimeClient:
             return None
         return f"http://127.0.0.1:{port}" if isinstance(port, int) and port > 0 else None
 
+    def _auth(self) -> dict[str, str]:
+        """The control plane's action token (``<state_dir>/control.token``, readable only by the
+        user it runs as) — ``/kill`` and ``/release`` refuse a request without it."""
+        if self.state_dir is None:
+            return {}
+        try:
+            token = (self.state_dir / CONTROL_TOKEN_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            return {}
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         url = self.url
         if url is None:
@@ -122,7 +135,8 @@ class RuntimeClient:
             raise RuntimeUnreachable("no control plane is configured "
                                      f"(STRATFORGE_DASHBOARD_RUNTIME_URL){where}")
         try:
-            resp = requests.request(method, url + path, json=body, timeout=self.timeout_s)
+            resp = requests.request(method, url + path, json=body, timeout=self.timeout_s,
+                                    headers=self._auth())
             resp.raise_for_status()
             return resp.json()
         except (requests.RequestException, ValueError) as err:

@@ -260,6 +260,16 @@ class _Wiring:
         except StratforgeError as err:
             log.error("could not record the automatic rollback of %s: %s", rb.strategy, err)
 
+    def authorize_runtime_action(self, what: str, strategy: str | None, reason: str | None,
+                                 actor: str) -> None:
+        self.reg.authorize(actor, what, strategy, {"reason": reason, "all": strategy is None})
+
+    def on_runtime_action(self, what: str, strategy: str | None, reason: str | None, actor: str,
+                          resp: dict[str, Any]) -> None:
+        self.reg.record_action(actor, what, strategy, {
+            "reason": reason, "all": strategy is None, "via": "http",
+            **{k: v for k, v in resp.items() if k not in ("id", "ok")}})
+
     def on_engine_restarted(self, reason: str, rollbacks: list[Rollback]) -> None:
         self.reg.record_action(R.ACTOR_ENGINE, "engine_restarted", None, {
             "reason": reason, "rollbacks": [{"strategy": r.strategy, "from": r.from_build,
@@ -338,6 +348,8 @@ def _serve(state: Path, opts: Mapping[str, Any]) -> None:
     daemon = ControlDaemon(rt, store, deployer, Callbacks(
         on_event=wiring.on_event, on_auto_rollback=wiring.on_auto_rollback,
         on_engine_restarted=wiring.on_engine_restarted,
+        authorize_runtime_action=wiring.authorize_runtime_action,
+        on_runtime_action=wiring.on_runtime_action,
         on_shadow_metrics=wiring.on_shadow_metrics, reconcile=wiring.reconcile,
         backtest_reference=wiring.backtest_reference, capital=wiring.capital),
         metrics_interval_s=interval, http_port=int(opts["http_port"]))

@@ -26,6 +26,7 @@ the supervision of a running engine.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections import deque
@@ -35,10 +36,10 @@ from typing import Any, Callable, Mapping
 from stratforge.core.errors import StratforgeError
 from stratforge.runtime.control.client import EngineError
 from stratforge.runtime.control.deployer import LocalDeployer
-from stratforge.runtime.control.metrics import (EngineCollector, MetricsServer, gate_metrics,
-                                                snapshot_instances)
+from stratforge.runtime.control.metrics import (TOKEN_FILE, EngineCollector, MetricsServer,
+                                                gate_metrics, snapshot_instances)
 from stratforge.runtime.control.process import Runtime
-from stratforge.runtime.control.state import ControlState, StateStore
+from stratforge.runtime.control.state import ControlState, StateStore, write_atomic
 
 __all__ = ["Callbacks", "ControlDaemon", "Rollback"]
 
@@ -65,6 +66,12 @@ class Callbacks:
     #: (strategy, build_id, gate metrics)
     on_shadow_metrics: Callable[[str, str, dict[str, Any]], None] = _noop
     reconcile: Callable[[], None] = _noop
+    #: raises (a UserInputError) when ``actor`` may not do a kill or release asked over HTTP
+    authorize_runtime_action: Callable[[str, "str | None", "str | None", str], None] = \
+        field(default=lambda what, strategy, reason, actor: None)
+    #: a kill or release asked over HTTP and done: (what, strategy or None, reason, actor, answer)
+    on_runtime_action: Callable[[str, "str | None", "str | None", str, dict[str, Any]], None] = \
+        field(default=lambda what, strategy, reason, actor, resp: None)
     #: the backtest's reference for a version with no live instance to compare with:
     #: (strategy, build_id) -> {"pnl", "fills", "accepted"} or None
     backtest_reference: Callable[[str, str], Mapping[str, float] | None] = \
@@ -91,8 +98,12 @@ class ControlDaemon:
         self.collector = EngineCollector()
         self.http: MetricsServer | None = None
         if serve_http:
+            token = secrets.token_urlsafe(32)
+            store.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(store.path.parent / TOKEN_FILE, token + "\n")  # 0600, new each start
             self.http = MetricsServer(self.collector, http_port,
-                                      extra_status=self._extra_status).start()
+                                      extra_status=self._extra_status,
+                                      actions=self._action, token=token).start()
             port = self.http.port
             self.store.update(lambda s: setattr(s, "http_port", port))
         self.stopped = threading.Event()
@@ -100,6 +111,14 @@ class ControlDaemon:
         self._restarts: deque[float] = deque()
         self._last_metrics = 0.0
         self._last_reconcile = 0.0
+
+    def _action(self, what: str, strategy: str | None, reason: str | None,
+                actor: str) -> dict[str, Any]:
+        """``POST /kill`` / ``/release`` (the dashboard): the engine acts, the callback audits."""
+        self.cb.authorize_runtime_action(what, strategy, reason, actor)
+        resp = self.rt.client.kill(strategy) if what == "kill" else self.rt.client.release(strategy)
+        self.cb.on_runtime_action(what, strategy, reason, actor, resp)
+        return {k: v for k, v in resp.items() if k not in ("id", "ok")}
 
     # --- the loop -----------------------------------------------------------------------------
     def run(self) -> None:

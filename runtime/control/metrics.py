@@ -19,6 +19,7 @@ Names (docs/operations.md lists them with their labels):
 
 from __future__ import annotations
 
+import hmac
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +28,8 @@ from typing import Any, Callable, Iterator, Mapping
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from stratforge.core.errors import StratforgeError, UserInputError
 
 __all__ = ["EngineCollector", "MetricsServer", "gate_metrics", "snapshot_instances"]
 
@@ -161,17 +164,71 @@ class EngineCollector(Collector):
                                 "live instances", value=float(firm.get("gross_notional") or 0))
 
 
+#: (what: "kill" | "release", strategy or None for all, reason, actor) -> the engine's answer
+RuntimeActions = Callable[[str, "str | None", "str | None", str], dict[str, Any]]
+#: the file in the state folder holding the bearer token of ``POST /kill`` and ``/release``
+TOKEN_FILE = "control.token"
+MAX_ACTION_BODY = 64 * 1024
+
+
 class MetricsServer:
-    """``/metrics`` and ``/status`` on 127.0.0.1 (port 0: the system picks; see :attr:`port`)."""
+    """``/metrics`` and ``/status`` on 127.0.0.1 (port 0: the system picks; see :attr:`port`);
+    with ``actions`` and ``token`` also ``POST /kill`` and ``POST /release`` (JSON body
+    ``{"strategy", "reason", "actor"}``, ``Authorization: Bearer <token>``) — the dashboard's
+    kill switch, which cannot reach the engine's Unix socket through an import."""
 
     def __init__(self, collector: EngineCollector, port: int = 0,
-                 extra_status: Callable[[], dict[str, Any]] | None = None) -> None:
+                 extra_status: Callable[[], dict[str, Any]] | None = None,
+                 actions: RuntimeActions | None = None, token: str | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(collector)
         self.collector = collector
         registry, extra = self.registry, extra_status
 
         class Handler(BaseHTTPRequestHandler):
+            def _json(self, code: int, doc: dict[str, Any]) -> None:
+                body = json.dumps(doc, sort_keys=True).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                what = self.path.split("?", 1)[0].strip("/")
+                if actions is None or token is None or what not in ("kill", "release"):
+                    self._json(404, {"error": "POST /kill or /release (when the control plane "
+                                              "serves actions)"})
+                    return
+                given = self.headers.get("Authorization", "")
+                if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                    self._json(401, {"error": "a bearer token from the control plane's "
+                                              f"{TOKEN_FILE} is required"})
+                    return
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    if not 0 < length <= MAX_ACTION_BODY:
+                        raise ValueError(f"a JSON body of 1..{MAX_ACTION_BODY} bytes is required")
+                    req = json.loads(self.rfile.read(length))
+                    if not isinstance(req, dict):
+                        raise ValueError("the body must be a JSON object")
+                    strategy, reason, actor = req.get("strategy"), req.get("reason"), req.get("actor")
+                    if strategy is not None and not isinstance(strategy, str):
+                        raise ValueError("'strategy' must be a name or null (every strategy)")
+                    if reason is not None and not isinstance(reason, str):
+                        raise ValueError("'reason' must be text")
+                    if not isinstance(actor, str) or not actor:
+                        raise ValueError("'actor' (who asked) is required")
+                except ValueError as err:
+                    self._json(400, {"error": f"bad {what} request: {err}"})
+                    return
+                try:
+                    self._json(200, actions(what, strategy, reason, actor))
+                except UserInputError as err:  # the actor may not (the registry's refusal)
+                    self._json(403, {"error": str(err)})
+                except StratforgeError as err:  # the engine refused or did not answer
+                    self._json(502, {"error": str(err)})
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":

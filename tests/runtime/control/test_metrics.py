@@ -4,11 +4,14 @@ shadow instance's metrics to the registry's shadow-gate keys."""
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from stratforge.core.errors import UserInputError
+from stratforge.runtime.control.client import EngineError
 from stratforge.runtime.control.metrics import EngineCollector, MetricsServer, gate_metrics
 
 STATUS = {"feed": {"kind": "replay", "seq": 812, "events": 812, "ts_ns": 5, "done": False},
@@ -119,3 +122,60 @@ def test_gate_metrics_without_a_reference_are_not_measured() -> None:
                        reference={"pnl": 0.0, "fills": 0, "fill_ratio": 0.5})
     assert got["pnl_deviation_pct"] is None
     assert got["fill_ratio_deviation_pct"] == pytest.approx(0.0 + abs(19 / 38 - 0.5) * 100)
+
+
+def _post(port: int, what: str, body: bytes | None, token: str | None) -> tuple[int, dict]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/{what}", data=body, method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_kill_and_release_over_http_need_the_token_a_body_and_an_allowed_actor() -> None:
+    """The dashboard's kill switch: every planted bad request is refused before the engine is
+    asked; a refused actor gets 403; a good request reaches the action once."""
+    asked: list[tuple] = []
+
+    def actions(what, strategy, reason, actor):
+        if actor == "mallory":
+            raise UserInputError("mallory may not kill (role viewer)")
+        if strategy == "gone":
+            raise EngineError("the engine refused: no strategy 'gone'")
+        asked.append((what, strategy, reason, actor))
+        return {"killed": [strategy] if strategy else ["a", "b"]}
+
+    srv = MetricsServer(EngineCollector(), actions=actions, token="s3cret").start()
+    good = json.dumps({"strategy": "delta-arb", "reason": "runaway", "actor": "ops"}).encode()
+    try:
+        assert _post(srv.port, "kill", good, None)[0] == 401
+        assert _post(srv.port, "kill", good, "s3cre")[0] == 401
+        assert _post(srv.port, "nuke", good, "s3cret")[0] == 404
+        assert _post(srv.port, "kill", b"[1]", "s3cret")[0] == 400
+        assert _post(srv.port, "kill", b"{not json", "s3cret")[0] == 400
+        code, doc = _post(srv.port, "kill", json.dumps({"strategy": 3, "actor": "ops"}).encode(),
+                          "s3cret")
+        assert code == 400 and "'strategy'" in doc["error"]
+        assert _post(srv.port, "kill", json.dumps({"strategy": None}).encode(), "s3cret")[0] == 400
+        code, doc = _post(srv.port, "kill", json.dumps({"strategy": None, "actor": "mallory"}).encode(),
+                          "s3cret")
+        assert code == 403 and "role viewer" in doc["error"]
+        code, doc = _post(srv.port, "release", json.dumps({"strategy": "gone", "actor": "ops"}).encode(),
+                          "s3cret")
+        assert code == 502 and "no strategy 'gone'" in doc["error"]
+        assert asked == []
+        assert _post(srv.port, "kill", good, "s3cret") == (200, {"killed": ["delta-arb"]})
+        assert asked == [("kill", "delta-arb", "runaway", "ops")]
+    finally:
+        srv.stop()
+
+
+def test_without_actions_the_server_has_no_post_routes() -> None:
+    srv = MetricsServer(EngineCollector()).start()
+    try:
+        assert _post(srv.port, "kill", b"{}", "anything")[0] == 404
+    finally:
+        srv.stop()
