@@ -29,6 +29,7 @@ from stratforge.core.templates import read_template
 from stratforge.deployers import make_deployer
 from stratforge.registry import Registry, ShadowGate
 from stratforge.registry.deployer import Deployer, Target
+from stratforge.runtime.control import LocalDeployer
 from stratforge.runtime.deploy import k8s as kd
 from stratforge.runtime.deploy.k8s import (CONFIGMAP_MAX_BYTES, SLOTS_ANNOTATION,
                                            KubernetesDeployer, KubernetesDeployError, PluginFile,
@@ -526,8 +527,8 @@ def test_settings_select_the_deployer(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert (dep.namespace, dep.image) == ("desk-7", "registry.test/sf-runtime:3")
     assert make_deployer(load_settings(), namespace="other").namespace == "other"
     monkeypatch.setenv("STRATFORGE_DEPLOYER", "local")
-    with pytest.raises(StratforgeError, match="local deployer"):
-        make_deployer(load_settings())
+    local = make_deployer(load_settings(), build_root=tmp_path, state_dir=tmp_path / "rt")
+    assert isinstance(local, LocalDeployer) and isinstance(local, Deployer)
     monkeypatch.setenv("STRATFORGE_DEPLOYER", "nomad")
     with pytest.raises(pydantic.ValidationError, match="deployer"):
         load_settings()
