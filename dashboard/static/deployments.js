@@ -62,10 +62,10 @@
       var inst = instances(runtime, name);
       if (!inst.length) { box.appendChild(el("p", "not running in the runtime", "muted")); return; }
       box.appendChild(table(
-        ["role", "build", "PnL", "drawdown", "position", "orders sub/acc/den/cxl", "fills", "denials by reason", "callback p50/p99 ns", "tick-to-order p50/p99 ns", "risk breaches"],
+        ["role", "build", "events", "PnL", "drawdown", "position", "orders sub/acc/den/cxl", "fills", "denials by reason", "callback p50/p99 ns", "tick-to-order p50/p99 ns", "risk breaches"],
         inst.map(function (i) {
           var o = i.orders || {}, cb = i.callback_ns || {}, t = i.t2o_ns || {};
-          return [i.role, String(i.build_id || "").slice(0, 12), num(i.pnl), num(i.drawdown),
+          return [i.role, String(i.build_id || "").slice(0, 12), num(i.events || 0, 0), num(i.pnl), num(i.drawdown),
                   kv(i.position), [o.submitted, o.accepted, o.denied, o.canceled].map(function (x) { return num(x || 0, 0); }).join(" / "),
                   num(o.fills || 0, 0), kv(i.denials), num(cb.p50, 0) + " / " + num(cb.p99, 0),
                   num(t.p50, 0) + " / " + num(t.p99, 0), num(i.risk_breaches || 0, 0)];

@@ -1,15 +1,35 @@
 """End to end in headless Chromium (Debian's, driven by Playwright; nothing is downloaded): a
-real `stratforge dashboard` process over a registry holding two versions built by the real
-pipeline from this suite's own spec. Log in, open a version, see its scorecard chart drawn,
-promote to shadow, approve as a second user, promote to live, roll back, read the audit log —
-at 1280×800 and at 390 px wide, with no console errors. Screenshots go to the test artifacts
-folder (``STRATFORGE_TEST_ARTIFACTS``, default ``build/test-artifacts``).
+real `stratforge dashboard` process in front of a real running engine — `stratforge runtime up`
+(the control plane with its LocalDeployer, sf-engine and sf-venue replaying this suite's own
+synthetic L2 session, looped at ten times real speed) — sharing one registry database
+(``STRATFORGE_DB_URL``) and one runtime folder (``STRATFORGE_RUNTIME_DIR``) with the dashboard.
 
-The runtime (issue 14) is not part of this test: the test plays the control plane's part the
-way the architecture splits it — the dashboard records the desired state in the registry, and a
-process with a deployer (here :class:`dash_kit.FileDeployer`) reconciles it, and records the
-shadow metrics the runtime would observe. A stand-in of the control plane's ``/status``
-endpoint feeds the deployments page's live metrics.
+Two versions of the test spec (``specs/dash-book.yaml``; v2 trades 5 lots instead of 6) are
+built, tested and scored by the real pipeline (`stratforge build`): their plugins are the files
+the build tested and the scorecards are the build's. Their *verdict* is FAIL on the Sharpe gates
+(``min_sharpe``, ``out_of_sample_sharpe``): a seven-minute synthetic session annualised (98 280
+one-minute periods a year, a handful of observations) turns any small loss into a Sharpe ratio
+far below the schema's lowest threshold (-10), and a synthetic book gives momentum no edge to
+find. The test checks that these are the only gates not passing, then registers each build in the test's registry with verdict PASS so it may be promoted — the same
+choice as tests/runtime/test_runtime_e2e.py; everything after that is real: the registry, the
+control plane, sf-engine, sf-venue, the dashboard. Version 1 is made live through the registry
+(ann wrote it, bob promotes, cat approves) and the engine's real metrics must hold its shadow
+gate first. Then, in the browser: log in, open version 2, see its scorecard charts drawn, promote
+it to shadow — the deployments page shows the shadow instance with the engine's live metrics, its
+event count rising over server-sent events —, wait for its shadow gate to hold on those
+metrics, approve as a second user, promote to live, roll back, press the strategy's kill switch
+(`stratforge runtime status --format json` says the engine killed it; the audit log names the
+user), release — at 1280×800 and at 390 px wide, with no console errors. Screenshots go to the
+test artifacts folder (``STRATFORGE_TEST_ARTIFACTS``, default ``build/test-artifacts``).
+
+The spec's shadow gate is one a run of a few seconds can hold honestly: 60 s of engine time
+(6 s of wall time at ten times speed), 2 fills, no risk breach, and deviations loose enough for
+a short window — a first version is compared with its backtest's PnL per fill over the whole
+session (a minute of a synthetic feed can be far from that average), a second with the live
+version over the same events (same signals, 5/6 of the size: close).
+
+Skipped (failed where CI requires them) without chromium, or when sf-engine / sf-venue are not
+built.
 """
 
 from __future__ import annotations
@@ -17,27 +37,28 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from dash_kit import GOOD_SHADOW, PASSWORDS, FileDeployer, staff
+import yaml
+from dash_kit import PASSWORDS, staff
 from PIL import Image
 from resource_kit import REPO, missing
 
-from stratforge.cli import main
-from stratforge.core.tools import first_executable
-from stratforge.registry import Registry
+from stratforge.core.tools import first_executable, which
+from stratforge.registry import Registry, ShadowGate
+from stratforge.registry import reasons as R
 
-SPEC = Path(__file__).resolve().parent / "specs" / "dash-trend.yaml"
-NAME = "dash-trend"
+SPEC = Path(__file__).resolve().parent / "specs" / "dash-book.yaml"
+NAME = "dash-book"
+SPEED = 10.0  # the synthetic session replays ten times faster than real time, looped
 ARTIFACTS = Path(os.environ.get("STRATFORGE_TEST_ARTIFACTS") or REPO / "build" / "test-artifacts") \
     / "dashboard"
 
@@ -57,96 +78,142 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class _Status(BaseHTTPRequestHandler):
-    """The control plane's /status, as the deployments page reads it (the document of the
-    control plane's MetricsServer: engine status and per-instance metrics)."""
+def _cli(env: dict[str, str], *args: str, timeout: float = 300,
+         check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "stratforge", *args], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **env})
+    assert proc.returncode == 0 or not check, \
+        f"stratforge {' '.join(args)}: {proc.stdout}\n{proc.stderr}"
+    return proc
 
-    body = {"engine_up": True, "engine_restarts": 0,
-            "status": {"killed_all": False, "feed": {"seq": 900, "events": 900},
-                       "strategies": [{"name": NAME, "killed": False,
-                                       "instances": [{"build_id": "b", "role": "live"}]}]},
-            "metrics": {"instances": [{"strategy": NAME, "build_id": "b", "role": "live",
-                                       "pnl": 123.5, "fees": 1.25, "drawdown": 4.0,
-                                       "position": {"DSHB": 7}, "risk_breaches": 0,
-                                       "orders": {"submitted": 41, "accepted": 39, "denied": 2,
-                                                  "canceled": 5, "fills": 17, "fill_qty": 170},
-                                       "denials": {"PRICE_BAND": 2},
-                                       "callback_ns": {"p50": 310, "p99": 2900},
-                                       "t2o_ns": {"p50": 5100, "p99": 17000}}]}}
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        data = json.dumps(self.body).encode()
-        self.send_response(200 if self.path == "/status" else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+def wait(pred: Callable[[], bool], timeout: float, what: Callable[[], str] | str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:g} s: {what() if callable(what) else what}")
 
-    def log_message(self, *args) -> None:  # noqa: ANN002 - silence
-        pass
+
+class World:
+    """The registry (read by the test; the control plane is its deployer), the runtime folder
+    and the dashboard's address."""
+
+    def __init__(self, url: str, state: Path, env: dict[str, str]) -> None:
+        self.url, self.state, self.env = url, state, env
+        self.reg = Registry.open(url)
+        self.base = ""
+        self.chromium = ""
+
+    def versions(self) -> dict[int, Any]:
+        return {v.number: v for v in self.reg.versions(NAME)}
+
+    def stages(self) -> dict[int, str]:
+        return {n: v.stage for n, v in self.versions().items()}
+
+    def gate_holds(self, number: int, timeout: float = 120) -> None:
+        wait(lambda: self.versions()[number].shadow_gate.outcome.value == "Successful",
+             timeout, lambda: f"shadow gate of v{number}: {self.versions()[number].shadow_gate}")
+
+    def engine(self) -> dict[str, Any]:
+        """`stratforge runtime status --format json`: what sf-engine says."""
+        out = json.loads(_cli(self.env, "runtime", "status", "--format", "json").stdout)
+        assert out["engine"] is not None, out
+        return out["engine"]
+
+    def strategy(self) -> dict[str, Any]:
+        return next(s for s in self.engine()["strategies"] if s["name"] == NAME)
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory):
-    """Two versions of the test spec built by the real pipeline (v1 live, v2 a candidate by
-    ann), the staff, a stand-in /status endpoint, and a running `stratforge dashboard`."""
+    """Two real builds of the test spec registered by ann, the staff, a running runtime with v1
+    live on it (through its real shadow gate), and a running `stratforge dashboard`."""
     chromium = _chromium()
+    for exe in ("sf-engine", "sf-venue"):
+        if which(exe) is None:
+            missing("compiler", f"{exe} is built by `pip install -e .`")
     tmp = tmp_path_factory.mktemp("e2e")
     url = f"sqlite:///{tmp / 'registry.db'}"
-    env = {"STRATFORGE_DB_URL": url, "STRATFORGE_USER": "ann"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    state = tmp / "rt"
+    env = {"STRATFORGE_DB_URL": url, "STRATFORGE_RUNTIME_DIR": str(state)}
+    text = SPEC.read_text()
+    assert "order_qty: 6" in text
+    w = World(url, state, env)
+    staff(w.reg)
+    builds = {"STRATFORGE_DB_URL": f"sqlite:///{tmp / 'builds.db'}", "STRATFORGE_USER": "ann"}
+    for n, body in enumerate((text, text.replace("order_qty: 6", "order_qty: 5"))):
+        spec = tmp / f"spec{n}" / f"{NAME}.yaml"
+        spec.parent.mkdir()
+        spec.write_text(body)
+        res = _cli(builds, "build", str(spec), "--out", str(tmp / f"out{n}"), "--build-dir",
+                   str(tmp / "b"), timeout=900, check=False)  # exit 1: the verdict is FAIL
+        bundle = tmp / f"out{n}" / NAME
+        assert (bundle / "scorecard.json").is_file(), res.stdout + res.stderr
+        card = json.loads((bundle / "scorecard.json").read_text())
+        status = {g["name"]: g["status"] for g in card["gates"]}
+        # the gates a short synthetic session cannot pass (module docstring); no other
+        assert {k for k, v in status.items() if v != "PASS"} <= {"min_sharpe",
+                                                                 "out_of_sample_sharpe"}, status
+        g = yaml.safe_load((bundle / "spec.yaml").read_text())["gates"]
+        gate = ShadowGate(min_duration_s=g["shadow"]["min_duration_s"],
+                          min_fills=g["shadow"]["min_fills"],
+                          max_pnl_deviation_pct=g["shadow"]["max_pnl_deviation_pct"],
+                          max_fill_ratio_deviation_pct=g["shadow"]["max_fill_ratio_deviation_pct"],
+                          max_drawdown_pct=g["max_drawdown_pct"],
+                          max_callback_p99_ns=g["max_callback_p99_ns"])
+        w.reg.register_build(strategy=NAME, spec_hash=card["provenance"]["spec_hash"],
+                             build_id=card["provenance"]["build_id"], bundle=str(bundle),
+                             scorecard=card, verdict="PASS", author="ann", shadow_gate=gate)
+    assert [(v.verdict, v.author) for v in w.reg.versions(NAME)] == [("PASS", "ann")] * 2
+    data = sorted((tmp / "b" / "data").glob("*.sfe"))
+    assert len(data) == 1, data  # both versions backtest the same session: the runtime's feed
+    _cli(env, "runtime", "up", "--data", str(data[0]), "--loop", "--speed", str(SPEED),
+         "--metrics-interval", "1", "--build-dir", str(tmp / "b"), "--state", str(state),
+         timeout=120)
+    proc = log = None
     try:
-        for n, text in enumerate((SPEC.read_text(),
-                                  SPEC.read_text().replace("fast_window: 5", "fast_window: 6"))):
-            spec = tmp / f"spec{n}" / "dash-trend.yaml"
-            spec.parent.mkdir()
-            spec.write_text(text)
-            res = CliRunner().invoke(main, ["build", str(spec), "--out", str(tmp / f"out{n}"),
-                                            "--build-dir", str(tmp / "b")])
-            assert res.exit_code == 0, res.output
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    reg = Registry.open(url, FileDeployer(tmp / "deployed.json"))
-    staff(reg)
-    assert [v.verdict for v in reg.versions(NAME)] == ["PASS", "PASS"]
-    reg.promote(NAME, 1, "shadow", "bob")
-    reg.record_shadow_metrics(NAME, 1, GOOD_SHADOW, actor="runtime")
-    reg.approve(NAME, 1, "cat")
-    assert reg.promote(NAME, 1, "live", "bob").status == "completed"
+        # v1 live the way the desk does it: shadow, its gate held on the engine's metrics,
+        # a second user's approval, live — the control plane carries each step out
+        w.reg.promote(NAME, 1, "shadow", "bob", reason="first shadow run")
+        w.gate_holds(1)
+        w.reg.approve(NAME, 1, "cat", w.versions()[1].build_id, reason="read it")
+        w.reg.promote(NAME, 1, "live", "bob", reason="gate held")
+        wait(lambda: w.stages()[1] == "live", 60, lambda: str(w.versions()[1]))
+        assert w.strategy()["live"] == w.versions()[1].build_id
 
-    status = ThreadingHTTPServer(("127.0.0.1", 0), _Status)
-    threading.Thread(target=status.serve_forever, daemon=True).start()
-    port = _free_port()
-    server_env = {**os.environ, "STRATFORGE_DB_URL": url,
-                  "STRATFORGE_DASHBOARD_SECRET_KEY_FILE": str(tmp / "dashboard.key"),
-                  "STRATFORGE_DASHBOARD_RUNTIME_URL": f"http://127.0.0.1:{status.server_port}"}
-    server_env.pop("STRATFORGE_USER", None)
-    log = open(tmp / "dashboard.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "stratforge", "dashboard", "--host",
-                             "127.0.0.1", "--port", str(port)], env=server_env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert proc.poll() is None, (tmp / "dashboard.log").read_text()
-            time.sleep(0.1)
-    else:
-        pytest.fail("the dashboard did not start listening")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield {"base": f"http://127.0.0.1:{port}", "reg": reg, "chromium": chromium}
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
-    status.shutdown()
-    reg.engine.dispose()
+        port = _free_port()
+        server_env = {**os.environ, **env,
+                      "STRATFORGE_DASHBOARD_SECRET_KEY_FILE": str(tmp / "dashboard.key")}
+        server_env.pop("STRATFORGE_USER", None)
+        server_env.pop("STRATFORGE_DASHBOARD_RUNTIME_URL", None)  # found through the folder
+        log = open(tmp / "dashboard.log", "wb")
+        proc = subprocess.Popen([sys.executable, "-m", "stratforge", "dashboard", "--host",
+                                 "127.0.0.1", "--port", str(port)], env=server_env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp / "dashboard.log").read_text()
+                time.sleep(0.1)
+        else:
+            pytest.fail("the dashboard did not start listening")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        w.base, w.chromium = f"http://127.0.0.1:{port}", chromium
+        yield w
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+        if log is not None:
+            log.close()
+        subprocess.run([sys.executable, "-m", "stratforge", "runtime", "down", "--state",
+                        str(state)], env={**os.environ, **env}, capture_output=True, timeout=120)
+        w.reg.engine.dispose()
 
 
 class Browser:
@@ -212,10 +279,24 @@ def pw():
         yield p
 
 
-def test_promote_approve_live_rollback_in_chromium(pw, world) -> None:
-    reg: Registry = world["reg"]
-    deployer_reg = reg  # the "control plane": reconciles what the dashboard requested
-    bob = Browser(pw, world["chromium"], world["base"], 1280, 800)
+def _metric_rows(page: Any) -> dict[str, list[str]]:
+    """The deployments page's live-metrics rows of the strategy, by role: the cells as shown."""
+    rows = page.locator(f".metrics[data-strategy='{NAME}'] tbody tr")
+    out = {}
+    for i in range(rows.count()):
+        cells = [c.strip() for c in rows.nth(i).locator("th, td").all_inner_texts()]
+        out[cells[0]] = cells
+    return out
+
+
+def _events(cells: list[str]) -> int:
+    return int(re.sub(r"\D", "", cells[2]))  # role, build, events, …
+
+
+def test_promote_approve_live_rollback_kill_against_the_engine(pw, world: World) -> None:
+    reg = world.reg
+    b1, b2 = world.versions()[1].build_id, world.versions()[2].build_id
+    bob = Browser(pw, world.chromium, world.base, 1280, 800)
     try:
         bob.login("bob")
         assert NAME in bob.page.inner_text("#strategies")
@@ -232,12 +313,40 @@ def test_promote_approve_live_rollback_in_chromium(pw, world) -> None:
         assert _drawn(bob.page.locator("#chart-latency").screenshot(), (0x05, 0x96, 0x69)) > 50
         bob.shot("02-version-1280")
 
+        # promote to shadow: the control plane loads v2 next to the live v1 in sf-engine
         text = bob.act("#act-shadow", "shadow run before the open")
         assert "shadow of version 2 requested" in text
-        assert [op.status for op in deployer_reg.reconcile(NAME)] == ["completed"]
-        reg.record_shadow_metrics(NAME, 2, GOOD_SHADOW, actor="runtime")
+        wait(lambda: world.stages()[2] == "shadow", 30, lambda: str(world.versions()[2]))
+        roles = {i["build_id"]: i["role"] for i in world.strategy()["instances"]}
+        assert roles[b1] == "live" and roles[b2] == "shadow"
         bob.go(f"/strategies/{NAME}/versions/2")
         assert bob.page.inner_text("#stage") == "shadow"
+
+        # the deployments page: both instances with the engine's metrics, over SSE; the
+        # shadow's event count rises from one update to a later one (the page is not reloaded)
+        bob.go("/deployments")
+        # (a selector, not a JS predicate: the page's CSP forbids eval)
+        bob.page.wait_for_selector("#runtime-state:has-text('updated')", timeout=10_000)
+        bob.page.wait_for_selector(f".metrics[data-strategy='{NAME}'] tbody tr", timeout=10_000)
+        rows = _metric_rows(bob.page)
+        assert set(rows) == {"live", "shadow"}, rows
+        assert rows["shadow"][1] == b2[:12] and rows["live"][1] == b1[:12]
+        first = _events(rows["shadow"])
+        wait(lambda: _events(_metric_rows(bob.page)["shadow"]) > first, 15,
+             lambda: f"the shadow's events stay at {first}: {_metric_rows(bob.page)}")
+        assert "KILL SWITCH" not in bob.page.inner_text(".metrics")
+        assert "fill ratio\t" in bob.page.inner_text(".drift")
+        bob.shot("03-deployments-shadow-1280")
+
+        # the shadow gate, from the engine's metrics of v2 against the live v1
+        world.gate_holds(2)
+        observed = [r for r in reg.audit_records(NAME)
+                    if r["action"] == R.A_SHADOW_OBSERVED and r["version"] == 2]
+        assert observed and {r["actor"] for r in observed} == {"system:runtime"}, observed
+        print("v2 shadow gate:", world.versions()[2].shadow_gate.to_dict())  # for the log
+        bob.go("/deployments")
+        bob.page.wait_for_selector(f"td.gate[data-key='{NAME}/2']:has-text('Successful')",
+                                   timeout=10_000)
         bob.logout()
 
         bob.login("cat")  # a second user, not the author (ann)
@@ -249,28 +358,45 @@ def test_promote_approve_live_rollback_in_chromium(pw, world) -> None:
         bob.login("bob")
         bob.go(f"/strategies/{NAME}/versions/2")
         text = bob.act("#act-live", "shadow gate held")
-        assert "live of version 2 requested" in text
-        deployer_reg.reconcile(NAME)
+        assert "live of version 2" in text, text
+        wait(lambda: world.stages() == {1: "retired", 2: "live"}, 30, lambda: str(world.stages()))
+        st = world.strategy()
+        assert st["live"] == b2 and st["last_good"] == b1  # v1 kept warm for a rollback
         bob.go(f"/strategies/{NAME}/versions/2")
         assert bob.page.inner_text("#stage") == "live"
 
-        v2 = reg.versions(NAME)[1]
-        _Status.body["metrics"]["instances"][0]["build_id"] = v2.build_id
-        fills = reg.scorecard(NAME, 2)["metrics"]["fills"]
-        bob.go("/deployments")
-        # (a selector, not a JS predicate: the page's CSP forbids eval)
-        bob.page.wait_for_selector("#runtime-state:has-text('updated')", timeout=10_000)
-        metrics = bob.page.inner_text(".metrics")
-        assert "PRICE_BAND 2" in metrics and "DSHB 7" in metrics and "2,900" in metrics
-        drift = bob.page.inner_text(".drift")
-        assert f"fills\t{fills}\t-\t17" in drift and "fill ratio\t" in drift, drift
-        bob.shot("03-deployments-1280")
-
         bob.go(f"/strategies/{NAME}/versions/2")
         text = bob.act("#act-rollback", "fills drift from the backtest")
-        assert "rollback of version 1 requested" in text
-        deployer_reg.reconcile(NAME)
-        assert [v.stage for v in reg.versions(NAME)] == ["live", "retired"]
+        assert "rollback of version 1" in text, text
+        wait(lambda: world.stages() == {1: "live", 2: "retired"}, 30,
+             lambda: str(world.stages()))
+        assert world.strategy()["live"] == b1
+
+        # the kill switch of the strategy: sent to the control plane, engaged by the engine
+        bob.go(f"/strategies/{NAME}")
+        text = bob.act(f"a[href='/actions/kill?strategy={NAME}']", "venue looks wrong")
+        assert f"kill of {NAME} sent to the runtime" in text, text
+        st = world.strategy()
+        assert st["killed"] is True and all(i["killed"] for i in st["instances"]), st
+        assert world.engine()["killed_all"] is False
+        bob.go("/deployments")
+        bob.page.wait_for_selector(f".metrics[data-strategy='{NAME}'] .error", timeout=10_000)
+        assert "KILL SWITCH ENGAGED" in bob.page.inner_text(".metrics")
+        bob.shot("04-deployments-killed-1280")
+        bob.go(f"/audit?strategy={NAME}&action=runtime")
+        audit = bob.page.inner_text("#audit")
+        assert "venue looks wrong" in audit and "bob" in audit, audit
+        kills = [r for r in reg.audit_records(NAME)
+                 if r["action"] in (R.A_RUNTIME_REQUESTED, R.A_RUNTIME_ACTION)]
+        assert [(r["actor"], r["action"]) for r in kills] == [
+            ("bob", R.A_RUNTIME_REQUESTED), ("bob", R.A_RUNTIME_ACTION)], kills
+        assert kills[1]["detail"]["action"] == "kill" and kills[1]["detail"]["killed"] == [NAME]
+
+        bob.go(f"/strategies/{NAME}")
+        text = bob.act(f"a[href='/actions/release?strategy={NAME}']", "venue checked")
+        assert f"release of {NAME} sent to the runtime" in text, text
+        st = world.strategy()
+        assert st["killed"] is False and not any(i["killed"] for i in st["instances"]), st
 
         bob.go(f"/audit?strategy={NAME}&action=rollback")
         audit = bob.page.inner_text("#audit")
@@ -278,20 +404,24 @@ def test_promote_approve_live_rollback_in_chromium(pw, world) -> None:
         assert "hash chain intact" in bob.page.inner_text("#chain")
         bob.go(f"/audit?strategy={NAME}&actor=cat")
         assert "version.approved" in bob.page.inner_text("#audit")
-        bob.shot("04-audit-1280")
+        bob.shot("05-audit-1280")
+        assert reg.verify_audit()[0] == []
         assert bob.errors == []
     finally:
         bob.close()
 
 
-def test_pages_fit_a_390_px_screen(pw, world) -> None:
-    phone = Browser(pw, world["chromium"], world["base"], 390, 844)
+def test_pages_fit_a_390_px_screen(pw, world: World) -> None:
+    phone = Browser(pw, world.chromium, world.base, 390, 844)
     try:
         phone.login("vic")
         for n, path in enumerate(("/", f"/strategies/{NAME}/versions/1", "/deployments",
                                   "/audit", "/reviews", f"/strategies/{NAME}")):
             phone.go(path)
             phone.page.wait_for_load_state()
+            if path == "/deployments":  # with the engine's metrics tables drawn in
+                phone.page.wait_for_selector(f".metrics[data-strategy='{NAME}'] table",
+                                             timeout=10_000)
             width = phone.page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, (path, width)
             phone.shot(f"10-narrow-{n}")
