@@ -383,6 +383,9 @@ def test_promote_approve_live_rollback_kill_against_the_engine(pw, world: World)
         bob.go("/deployments")
         bob.page.wait_for_selector(f".metrics[data-strategy='{NAME}'] .error", timeout=10_000)
         assert "KILL SWITCH ENGAGED" in bob.page.inner_text(".metrics")
+        # the live instance keeps trying to trade: the engine denies its orders KILL_SWITCH
+        bob.page.wait_for_selector(f".metrics[data-strategy='{NAME}'] td:has-text('KILL_SWITCH')",
+                                   timeout=15_000)
         bob.shot("04-deployments-killed-1280")
         bob.go(f"/audit?strategy={NAME}&action=runtime")
         audit = bob.page.inner_text("#audit")
