@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stratforge import cli_ci, cli_dashboard, cli_registry, cli_runtime
+from stratforge import cli_ci, cli_dashboard, cli_demo, cli_registry, cli_runtime
 from stratforge.ci.build import (ScoreOutcome, Workspace, backtest_bundle, build_failure_verdict, score_bundle,
                                  test_bundle)
 from stratforge.ci.build import build as run_build
@@ -177,6 +177,7 @@ cli_registry.register(main)
 cli_ci.register(main)
 cli_dashboard.register(main)
 cli_runtime.register(main)
+cli_demo.register(main)
 
 
 def _provider(spec: StrategySpec, name: str | None, out_root: Path,
