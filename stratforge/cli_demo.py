@@ -21,16 +21,20 @@ DEFAULT_WORKSPACE = Path("stratforge-demo")
               default=None, help="The example specs to start from (default: ./specs).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
               help="The dashboard's port on 127.0.0.1 (another free one when it is taken).")
-@click.option("--speed", type=float, default=60.0, show_default=True,
-              help="Replay pace of the runtime's feed (60: an hour of market in a minute).")
+@click.option("--speed", type=float, default=None,
+              help="Replay pace of the runtime's feed (60: an hour of market a minute; default: "
+                   "the pace at which the shadow gate's minimum duration takes about a minute).")
 @click.option("--gate-timeout", type=float, default=900.0, show_default=True,
               help="Seconds to wait for the shadow gate to hold on the engine's metrics.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Builds run in parallel.")
+@click.option("--llm", type=click.Choice(["none", "local"]), default="none", show_default=True,
+              help="local: build the specs with free-text logic through the bundled model "
+                   "(`stratforge model install` first); none: their recorded exchanges.")
 @click.option("--down", "stop", is_flag=True,
               help="Stop everything the demo started in this workspace.")
-def demo_cmd(workspace: Path, specs_dir: Path | None, port: int, speed: float,
-             gate_timeout: float, jobs: int, stop: bool) -> None:
+def demo_cmd(workspace: Path, specs_dir: Path | None, port: int, speed: float | None,
+             gate_timeout: float, jobs: int, llm: str, stop: bool) -> None:
     """Build the example specs, deploy one passing strategy live with a second version in
     shadow on replayed data, and serve the dashboard (docs/getting-started.md)."""
     paths = DemoPaths(workspace.resolve())
@@ -39,7 +43,8 @@ def demo_cmd(workspace: Path, specs_dir: Path | None, port: int, speed: float,
         click.echo(f"the demo in {paths.root} is stopped; nothing of it is running")
         return
     result = up(paths, examples=find_examples(specs_dir), port=port, speed=speed,
-                gate_timeout=gate_timeout, jobs=jobs, say=click.echo)
+                gate_timeout=gate_timeout, jobs=jobs, say=click.echo,
+                llm=None if llm == "none" else llm)
     click.echo("")
     click.echo(f"dashboard   {result.url}")
     click.echo(f"login       {result.user} / {result.password}   (one-time: you choose a new "

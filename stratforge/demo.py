@@ -238,8 +238,9 @@ _BLOCK_END = re.compile(r"^ {0,2}\S", re.MULTILINE)
 
 
 def second_version_text(text: str) -> tuple[str, str] | None:
-    """A quant's small change to a spec — its order size one lot smaller (larger when it is 1)
-    — as (new text, what changed); None when the spec has no integer order-size parameter.
+    """A quant's small change to a spec — its order size a tenth smaller (at least one lot;
+    larger when it is 1) — as (new text, what changed); None when the spec has no integer
+    order-size parameter.
     Only the first such key of ``strategy.params`` changes; comments and layout stay."""
     params = re.search(r"^  params:[ ]*$", text, re.MULTILINE)
     if params is None:
@@ -249,7 +250,7 @@ def second_version_text(text: str) -> tuple[str, str] | None:
     if m is None:
         return None
     old = int(m.group(3))
-    new = old - 1 if old > 1 else old + 1
+    new = old - max(1, old // 10) if old > 1 else old + 1
     changed = text[:m.start(3)] + str(new) + text[m.end(3):]
     return changed.rstrip("\n") + f"\n{V2_MARK}\n", f"strategy.params.{m.group(2)}: {old} → {new}"
 
@@ -362,8 +363,17 @@ def down(paths: DemoPaths, say: Say) -> None:
 
 
 # --- the demo ----------------------------------------------------------------------------------
-def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float, gate_timeout: float,
-       jobs: int, say: Say) -> DemoResult:
+def replay_speed(spec: StrategySpec, wall_s: float = 60.0) -> float:
+    """A pace at which the spec's shadow gate's minimum duration passes in about ``wall_s`` of
+    wall time (never slower than 60x: an hour of market a minute)."""
+    return max(60.0, spec.gates.shadow.min_duration_s / wall_s)
+
+
+def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None,
+       gate_timeout: float,
+       jobs: int, say: Say, llm: str | None = None) -> DemoResult:
+    """Everything from the workspace to the dashboard (the module docstring's steps); ``llm``:
+    the LLM provider of the builds (None: the specs' own choice — recorded exchanges)."""
     steps = Steps(8, say)
     if running(paths):
         say("a demo is running in this workspace: stopping it first")
@@ -380,11 +390,11 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float, gate_
 
         t0 = steps.start("stratforge ci run --publish local: every spec built, tested, "
                          "backtested and scored; a version and a review request each")
-        _ci_run(paths, sorted((paths.repo / "specs").glob("*.yaml")), jobs, say)
+        _ci_run(paths, sorted((paths.repo / "specs").glob("*.yaml")), jobs, say, llm)
         verdicts = {s: v.verdict for s, v in newest(reg).items()}
         steps.done(t0, ", ".join(f"{s} {verdict}" for s, verdict in sorted(verdicts.items())))
 
-        t0 = steps.start("a second version of one passing strategy (a one-parameter change)")
+        t0 = steps.start("a second version of one passing strategy (its order size a tenth smaller)")
         v1 = choose_candidate(newest(reg), _bundle_spec)
         if v1 is None:
             raise DemoError("no example passed its gates, so there is nothing to deploy: see "
@@ -392,6 +402,7 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float, gate_
         v1, v2, what = _second_version(paths, repo, reg, v1, jobs, say)
         steps.done(t0, f"{v1.strategy} v{v2.number}: {what}" if v2 else what)
 
+        speed = speed or replay_speed(_bundle_spec(v1))
         t0 = steps.start("stratforge runtime up: sf-venue, sf-engine and the control plane on "
                          f"{v1.strategy}'s backtest data, looped at {speed:g}x")
         feed = _feed(paths, v1)
@@ -436,9 +447,10 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float, gate_
         reg.engine.dispose()
 
 
-def _ci_run(paths: DemoPaths, specs: list[Path], jobs: int, say: Say) -> None:
+def _ci_run(paths: DemoPaths, specs: list[Path], jobs: int, say: Say,
+            llm: str | None = None) -> None:
     args = ["ci", "run", "--publish", "local", "--jobs", str(jobs), "--build-dir",
-            str(paths.build)]
+            str(paths.build), *(("--provider", llm) if llm else ())]
     for s in specs:
         args += ["--specs", str(s.relative_to(paths.repo))]
     code, out = _cli(paths, *args, user=AUTHOR, cwd=paths.repo, say=say)

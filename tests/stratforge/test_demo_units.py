@@ -37,6 +37,8 @@ def test_second_version_changes_one_order_size_parameter_and_keeps_the_rest() ->
     assert what == "strategy.params.order_qty: 4 → 3"
     assert "    order_qty: 3" in text and "max_order_qty: 9" in text  # risk untouched
     assert text.rstrip().endswith(V2_MARK)
+    assert second_version_text(SPEC.replace("order_qty: 4", "order_qty: 250"))[1] \
+        == "strategy.params.order_qty: 250 → 225"
     assert text.replace("order_qty: 3", "order_qty: 4").replace(V2_MARK + "\n", "") == SPEC
 
 
