@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from stratforge.demo import DemoPaths, down, find_examples, up
+from stratforge.demo import DemoPaths, check, down, find_examples, up
 
 DEFAULT_WORKSPACE = Path("stratforge-demo")
 
@@ -19,8 +19,8 @@ DEFAULT_WORKSPACE = Path("stratforge-demo")
                    "own registry, runtime and build folders.")
 @click.option("--specs", "specs_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="The example specs to start from (default: ./specs).")
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
-              help="The dashboard's port on 127.0.0.1 (another free one when it is taken).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="The dashboard's port on 127.0.0.1 (0, or taken: a free one).")
 @click.option("--speed", type=float, default=None,
               help="Replay pace of the runtime's feed (60: an hour of market a minute; default: "
                    "the pace at which the shadow gate's minimum duration takes about a minute).")
@@ -31,13 +31,20 @@ DEFAULT_WORKSPACE = Path("stratforge-demo")
 @click.option("--llm", type=click.Choice(["none", "local"]), default="none", show_default=True,
               help="local: build the specs with free-text logic through the bundled model "
                    "(`stratforge model install` first); none: their recorded exchanges.")
+@click.option("--check", "verify", is_flag=True,
+              help="Check the running demo: the dashboard answers and shows one live and one "
+                   "shadow deployment that sf-engine runs (exit 1 when not).")
 @click.option("--down", "stop", is_flag=True,
               help="Stop everything the demo started in this workspace.")
 def demo_cmd(workspace: Path, specs_dir: Path | None, port: int, speed: float | None,
-             gate_timeout: float, jobs: int, llm: str, stop: bool) -> None:
+             gate_timeout: float, jobs: int, llm: str, verify: bool, stop: bool) -> None:
     """Build the example specs, deploy one passing strategy live with a second version in
     shadow on replayed data, and serve the dashboard (docs/getting-started.md)."""
     paths = DemoPaths(workspace.resolve())
+    if verify:
+        for line in check(paths):
+            click.echo(line)
+        return
     if stop:
         down(paths, click.echo)
         click.echo(f"the demo in {paths.root} is stopped; nothing of it is running")

@@ -36,6 +36,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -362,6 +364,57 @@ def down(paths: DemoPaths, say: Say) -> None:
     paths.record.unlink(missing_ok=True)
 
 
+def check(paths: DemoPaths) -> list[str]:
+    """What a running demo shows, checked through its public surfaces: the dashboard answers
+    its login page, its REST API (an API token of ``demo``, revoked after) lists a live and a
+    shadow deployment with the runtime reachable, and sf-engine runs both instances on the feed.
+    Returns what it saw; raises :class:`DemoError` naming the first thing that is not so."""
+    url = _read_record(paths).get("url")
+    if not url or not running(paths):
+        raise DemoError(f"no demo is running in {paths.root}: run `stratforge demo` first")
+    seen: list[str] = []
+    try:
+        with urllib.request.urlopen(url + "login", timeout=10) as resp:
+            seen.append(f"dashboard {url}login: HTTP {resp.status}")
+    except (urllib.error.URLError, OSError) as err:
+        raise DemoError(f"the dashboard at {url} does not answer: {err}") from None
+    reg = Registry.open(paths.db_url)
+    try:
+        token_id, secret = reg.create_token(LOGIN, "demo-check", actor=LOGIN)
+        try:
+            req = urllib.request.Request(url + "api/v1/deployments",
+                                         headers={"Authorization": f"Bearer {secret}"})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                body = json.loads(resp.read())
+        finally:
+            reg.revoke_token(token_id, actor=LOGIN)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise DemoError(f"the dashboard's API did not answer /api/v1/deployments: {err}") \
+            from None
+    finally:
+        reg.engine.dispose()
+    if not body.get("runtime_reachable"):
+        raise DemoError(f"the dashboard cannot reach the runtime: {body.get('runtime_error')}")
+    live = [d for d in body["strategies"] if d.get("live")]
+    shadow = [d for d in body["strategies"] if d.get("shadow")]
+    if not live or not shadow:
+        raise DemoError(f"the dashboard shows {len(live)} live and {len(shadow)} shadow "
+                        "deployments; the demo makes one of each")
+    for d in live:
+        seen.append(f"dashboard: {d['strategy']} v{d['live']['number']} live")
+    for d in shadow:
+        seen.extend(f"dashboard: {d['strategy']} v{v['number']} shadow" for v in d["shadow"])
+    instances = [i for s in (body.get("runtime") or {}).get("strategies", [])
+                 for i in s.get("instances", [])]
+    roles = {i.get("role") for i in instances if i.get("events", 0) > 0}
+    if not {"live", "shadow"} <= roles:
+        raise DemoError(f"sf-engine does not run a live and a shadow instance on the feed: "
+                        f"{instances}")
+    seen.append("sf-engine: " + ", ".join(f"{i['role']} {i.get('build_id', '')[:12]} "
+                                          f"{i.get('events', 0)} events" for i in instances))
+    return seen
+
+
 # --- the demo ----------------------------------------------------------------------------------
 def replay_speed(spec: StrategySpec, wall_s: float = 60.0) -> float:
     """A pace at which the spec's shadow gate's minimum duration passes in about ``wall_s`` of
@@ -433,7 +486,7 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None
         pid = start_dashboard(paths, chosen)
         url = f"http://127.0.0.1:{chosen}/"
         paths.record.write_text(json.dumps({"dashboard_pid": pid, "url": url}, indent=2))
-        steps.done(t0, url + ("" if chosen == port else f" (port {port} was taken)"))
+        steps.done(t0, url + ("" if chosen == port or port == 0 else f" (port {port} was taken)"))
 
         t0 = steps.start("the audit log")
         problems, count, _head = reg.verify_audit()
