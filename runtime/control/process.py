@@ -3,7 +3,8 @@
 Layout of the state folder (docs/runtime.md, "Control plane"): ``engine.json`` (the engine's
 config, written here from the typed :class:`EngineJson`), ``engine.sock``, ``engine.pid``,
 ``venue.pid``, ``venue.port``, ``venue.journal.jsonl``, ``venue.json`` (sf-venue's matching
-config, when one was given), ``plugins/``, ``control.json``, and the logs ``engine.log``, ``venue.log``, ``control.log``.
+config, when one was given), ``plugins/``, ``control.json``, and the logs ``engine.log``,
+``venue.log``, ``control.log``.
 
 Both processes run in their own session (``start_new_session``): a control plane that dies,
 even by SIGKILL, leaves trading running; the next control plane adopts them by their pid files
