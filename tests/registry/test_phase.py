@@ -25,8 +25,6 @@ def test_metrics_that_hold_every_criterion_succeed() -> None:
 
 
 @pytest.mark.parametrize(("metric", "value", "criterion"), [
-    ("duration_s", 3_599, R.GATE_MIN_DURATION),
-    ("fills", 39, R.GATE_MIN_FILLS),
     ("drawdown_pct", 4.01, R.GATE_MAX_DRAWDOWN),
     ("pnl_deviation_pct", 25.5, R.GATE_MAX_PNL_DEVIATION),
     ("fill_ratio_deviation_pct", 10.2, R.GATE_MAX_FILL_RATIO_DEVIATION),
@@ -38,6 +36,37 @@ def test_each_criterion_fails_the_gate_alone(metric: str, value: float, criterio
     assert result.outcome is FAIL
     assert [c.name for c in result.criteria if c.outcome is FAIL] == [criterion]
     assert criterion in result.message
+
+
+@pytest.mark.parametrize(("metric", "value", "criterion", "progress"), [
+    ("duration_s", 1_800, R.GATE_MIN_DURATION, 0.5),
+    ("fills", 10, R.GATE_MIN_FILLS, 0.25),
+    ("fills", 0, R.GATE_MIN_FILLS, 0.0),
+])
+def test_an_at_least_criterion_still_accumulating_is_inconclusive_with_progress(
+        metric: str, value: float, criterion: str, progress: float) -> None:
+    # a shadow that has run half its minimum duration has not failed: it has not finished
+    result = evaluate_shadow_gate(GATE, {**GOOD_METRICS, metric: value})
+    assert result.outcome is INC
+    (c,) = [c for c in result.criteria if c.outcome is INC]
+    assert (c.name, c.observed, c.progress) == (criterion, value, progress)
+    assert f"{criterion} {value:g}/" in result.message and "accumulating" in result.message
+    assert result.to_dict()["criteria"][[x.name for x in result.criteria].index(criterion)][
+        "progress"] == progress
+    # the reached ones show full progress; a maximum has none
+    done = {x.name: x.progress for x in evaluate_shadow_gate(GATE, GOOD_METRICS).criteria}
+    assert done[R.GATE_MIN_DURATION] == done[R.GATE_MIN_FILLS] == 1.0
+    assert done[R.GATE_MAX_DRAWDOWN] is None
+
+
+def test_a_decided_failure_fails_the_gate_while_others_still_accumulate() -> None:
+    # too few fills yet (accumulating) and a drawdown past its maximum (decided): FAILED,
+    # naming only the decided criterion
+    result = evaluate_shadow_gate(GATE, {**GOOD_METRICS, "fills": 3, "drawdown_pct": 9.0})
+    assert result.outcome is FAIL
+    assert [c.name for c in result.criteria if c.outcome is FAIL] == [R.GATE_MAX_DRAWDOWN]
+    assert [c.name for c in result.criteria if c.outcome is INC] == [R.GATE_MIN_FILLS]
+    assert R.GATE_MIN_FILLS not in result.message
 
 
 def test_thresholds_are_inclusive() -> None:
@@ -59,8 +88,16 @@ def test_an_unmeasured_metric_is_inconclusive_not_a_pass() -> None:
 
 
 def test_a_failure_outranks_missing_data() -> None:
-    metrics = {"fills": 2}
+    metrics = {"fills": 2, "risk_breaches": 1}
     assert evaluate_shadow_gate(GATE, metrics).outcome is FAIL
+
+
+def test_accumulating_and_unmeasured_criteria_are_both_named() -> None:
+    result = evaluate_shadow_gate(GATE, {"duration_s": 900, "fills": 41})
+    assert result.outcome is INC
+    assert f"{R.GATE_MIN_DURATION} 900/3600 (accumulating, 25%)" in result.message
+    assert f"{R.GATE_MAX_LATENCY} (not measured)" in result.message
+    assert R.GATE_MIN_FILLS not in result.message
 
 
 @pytest.mark.parametrize("bad", [-1, math.nan, math.inf, "12", True])
