@@ -78,7 +78,8 @@ class ShadowGate:
 
 #: the observed metrics the shadow gate reads (absent or None: not measured)
 SHADOW_METRICS = ("duration_s", "fills", "drawdown_pct", "pnl_deviation_pct",
-                  "fill_ratio_deviation_pct", "risk_breaches", "callback_p99_ns")
+                  "fill_ratio_deviation_pct", "risk_breaches", "callback_p99_ns",
+                  "callback_count")
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,10 @@ class GateResult:
                              for c in self.criteria]}
 
 
+#: A p99 from fewer callbacks is just their slowest: above its budget it cannot fail the gate
+#: yet (the scorecard's latency gates follow the same rule, ci/scorecard/gates.py).
+MIN_P99_SAMPLES = 100
+
 # (criterion, metric, threshold attribute, True when the observed value must be >= threshold)
 _CRITERIA = (
     (R.GATE_MIN_DURATION, "duration_s", "min_duration_s", True),
@@ -125,7 +130,9 @@ def evaluate_shadow_gate(gate: ShadowGate, metrics: Mapping[str, Any] | None,
                          max_age_s: float | None = None) -> GateResult:
     """The shadow gate over the latest observed metrics. Per criterion: a value that is not a
     finite non-negative number → ERROR; not measured → INCONCLUSIVE; a maximum exceeded →
-    FAILED (decided: running longer cannot undo it); an "at least" criterion below its
+    FAILED (decided: running longer cannot undo it) — except a callback p99 over fewer than
+    :data:`MIN_P99_SAMPLES` callbacks (``callback_count``), INCONCLUSIVE while they accumulate;
+    an "at least" criterion below its
     threshold → INCONCLUSIVE with its progress (still accumulating: the shadow runs on); else
     SUCCESSFUL. The gate: any ERROR → ERROR; else any FAILED → FAILED; else any INCONCLUSIVE →
     INCONCLUSIVE (the message names what is missing and how far each accumulating criterion
@@ -155,6 +162,10 @@ def evaluate_shadow_gate(gate: ShadowGate, metrics: Mapping[str, Any] | None,
             outcome = GateOutcome.SUCCESSFUL if value >= threshold else GateOutcome.INCONCLUSIVE
         elif value <= threshold:
             outcome = GateOutcome.SUCCESSFUL
+        elif metric == "callback_p99_ns" and _few_callbacks(metrics):
+            # the slowest of a few callbacks (one preemption) is no p99: accumulating
+            outcome = GateOutcome.INCONCLUSIVE
+            progress = metrics["callback_count"] / MIN_P99_SAMPLES
         else:
             outcome = GateOutcome.FAILED
         criteria.append(Criterion(name, threshold, value, outcome, progress))
@@ -164,6 +175,12 @@ def evaluate_shadow_gate(gate: ShadowGate, metrics: Mapping[str, Any] | None,
             names = ", ".join(_describe(c) for c in criteria if c.outcome is worst)
             return GateResult(worst, tuple(criteria), f"{worst.value.lower()}: {names}")
     return GateResult(GateOutcome.SUCCESSFUL, tuple(criteria), "every criterion holds")
+
+
+def _few_callbacks(metrics: Mapping[str, Any]) -> bool:
+    """The observation counts its callbacks, and they are too few for a p99."""
+    n = metrics.get("callback_count")
+    return isinstance(n, int) and not isinstance(n, bool) and 0 <= n < MIN_P99_SAMPLES
 
 
 def _describe(c: Criterion) -> str:

@@ -416,10 +416,18 @@ def check(paths: DemoPaths) -> list[str]:
 
 
 # --- the demo ----------------------------------------------------------------------------------
-def replay_speed(spec: StrategySpec, wall_s: float = 60.0) -> float:
-    """A pace at which the spec's shadow gate's minimum duration passes in about ``wall_s`` of
-    wall time (never slower than 60x: an hour of market a minute)."""
-    return max(60.0, spec.gates.shadow.min_duration_s / wall_s)
+def replay_speed(spec: StrategySpec, scorecard: Mapping[str, Any], wall_s: float = 60.0) -> float:
+    """A replay pace at which the spec's shadow gate can hold in about ``wall_s`` of wall time:
+    its minimum duration passes, and — at the fill rate the backtest saw on the same data — its
+    minimum fills are expected half as soon again. Never slower than 60x (an hour a minute)."""
+    shadow = spec.gates.shadow
+    need_s = float(shadow.min_duration_s)
+    period = scorecard.get("run", {}).get("period") or {}
+    span_s = (period.get("end_ns", 0) - period.get("start_ns", 0)) / 1e9
+    fills = scorecard.get("metrics", {}).get("fills") or 0
+    if fills > 0 and span_s > 0:
+        need_s = max(need_s, 1.5 * shadow.min_fills * span_s / fills)
+    return max(60.0, need_s / wall_s)
 
 
 def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None,
@@ -455,7 +463,7 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None
         v1, v2, what = _second_version(paths, repo, reg, v1, jobs, say)
         steps.done(t0, f"{v1.strategy} v{v2.number}: {what}" if v2 else what)
 
-        speed = speed or replay_speed(_bundle_spec(v1))
+        speed = speed or replay_speed(_bundle_spec(v1), reg.scorecard(v1.strategy, v1.number))
         t0 = steps.start("stratforge runtime up: sf-venue, sf-engine and the control plane on "
                          f"{v1.strategy}'s backtest data, looped at {speed:g}x")
         feed = _feed(paths, v1)

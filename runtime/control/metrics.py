@@ -295,6 +295,7 @@ def gate_metrics(shadow: Mapping[str, Any], *, duration_s: float,
         "fills": int(fills),
         "risk_breaches": int(shadow.get("risk_breaches") or 0),
         "callback_p99_ns": (shadow.get("callback_ns") or {}).get("p99"),
+        "callback_count": (shadow.get("callback_ns") or {}).get("count"),
         "drawdown_pct": (round(abs(float(shadow.get("drawdown") or 0)) / capital * 100.0, 6)
                          if capital else None),
         "pnl_deviation_pct": None,

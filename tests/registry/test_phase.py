@@ -9,7 +9,8 @@ from registry_kit import GATE, GOOD_METRICS
 
 from stratforge.registry import reasons as R
 from stratforge.core.spec.loader import load_spec
-from stratforge.registry.phase import (GateOutcome, Gates, Phase, ShadowGate,
+from stratforge.ci.scorecard.gates import MIN_P99_SAMPLES as SCORECARD_MIN_P99_SAMPLES
+from stratforge.registry.phase import (MIN_P99_SAMPLES, GateOutcome, Gates, Phase, ShadowGate,
                                        evaluate_shadow_gate, phase, scorecard_outcome)
 
 OK, FAIL, ERR, INC = (GateOutcome.SUCCESSFUL, GateOutcome.FAILED, GateOutcome.ERROR,
@@ -149,3 +150,19 @@ def test_the_shadow_gate_comes_from_a_real_specs_gates(repo) -> None:  # noqa: A
     assert gate.max_callback_p99_ns == spec.gates.max_callback_p99_ns
     assert gate.max_risk_breaches == 0
     assert ShadowGate.from_dict(gate.to_dict()) == gate
+
+
+def test_a_slow_p99_of_few_callbacks_is_inconclusive_until_there_are_enough() -> None:
+    # one preempted callback among a handful is their p99: not a measured latency yet
+    few = {**GOOD_METRICS, "callback_p99_ns": 119_000, "callback_count": 14}
+    result = evaluate_shadow_gate(GATE, few)
+    assert result.outcome is INC
+    (c,) = [c for c in result.criteria if c.outcome is INC]
+    assert (c.name, c.observed, c.progress) == (R.GATE_MAX_LATENCY, 119_000, 0.14)
+    # enough callbacks: the same p99 fails the gate; a count is never needed to pass or fail
+    enough = {**few, "callback_count": MIN_P99_SAMPLES}
+    assert evaluate_shadow_gate(GATE, enough).outcome is FAIL
+    assert evaluate_shadow_gate(GATE, {**GOOD_METRICS, "callback_p99_ns": 119_000}).outcome \
+        is FAIL
+    assert evaluate_shadow_gate(GATE, {**GOOD_METRICS, "callback_count": 3}).outcome is OK
+    assert MIN_P99_SAMPLES == SCORECARD_MIN_P99_SAMPLES  # one rule for backtest and shadow

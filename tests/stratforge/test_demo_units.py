@@ -15,6 +15,7 @@ from stratforge.demo import (DEMO_USERS, LOGIN, V2_MARK, DemoPaths, choose_candi
                              down, ensure_users, find_examples, make_workspace, running,
                              second_version_text)
 from stratforge.registry import Registry
+from resource_kit import REPO
 
 SPEC = """\
 apiVersion: stratforge/v1
@@ -136,3 +137,19 @@ def test_down_with_nothing_running_says_so_and_a_stale_pid_is_not_ours(tmp_path:
     down(paths, lines.append)
     assert lines[0] == "dashboard: not running"
     assert not paths.record.exists()
+
+
+def test_replay_pace_lets_the_shadow_gate_hold_in_about_a_minute() -> None:
+    from stratforge.core.spec import load_spec_bytes
+    from stratforge.demo import replay_speed
+    text = (REPO / "tests" / "dashboard" / "specs" / "dash-book.yaml").read_text()
+    spec = load_spec_bytes(text.encode(), "dash-book.yaml").spec  # shadow: 60 s, 2 fills
+    day = 86_400 * 10**9
+    # many fills: the minimum duration decides; never below 60x
+    assert replay_speed(spec, {"run": {"period": {"start_ns": 0, "end_ns": day}},
+                               "metrics": {"fills": 10_000}}) == 60.0
+    # 4 fills in 100 days: 2 fills are expected in 50 days, planned for 75 days in a minute
+    card = {"run": {"period": {"start_ns": 0, "end_ns": 100 * day}}, "metrics": {"fills": 4}}
+    assert replay_speed(spec, card) == pytest.approx(75 * 86_400 / 60)
+    # no fills seen: the duration alone (nothing to extrapolate from)
+    assert replay_speed(spec, {"metrics": {"fills": 0}}) == 60.0

@@ -108,7 +108,7 @@ def test_gate_metrics_against_the_live_instance() -> None:
     got = gate_metrics(shadow, duration_s=3725.4, capital=2000.0,
                        reference={"pnl": 16.0, "fills": 8, "accepted": 10})
     assert got == {"duration_s": 3725.4, "fills": 10, "risk_breaches": 1,
-                   "callback_p99_ns": 640, "drawdown_pct": 0.2,
+                   "callback_p99_ns": 640, "callback_count": 800, "drawdown_pct": 0.2,
                    # 3.0 per fill vs 2.0 per fill: 50 %; fill ratio 0.5 vs 0.8: 30 points
                    "pnl_deviation_pct": 50.0, "fill_ratio_deviation_pct": 30.0}
 
