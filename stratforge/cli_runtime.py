@@ -35,6 +35,7 @@ from stratforge.runtime.control import (Callbacks, ControlDaemon, EngineClient, 
                                         StateStore, SynthFeed, default_state_dir)
 from stratforge.runtime.control.process import (parse_venue_config, pid_alive, read_pid,
                                                 status_summary, stop_pid)
+from stratforge.runtime.data.format import is_bar_file
 from stratforge.settings import load_settings
 
 __all__ = ["register"]
@@ -64,7 +65,8 @@ def _feed(data: Path | None, synth: int | None, speed: float, loop: bool, events
     if data is not None:
         if not data.is_file():
             raise UserInputError(f"--data {data}: no such file")
-        return ReplayFeed(path=str(data.resolve()), speed=speed, loop=loop)
+        return ReplayFeed(path=str(data.resolve()), speed=speed, loop=loop,
+                          bar_mode=is_bar_file(data))
     if synth is not None:
         return SynthFeed(seed=synth, events=events, instruments=instruments, speed=speed)
     return None

@@ -63,6 +63,9 @@ class ReplayFeed(_M):
     #: 0 = as fast as possible, 1.0 = real time by the file's receive timestamps
     speed: float = Field(default=1.0, ge=0)
     loop: bool = False
+    #: a file of bars: sf-engine and sf-venue match on bars and take the close as the
+    #: reference price, as sf-replay's bar mode (without it every order is NO_REFERENCE)
+    bar_mode: bool = False
 
 
 class SynthFeed(_M):
@@ -347,6 +350,8 @@ class Runtime:
         argv = [str(exe), *source, "--port", "0", "--port-file", str(self.paths.venue_port),
                 "--journal", str(self.paths.journal),
                 "--heartbeat-timeout-ms", str(heartbeat_timeout_ms)]
+        if isinstance(feed, ReplayFeed) and feed.bar_mode:
+            argv.append("--bar-mode")
         if self.paths.venue_json.is_file():  # the matching config `up` recorded
             argv += ["--venue-config", str(self.paths.venue_json)]
         self._venue = self._spawn(argv, "venue", self.paths.venue_pid)

@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from stratforge.core.tools import find_executable, first_executable
+from stratforge.runtime.data.format import is_bar_file, open_events
 
 ROOT = Path(__file__).resolve().parents[2]
 INCLUDE = ROOT / "runtime" / "engine" / "include"
@@ -546,3 +548,46 @@ def test_sigterm_shuts_down_like_the_shutdown_command(start, plugins):
     assert eng.proc.wait(timeout=20) == 0
     assert not eng.sock_path.exists()
     assert "sf-engine: shut down" in eng.logtext()
+
+
+def _bars_file(tmp_path: Path) -> Path:
+    """A synthetic file of daily bars (the data tools' generator, nothing of the examples)."""
+    out = tmp_path / "bars.sfe"
+    subprocess.run([sys.executable, "-m", "stratforge", "data", "synth", "--kind", "bars",
+                    "--events", "600", "--seed", "29", "-o", str(out)], check=True,
+                   capture_output=True)
+    assert is_bar_file(out) and not is_bar_file(_book_file(tmp_path))
+    return out
+
+
+def _book_file(tmp_path: Path) -> Path:
+    out = tmp_path / "book.sfe"
+    if not out.exists():
+        subprocess.run([sys.executable, "-m", "stratforge", "data", "synth", "--events", "2000",
+                        "--seed", "29", "-o", str(out)], check=True, capture_output=True)
+    return out
+
+
+def test_a_bars_feed_trades_in_bar_mode_like_sf_replay(start, tmp_path):
+    """Old: sf-engine read a bars file as a book — no quote ever set a reference price, so
+    every order of a bars strategy was denied NO_REFERENCE in shadow and live. With
+    ``feed.bar_mode`` (the control plane sets it for a file of bars) the shadow fills on bars
+    and the bar close is the reference, as in sf-replay's bar mode."""
+    bars = _bars_file(tmp_path)
+    got = {}
+    for bar_mode in (False, True):
+        eng = start({"kind": "replay", "path": str(bars), "speed": 0, "loop": True,
+                     "bar_mode": bar_mode})
+        symbol = open_events(bars).instruments[0].symbol
+        r = eng.call("load", strategy="bm", build_id="sf-engine-0.1.0", role="shadow",
+                     plugin="builtin:bar_momentum", instruments=[symbol],
+                     params={"lookback": 3, "qty": 1})
+        assert r["ok"], r
+        eng.wait_for(lambda: eng.metrics()[("bm", "sf-engine-0.1.0")]["events"] > 1500,
+                     "two and a half passes over the bars")
+        assert eng.ok("status")["feed"]["bar_mode"] is bar_mode
+        got[bar_mode] = eng.metrics()[("bm", "sf-engine-0.1.0")]
+        eng.close()
+    old, new = got[False], got[True]
+    assert old["orders"]["fills"] == 0 and old["denials"].get("NO_REFERENCE", 0) > 0, old
+    assert new["orders"]["fills"] > 0 and "NO_REFERENCE" not in new["denials"], new

@@ -346,6 +346,7 @@ void Daemon::feed_json(json::Writer& w) const {
       .kv("done", feed_done_)
       .kv("speed", cfg_.speed)
       .kv("loop", cfg_.loop)
+      .kv("bar_mode", cfg_.bar_mode)
       .end_object();
 }
 
@@ -987,6 +988,7 @@ int run_daemon(const DaemonConfig& cfg, bool quiet) {
   }
   EngineOptions opts;
   opts.venue = cfg.sim_venue;
+  opts.bar_mode = cfg.bar_mode;  // bars: the shadows' venue fills on bars, the close is the reference
   opts.output.max_fills_listed = 0;
   opts.output.max_denials_listed = 0;
   opts.output.max_orders_listed = 0;

@@ -112,10 +112,10 @@ bool load_daemon_config(const std::string& path, DaemonConfig& cfg, std::vector<
       for (const auto& [k, v] : feed->members()) {
         (void)v;
         const bool ok = k == "kind" || k == "speed" || k == "loop" ||
-                        (replay ? k == "path" : (k == "seed" || k == "events" || k == "instruments"));
+                        (replay ? (k == "path" || k == "bar_mode") : (k == "seed" || k == "events" || k == "instruments"));
         if (!ok)
           err("feed." + k + " is not a known key for feed.kind \"" + cfg.feed_kind + "\" (allowed: kind, speed, loop, " +
-              (replay ? "path)" : "seed, events, instruments)"));
+              (replay ? "path, bar_mode)" : "seed, events, instruments)"));
       }
       if (replay) {
         const json::Value* p = feed->get("path");
@@ -145,6 +145,10 @@ bool load_daemon_config(const std::string& path, DaemonConfig& cfg, std::vector<
       if (const json::Value* lp = feed->get("loop")) {
         if (!lp->is_bool()) err("feed.loop must be true or false, was " + lp->describe());
         else cfg.loop = lp->as_bool();
+      }
+      if (const json::Value* bm = feed->get("bar_mode")) {
+        if (!bm->is_bool()) err("feed.bar_mode must be true or false, was " + bm->describe());
+        else cfg.bar_mode = bm->as_bool();
       }
     }
   }

@@ -15,6 +15,7 @@ import pytest
 
 from stratforge.core.errors import UserInputError
 from stratforge.core.tools import which
+from stratforge.runtime.data.format import is_bar_file
 from stratforge.runtime.control.process import (EngineJson, Firm, ReplayFeed, Runtime,
                                                 SynthFeed, VenueLink, describe_exit,
                                                 parse_venue_config, pid_alive, stop_pid)
@@ -58,7 +59,8 @@ def test_engine_json_paper_live_and_defaults(tmp_path: Path) -> None:
     doc = json.loads(EngineJson(control_socket=str(tmp_path / "e.sock"),
                                 feed=ReplayFeed(path="/data/x.sfe", speed=0, loop=True)).to_json())
     assert doc["venue"] is None  # paper live
-    assert doc["feed"] == {"kind": "replay", "path": "/data/x.sfe", "speed": 0.0, "loop": True}
+    assert doc["feed"] == {"kind": "replay", "path": "/data/x.sfe", "speed": 0.0, "loop": True,
+                           "bar_mode": False}
     assert "max_reference_age_ms" not in doc["risk"]  # unset fields are left to the engine
     assert doc["sim_venue"]["queue_model"] == "risk_averse"
     doc = json.loads(EngineJson(control_socket="s", feed=SynthFeed(seed=5, events=100),
@@ -123,3 +125,26 @@ def test_up_records_the_venue_config_and_sf_venue_runs_with_it(tmp_path: Path) -
         assert rt.venue_config() is None and "--venue-config" not in _cmdline(rt.venue_pid())
     finally:
         rt.down()
+
+
+def test_a_file_of_bars_runs_engine_and_venue_in_bar_mode(tmp_path: Path) -> None:
+    """`runtime up --data BARS.sfe`: sf-engine and sf-venue both match on bars (else every
+    order of a bars strategy is NO_REFERENCE); a book file runs neither in bar mode."""
+    if which("sf-engine") is None or which("sf-venue") is None:
+        missing("compiler", "sf-engine and sf-venue are built by `pip install -e .`")
+    files = {}
+    for kind in ("bars", "l2"):
+        files[kind] = tmp_path / f"{kind}.sfe"
+        subprocess.run([sys.executable, "-m", "stratforge", "data", "synth", "--kind", kind,
+                        "--events", "400", "--seed", "8", "-o", str(files[kind])], check=True,
+                       capture_output=True)
+    for kind, path in files.items():
+        rt = Runtime(tmp_path / f"state-{kind}")
+        feed = ReplayFeed(path=str(path), speed=0, loop=True, bar_mode=is_bar_file(path))
+        assert feed.bar_mode is (kind == "bars")
+        try:
+            rt.up(feed)
+            assert ("--bar-mode" in _cmdline(rt.venue_pid())) is (kind == "bars")
+            assert rt.client.status()["feed"]["bar_mode"] is (kind == "bars")
+        finally:
+            rt.down()

@@ -43,6 +43,7 @@ struct DaemonConfig {
   std::string feed_path;
   double speed = 0.0;
   bool loop = false;
+  bool bar_mode = false;  // a replay of bars: sf-replay's bar mode (fills at bar prices, the close as reference)
   std::uint64_t synth_seed = 1;
   std::uint64_t synth_events = 1'000'000;
   std::uint32_t synth_instruments = 1;
