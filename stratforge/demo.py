@@ -274,19 +274,17 @@ def wait_stage(reg: Registry, strategy: str, number: int, stage: str, timeout: f
 
 
 def wait_gate(reg: Registry, strategy: str, number: int, timeout: float, say: Say) -> None:
-    """Until the shadow gate holds on the engine's metrics; its progress every few seconds."""
+    """Until the shadow gate holds on the engine's metrics; its progress every few seconds. A
+    criterion over its maximum now (a PnL deviation early in a run) may hold later: only the
+    timeout ends the wait."""
     deadline, last = time.monotonic() + timeout, 0.0
     while True:
         gate = _version(reg, strategy, number).shadow_gate
         if gate.outcome.value == "Successful":
             return
-        if gate.outcome.value == "Failed" and not any(
-                c.outcome.value in ("Inconclusive", "Unknown") for c in gate.criteria):
-            raise DemoError(f"the shadow gate of {strategy} v{number} failed on the engine's "
-                            f"metrics: {gate.message}")
         if time.monotonic() > deadline:
             raise DemoError(f"the shadow gate of {strategy} v{number} did not hold within "
-                            f"{timeout:g} s: {gate.message}")
+                            f"{timeout:g} s on the engine's metrics: {gate.message}")
         if time.monotonic() - last > 10:
             say("      shadow gate: " + (", ".join(
                 f"{c.name} {c.observed if c.observed is not None else '–'}/{c.threshold}"
