@@ -399,11 +399,11 @@ def check(paths: DemoPaths) -> list[str]:
         raise DemoError(f"the dashboard shows {len(live)} live and {len(shadow)} shadow "
                         "deployments; the demo makes one of each")
     for d in live:
-        seen.append(f"dashboard: {d['strategy']} v{d['live']['number']} live")
+        seen.append(f"dashboard: {d['strategy']} v{d['live']['version']} live")
     for d in shadow:
-        seen.extend(f"dashboard: {d['strategy']} v{v['number']} shadow" for v in d["shadow"])
-    instances = [i for s in (body.get("runtime") or {}).get("strategies", [])
-                 for i in s.get("instances", [])]
+        seen.extend(f"dashboard: {d['strategy']} v{v['version']} shadow" for v in d["shadow"])
+    # the control plane's /status as the dashboard relays it: the engine's metrics per instance
+    instances = ((body.get("runtime") or {}).get("metrics") or {}).get("instances") or []
     roles = {i.get("role") for i in instances if i.get("events", 0) > 0}
     if not {"live", "shadow"} <= roles:
         raise DemoError(f"sf-engine does not run a live and a shadow instance on the feed: "

@@ -11,7 +11,7 @@ import pytest
 from git import Repo
 
 from stratforge.core.errors import UserInputError
-from stratforge.demo import (DEMO_USERS, LOGIN, V2_MARK, DemoPaths, choose_candidate,
+from stratforge.demo import (DEMO_USERS, LOGIN, V2_MARK, DemoError, DemoPaths, check, choose_candidate,
                              down, ensure_users, find_examples, make_workspace, running,
                              second_version_text)
 from stratforge.registry import Registry
@@ -153,3 +153,14 @@ def test_replay_pace_lets_the_shadow_gate_hold_in_about_a_minute() -> None:
     assert replay_speed(spec, card) == pytest.approx(75 * 86_400 / 60)
     # no fills seen: the duration alone (nothing to extrapolate from)
     assert replay_speed(spec, {"metrics": {"fills": 0}}) == 60.0
+
+
+def test_check_without_a_running_demo_names_the_problem(tmp_path: Path) -> None:
+    paths = DemoPaths(tmp_path / "ws")
+    paths.root.mkdir()
+    with pytest.raises(DemoError, match="no demo is running"):
+        check(paths)
+    # a record of a dashboard that is gone is no running demo either
+    paths.record.write_text('{"dashboard_pid": 999999999, "url": "http://127.0.0.1:9/"}')
+    with pytest.raises(DemoError, match="no demo is running"):
+        check(paths)
