@@ -331,7 +331,9 @@ def sample_evidence(returns: np.ndarray, periods_per_year: float, period_ns: int
     enough = n >= MIN_RETURNS and years >= MIN_SPAN_YEARS * (1 - 1e-9)
     return Evidence(returns=n, span_years=years, span=span_text(years, period_ns, calendar),
                     sharpe_se=se, min_returns=MIN_RETURNS,
-                    min_span=span_text(MIN_SPAN_YEARS, period_ns, calendar), sufficient=enough)
+                    # the span both limits ask for: MIN_RETURNS periods bind first on coarse periods
+                    min_span=span_text(max(MIN_SPAN_YEARS, MIN_RETURNS / periods_per_year), period_ns,
+                                       calendar), sufficient=enough)
 
 
 def short_sample_reason(ev: Evidence, period: str) -> str:

@@ -73,6 +73,7 @@ def test_the_same_losing_strategy_on_seven_minutes_is_inconclusive():
     # ... which is no evidence: the gate says so, with the counts seen and needed
     assert (g.status, g.reason, g.measured) == (S.INCONCLUSIVE, R.SHORT_SAMPLE, None)
     n = sc.metrics.in_sample.evidence.returns
+    assert "over at least 52.6 min" in g.message  # the 24/7 minimum span
     assert n < MIN_RETURNS
     assert f"{n} returns of 1min" in g.message and f"at least {MIN_RETURNS} returns" in g.message
     assert g.message.startswith("too little evidence: ") and "SHORT_SAMPLE" not in g.message
@@ -142,7 +143,8 @@ def _daily_run(days: int, seed: int = 3):
 def test_daily_bars_need_enough_days():
     short = _full(_daily_run(MIN_RETURNS - 1))
     assert short.evidence.returns == MIN_RETURNS - 1 and not short.evidence.sufficient
-    assert f"{MIN_RETURNS - 1} returns of 1d" in short.sharpe.reason and "days" in short.sharpe.reason
+    assert f"{MIN_RETURNS - 1} returns of 1d over {MIN_RETURNS - 1} days" in short.sharpe.reason
+    assert f"over at least {MIN_RETURNS} days" in short.sharpe.reason
     enough = _full(_daily_run(MIN_RETURNS))
     assert enough.evidence.returns == MIN_RETURNS and enough.evidence.sufficient
     assert enough.sharpe.value is not None
