@@ -86,8 +86,8 @@ PAIR_PRICE_RATIO = 1.0         # second leg's start price / first leg's
 SESSIONS: dict[tuple[str, str], tuple[float, str, str]] = {
     ("l2", "continuous"): (6 * 3600.0, "s", "a quarter of the 24/7 day (one of its Asia / Europe / "
                            "US-open / US-afternoon blocks): the 30 % holdout holds 108 min"),
-    ("l2", "exchange"): (2 * 3600.0, "s", "the first two hours of a regular session, where a VWAP "
-                         "anchored at the open moves most; a whole session costs three times the "
+    ("l2", "exchange"): (2 * 3600.0, "s", "the first two hours of a regular session (the open and "
+                         "the morning, its busiest part); a whole session costs three times the "
                          "build time (run parity and the bias check replay every callback)"),
     ("bars", "exchange"): (2500.0, "bars", "about ten years of daily bars: every regime of the "
                            "generator, a 25 % holdout of 625 days"),
