@@ -546,3 +546,80 @@ def test_sigterm_shuts_down_like_the_shutdown_command(start, plugins):
     assert eng.proc.wait(timeout=20) == 0
     assert not eng.sock_path.exists()
     assert "sf-engine: shut down" in eng.logtext()
+
+
+# --- the shadow thread (docs/runtime.md, "Live path and shadow thread") ---------------------------
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_shadows_see_the_live_events_with_and_without_the_shadow_thread(start, plugins, threaded):
+    eng = start(synth(60000), shadow_thread=threaded)
+    assert eng.load("mm", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
+    for k in range(3):  # one live and three trading shadows, as in the benchmark
+        assert eng.load(f"mm{k}", plugins["b"], "trader-b", params={"mode": "taker", "every": 7 + k})["ok"]
+    eng.wait_done()
+    status = eng.ok("status")
+    assert status["shadow"]["thread"] is threaded
+    assert status["shadow"]["ring_capacity"] == (65536 if threaded else 0)
+    assert status["shadow"]["missed_events"] == 0
+    insts = eng.instances()
+    live = insts[("mm", "trader-a")]
+    for key, inst in insts.items():
+        assert_no_gap(inst)
+        assert inst["complete"] is True and inst["missed_events"] == 0, inst
+        assert inst["last_seq"] == live["last_seq"] == status["feed"]["seq"], key
+    m = eng.metrics()
+    assert all(m[(f"mm{k}", "trader-b")]["orders"]["accepted"] > 0 for k in range(3))  # trading shadows
+    assert all(m[key]["complete"] for key in m)
+
+
+def test_a_promotion_moves_the_shadow_to_the_live_path_at_the_next_seq(start, plugins):
+    eng = start(synth(40000, loop=True))
+    assert eng.load("mm", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
+    assert eng.load("mm", plugins["b"], "trader-b", params={"mode": "quote", "rest_ticks": 4})["ok"]
+    time.sleep(0.05)
+    r = eng.ok("promote", strategy="mm", build_id="trader-b")
+    time.sleep(0.05)
+    insts = eng.instances()
+    a, b = insts[("mm", "trader-a")], insts[("mm", "trader-b")]
+    assert b["role"] == "live" and a["role"] == "shadow"
+    assert b["live_first_seq"] == r["at_seq"]
+    for inst in (a, b):
+        assert_no_gap(inst)  # across the move between the live path and the shadow thread
+    assert a["last_seq"] == b["last_seq"]
+
+
+def test_a_full_shadow_ring_marks_the_shadow_evidence_incomplete_never_silently(start, plugins):
+    # planted: a 4-event ring and a shadow that spins 100 us per book update
+    eng = start(synth(20000), shadow_ring_events=4)
+    assert eng.load("mm", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
+    assert eng.load("mm", plugins["b"], "trader-b", params={"mode": "quote", "spin_ns": 100000})["ok"]
+    eng.wait_done()
+    status = eng.ok("status")
+    assert status["shadow"]["missed_events"] > 0
+    assert status["shadow"]["first_missed_seq"] > 0
+    insts = eng.instances()
+    live, shadow = insts[("mm", "trader-a")], insts[("mm", "trader-b")]
+    assert live["complete"] is True and live["missed_events"] == 0
+    assert shadow["complete"] is False
+    # every event after its load either reached the shadow or is counted as missed
+    assert shadow["events"] + shadow["missed_events"] == status["feed"]["seq"] - shadow["loaded_at_seq"]
+    m = eng.metrics()[("mm", "trader-b")]
+    assert m["complete"] is False and m["missed_events"] == shadow["missed_events"]
+    lag = [e for e in eng.ok("events")["events"] if e["kind"] == "shadow_lag"]
+    assert lag and "incomplete evidence" in lag[0]["reason"]
+    # promoting the incomplete shadow still works (a rollback target must always be usable), and it
+    # keeps its record of what it missed while a shadow
+    r = eng.ok("promote", strategy="mm", build_id="trader-b")
+    assert r["previous"] == "trader-a"
+    assert eng.instances()[("mm", "trader-b")]["complete"] is False
+
+
+def test_bad_shadow_settings_are_config_errors(engine_bin, tmp_path):
+    cfg = tmp_path / "engine.json"
+    cfg.write_text(json.dumps({"control_socket": str(tmp_path / "e.sock"), "feed": synth(100), "risk": RISK,
+                               "shadow_thread": "yes", "shadow_ring_events": 1000, "shadow_cpu": -2}))
+    proc = subprocess.run([str(engine_bin), "--config", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 3
+    assert 'shadow_thread must be true or false, was "yes"' in proc.stderr
+    assert "shadow_ring_events must be a power of two in 2..16777216, was 1000" in proc.stderr
+    assert "shadow_cpu must be null or a CPU number in 0.." in proc.stderr

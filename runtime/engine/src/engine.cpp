@@ -935,6 +935,70 @@ void Engine::remove_strategy(std::size_t idx) {
   next_due_min_ = min_due;
 }
 
+std::unique_ptr<Slot> Engine::detach_slot(std::size_t idx) {
+  Slot& s = *slots_.at(idx);
+  if (first_live_ == &s) first_live_ = nullptr;
+  for (auto i : s.instruments) {
+    auto& v = subs_[i];
+    v.erase(std::remove(v.begin(), v.end(), &s), v.end());
+    sole_sub_[i] = v.size() == 1 ? v.front() : nullptr;
+  }
+  // its venue's resting orders leave this engine's per-instrument counters with it
+  for (std::uint32_t i = 0; i < resting_all_.size(); ++i) resting_all_[i] -= s.venue.resting(i);
+  s.venue.set_shared_resting(nullptr);
+  std::unique_ptr<Slot> out = std::move(slots_[idx]);
+  slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(idx));
+  refresh_slot_ptrs();
+  Nanos min_due = INT64_MAX;
+  for (auto& sp : slots_) min_due = std::min(min_due, sp->next_due);
+  next_due_min_ = min_due;
+  return out;
+}
+
+std::size_t Engine::attach_slot(std::unique_ptr<Slot> sp) {
+  Slot& s = *sp;
+  s.eng = this;
+  s.ext = s.live ? ext_ : nullptr;  // a shadow's orders never reach the external venue from here
+  s.venue.set_shared_resting(resting_all_.data());
+  for (std::uint32_t i = 0; i < resting_all_.size(); ++i) resting_all_[i] += s.venue.resting(i);
+  for (auto i : s.instruments) {
+    subs_[i].push_back(&s);
+    sole_sub_[i] = subs_[i].size() == 1 ? subs_[i].front() : nullptr;
+  }
+  if (s.live) first_live_ = &s;
+  slots_.push_back(std::move(sp));
+  refresh_slot_ptrs();
+  if (s.next_due < next_due_min_) next_due_min_ = s.next_due;
+  return slots_.size() - 1;
+}
+
+void Engine::copy_market_from(const Engine& o) {
+  // Level by level through the records the book itself applies (a book owns its level arrays).
+  for (std::size_t i = 0; i < books_.size() && i < o.books_.size(); ++i) {
+    const Book& src = o.books_[i];
+    Book& dst = books_[i];
+    Event c{};
+    c.type = static_cast<std::uint8_t>(EventType::Clear);
+    c.side = static_cast<std::uint8_t>(Side::None);
+    c.recv_ts = src.last_update_ts();
+    (void)dst.apply(c);
+    for (int side = 0; side < 2; ++side) {
+      Event d{};
+      d.type = static_cast<std::uint8_t>(EventType::Depth);
+      d.side = static_cast<std::uint8_t>(side == 0 ? Side::Bid : Side::Ask);
+      d.recv_ts = src.last_update_ts();
+      std::int64_t px = 0, qty = 0;
+      for (std::uint32_t k = 0; side == 0 ? src.bids().level(k, px, qty) : src.asks().level(k, px, qty); ++k) {
+        d.v[0] = px;
+        d.v[1] = qty;
+        (void)dst.apply(d);
+      }
+    }
+  }
+  bar_ref_ = o.bar_ref_;
+  now_ = o.now_;
+}
+
 void Engine::set_live(std::size_t idx, bool live) {
   Slot& s = *slots_.at(idx);
   if (live) first_live_ = &s;
