@@ -589,12 +589,14 @@ def test_a_promotion_moves_the_shadow_to_the_live_path_at_the_next_seq(start, pl
 
 
 def test_a_full_shadow_ring_marks_the_shadow_evidence_incomplete_never_silently(start, plugins):
-    # planted: a 4-event ring and a shadow that spins 100 us per book update
-    eng = start(synth(20000), shadow_ring_events=4)
+    # planted: a 4-event ring and a shadow that spins 100 us per book update; "drop" is the policy of a
+    # paced (real-time) feed: the engine thread never waits for the shadow thread
+    eng = start(synth(20000), shadow_ring_events=4, shadow_full="drop")
     assert eng.load("mm", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
     assert eng.load("mm", plugins["b"], "trader-b", params={"mode": "quote", "spin_ns": 100000})["ok"]
     eng.wait_done()
     status = eng.ok("status")
+    assert status["shadow"]["full"] == "drop"
     assert status["shadow"]["missed_events"] > 0
     assert status["shadow"]["first_missed_seq"] > 0
     insts = eng.instances()
@@ -614,12 +616,31 @@ def test_a_full_shadow_ring_marks_the_shadow_evidence_incomplete_never_silently(
     assert eng.instances()[("mm", "trader-b")]["complete"] is False
 
 
+def test_an_unpaced_replay_waits_for_the_shadow_thread_and_misses_nothing(start, plugins):
+    # the same planted slow shadow and tiny ring; an unpaced replay (speed 0) has no clock to keep up
+    # with, so its default policy is "wait": the replay runs at the slower side's pace
+    eng = start(synth(8000), shadow_ring_events=4)
+    assert eng.load("mm", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
+    assert eng.load("mm", plugins["b"], "trader-b", params={"mode": "quote", "spin_ns": 50000})["ok"]
+    eng.wait_done()
+    status = eng.ok("status")
+    assert status["shadow"]["full"] == "wait"
+    assert status["shadow"]["full_waits"] > 0 and status["shadow"]["missed_events"] == 0
+    insts = eng.instances()
+    for inst in insts.values():
+        assert_no_gap(inst)
+        assert inst["complete"] is True
+    assert insts[("mm", "trader-a")]["last_seq"] == insts[("mm", "trader-b")]["last_seq"]
+
+
 def test_bad_shadow_settings_are_config_errors(engine_bin, tmp_path):
     cfg = tmp_path / "engine.json"
     cfg.write_text(json.dumps({"control_socket": str(tmp_path / "e.sock"), "feed": synth(100), "risk": RISK,
-                               "shadow_thread": "yes", "shadow_ring_events": 1000, "shadow_cpu": -2}))
+                               "shadow_thread": "yes", "shadow_ring_events": 1000, "shadow_cpu": -2,
+                               "shadow_full": "block"}))
     proc = subprocess.run([str(engine_bin), "--config", str(cfg)], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 3
     assert 'shadow_thread must be true or false, was "yes"' in proc.stderr
     assert "shadow_ring_events must be a power of two in 2..16777216, was 1000" in proc.stderr
     assert "shadow_cpu must be null or a CPU number in 0.." in proc.stderr
+    assert 'shadow_full must be "drop" or "wait"' in proc.stderr

@@ -85,6 +85,7 @@ ShadowOptions shadow_options(const DaemonConfig& c) {
   o.threaded = c.shadow_thread;
   o.ring_events = c.shadow_ring_events;
   o.cpu = c.shadow_cpu;
+  o.full = c.shadow_full == "drop" ? ShadowOptions::Full::Drop : ShadowOptions::Full::Wait;
   return o;
 }
 
@@ -438,6 +439,8 @@ void Daemon::shadow_json(json::Writer& w) const {
       .kv("ring_capacity", static_cast<std::uint64_t>(shadow_.ring_capacity()))
       .kv("ring_high_water", shadow_.ring_high_water())
       .kv("lag_events", lag_at_command_)
+      .kv("full", shadow_.full_policy() == ShadowOptions::Full::Drop ? "drop" : "wait")
+      .kv("full_waits", shadow_.full_waits())
       .kv("missed_events", shadow_.missed())
       .kv("first_missed_seq", shadow_.first_missed_seq())
       .kv("cpu", static_cast<std::int64_t>(cfg_.shadow_cpu))

@@ -89,12 +89,12 @@ bool load_daemon_config(const std::string& path, DaemonConfig& cfg, std::vector<
   for (const auto& [k, v] : root.members()) {
     (void)v;
     static constexpr std::string_view kKeys[] = {"control_socket", "feed", "venue", "firm", "latency_window_events", "sim_venue", "risk",
-                                                 "shadow_thread", "shadow_ring_events", "shadow_cpu"};
+                                                 "shadow_thread", "shadow_ring_events", "shadow_cpu", "shadow_full"};
     bool ok = false;
     for (auto a : kKeys) ok = ok || a == k;
     if (!ok)
       err(k + " is not a known key (allowed: control_socket, feed, venue, firm, latency_window_events, sim_venue, risk, shadow_thread, "
-              "shadow_ring_events, shadow_cpu)");
+              "shadow_ring_events, shadow_cpu, shadow_full)");
   }
   const json::Value* cs = root.get("control_socket");
   if (cs == nullptr) err("control_socket is required");
@@ -217,6 +217,13 @@ bool load_daemon_config(const std::string& path, DaemonConfig& cfg, std::vector<
       err("shadow_cpu must be null or a CPU number in 0.." + std::to_string(CPU_SETSIZE - 1) + ", was " + v->describe());
     else cfg.shadow_cpu = static_cast<int>(v->as_int());
   }
+  if (const json::Value* v = root.get("shadow_full"); v != nullptr && !v->is_null()) {
+    if (!v->is_string() || (v->as_string() != "drop" && v->as_string() != "wait"))
+      err("shadow_full must be \"drop\" or \"wait\" (what the engine thread does when the shadow thread's ring is full), was " +
+          v->describe());
+    else cfg.shadow_full = v->as_string();
+  }
+  if (cfg.shadow_full.empty()) cfg.shadow_full = cfg.speed > 0 ? "drop" : "wait";
   // sim_venue / risk: sf-replay's own parser, through a probe document
   json::Value dflt_venue;
   (void)json::parse(R"({"latency": {"feed": {"model": "constant", "ns": 0}, "entry": {"model": "constant", "ns": 0},

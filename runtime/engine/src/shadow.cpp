@@ -106,6 +106,16 @@ void ShadowRunner::loop() {
   }
 }
 
+void ShadowRunner::wait_push(const ShadowMsg& m) noexcept {
+  std::uint32_t spins = 0;
+  while (!ring_->try_push(m)) {
+    if (!th_.joinable()) return;  // no consumer (stopped): nothing to wait for
+    if (spins < 64) SF_CPU_RELAX();
+    else std::this_thread::yield();
+    ++spins;
+  }
+}
+
 void ShadowRunner::quiesce() noexcept {
   if (!opts_.threaded || depth_++ > 0) return;
   const auto t0 = std::chrono::steady_clock::now();

@@ -378,6 +378,32 @@ SF_TEST(a_full_ring_is_counted_and_the_books_resynchronized_never_silent) {
   shadow.stop();
 }
 
+SF_TEST(the_wait_policy_waits_for_ring_space_and_misses_nothing) {
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(synth_file(6000), err));
+  sf::ShadowRunner* rp = nullptr;
+  CountingHooks hooks(rp);
+  hooks.spin_ns = 20000;
+  sf::ShadowOptions so;
+  so.ring_events = 4;
+  so.full = sf::ShadowOptions::Full::Wait;
+  sf::ShadowRunner shadow(f, options(), so, hooks);
+  rp = &shadow;
+  add_mm(shadow.engine(), f, 3);
+  hooks.per_slot["mm3"];
+  REQUIRE(shadow.start(err));
+  for (std::uint64_t i = 0; i < f.event_count(); ++i) shadow.event(i + 1, f.events()[i]);
+  shadow.quiesce();
+  CHECK_EQ(shadow.missed(), std::uint64_t{0});
+  CHECK(shadow.full_waits() > 0);
+  CHECK_EQ(hooks.ring_seen.events, f.event_count());
+  CHECK_EQ(hooks.ring_seen.gaps, std::uint64_t{0});
+  CHECK(result(shadow.engine().slot(0)) == reference(f, 3));
+  shadow.resume();
+  shadow.stop();
+}
+
 SF_TEST(inline_mode_steps_the_shadows_on_the_callers_thread) {
   sf::EventFile f;
   std::string err;

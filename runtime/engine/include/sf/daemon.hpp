@@ -67,6 +67,7 @@ struct DaemonConfig {
   bool shadow_thread = true;
   std::size_t shadow_ring_events = std::size_t{1} << 16;
   int shadow_cpu = -1;  // >= 0: pin the shadow thread there
+  std::string shadow_full;  // "drop" | "wait"; empty: "wait" for an unpaced feed (speed 0), else "drop"
 };
 
 /// Reads and validates engine.json; every problem is reported (field path + value).

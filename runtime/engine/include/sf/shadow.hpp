@@ -7,11 +7,16 @@
 // a bounded SPSC ring (sf/spsc_ring.hpp) drained by its own thread; with `threaded = false` it
 // is stepped inline right after the live engine (the live tick-to-order still excludes it: the
 // live orders of an event are out before the shadows see that event).
-// Back-pressure: the engine thread never waits for the shadow thread. A message that finds the
-// ring full is not queued: it is counted (missed_events(), first_missed_seq()), never silently,
-// and every shadow present then has incomplete evidence (the daemon reports it per instance and
-// the registry's shadow gate treats it as inconclusive). The ring is sized for the feed's bursts
-// (65,536 events by default, `shadow_ring_events` in engine.json).
+// Back-pressure, two policies (`shadow_full` in engine.json):
+// - Drop (the default for a paced feed, i.e. real time: the production case): the engine thread
+//   never waits for the shadow thread. A message that finds the ring full is not queued: it is
+//   counted (missed(), first_missed_seq()), never silently, and every shadow present then has
+//   incomplete evidence (the daemon reports it per instance; the registry's shadow gate must
+//   treat it as inconclusive). The ring is sized for the feed's bursts (65,536 events by default).
+// - Wait (the default for an unpaced replay, speed 0, which has no clock to keep up with): the
+//   engine thread waits for ring space, so the replay runs at the pace of the slower side and no
+//   shadow ever misses an event; full_waits() counts the pushes that had to wait. The wait comes
+//   after the live engine processed the event, outside every live tick-to-order.
 // Quiescing: quiesce() (engine thread) waits until the shadow thread has applied everything
 // pushed so far and parked between two events; until resume() the engine thread may read and
 // change the shadow engine and its slots (commands, metrics, moving a slot between the engines
@@ -49,7 +54,9 @@ struct ShadowMsg {
 };
 
 struct ShadowOptions {
+  enum class Full : std::uint8_t { Drop, Wait };
   bool threaded = true;
+  Full full = Full::Drop;
   std::size_t ring_events = std::size_t{1} << 16;  // power of two >= 2
   int cpu = -1;  // >= 0: pin the shadow thread to this CPU (a hint; see docs/runtime.md)
 };
@@ -112,6 +119,9 @@ class ShadowRunner {
   /// Messages that found the ring full (not applied), and the first one's seq (0 = none).
   [[nodiscard]] std::uint64_t missed() const noexcept { return missed_; }
   [[nodiscard]] std::uint64_t first_missed_seq() const noexcept { return first_missed_seq_; }
+  /// Pushes that found the ring full and waited (Full::Wait).
+  [[nodiscard]] std::uint64_t full_waits() const noexcept { return full_waits_; }
+  [[nodiscard]] ShadowOptions::Full full_policy() const noexcept { return opts_.full; }
   /// Sequence number of the last event the shadow engine applied (any thread).
   [[nodiscard]] std::uint64_t applied_seq() const noexcept { return applied_seq_.load(std::memory_order_acquire); }
   /// Most messages seen waiting in the ring at once (any thread).
@@ -122,8 +132,14 @@ class ShadowRunner {
  private:
   void push(const ShadowMsg& m) noexcept {
     if (ring_->try_push(m)) [[likely]] return;
+    if (opts_.full == ShadowOptions::Full::Wait) {
+      ++full_waits_;
+      wait_push(m);
+      return;
+    }
     if (missed_++ == 0) first_missed_seq_ = m.seq;
   }
+  [[gnu::noinline]] void wait_push(const ShadowMsg& m) noexcept;
   void loop();
   void apply(const ShadowMsg& m);
 
@@ -139,7 +155,7 @@ class ShadowRunner {
   std::atomic<std::uint64_t> parked_{0};
   std::uint64_t epoch_ = 0;  // engine thread
   int depth_ = 0;            // engine thread: quiesce() nesting
-  std::uint64_t missed_ = 0, first_missed_seq_ = 0;  // engine thread
+  std::uint64_t missed_ = 0, first_missed_seq_ = 0, full_waits_ = 0;  // engine thread
   std::int64_t last_quiesce_ns_ = 0;
   std::atomic<std::uint64_t> applied_seq_{0};
   std::atomic<std::uint64_t> high_water_{0};
