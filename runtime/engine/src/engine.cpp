@@ -85,10 +85,10 @@ Engine::Engine(const EventFile& file, EngineOptions opts)
 Engine::~Engine() {
   for (auto& s : slots_) {
     if (s->state != nullptr && s->fn != nullptr) {
-      g_crash.strategy = s->id.c_str();
-      g_crash.callback = "destroy";
+      g_crash_site.strategy = s->id.c_str();
+      g_crash_site.callback = "destroy";
       s->fn->destroy(s->state);
-      g_crash.callback = nullptr;
+      g_crash_site.callback = nullptr;
       s->state = nullptr;
     }
   }
@@ -163,10 +163,10 @@ bool Engine::add_strategy(StrategySetup st, std::string& error) {
   args.instrument_count = static_cast<std::uint32_t>(infos.size());
   args.seed = opts_.venue.seed;
   char err[1024] = {0};
-  g_crash.strategy = s.id.c_str();
-  g_crash.callback = "create";
+  g_crash_site.strategy = s.id.c_str();
+  g_crash_site.callback = "create";
   const std::int32_t rc = s.fn->create(&args, &s.state, err, sizeof err);
-  g_crash.callback = nullptr;
+  g_crash_site.callback = nullptr;
   if (rc != SF_OK) {
     s.state = nullptr;
     error = who + " (plugin '" + st.plugin + "', strategy name '" + s.fn->name + "') failed in create: " + (err[0] ? err : "no message");
@@ -199,9 +199,9 @@ Reference Engine::reference(std::uint32_t inst) const noexcept {
 template <bool kMeasure, class F>
 inline void Engine::invoke_as(Slot& s, CallbackKind cb, Nanos now, F&& f) {
   s.ctx.now_ns = now;
-  g_crash.strategy = s.id.c_str();
-  g_crash.callback = kCallbackNames[cb];
-  g_crash.ts = now;
+  g_crash_site.strategy = s.id.c_str();
+  g_crash_site.callback = kCallbackNames[cb];
+  g_crash_site.ts = now;
   s.in_callback = true;
   std::int32_t rc;
   if constexpr (kMeasure) {
@@ -212,7 +212,7 @@ inline void Engine::invoke_as(Slot& s, CallbackKind cb, Nanos now, F&& f) {
     rc = f();
   }
   s.in_callback = false;
-  g_crash.callback = nullptr;
+  g_crash_site.callback = nullptr;
   if (rc != SF_OK) [[unlikely]] callback_failed(s, cb, now, rc);
 }
 
@@ -922,10 +922,10 @@ void Engine::remove_strategy(std::size_t idx) {
   s.venue.cancel_all(now_);
   s.venue.clear_reports();
   if (s.state != nullptr && s.fn != nullptr) {
-    g_crash.strategy = s.id.c_str();
-    g_crash.callback = "destroy";
+    g_crash_site.strategy = s.id.c_str();
+    g_crash_site.callback = "destroy";
     s.fn->destroy(s.state);
-    g_crash.callback = nullptr;
+    g_crash_site.callback = nullptr;
     s.state = nullptr;
   }
   slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(idx));

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string>
 
+#include "sf/crash.hpp"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define SF_CPU_RELAX() _mm_pause()
@@ -39,7 +41,10 @@ ShadowRunner::~ShadowRunner() { stop(); }
 bool ShadowRunner::start(std::string& warning) {
   eng_.begin_stepping();
   if (!opts_.threaded) return true;
-  th_ = std::thread([this] { loop(); });
+  th_ = std::thread([this] {
+    install_thread_crash_stack();  // a shadow strategy's stack overflow is reported like any crash
+    loop();
+  });
   if (opts_.cpu < 0) return true;
   cpu_set_t set;
   CPU_ZERO(&set);

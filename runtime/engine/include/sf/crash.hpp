@@ -23,17 +23,27 @@ inline constexpr int kExitStrategyCrash = 6;
 inline constexpr int kExitEngineCrash = 70;
 inline constexpr int kExitOutput = 7;
 
+// Process-wide: set once by main().
 struct CrashContext {
-  const char* volatile strategy = nullptr;
-  const char* volatile callback = nullptr;
-  volatile std::int64_t ts = 0;
   const char* volatile cleanup[4] = {nullptr, nullptr, nullptr, nullptr};
   const char* volatile program = "sf-replay";
 };
 
-extern CrashContext g_crash;
+// Per thread (sf-engine runs strategies on the engine thread and on the shadow thread): which
+// strategy callback this thread is in. The handler runs on the crashing thread and reads its own.
+struct CrashSite {
+  const char* volatile strategy = nullptr;
+  const char* volatile callback = nullptr;
+  volatile std::int64_t ts = 0;
+};
 
-/// Installs the handlers (idempotent).
+extern CrashContext g_crash;
+extern thread_local CrashSite g_crash_site;
+
+/// Installs the handlers and the calling thread's alternate signal stack (idempotent).
 void install_crash_handlers() noexcept;
+/// Gives the calling thread its own alternate signal stack (a thread that runs strategy code, so a
+/// stack overflow there is reported too). Call once per thread, after install_crash_handlers().
+void install_thread_crash_stack() noexcept;
 
 }  // namespace sf
