@@ -95,4 +95,10 @@ void install_thread_crash_stack() noexcept {
   ::sigaltstack(&ss, nullptr);
 }
 
+void remove_thread_crash_stack() noexcept {
+  stack_t ss{};
+  ss.ss_flags = SS_DISABLE;
+  ::sigaltstack(&ss, nullptr);
+}
+
 }  // namespace sf

@@ -44,6 +44,7 @@ bool ShadowRunner::start(std::string& warning) {
   th_ = std::thread([this] {
     install_thread_crash_stack();  // a shadow strategy's stack overflow is reported like any crash
     loop();
+    remove_thread_crash_stack();
   });
   if (opts_.cpu < 0) return true;
   cpu_set_t set;
@@ -84,7 +85,7 @@ void ShadowRunner::loop() {
       apply(m);
       continue;
     }
-    std::uint64_t r = req_.load(std::memory_order_acquire);
+    const std::uint64_t r = req_.load(std::memory_order_acquire);
     if ((r & 1) == 0) {
       backoff(idle);
       continue;
@@ -96,13 +97,10 @@ void ShadowRunner::loop() {
     }
     parked_.store(r, std::memory_order_release);
     std::uint32_t spins = 0;
-    while (!stop_.load(std::memory_order_acquire)) {
-      const std::uint64_t now = req_.load(std::memory_order_acquire);
-      if ((now & 1) == 0) break;
-      if (now != r) {  // resumed and paused again while we were parked: still parked, say so
-        r = now;
-        parked_.store(r, std::memory_order_release);
-      }
+    // Parked until the request changes: a resume (even), or a resume and a new pause that came
+    // while we were not looking — then what was pushed in between must be applied first, so
+    // back to the top (drain, then park for the new request).
+    while (!stop_.load(std::memory_order_acquire) && req_.load(std::memory_order_acquire) == r) {
       if (spins < 64) SF_CPU_RELAX();
       else std::this_thread::yield();
       ++spins;

@@ -327,6 +327,31 @@ SF_TEST(threaded_swaps_move_slots_at_a_defined_seq_dropping_and_repeating_nothin
   shadow.stop();
 }
 
+SF_TEST(a_quiesce_right_after_a_resume_still_waits_for_what_was_pushed_between) {
+  // one event between a resume and the next quiesce (commands arriving back to back): the shadow
+  // thread may not even have seen the resume; it must still apply that event before parking again
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(synth_file(6000), err));
+  sf::ShadowRunner* rp = nullptr;
+  CountingHooks hooks(rp);
+  sf::ShadowOptions so;
+  sf::ShadowRunner shadow(f, options(), so, hooks);
+  rp = &shadow;
+  REQUIRE(shadow.start(err));
+  std::uint64_t wrong = 0;
+  shadow.quiesce();
+  for (std::uint64_t i = 0; i < f.event_count(); ++i) {
+    shadow.resume();
+    shadow.event(i + 1, f.events()[i]);
+    shadow.quiesce();
+    if (shadow.applied_seq() != i + 1 || hooks.ring_seen.last != i + 1) ++wrong;
+  }
+  CHECK_EQ(wrong, std::uint64_t{0});
+  shadow.resume();
+  shadow.stop();
+}
+
 SF_TEST(a_full_ring_is_counted_and_the_books_resynchronized_never_silent) {
   // planted: a 4-event ring and a shadow side that needs 50 us per event
   sf::EventFile f;

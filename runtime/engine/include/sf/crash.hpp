@@ -45,5 +45,8 @@ void install_crash_handlers() noexcept;
 /// Gives the calling thread its own alternate signal stack (a thread that runs strategy code, so a
 /// stack overflow there is reported too). Call once per thread, after install_crash_handlers().
 void install_thread_crash_stack() noexcept;
+/// Disables the calling thread's alternate signal stack (before the thread ends: its memory is the
+/// thread's own).
+void remove_thread_crash_stack() noexcept;
 
 }  // namespace sf
