@@ -591,22 +591,23 @@ def test_a_promotion_moves_the_shadow_to_the_live_path_at_the_next_seq(start, pl
 def test_a_full_shadow_ring_marks_the_shadow_evidence_incomplete_never_silently(start, plugins):
     # planted: a 4-event ring and a shadow that spins 100 us per book update; "drop" is the policy of a
     # paced (real-time) feed: the engine thread never waits for the shadow thread
-    eng = start(synth(20000), shadow_ring_events=4, shadow_full="drop")
+    eng = start(synth(20000, loop=True), shadow_ring_events=4, shadow_full="drop")
     assert eng.load("mm", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
     assert eng.load("mm", plugins["b"], "trader-b", params={"mode": "quote", "spin_ns": 100000})["ok"]
-    eng.wait_done()
-    status = eng.ok("status")
+    time.sleep(0.5)
+    status = eng.ok("status")  # one response: both sides after the same seq
     assert status["shadow"]["full"] == "drop"
     assert status["shadow"]["missed_events"] > 0
     assert status["shadow"]["first_missed_seq"] > 0
-    insts = eng.instances()
-    live, shadow = insts[("mm", "trader-a")], insts[("mm", "trader-b")]
+    insts = {i["build_id"]: i for i in status["strategies"][0]["instances"]}
+    live, shadow = insts["trader-a"], insts["trader-b"]
     assert live["complete"] is True and live["missed_events"] == 0
+    assert_no_gap(live)
     assert shadow["complete"] is False
     # every event after its load either reached the shadow or is counted as missed
     assert shadow["events"] + shadow["missed_events"] == status["feed"]["seq"] - shadow["loaded_at_seq"]
     m = eng.metrics()[("mm", "trader-b")]
-    assert m["complete"] is False and m["missed_events"] == shadow["missed_events"]
+    assert m["complete"] is False and m["missed_events"] >= shadow["missed_events"]
     lag = [e for e in eng.ok("events")["events"] if e["kind"] == "shadow_lag"]
     assert lag and "incomplete evidence" in lag[0]["reason"]
     # promoting the incomplete shadow still works (a rollback target must always be usable), and it
@@ -619,18 +620,18 @@ def test_a_full_shadow_ring_marks_the_shadow_evidence_incomplete_never_silently(
 def test_an_unpaced_replay_waits_for_the_shadow_thread_and_misses_nothing(start, plugins):
     # the same planted slow shadow and tiny ring; an unpaced replay (speed 0) has no clock to keep up
     # with, so its default policy is "wait": the replay runs at the slower side's pace
-    eng = start(synth(8000), shadow_ring_events=4)
+    eng = start(synth(8000, loop=True), shadow_ring_events=4)
     assert eng.load("mm", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
     assert eng.load("mm", plugins["b"], "trader-b", params={"mode": "quote", "spin_ns": 50000})["ok"]
-    eng.wait_done()
+    time.sleep(0.5)
     status = eng.ok("status")
     assert status["shadow"]["full"] == "wait"
     assert status["shadow"]["full_waits"] > 0 and status["shadow"]["missed_events"] == 0
-    insts = eng.instances()
+    insts = {i["build_id"]: i for i in status["strategies"][0]["instances"]}
     for inst in insts.values():
         assert_no_gap(inst)
         assert inst["complete"] is True
-    assert insts[("mm", "trader-a")]["last_seq"] == insts[("mm", "trader-b")]["last_seq"]
+    assert insts["trader-a"]["last_seq"] == insts["trader-b"]["last_seq"] == status["feed"]["seq"]
 
 
 def test_bad_shadow_settings_are_config_errors(engine_bin, tmp_path):
