@@ -247,7 +247,8 @@ class Daemon final : private ShadowHooks {
   // what the shadow side noticed (faults, risk breaches): written by the shadow thread, moved
   // into notices_ by the engine thread while quiesced
   std::vector<Notice> shadow_notices_;
-  std::uint64_t missed_seen_ = 0;    // ShadowRunner::missed() already announced
+  std::uint64_t missed_seen_ = 0;    // ShadowRunner::missed() already seen by shadow_missed()
+  bool lag_announced_ = false;       // a shadow_lag event since the last resync
   std::uint64_t missed_synced_ = 0;  // ShadowRunner::missed() when the shadow books were last resynchronized
   std::uint64_t lag_at_command_ = 0;  // events the shadow thread was behind when the last command batch came
   std::uint64_t seq_ = 0;
@@ -407,11 +408,14 @@ void Daemon::shadow_event_done(std::uint64_t seq) {
   }
 }
 
-// The ring was full (engine thread): announced once per episode, never silent. The shadow
-// engine's books are resynchronized from the live engine at the next quiesce (shadow_sync()).
+// The ring was full (engine thread): announced at the first miss after each resync, never
+// silent (the running total is in status / metrics). The shadow engine's books are
+// resynchronized from the live engine at the next quiesce (shadow_sync()).
 void Daemon::shadow_missed() {
   const std::uint64_t n = shadow_.missed() - missed_seen_;
   missed_seen_ = shadow_.missed();
+  if (lag_announced_) return;
+  lag_announced_ = true;
   notice("shadow_lag", "", "", "", "", std::to_string(n) + " event(s) not delivered to the shadow thread (ring of " +
                                             std::to_string(shadow_.ring_capacity()) + " full; first at seq " +
                                             std::to_string(shadow_.first_missed_seq()) +
@@ -430,6 +434,7 @@ void Daemon::shadow_sync() {
   if (shadow_.missed() != missed_synced_) {
     missed_synced_ = shadow_.missed();
     shadow_.engine().copy_market_from(engine_);
+    lag_announced_ = false;
   }
 }
 
