@@ -143,6 +143,10 @@ def main() -> int:
             shadow_events = [m[(f"mm{k}", "shadow")] for k in (1, 2, 3)]
             status = c.call("status")
             feed, shadow_side = status["feed"], status["shadow"]
+            # one response: every instance loaded before it saw every event since its load, up to the same seq
+            seq_ok = all(i["first_seq"] == i["loaded_at_seq"] + 1 and i["last_seq"] == feed["seq"]
+                         and i["events"] == i["last_seq"] - i["first_seq"] + 1 and i["complete"]
+                         for st in status["strategies"] for i in st["instances"])
 
             # swap pause: two builds of the test strategy (distinct manifest build ids)
             swap_ns = []
@@ -188,8 +192,9 @@ def main() -> int:
               f"p99.9={rep['p99_9']} ns (n={rep['count']})")
         print(f"shadows: {args.shadow_plugin}, shadow_thread={args.shadow_thread}; ring {shadow_side['ring_capacity']}, "
               f"high water {shadow_side['ring_high_water']}, missed {shadow_side['missed_events']} events; "
-              f"shadow events/live events: {[x['events'] for x in shadow_events]} / {m[('mm', 'live')]['events']}, "
-              f"complete: {[x['complete'] for x in shadow_events]}")
+              f"shadow events/live events: {[x['events'] for x in shadow_events]} / {m[('mm', 'live')]['events']} "
+              f"(each since its own load), complete: {[x['complete'] for x in shadow_events]}; every instance "
+              f"gap-free up to the same seq in one status: {seq_ok}")
         print(f"tick-to-order sf-engine live (1+3 shadow):  p50={live['p50']} ns p99={live['p99']} ns "
               f"p99.9={live['p999']} ns (n={live['count']})")
         for k, s in enumerate(shadows, 1):
