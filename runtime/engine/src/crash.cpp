@@ -9,7 +9,7 @@
 namespace sf {
 
 CrashContext g_crash;
-thread_local CrashSite g_crash_site;
+constinit thread_local CrashSite g_crash_site [[gnu::tls_model("initial-exec")]];
 
 namespace {
 
