@@ -224,6 +224,9 @@ bool load_daemon_config(const std::string& path, DaemonConfig& cfg, std::vector<
     else cfg.shadow_full = v->as_string();
   }
   if (cfg.shadow_full.empty()) cfg.shadow_full = cfg.speed > 0 ? "drop" : "wait";
+  // "drop": room for the feed's bursts; "wait": only a scheduling buffer, and small, because a
+  // command waits for the shadow thread to apply what is queued (quiesce)
+  if (cfg.shadow_ring_events == 0) cfg.shadow_ring_events = cfg.shadow_full == "drop" ? std::size_t{1} << 16 : std::size_t{1} << 10;
   // sim_venue / risk: sf-replay's own parser, through a probe document
   json::Value dflt_venue;
   (void)json::parse(R"({"latency": {"feed": {"model": "constant", "ns": 0}, "entry": {"model": "constant", "ns": 0},

@@ -65,7 +65,7 @@ struct DaemonConfig {
   json::Value sim_venue_json;
   // the shadow slots' thread (sf/shadow.hpp, docs/runtime.md)
   bool shadow_thread = true;
-  std::size_t shadow_ring_events = std::size_t{1} << 16;
+  std::size_t shadow_ring_events = 0;  // 0: the default for the policy (65536 for "drop", 1024 for "wait")
   int shadow_cpu = -1;  // >= 0: pin the shadow thread there
   std::string shadow_full;  // "drop" | "wait"; empty: "wait" for an unpaced feed (speed 0), else "drop"
 };
