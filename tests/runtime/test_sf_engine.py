@@ -492,7 +492,8 @@ def test_live_orders_go_to_sf_venue_and_a_swap_cancels_them_there_first(start, p
             venue.wait()
 
 
-def test_a_strategy_crash_kills_the_engine_and_a_restart_reuses_the_socket(engine_bin, tmp_path):
+@pytest.mark.parametrize("role", ["live", "shadow"])  # the engine thread, the shadow thread
+def test_a_strategy_crash_kills_the_engine_and_a_restart_reuses_the_socket(engine_bin, tmp_path, role):
     """A signal in plugin code ends the process (exit 6, strategy and callback named); the control
     plane restarts it on the same state directory, where the dead engine's socket file is replaced."""
     cxx = first_executable("c++", "g++", "clang++")
@@ -505,7 +506,7 @@ def test_a_strategy_crash_kills_the_engine_and_a_restart_reuses_the_socket(engin
     eng = Engine(engine_bin, synth(20000, loop=True))
     try:
         try:  # the crash may come before the answer leaves the socket
-            r = eng.load("boom", so, "segv-1", role="live", params={"after": 200})
+            r = eng.load("boom", so, "segv-1", role=role, params={"after": 200})
             assert r["ok"], r
         except AssertionError as e:
             assert "engine closed the connection" in str(e)
