@@ -35,6 +35,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -50,8 +51,8 @@ from stratforge.core.spec import StrategySpec, load_spec
 from stratforge.registry import Registry, VersionView
 from stratforge.runtime.control.process import RuntimePaths, pid_alive, read_pid, stop_pid
 
-__all__ = ["DEMO_USERS", "DemoError", "DemoPaths", "DemoResult", "choose_candidate", "down",
-           "second_version_text", "up"]
+__all__ = ["DEMO_USERS", "DemoError", "DemoPaths", "DemoResult", "check", "choose_candidate",
+           "deciding_gates", "down", "second_version_text", "up", "verdict_lines"]
 
 #: the demo's registry users and their roles
 DEMO_USERS = {"demo-admin": "admin", "demo-author": "author", "demo": "approver",
@@ -209,6 +210,39 @@ def ensure_users(reg: Registry) -> str:
     password = secrets.token_urlsafe(12)
     reg.set_password(LOGIN, password, actor="demo-admin", one_time=True)
     return password
+
+
+# --- the verdicts ------------------------------------------------------------------------------
+#: the gates that say why a PASS passes (docs/examples.md)
+PERFORMANCE = ("min_sharpe", "max_drawdown_pct", "min_trades", "min_hit_ratio",
+               "out_of_sample_sharpe")
+
+
+def deciding_gates(card: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The gates that make the verdict what it is: the FAILed ones of a FAIL, the
+    INCONCLUSIVE/ERROR ones of an INCONCLUSIVE, the performance gates of a PASS."""
+    gates = card.get("gates", [])
+    verdict = card.get("verdict")
+    if verdict == "FAIL":
+        return [g for g in gates if g["status"] == "FAIL"]
+    if verdict == "INCONCLUSIVE":
+        return [g for g in gates if g["status"] in ("INCONCLUSIVE", "ERROR")]
+    return [g for g in gates if g["name"] in PERFORMANCE]
+
+
+def verdict_lines(name: str, card: Mapping[str, Any] | None, status: str | None = None
+                  ) -> list[str]:
+    """One example's verdict and the gates that decide it, each with its reason and message;
+    ``status`` (e.g. BUILD FAILED) when there is no scorecard."""
+    if card is None:
+        return [f"{name:<26} {status or 'NO SCORECARD'}"]
+    lines = [f"{name:<26} {card['verdict']}",
+             "    passes:" if card["verdict"] == "PASS" else "    decided by:"]
+    for g in deciding_gates(card):
+        text = f"{g['name']} {g['status']} ({g['reason']}): {g['message']}"
+        lines += textwrap.wrap(text, width=100, initial_indent="      - ",
+                               subsequent_indent="        ")
+    return lines
 
 
 # --- choosing what to deploy -------------------------------------------------------------------
@@ -450,8 +484,11 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None
         t0 = steps.start("stratforge ci run --publish local: every spec built, tested, "
                          "backtested and scored; a version and a review request each")
         _ci_run(paths, sorted((paths.repo / "specs").glob("*.yaml")), jobs, say, llm)
-        verdicts = {s: v.verdict for s, v in newest(reg).items()}
-        steps.done(t0, ", ".join(f"{s} {verdict}" for s, verdict in sorted(verdicts.items())))
+        built = newest(reg)
+        steps.done(t0, ", ".join(f"{s} {v.verdict}" for s, v in sorted(built.items())))
+        for s, v in sorted(built.items()):  # why each verdict is what it is (docs/examples.md)
+            for line in verdict_lines(s, reg.scorecard(s, v.number)):
+                say("      " + line)
 
         t0 = steps.start("a second version of one passing strategy (its order size a tenth smaller)")
         v1 = choose_candidate(newest(reg), _bundle_spec)

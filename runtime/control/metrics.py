@@ -301,6 +301,11 @@ def gate_metrics(shadow: Mapping[str, Any], *, duration_s: float,
         "pnl_deviation_pct": None,
         "fill_ratio_deviation_pct": None,
     }
+    if shadow.get("complete") is False:
+        # the engine's shadow thread missed events for this instance (its ring was full,
+        # docs/runtime.md "Live path and shadow thread"): its evidence is incomplete, so nothing but
+        # a risk breach that did happen is measured and the gate stays inconclusive
+        return {k: (v if k == "risk_breaches" else None) for k, v in out.items()}
     if reference is not None:
         mine, theirs = _per_fill(pnl, fills), _per_fill(reference.get("pnl", 0.0),
                                                          reference.get("fills", 0.0))
