@@ -183,6 +183,10 @@ class Grammar:
     def sample(self, rng: random.Random, rule: str = "root", budget: int = 6) -> str:
         """A random string of ``rule``; past ``budget`` nesting levels the shallowest choices."""
         heights = _heights(self)
+        shallow: dict[str, list[Alt]] = {}
+        for name, alts in self.rules.items():
+            hs = [_alt_height(a, heights) for a in alts]
+            shallow[name] = [a for a, h in zip(alts, hs) if h == min(hs)]
         out: list[str] = []
 
         def walk(item: Item, depth: int) -> None:
@@ -195,10 +199,7 @@ class Grammar:
                 for _ in range(rng.randint(item.lo, max(item.lo, min(hi, item.lo + 3)))):
                     walk(item.item, depth)
             else:
-                alts = self.rules[item.rule]
-                if depth >= budget:
-                    best = min(_alt_height(a, heights) for a in alts)
-                    alts = [a for a in alts if _alt_height(a, heights) == best]
+                alts = shallow[item.rule] if depth >= budget else self.rules[item.rule]
                 for sub in rng.choice(alts):
                     walk(sub, depth + 1)
 
@@ -388,6 +389,6 @@ def _build(params: tuple[tuple[str, int | float | bool], ...], data: str | None)
         r[wname] = [*_int_upto(limit), *_name_alts(ok)]
     r["osp"] = [(Rep(Lit(" "), 0, 1),)]
     r["sp"] = [(Lit(" "),)]
-    r["ws"] = [(Rep(Chars(" \n"), 0, 4),)]
+    r["ws"] = [(Rep(Chars(" \n"), 0, 12),)]
     return Grammar(r, ROLE_ORDER, {"data": data or "any", "series": series,
                                    "params": [n for n, _ in params]})
