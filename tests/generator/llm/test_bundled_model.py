@@ -182,6 +182,8 @@ def test_the_1_5b_is_the_default_local_model_when_installed(isolated_cache: Path
     assert bundled.resolve_model(None) == big
     assert get_provider("local").model == "qwen2.5-coder-1.5b-instruct"
     assert get_provider("local", model="0.5b").model == "0.5b"  # an explicit choice wins
+    listed = CliRunner().invoke(main, ["model", "list"]).output
+    assert [line for line in listed.splitlines() if "(default" in line][0].startswith("1.5b")
     big.unlink()
     with big.open("wb") as f:  # a partial file is not an installed model
         f.truncate(1000)
