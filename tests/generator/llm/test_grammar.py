@@ -261,3 +261,40 @@ def test_openai_provider_sends_the_grammar_its_server_reads(fake_openai, bars_sp
         assert "pattern" not in json.dumps(body["response_format"])
         assert result.grammar_sha256 is None
 
+
+
+# -- one signal per request --------------------------------------------------------------------
+
+def test_per_signal_asks_each_role_alone_with_its_own_grammar(bars_spec) -> None:
+    fixed = json.loads(FIXED_ANSWER)["signals"]
+    answers = [json.dumps({"signals": {"entry_long": "change(last, ret_bars) < 0"}}),  # refused
+               json.dumps({"signals": {"entry_long": fixed["entry_long"]}}),
+               json.dumps({"signals": {"exit_long": fixed["exit_long"]}}),
+               json.dumps({"signals": {"entry_short": "false"}}),
+               json.dumps({"signals": {"exit_short": "false"}})]
+    provider = get_provider("scripted", responses=answers)
+    result = logic_to_signals(bars_spec, provider, grammar=True, per_signal=True)
+    assert result.accepted, result.report()
+    assert list(result.signals) == list(ROLE_SIGNALS)
+    assert [r.roles for r in result.rounds] == [("entry_long",), ("entry_long",), ("exit_long",),
+                                                ("entry_short",), ("exit_short",)]
+    assert "needs trade data" in result.rounds[0].errors[0]
+    assert "(entry_long)" in result.report()
+    params = {k: v for k, v in bars_spec.strategy.params.items()}
+    for request, role in zip(provider.requests[1:], ROLE_SIGNALS):
+        g = signals_grammar(params, "bars", (role,))
+        assert request.grammar == g.gbnf()
+        assert g.matches(json.dumps({"signals": {role: "close > open"}}))
+        assert not g.matches(json.dumps({"signals": {role: "close > open", "x": "true"}}))
+        assert f"ONE condition (bool) signal only: {role}" in request.messages[1].content
+    manifest = result.manifest()
+    assert manifest["per_signal"] is True
+    assert manifest["grammar"]["sha256"] == signals_grammar(params, "bars").sha256
+
+
+def test_per_signal_without_grammar_refuses_helpers(bars_spec) -> None:
+    answers = [json.dumps({"signals": {"r": "close", "entry_long": "r > open"}})] * 3
+    result = logic_to_signals(bars_spec, get_provider("scripted", responses=answers), grammar=False,
+                              per_signal=True, raise_on_failure=False)
+    assert not result.accepted and result.stop_reason == "repeated_error"
+    assert "answer only entry_long" in result.rounds[0].errors[0]
