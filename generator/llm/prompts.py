@@ -36,6 +36,7 @@ from .base import LLMRequest, Provider
 from .extract import ExtractionError, extract_json
 from .grammar import Grammar, data_kinds_for, signals_grammar
 from .record import Recorder, call
+from .units import units_problems
 
 if TYPE_CHECKING:
     from stratforge.core.spec.models import StrategySpec
@@ -366,6 +367,7 @@ def check_signals_answer(value: Any, params: Mapping[str, int | float | bool],
             continue
         known[name] = typed
         out[name] = typed.to_source()
+        errors.extend(f"{where} = {json.dumps(text)}: units: {p}" for p in units_problems(text, params))
     missing = [r for r in roles if r not in signals]
     if missing:
         errors.append(f"missing condition signal(s): {', '.join(missing)} (write \"false\" for a "

@@ -222,10 +222,11 @@ def test_trade_series_on_a_bars_spec_goes_back_to_the_model(bars_spec) -> None:
 
 def test_data_kind_from_the_caller_wins(bars_spec) -> None:
     # a build that found book data (e.g. an .sfe file) passes it; book answers are then fine
-    provider = get_provider("scripted", responses=[ISSUE_ANSWER])
+    book_answer = _answer(entry_long="last < mid - spread", exit_long="bars_in_position >= max_bars")
+    provider = get_provider("scripted", responses=[book_answer])
     assert logic_to_signals(bars_spec, provider, data="book").accepted
     with pytest.raises(SignalsRejected, match="needs trade data"):
-        logic_to_signals(bars_spec, get_provider("scripted", responses=[ISSUE_ANSWER] * 3), data="bars")
+        logic_to_signals(bars_spec, get_provider("scripted", responses=[book_answer] * 3), data="bars")
 
 
 # -- the loop with the grammar on ------------------------------------------------------------------
@@ -346,3 +347,35 @@ def test_per_signal_without_grammar_refuses_helpers(bars_spec) -> None:
                               per_signal=True, raise_on_failure=False)
     assert not result.accepted and result.stop_reason == "repeated_error"
     assert "answer only entry_long" in result.rounds[0].errors[0]
+
+
+# -- units: what the grammar cannot see goes back as feedback ----------------------------------
+
+# the 1.5B model's answer on this spec, grammar on (measured): well-formed, bar series only, but a
+# price change compared with a percentage
+UNITS_SLIP = _answer(entry_long="change(close, 4) < -entry_ret_pct and volume > vol_mult * sma(volume, vol_window)",
+                     exit_long="bars_in_position >= max_bars or close > entry_price * (1 + take_pct / 100)")
+
+
+def test_price_against_percentage_goes_back_to_the_model(bars_spec) -> None:
+    provider = get_provider("scripted", responses=[UNITS_SLIP, FIXED_ANSWER])
+    result = logic_to_signals(bars_spec, provider, grammar=True)
+    assert result.accepted and len(result.rounds) == 2
+    (error,) = result.rounds[0].errors
+    assert "units:" in error and "compares a price (change(close, 4)) with -entry_ret_pct" in error
+    assert "percent" in provider.requests[1].messages[-1].content
+
+
+@pytest.mark.parametrize("text", [
+    "change(close, ret_bars) / lag(close, ret_bars) * 100 < -entry_ret_pct",
+    "close >= entry_price * (1 + take_pct / 100)",
+    "(close - entry_price) / entry_price * 100 >= take_pct",
+    "close - open > vol_mult",  # a number of unknown unit: left alone
+    "volume > vol_mult * sma(volume, vol_window)",
+])
+def test_units_check_leaves_right_answers_alone(text) -> None:
+    from stratforge.generator.llm.units import units_problems
+
+    params = {"ret_bars": 4, "entry_ret_pct": 0.35, "take_pct": 0.25, "vol_mult": 1.8, "vol_window": 27}
+    assert units_problems(text, params) == []
+    assert units_problems("spread > " + "edge_bps", {"edge_bps": 2.0})  # and the check can fire
