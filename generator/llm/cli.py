@@ -59,10 +59,14 @@ def install_cmd(which: str, force: bool, remove_parts: bool) -> None:
 @model.command("list")
 def list_cmd() -> None:
     """Show the pinned bundled models and which are installed in the cache."""
-    installed = {m.key for m in bundled.installed_models()}
+    found = bundled.installed_models()
+    installed = {m.key for m in found}
+    default = max(found, key=lambda m: m.size).key if found else None  # resolve_model(None)
     click.echo(f"cache: {bundled.cache_dir()}")
     for m in bundled.BUNDLED_MODELS.values():
         state = "installed" if m.key in installed else "not installed"
+        if m.key == default:
+            state += " (default of --provider local)"
         click.echo(f"{m.key:5} {m.name:30} {m.size:>14,} bytes  sha256 {m.sha256[:16]}…  {state}")
 
 
@@ -75,7 +79,7 @@ def list_cmd() -> None:
 def serve_cmd(which: str | None, port: int, n_ctx: int, threads: int) -> None:
     """Serve the model on 127.0.0.1 with llama.cpp's OpenAI-compatible server (loopback only)."""
     path = bundled.resolve_model(which)
-    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llama_cpp.server") is None:
+    if not server_available():
         raise UserInputError(f"serving needs llama-cpp-python with its server extra: "
                              f"CMAKE_ARGS=\"{LLAMA_CMAKE_ARGS}\" pip install 'llama-cpp-python[server]'")
     cmd = server_command(str(path), port=port, n_ctx=n_ctx, threads=threads or (os.cpu_count() or 1))
@@ -83,6 +87,17 @@ def serve_cmd(which: str | None, port: int, n_ctx: int, threads: int) -> None:
                f"(use: --provider openai base_url=http://127.0.0.1:{port}/v1 model={path.stem})",
                err=True)
     sys.exit(subprocess.call(cmd))
+
+
+#: what llama-cpp-python[server] adds: the llama_cpp.server subpackage ships with the base wheel,
+#: but it cannot start without these
+SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context",
+                  "pydantic_settings")
+
+
+def server_available() -> bool:
+    """Whether ``python -m llama_cpp.server`` can start (the [server] extra is installed)."""
+    return all(importlib.util.find_spec(m) is not None for m in SERVER_MODULES)
 
 
 def server_command(path: str, *, port: int, n_ctx: int, threads: int) -> list[str]:

@@ -1,0 +1,93 @@
+"""A conservative units check for model answers: a price compared with a percentage.
+
+The expression language has no units, so a small model's commonest meaning slip — issue 16's
+``change(close, ret_bars) <= -entry_ret_pct``, a price difference against a percentage — type-checks.
+This check infers units only where they are certain and flags only a direct comparison between a
+price-valued side and a side that is a percentage or basis-point parameter (named ``*_pct``,
+``*_percent`` or ``*_bps``, possibly negated or scaled by a literal). Anything it cannot be sure of
+is left alone: it feeds a repair round back to the model, so a false alarm would cost an answer
+that was right. It is not part of the language checker (``core/expr``), which stays exact.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from stratforge.core.expr import Binary, BoolLit, Call, FloatLit, IntLit, Name, Node, Unary, parse, to_source
+from stratforge.core.expr.nodes import COMPARISONS
+
+__all__ = ["units_problems"]
+
+PRICE, PCT, BPS, LIT = "price", "percent", "basis points", "literal"
+#: series whose values are prices
+PRICE_SERIES = frozenset({"mid", "bid", "ask", "microprice", "last", "open", "high", "low", "close",
+                          "entry_price", "spread"})
+#: functions whose value is in the unit of their first argument
+SAME_UNIT = frozenset({"ema", "sma", "std", "rolling_min", "rolling_max", "rolling_median",
+                       "rolling_quantile", "lag", "change", "abs"})
+
+
+def _param_unit(name: str) -> str | None:
+    low = name.lower()
+    if low.endswith(("_pct", "_percent")) or low.startswith("pct_"):
+        return PCT
+    if low.endswith("_bps") or low.startswith("bps_"):
+        return BPS
+    return None
+
+
+def _unit(node: Node, params: Mapping[str, object]) -> str | None:
+    if isinstance(node, IntLit | FloatLit):
+        return LIT
+    if isinstance(node, Name):
+        if node.id in PRICE_SERIES:
+            return PRICE
+        return _param_unit(node.id) if node.id in params else None
+    if isinstance(node, Unary):
+        return _unit(node.operand, params) if node.op == "-" else None
+    if isinstance(node, Call):
+        if node.func == "vwap":
+            return PRICE
+        if node.func in SAME_UNIT and node.args:
+            return _unit(node.args[0], params)
+        if node.func in ("min", "max") and len(node.args) == 2:
+            a, b = (_unit(x, params) for x in node.args)
+            return a if a == b else None
+        return None
+    if isinstance(node, Binary):
+        a, b = _unit(node.left, params), _unit(node.right, params)
+        if node.op in ("+", "-"):
+            return a if a == b else None
+        if node.op == "*":  # scaled by a literal: the other side's unit
+            return b if a == LIT else a if b == LIT else None
+        if node.op == "/":
+            return a if b == LIT and a != LIT else None
+    return None
+
+
+def units_problems(text: str, params: Mapping[str, object]) -> list[str]:
+    """Comparisons in ``text`` between a price and a percentage/basis-point parameter."""
+    problems: list[str] = []
+    stack: list[Node] = [parse(text)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Binary):
+            stack += [node.left, node.right]
+            if node.op in COMPARISONS:
+                a, b = _unit(node.left, params), _unit(node.right, params)
+                if {a, b} in ({PRICE, PCT}, {PRICE, BPS}):
+                    price, other = (node.left, node.right) if a == PRICE else (node.right, node.left)
+                    unit = a if a != PRICE else b
+                    scale = "100" if unit == PCT else "10000"
+                    problems.append(
+                        f"'{to_source(node)}' compares a price ({to_source(price)}) with "
+                        f"{to_source(other)}, which is in {unit}: express the price move in {unit} "
+                        f"first, e.g. change(close, n) / lag(close, n) * {scale}, or compare with a "
+                        f"price such as entry_price * (1 + x / {scale})")
+        elif isinstance(node, Unary):
+            stack.append(node.operand)
+        elif isinstance(node, Call):
+            stack += list(node.args)
+        elif not isinstance(node, IntLit | FloatLit | BoolLit | Name):
+            break
+    return problems
