@@ -564,15 +564,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="where results.md/.json go (default: the record/replay DIR)")
     args = ap.parse_args(argv)
 
+    ids = args.intents.split(",") if args.intents else None
+    run: dict[str, Any] = {}
+    if args.replay:
+        try:
+            run = json.loads((args.replay / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            print(f"codegen_eval: {args.replay} is not a recorded run (run.json: {err})", file=sys.stderr)
+            return 2
+        ids = ids or run.get("intents")
     try:
-        intents = load_intents(args.intents_dir, args.intents.split(",") if args.intents else None)
+        intents = load_intents(args.intents_dir, ids)
     except IntentError as err:
         print(f"codegen_eval: {err}", file=sys.stderr)
         return 2
     folder = args.record or args.replay
     meta: dict[str, Any]
     if args.replay:
-        run = json.loads((args.replay / "run.json").read_text(encoding="utf-8"))
         meta = {k: run[k] for k in ("provider", "model", "grammar")}
     else:
         opts = _options(args.option)
@@ -588,8 +596,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"record into an empty folder", file=sys.stderr)
                 return 2
             args.record.mkdir(parents=True, exist_ok=True)
-            (args.record / "run.json").write_text(json.dumps({**meta, "machine": machine()},
-                                                             indent=2, sort_keys=True) + "\n")
+            (args.record / "run.json").write_text(json.dumps(
+                {**meta, "intents": [i.id for i in intents], "machine": machine()},
+                indent=2, sort_keys=True) + "\n")
     rows = []
     for intent in intents:
         if args.replay:
