@@ -439,14 +439,16 @@ def _parse_failure(answer: str) -> bool:
     return False
 
 
-def grammar_kwargs(grammar: str | None) -> dict[str, Any]:
-    """Pass the grammar switch to logic_to_signals when this build has one."""
+def loop_kwargs(intent: Intent, grammar: str | None) -> dict[str, Any]:
+    """The data kind, and the grammar switch, for logic_to_signals when this build takes them."""
+    accepted = inspect.signature(logic_to_signals).parameters
+    kw: dict[str, Any] = {"data": intent.data} if "data" in accepted else {}
     if grammar is None:
-        return {}
-    if "grammar" not in inspect.signature(logic_to_signals).parameters:
+        return kw
+    if "grammar" not in accepted:
         raise SystemExit("codegen_eval: --grammar needs a logic_to_signals with a grammar switch "
                          "(not in this build); leave --grammar out")
-    return {"grammar": grammar == "on"}
+    return {**kw, "grammar": grammar == "on"}
 
 
 def evaluate(intent: Intent, provider: Any, recorder: Recorder, grammar: str | None = None
@@ -454,7 +456,7 @@ def evaluate(intent: Intent, provider: Any, recorder: Recorder, grammar: str | N
     spec = build_spec(intent)
     params = spec_params(spec)
     result: LogicTranslation = logic_to_signals(spec, provider, recorder, raise_on_failure=False,
-                                                **grammar_kwargs(grammar))
+                                                **loop_kwargs(intent, grammar))
     exchanges = list(recorder)
     tokens = sum(int(e.data["tokens"]["total"]) for e in exchanges)
     completion = sum(int(e.data["tokens"]["completion"]) for e in exchanges)
