@@ -266,7 +266,7 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
         if mode in ("auto", "expressions"):
             t0 = time.monotonic()
             try:
-                translation = logic_to_signals(spec, provider, recorder)
+                translation = logic_to_signals(spec, provider, recorder, data=kind)
             except SignalsRejected as err:
                 result.llm_report = err.translation.report()
                 step(StepResult("llm-signals", False, time.monotonic() - t0, result.llm_report))
@@ -275,10 +275,9 @@ def generate(loaded: LoadedSpec, *, verifier: Verifier, out_root: Path, build_ro
             if translation is not None:
                 result.llm_report = translation.report()
                 effective = with_signals(spec, translation.signals)
-                llm_info = {"used": True, "path": "expressions", "provider": translation.provider,
-                            "model": translation.model, "rounds": len(translation.rounds),
-                            "stop_reason": translation.stop_reason,
-                            "signals": translation.signals, "prompts": translation.prompts}
+                # provider, model, rounds, stop reason, signals, prompt versions, grammar hash,
+                # tokens and tokens/s (LogicTranslation.manifest)
+                llm_info = {"used": True, "path": "expressions", **translation.manifest()}
                 step(StepResult("llm-signals", True, time.monotonic() - t0,
                                 f"{len(translation.signals)} signal(s) after "
                                 f"{len(translation.rounds)} round(s)"))

@@ -87,7 +87,9 @@ class LLMRequest:
 
     ``provider`` is the provider the request is addressed to (:attr:`Provider.identity`); it is part
     of the request's identity so that recordings of different providers never collide.
-    ``response_format`` is an optional JSON Schema the answer must satisfy.
+    ``response_format`` is an optional JSON Schema the answer must satisfy. ``grammar`` is an
+    optional GBNF grammar the answer must be derivable from (``generator/llm/grammar.py``); it is
+    part of the canonical form only when set, so requests without one hash as they always did.
     """
 
     messages: tuple[Message, ...]
@@ -98,6 +100,7 @@ class LLMRequest:
     seed: int | None = 0
     response_format: Mapping[str, Any] | None = None
     stop: tuple[str, ...] = ()
+    grammar: str | None = None
 
     def __post_init__(self) -> None:
         msgs = tuple(m if isinstance(m, Message) else Message(**m) for m in self.messages)
@@ -120,10 +123,12 @@ class LLMRequest:
         if self.response_format is not None:
             frozen = _freeze_json(dict(self.response_format), "response_format")
             object.__setattr__(self, "response_format", MappingProxyType(frozen))
+        if self.grammar is not None and (not isinstance(self.grammar, str) or not self.grammar.strip()):
+            raise ValueError("Condition failed: request grammar must be non-empty GBNF text or None")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data; the canonical form of the request."""
-        return {
+        out = {
             "format": REQUEST_FORMAT,
             "provider": self.provider,
             "model": self.model,
@@ -135,6 +140,9 @@ class LLMRequest:
                                 if self.response_format is not None else None),
             "stop": list(self.stop),
         }
+        if self.grammar is not None:
+            out["grammar"] = self.grammar
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LLMRequest":
@@ -144,7 +152,8 @@ class LLMRequest:
         return cls(messages=tuple(Message(**m) for m in data["messages"]), model=data["model"],
                    provider=data.get("provider", ""), temperature=data["temperature"],
                    max_tokens=data["max_tokens"], seed=data["seed"],
-                   response_format=data.get("response_format"), stop=tuple(data.get("stop", ())))
+                   response_format=data.get("response_format"), stop=tuple(data.get("stop", ())),
+                   grammar=data.get("grammar"))
 
     def canonical(self) -> str:
         return canonical_json(self.to_dict())
@@ -165,7 +174,8 @@ class LLMRequest:
 
     def parameters(self) -> dict[str, Any]:
         d = self.to_dict()
-        return {k: d[k] for k in ("temperature", "max_tokens", "seed", "stop", "response_format")}
+        return {k: d[k] for k in ("temperature", "max_tokens", "seed", "stop", "response_format", "grammar")
+                if k in d}
 
 
 @dataclass(frozen=True)
@@ -278,6 +288,19 @@ class Provider(ABC):
                 f"(options: {', '.join(declared) or 'none'})")
         values = {n: o.coerce(self.name, options.get(n, o.default)) for n, o in declared.items()}
         self.config: Mapping[str, Any] = MappingProxyType(values)
+
+    @property
+    def grammar_default(self) -> bool:
+        """Whether :func:`~.prompts.logic_to_signals` constrains answers with a grammar when the
+        caller does not say (providers that enforce one turn it on)."""
+        return False
+
+    @property
+    def grammar_form(self) -> str | None:
+        """How this provider enforces a request's grammar: ``"gbnf"`` (the request's ``grammar``
+        text), ``"json_schema"`` (a patterned ``response_format``) or ``None`` (it cannot; the
+        grammar is still part of the request, so recordings say what was asked)."""
+        return None
 
     @property
     def identity(self) -> str:

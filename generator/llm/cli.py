@@ -59,10 +59,14 @@ def install_cmd(which: str, force: bool, remove_parts: bool) -> None:
 @model.command("list")
 def list_cmd() -> None:
     """Show the pinned bundled models and which are installed in the cache."""
-    installed = {m.key for m in bundled.installed_models()}
+    found = bundled.installed_models()
+    installed = {m.key for m in found}
+    default = max(found, key=lambda m: m.size).key if found else None  # resolve_model(None)
     click.echo(f"cache: {bundled.cache_dir()}")
     for m in bundled.BUNDLED_MODELS.values():
         state = "installed" if m.key in installed else "not installed"
+        if m.key == default:
+            state += " (default of --provider local)"
         click.echo(f"{m.key:5} {m.name:30} {m.size:>14,} bytes  sha256 {m.sha256[:16]}…  {state}")
 
 

@@ -44,12 +44,31 @@ class LocalProvider(Provider):
                "path; default: the largest installed bundled model."),
         Option("n_ctx", int, 4096, "Context window in tokens."),
         Option("n_threads", int, 0, "CPU threads; 0 = all cores."),
+        Option("grammar", bool, True, "Constrain signal expressions with the spec's grammar "
+               "(GBNF, generator/llm/grammar.py) unless the caller says otherwise."),
     )
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._llama: Any = None
         self._path: Path | None = None
+        self._grammars: dict[str, Any] = {}
+
+    @property
+    def grammar_default(self) -> bool:
+        return bool(self.config["grammar"])
+
+    @property
+    def grammar_form(self) -> str | None:
+        return "gbnf"
+
+    def _grammar(self, llama_cpp: Any, text: str) -> Any:
+        if text not in self._grammars:
+            try:
+                self._grammars[text] = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+            except Exception as err:  # noqa: BLE001 - llama.cpp reports a bad grammar as ValueError
+                raise ProviderError(f"provider 'local': llama.cpp refused the grammar: {err}") from None
+        return self._grammars[text]
 
     @property
     def model(self) -> str | None:
@@ -84,7 +103,9 @@ class LocalProvider(Provider):
             kwargs["seed"] = request.seed
         if request.stop:
             kwargs["stop"] = list(request.stop)
-        if request.response_format is not None:
+        if request.grammar is not None:  # the grammar already fixes the JSON shape
+            kwargs["grammar"] = self._grammar(import_llama_cpp(), request.grammar)
+        elif request.response_format is not None:
             kwargs["response_format"] = {"type": "json_object",
                                          "schema": dict(request.response_format)}
         t0 = time.perf_counter()

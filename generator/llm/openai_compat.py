@@ -57,6 +57,11 @@ class OpenAIProvider(Provider):
         Option("response_format", str, "json_schema", "How a request's JSON schema is sent: "
                "json_schema (OpenAI, vLLM, llama.cpp), json_object (schema-less JSON mode) or "
                "none.", choices=("json_schema", "json_object", "none")),
+        Option("grammar", str, "off", "How a request's decoding grammar (signal expressions) is "
+               "sent: gbnf (llama.cpp server: the `grammar` field), vllm (vLLM: "
+               "`guided_grammar`, read by its xgrammar backend), json_schema (a JSON Schema whose "
+               "strings carry a regex `pattern`, for servers with only that) or off (unknown "
+               "servers: not sent).", choices=("off", "gbnf", "vllm", "json_schema")),
     )
 
     def __init__(self, **options: Any) -> None:
@@ -65,6 +70,14 @@ class OpenAIProvider(Provider):
             raise UserInputError("provider 'openai': max_retries must be >= 0 and timeout > 0")
         self._client: Any = None
         self.sleep: Callable[[float], None] = time.sleep  # replaced in tests
+
+    @property
+    def grammar_default(self) -> bool:
+        return self.config["grammar"] != "off"
+
+    @property
+    def grammar_form(self) -> str | None:
+        return {"off": None, "json_schema": "json_schema"}.get(self.config["grammar"], "gbnf")
 
     # -- client ------------------------------------------------------------------------------
 
@@ -96,7 +109,14 @@ class OpenAIProvider(Provider):
             kw["seed"] = request.seed
         if request.stop:
             kw["stop"] = list(request.stop)
+        grammar = self.config["grammar"]
+        if request.grammar is not None and grammar in ("gbnf", "vllm"):
+            # the grammar fixes the JSON shape; llama.cpp refuses a schema and a grammar together
+            kw["extra_body"] = {"grammar" if grammar == "gbnf" else "guided_grammar": request.grammar}
+            return kw
         mode = getattr(self, "_format_fallback", None) or self.config["response_format"]
+        if request.grammar is not None and grammar == "json_schema":
+            mode = "json_schema"
         if request.response_format is not None and mode != "none":
             schema = dict(request.response_format)
             if mode == "json_schema":

@@ -1,6 +1,7 @@
 """Versioned prompt templates, untrusted-text quoting, and the logic → signal-expressions loop.
 
-Templates are package data (``prompt_templates/*.j2``) rendered with Jinja2's ``StrictUndefined``;
+Templates are package data (``templates/prompts/*.j2``, the package ``stratforge.templates``, beside
+the code templates) rendered with Jinja2's ``StrictUndefined``;
 each has an id, a version and the SHA-256 of its text (:func:`prompt_manifest`) for the bundle
 manifest. A template's text never changes without its version being bumped (a test pins the
 hashes).
@@ -26,12 +27,14 @@ import jinja2
 
 from stratforge.core.errors import GeneratedCodeError, UserInputError
 
-from stratforge.core.expr import (FUNCTIONS, KEYWORDS, MAX_WINDOW, SERIES, ExpressionError, Type,
-                                  compile_expression)
+from stratforge.core.expr import (FUNCTIONS, KEYWORDS, MAX_WINDOW, SERIES, ArgKind, DataKind,
+                                  ExpressionError, Type, compile_expression)
+from stratforge.core.spec.datakind import declared_data_kind
 from stratforge.core.spec.signals import spec_params
 
 from .base import LLMRequest, Provider
 from .extract import ExtractionError, extract_json
+from .grammar import Grammar, data_kinds_for, signals_grammar
 from .record import Recorder, call
 
 if TYPE_CHECKING:
@@ -41,6 +44,7 @@ __all__ = [
     "PROMPTS",
     "ROLE_SIGNALS",
     "SIGNALS_SCHEMA",
+    "EXAMPLES",
     "CodeRegion",
     "LogicTranslation",
     "SignalRound",
@@ -48,12 +52,14 @@ __all__ = [
     "check_signals_answer",
     "code_region_messages",
     "code_repair_messages",
+    "examples_for",
     "logic_to_signals",
     "prompt_manifest",
     "quote_untrusted",
     "render",
     "signals_messages",
     "signals_repair_messages",
+    "WorkedExample",
 ]
 
 ROLE_SIGNALS = ("entry_long", "exit_long", "entry_short", "exit_short")
@@ -63,7 +69,7 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: prompt id -> (template file, version). Bump the version whenever a template's text changes.
 PROMPTS: dict[str, tuple[str, int]] = {
     "signals.system": ("signals_system.j2", 1),
-    "signals.user": ("signals_user.j2", 1),
+    "signals.user": ("signals_user.j2", 2),
     "signals.repair": ("signals_repair.j2", 1),
     "code.system": ("code_system.j2", 1),
     "code.user": ("code_user.j2", 2),
@@ -78,18 +84,84 @@ SIGNALS_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-EXAMPLE_LOGIC = ("Buy when the fast EMA of the mid crosses above the slow EMA while the spread is at "
-                 "most max_spread; close the long when the fast EMA crosses back below the slow "
-                 "one. Never sell short.")
-EXAMPLE_ANSWER = {"signals": {
-    "fast_ema": "ema(mid, fast)",
-    "slow_ema": "ema(mid, slow)",
-    "entry_long": "cross_above(fast_ema, slow_ema) and spread <= max_spread",
-    "exit_long": "cross_below(fast_ema, slow_ema)",
-    "entry_short": "false",
-    "exit_short": "false",
-}}
-EXAMPLE_PARAMS = {"fast": 10, "slow": 30, "max_spread": 0.02}
+@dataclass(frozen=True)
+class WorkedExample:
+    """A short worked example for the signals prompt: params, description, answer (no helper
+    signals, so it is valid with the grammar on and off)."""
+
+    key: str
+    data: str  # "bars" or "book"
+    params: Mapping[str, int | float | bool]
+    logic: str
+    signals: Mapping[str, str]
+
+    def answer(self) -> str:
+        return json.dumps({"signals": dict(self.signals)}, indent=2)
+
+    def render_vars(self) -> dict[str, str]:
+        return {"params": ", ".join(f"{k} = {_fmt(v)}" for k, v in self.params.items()),
+                "logic": self.logic, "answer": self.answer()}
+
+
+#: Worked examples by data kind; two are shown, ordered for the strategy type (:func:`examples_for`).
+EXAMPLES: tuple[WorkedExample, ...] = (
+    WorkedExample(
+        "breakout", "bars", {"lookback": 20, "hold_bars": 12},
+        "Buy when the close rises above the highest high of the previous lookback bars. Close the "
+        "long after hold_bars bars or when the close drops below the lowest low of the previous "
+        "lookback bars. Never sell short.",
+        {"entry_long": "close > lag(rolling_max(high, lookback), 1)",
+         "exit_long": "bars_in_position >= hold_bars or close < lag(rolling_min(low, lookback), 1)",
+         "entry_short": "false", "exit_short": "false"}),
+    WorkedExample(
+        "band_reversion", "bars", {"window": 40, "band": 1.5, "stop_pct": 0.8},
+        "Buy when the close is more than band standard deviations below its window-bar mean and "
+        "volume is above its window-bar average; sell when the close is back at its mean or "
+        "stop_pct percent below the entry price. Short the mirror image.",
+        {"entry_long": "zscore(close, window) < -band and volume > sma(volume, window)",
+         "exit_long": "close >= sma(close, window) or close <= entry_price * (1 - stop_pct / 100)",
+         "entry_short": "zscore(close, window) > band and volume > sma(volume, window)",
+         "exit_short": "close <= sma(close, window) or close >= entry_price * (1 + stop_pct / 100)"}),
+    WorkedExample(
+        "ema_cross", "book", {"fast": 10, "slow": 30, "max_spread": 0.02},
+        "Buy when the fast EMA of the mid crosses above the slow EMA while the spread is at most "
+        "max_spread; close the long when the fast EMA crosses back below the slow one. Never "
+        "sell short.",
+        {"entry_long": "cross_above(ema(mid, fast), ema(mid, slow)) and spread <= max_spread",
+         "exit_long": "cross_below(ema(mid, fast), ema(mid, slow))",
+         "entry_short": "false", "exit_short": "false"}),
+    WorkedExample(
+        "imbalance_fade", "book", {"levels": 3, "min_imb": 0.4, "hold_s": 5.0},
+        "Buy when the imbalance of the best levels levels is above min_imb and the last trade was "
+        "at or below the mid; sell after hold_s seconds or when the imbalance turns negative. "
+        "Short the mirror image.",
+        {"entry_long": "imbalance(levels) > min_imb and last <= mid",
+         "exit_long": "time_in_position >= hold_s or imbalance(levels) < 0",
+         "entry_short": "imbalance(levels) < -min_imb and last >= mid",
+         "exit_short": "time_in_position >= hold_s or imbalance(levels) > 0"}),
+)
+
+#: strategy type -> the example shown first (the closest in spirit); the other of its data kind follows
+_FIRST_EXAMPLE = {"momentum": ("breakout", "ema_cross"), "mean_reversion": ("band_reversion", "imbalance_fade"),
+                  "stat_arb": ("band_reversion", "imbalance_fade"),
+                  "order_book_imbalance": ("breakout", "imbalance_fade"),
+                  "market_making": ("band_reversion", "imbalance_fade")}
+
+
+def examples_for(data: str | None, strategy_type: str | None = None) -> list[WorkedExample]:
+    """The two worked examples for a strategy on ``data`` (``bars``/``book``; ``None``: book),
+    the one closest to ``strategy_type`` first."""
+    kind = data or "book"
+    pool = [e for e in EXAMPLES if e.data == kind]
+    first = _FIRST_EXAMPLE.get(strategy_type or "", ())
+    pool.sort(key=lambda e: 0 if e.key in first else 1)
+    return pool[:2]
+
+
+# kept for callers of the first prompt version: the book example
+EXAMPLE_LOGIC = EXAMPLES[2].logic
+EXAMPLE_ANSWER = {"signals": dict(EXAMPLES[2].signals)}
+EXAMPLE_PARAMS = dict(EXAMPLES[2].params)
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,9 +174,10 @@ def _template_text(prompt_id: str) -> str:
         filename, _ = PROMPTS[prompt_id]
     except KeyError:
         raise UserInputError(f"unknown prompt id '{prompt_id}' (known: {', '.join(PROMPTS)})") from None
-    return (resources.files(__package__) / "prompt_templates" / filename).read_text(encoding="utf-8")
+    return (resources.files(_TEMPLATES) / "prompts" / filename).read_text(encoding="utf-8")
 
 
+_TEMPLATES = "stratforge.templates"
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
                           keep_trailing_newline=False, trim_blocks=False)
 
@@ -170,19 +243,44 @@ def _fmt(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def _vocabulary() -> dict[str, Any]:
-    return {"series": list(SERIES.values()), "functions": list(FUNCTIONS.values()),
-            "max_window": MAX_WINDOW}
+_DATA_LABEL = {"bars": "bar data (one update per bar)", "book": "order-book and trade data "
+               "(one update per book change or trade)", None: "market data"}
+_UPDATE_UNIT = {"bars": "bars", "book": "book/trade updates", None: "updates"}
+_ABSENT = {"bars": ("order book or trade data", DataKind.BOOK, DataKind.TRADE),
+           "book": ("bar data", DataKind.BAR)}
 
 
-def signals_messages(logic: str, params: Mapping[str, int | float | bool]) -> list[dict[str, str]]:
-    """The system and user messages asking for signal expressions for ``logic``."""
-    data = quote_untrusted(logic)
-    system = render("signals.system", begin=data.begin, end=data.end)
-    user = render("signals.user", **_vocabulary(), roles=ROLE_SIGNALS,
-                  params=[(k, _fmt(v)) for k, v in params.items()],
-                  example_logic=EXAMPLE_LOGIC, example_answer=json.dumps(EXAMPLE_ANSWER, indent=2),
-                  data_block=data.block)
+def _vocabulary(data: str | None = None) -> dict[str, Any]:
+    """Series and functions a strategy on ``data`` can use (only its data kind's series)."""
+    kinds = data_kinds_for(data)
+    series = [s for s in SERIES.values() if kinds is None or s.kind in kinds]
+    names = {s.name for s in series}
+    functions = [f for f in FUNCTIONS.values()
+                 if all(n in names for n in f.implicit_series)
+                 and (kinds is None or DataKind.BOOK in kinds
+                      or not any(k is ArgKind.LEVELS for _, k in f.args))]
+    absent = _ABSENT.get(data or "")
+    absent_names = ([n for n, s in SERIES.items() if s.kind in absent[1:] and not n[-1].isdigit()]
+                    if absent else [])
+    return {"series": series, "functions": functions, "max_window": MAX_WINDOW,
+            "data_label": _DATA_LABEL[data], "update_unit": _UPDATE_UNIT[data],
+            "absent": absent[0] if absent else "", "absent_names": absent_names}
+
+
+def _param_kind(value: int | float | bool) -> str:
+    return "bool" if isinstance(value, bool) else "integer" if isinstance(value, int) else "number"
+
+
+def signals_messages(logic: str, params: Mapping[str, int | float | bool], *, data: str | None = None,
+                     grammar: bool = False, strategy_type: str | None = None) -> list[dict[str, str]]:
+    """The system and user messages asking for signal expressions for ``logic`` on ``data``
+    (``bars``/``book``; ``None``: every series), with the grammar's answer rules when ``grammar``."""
+    block = quote_untrusted(logic)
+    system = render("signals.system", begin=block.begin, end=block.end)
+    user = render("signals.user", **_vocabulary(data), roles=ROLE_SIGNALS, grammar=grammar,
+                  params=[(k, _fmt(v), _param_kind(v)) for k, v in params.items()],
+                  examples=[e.render_vars() for e in examples_for(data, strategy_type)],
+                  data_block=block.block)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -195,13 +293,23 @@ def signals_repair_messages(base: Sequence[Mapping[str, str]], answer: str,
     ]
 
 
-def check_signals_answer(value: Any, params: Mapping[str, int | float | bool]
-                         ) -> tuple[dict[str, str], list[str]]:
+def _data_hint(data: str | None) -> str:
+    kinds = data_kinds_for(data)
+    if kinds is None:
+        return ""
+    names = [n for n, s in SERIES.items() if s.kind in kinds and not n[-1].isdigit()]
+    return f" (this strategy's {data} data has: {', '.join(names)})"
+
+
+def check_signals_answer(value: Any, params: Mapping[str, int | float | bool],
+                         data: str | None = None) -> tuple[dict[str, str], list[str]]:
     """Compile every expression of a ``{"signals": {...}}`` answer in order.
 
     Returns the signals in canonical form and the list of errors (empty when accepted). Each
-    error names the signal, quotes the expression and gives the column.
+    error names the signal, quotes the expression and gives the column. ``data`` (``bars``/
+    ``book``) refuses a series the strategy's data does not carry, naming the series it has.
     """
+    kinds = data_kinds_for(data)
     errors: list[str] = []
     if not isinstance(value, dict):
         return {}, ['the answer must be a JSON object {"signals": {...}}']
@@ -232,9 +340,10 @@ def check_signals_answer(value: Any, params: Mapping[str, int | float | bool]
             continue
         expect = Type.BOOL if name in ROLE_SIGNALS else None
         try:
-            typed = compile_expression(text, params, signals=known, expect=expect)
+            typed = compile_expression(text, params, signals=known, expect=expect, data=kinds)
         except ExpressionError as err:
-            errors.append(f"{where} = {json.dumps(text)}: {err}")
+            hint = _data_hint(data) if "data, but this strategy's data is" in str(err) else ""
+            errors.append(f"{where} = {json.dumps(text)}: {err}{hint}")
             continue
         known[name] = typed
         out[name] = typed.to_source()
@@ -254,6 +363,9 @@ class SignalRound:
     answer: str
     errors: tuple[str, ...]
     truncated: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
 
     @property
     def accepted(self) -> bool:
@@ -271,10 +383,37 @@ class LogicTranslation:
     provider: str
     model: str
     prompts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data: str | None = None
+    grammar_sha256: str | None = None  # the grammar the requests carried; None when off
+    grammar_enforced: bool = False  # whether the provider decoded under it
 
     @property
     def accepted(self) -> bool:
         return self.stop_reason == "accepted"
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(r.completion_tokens for r in self.rounds)
+
+    @property
+    def seconds(self) -> float:
+        return round(sum(r.seconds for r in self.rounds), 6)
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return round(self.completion_tokens / self.seconds, 2) if self.seconds > 0 else None
+
+    def manifest(self) -> dict[str, Any]:
+        """What the build manifest records about this translation."""
+        return {"provider": self.provider, "model": self.model, "rounds": len(self.rounds),
+                "stop_reason": self.stop_reason, "signals": self.signals, "prompts": self.prompts,
+                "prompt_version": self.prompts.get("signals.user", {}).get("version"),
+                "data": self.data,
+                "grammar": {"on": self.grammar_sha256 is not None, "sha256": self.grammar_sha256,
+                            "enforced": self.grammar_enforced},
+                "tokens": {"prompt": sum(r.prompt_tokens for r in self.rounds),
+                           "completion": self.completion_tokens},
+                "seconds": self.seconds, "tokens_per_s": self.tokens_per_s}
 
     def report(self) -> str:
         lines = [f"logic → signals with {self.provider}/{self.model}: {self.stop_reason} after "
@@ -296,14 +435,21 @@ class SignalsRejected(GeneratedCodeError):
 
 def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorder | None = None,
                      max_rounds: int | None = None, *, max_tokens: int = 768,
-                     raise_on_failure: bool = True) -> LogicTranslation:
+                     raise_on_failure: bool = True, data: str | None = None,
+                     grammar: bool | None = None) -> LogicTranslation:
     """Ask ``provider`` to express ``spec.strategy.logic`` as signal expressions.
 
-    Each round: ask → extract JSON → compile every expression with the spec's params (role signals
-    must be conditions). On errors the next round quotes them back. Stops when accepted, after
-    ``max_rounds`` model calls (default ``1 + spec.codegen.max_repair_rounds``), or early when a
-    round repeats the previous round's errors exactly. Raises :class:`SignalsRejected` on failure
-    unless ``raise_on_failure`` is false. Every call is recorded by ``recorder``.
+    Each round: ask → extract JSON → compile every expression with the spec's params and data
+    kind (role signals must be conditions; a series the data lacks is an error). On errors the
+    next round quotes them back. Stops when accepted, after ``max_rounds`` model calls (default
+    ``1 + spec.codegen.max_repair_rounds``), or early when a round repeats the previous round's
+    errors exactly. Raises :class:`SignalsRejected` on failure unless ``raise_on_failure`` is
+    false. Every call is recorded by ``recorder``.
+
+    ``data`` is the strategy's data kind (``bars``/``book``) when the caller decided it (the build
+    does); else the spec's declared kind, else any. ``grammar`` constrains decoding with
+    :func:`~.grammar.signals_grammar` (default: the provider's ``grammar_default``; the local
+    model has it on).
     """
     logic = spec.strategy.logic
     if not logic or not logic.strip():
@@ -312,7 +458,16 @@ def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorde
     if rounds_allowed < 1:
         raise UserInputError(f"max_rounds must be >= 1, was {rounds_allowed}")
     params = spec_params(spec)
-    base = signals_messages(logic, params)
+    kind = data if data is not None else declared_data_kind(spec)
+    use_grammar = provider.grammar_default if grammar is None else bool(grammar)
+    gram: Grammar | None = signals_grammar(params, kind) if use_grammar else None
+    request_params: dict[str, Any] = {"response_format": SIGNALS_SCHEMA}
+    if gram is not None:
+        request_params["grammar"] = gram.gbnf()
+        if provider.grammar_form == "json_schema":
+            request_params["response_format"] = gram.json_schema()
+    base = signals_messages(logic, params, data=kind, grammar=gram is not None,
+                            strategy_type=spec.strategy.type.value)
     model = spec.codegen.model or provider.model
     messages = base
     rounds: list[SignalRound] = []
@@ -320,19 +475,21 @@ def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorde
     reason = "max_rounds"
     for n in range(1, rounds_allowed + 1):
         request = provider.request(messages, model=model, temperature=0.0, seed=spec.codegen.seed,
-                                   max_tokens=max_tokens, response_format=SIGNALS_SCHEMA)
+                                   max_tokens=max_tokens, **request_params)
         response = call(provider, request, recorder)
         truncated = response.truncated
         try:
             extracted = extract_json(response.text, expected='one JSON object {"signals": {...}}')
             truncated = truncated or extracted.truncated
-            signals, errors = check_signals_answer(extracted.value, params)
+            signals, errors = check_signals_answer(extracted.value, params, kind)
         except ExtractionError as err:
             signals, errors = {}, [str(err)]
             truncated = truncated or err.truncated
         if truncated and errors:
             errors.append("your answer was cut off: answer with a shorter, complete JSON object")
-        rounds.append(SignalRound(n, request.request_hash(), response.text, tuple(errors), truncated))
+        rounds.append(SignalRound(n, request.request_hash(), response.text, tuple(errors), truncated,
+                                  response.prompt_tokens, response.completion_tokens,
+                                  float(response.latency_s)))
         if not errors:
             accepted, reason = signals, "accepted"
             break
@@ -341,7 +498,8 @@ def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorde
             break
         messages = signals_repair_messages(base, response.text, errors)
     result = LogicTranslation(accepted, tuple(rounds), reason, provider.identity, model or "",
-                              prompt_manifest())
+                              prompt_manifest(), kind, gram.sha256 if gram is not None else None,
+                              gram is not None and provider.grammar_form is not None)
     if not result.accepted and raise_on_failure:
         raise SignalsRejected(result)
     return result

@@ -51,6 +51,13 @@ class ReplayProvider(Provider):
         models = {str(e.data["model"]) for exs in self._by_hash.values() for e in exs}
         self._identity = self.config["provider"] or (providers.pop() if len(providers) == 1 else "replay")
         self._model = self.config["model"] or (models.pop() if len(models) == 1 else None)
+        # recordings made with a grammar replay with one (the request hashes include it)
+        self._grammar = any("grammar" in (e.data.get("request") or {})
+                            for exs in self._by_hash.values() for e in exs)
+
+    @property
+    def grammar_default(self) -> bool:
+        return self._grammar
 
     @property
     def identity(self) -> str:

@@ -189,3 +189,28 @@ def test_prompt_injection_changes_nothing_but_the_regions(verifier, tmp_path: Pa
     assert "getenv" not in (result.bundle / "cpp" / "strategy.cpp").read_text()
     # and the risk limits are the spec's
     assert loaded.spec.risk == load_spec(CODE_SPEC).spec.risk
+
+
+BARS_LOGIC_SPEC = Path(__file__).resolve().parent / "fixtures" / "bars-dip-logic.yaml"
+# issue 16: the 1.5B model's answer on a minute-bar spec read trade data; the checker accepted it
+# and the build died with an internal error when the signals were merged into the spec
+TRADE_ON_BARS = json.dumps({"signals": {
+    "entry_long": "change(last, ret_bars) <= -entry_ret_pct", "exit_long": "bars_in_position >= max_bars",
+    "entry_short": "false", "exit_short": "false"}})
+BARS_OK = json.dumps({"signals": {
+    "entry_long": "change(close, ret_bars) / lag(close, ret_bars) * 100 < -entry_ret_pct",
+    "exit_long": "bars_in_position >= max_bars or close >= entry_price * (1 + take_pct / 100)",
+    "entry_short": "false", "exit_short": "false"}})
+
+
+def test_trade_series_on_bars_is_repaired_not_an_internal_error(verifier, tmp_path: Path) -> None:
+    provider = get_provider("scripted", responses=[TRADE_ON_BARS, BARS_OK])
+    result = _run(load_spec(BARS_LOGIC_SPEC), verifier, tmp_path, provider)
+    assert result.ok, result.llm_report
+    assert "round 1" in result.llm_report and "series 'last' needs trade data" in result.llm_report
+    manifest = json.loads((result.bundle / "manifest.json").read_text())
+    codegen = manifest["codegen"]
+    assert codegen["path"] == "expressions" and codegen["rounds"] == 2 and codegen["data"] == "bars"
+    assert codegen["grammar"]["on"] is False  # the scripted provider enforces no grammar
+    assert codegen["prompt_version"] == 2 and "tokens_per_s" in codegen
+    assert "last" not in codegen["signals"]["entry_long"]

@@ -160,3 +160,39 @@ def test_serve_binds_loopback_only() -> None:
     cmd = server_command("/models/qwen.gguf", port=8099, n_ctx=2048, threads=2)
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--model_alias") + 1] == "qwen" and "llama_cpp.server" in cmd
+
+
+def _fake_installed(cache: Path, key: str) -> Path:
+    """A sparse file of the pinned size: what installed_models() looks at (no 1 GB written)."""
+    m = bundled.BUNDLED_MODELS[key]
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / m.filename
+    with path.open("wb") as f:
+        f.truncate(m.size)
+    return path
+
+
+def test_the_1_5b_is_the_default_local_model_when_installed(isolated_cache: Path) -> None:
+    from stratforge.generator.llm import get_provider
+
+    small = _fake_installed(isolated_cache, "0.5b")
+    assert bundled.resolve_model(None) == small
+    assert get_provider("local").model == small.stem == "qwen2.5-coder-0.5b-instruct"
+    big = _fake_installed(isolated_cache, "1.5b")
+    assert bundled.resolve_model(None) == big
+    assert get_provider("local").model == "qwen2.5-coder-1.5b-instruct"
+    assert get_provider("local", model="0.5b").model == "0.5b"  # an explicit choice wins
+    listed = CliRunner().invoke(main, ["model", "list"]).output
+    assert [line for line in listed.splitlines() if "(default" in line][0].startswith("1.5b")
+    big.unlink()
+    with big.open("wb") as f:  # a partial file is not an installed model
+        f.truncate(1000)
+    assert bundled.resolve_model(None) == small
+
+
+def test_local_provider_turns_the_grammar_on_by_default() -> None:
+    from stratforge.generator.llm import get_provider
+
+    assert get_provider("local").grammar_default is True
+    assert get_provider("local", grammar=False).grammar_default is False
+    assert get_provider("local").grammar_form == "gbnf"

@@ -32,19 +32,44 @@ def test_manifest_has_ids_versions_and_hashes() -> None:
         assert entry["version"] >= 1 and re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])
 
 
-def test_worked_example_is_valid_in_the_language() -> None:
-    signals, errors = check_signals_answer(prompts.EXAMPLE_ANSWER, prompts.EXAMPLE_PARAMS)
-    assert errors == [] and list(signals) == list(prompts.EXAMPLE_ANSWER["signals"])
+@pytest.mark.parametrize("example", prompts.EXAMPLES, ids=lambda e: e.key)
+def test_worked_examples_are_valid_on_their_data_kind(example) -> None:
+    answer = {"signals": dict(example.signals)}
+    signals, errors = check_signals_answer(answer, example.params, example.data)
+    assert errors == [] and list(signals) == list(prompts.ROLE_SIGNALS)
+    # and under the grammar (no helper signals, only the data kind's series)
+    from stratforge.generator.llm.grammar import signals_grammar
+    assert signals_grammar(example.params, example.data).matches(example.answer())
 
 
-def test_signals_prompt_lists_vocabulary_params_roles_and_one_example() -> None:
+def test_signals_prompt_lists_vocabulary_params_roles_and_two_examples() -> None:
     system, user = (m["content"] for m in signals_messages("Buy the dip.", PARAMS))
     assert "not instructions" in system and '{"signals"' in system
     for needle in ("- mid:", "- vwap(n) -> number", "- cross_above(a, b) -> bool",
-                   "- vwap_window = 200", "- entry_gap_bps = 8.0", "entry_long, exit_long, "
-                   "entry_short, exit_short", "Worked example"):
+                   "- vwap_window = 200 (integer)", "- entry_gap_bps = 8.0 (number)",
+                   "entry_long, exit_long, entry_short, exit_short", "Worked example"):
         assert needle in user, needle
-    assert user.count("Worked example") == 1
+    assert user.count("# Worked example") == 2
+
+
+def test_signals_prompt_lists_only_the_series_of_the_data_kind() -> None:
+    _, bars = (m["content"] for m in signals_messages("Buy the dip.", PARAMS, data="bars"))
+    _, book = (m["content"] for m in signals_messages("Buy the dip.", PARAMS, data="book"))
+    for name in ("close", "volume", "high", "bars_in_position"):
+        assert f"- {name}:" in bars and (f"- {name}:" in book) == (name == "bars_in_position")
+    for name in ("mid", "last", "spread", "bid_size"):
+        assert f"- {name}:" in book and f"- {name}:" not in bars
+    assert "- vwap(n)" not in bars and "- imbalance(" not in bars and "- vwap(n)" in book
+    assert "There is no order book or trade data here" in bars
+    # the worked examples follow the data kind too
+    assert "zscore(close, window)" in bars and "ema(mid, fast)" not in bars
+    assert "ema(mid, fast)" in book and "close >" not in book
+
+
+def test_grammar_prompt_asks_for_the_roles_only() -> None:
+    _, on = (m["content"] for m in signals_messages("Buy the dip.", PARAMS, data="bars", grammar=True))
+    _, off = (m["content"] for m in signals_messages("Buy the dip.", PARAMS, data="bars"))
+    assert "no helper signals" in on and "You may define helper signals" in off
 
 
 def test_missing_template_variable_is_an_error() -> None:

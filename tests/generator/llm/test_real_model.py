@@ -118,3 +118,31 @@ def test_code_mode_generate_through_local(tmp_path) -> None:
         return
     print(f"accepted after {time.monotonic() - started:.0f} s\n{result.llm_report}")
     assert (result.bundle / "manifest.json").is_file()
+
+
+def test_bars_intent_with_the_1_5b_and_the_grammar(tmp_path) -> None:
+    """Issue 16's kind of intent (minute bars, a return and a volume condition, a bar-count exit)
+    with the 1.5B model decoding under the spec's grammar: the answer parses (the grammar makes
+    a parse error impossible) and reads only bar series."""
+    _need_model()
+    if "1.5b" not in {m.key for m in bundled.installed_models()}:
+        missing("llm", "the 1.5B model is not installed (stratforge model install 1.5b)")
+    from pathlib import Path
+
+    from stratforge.core.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[1] / "fixtures" / "bars-dip-logic.yaml").spec
+    provider = get_provider("local", model="1.5b")
+    result = logic_to_signals(spec, provider, Recorder(tmp_path / "llm"), raise_on_failure=False)
+    print(result.report())
+    print(result.manifest())
+    manifest = result.manifest()
+    assert manifest["grammar"]["on"] and manifest["grammar"]["enforced"]
+    assert manifest["tokens_per_s"] and manifest["tokens_per_s"] > 0
+    for r in result.rounds:  # no round failed on syntax or names
+        assert not any("expected" in e or "unknown name" in e or "needs trade data" in e
+                       for e in r.errors), r.errors
+    _check(result)
+    if result.accepted:
+        assert not {"last", "mid", "bid", "ask"} & set(" ".join(result.signals.values())
+                                                       .replace("(", " ").replace(")", " ").split())
