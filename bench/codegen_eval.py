@@ -538,6 +538,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
@@ -611,6 +612,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(row)
         print(f"{intent.id}: accepted={row['accepted']} rounds={row['rounds']} correct={row['correct']} "
               f"{row['seconds']:.1f}s (wall {time.perf_counter() - t0:.1f}s)", file=sys.stderr, flush=True)
+    if args.record:
+        run_file = args.record / "run.json"
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+        run["machine_at_end"] = machine()
+        run_file.write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
     out = args.out or folder
     if out is None:
         print(markdown(rows, totals(rows), f"{meta['provider']} / {meta['model']}, grammar {meta['grammar']}"))
