@@ -542,6 +542,14 @@ def machine() -> dict[str, Any]:
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
+def _checkpoint(folder: Path, rows: list[dict[str, Any]], meta: Mapping[str, Any]) -> None:
+    run_file = folder / "run.json"
+    run = json.loads(run_file.read_text(encoding="utf-8"))
+    run["completed"] = [r["id"] for r in rows]
+    run_file.write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
+    write_results(folder, rows, meta)
+
+
 def _options(pairs: Sequence[str]) -> dict[str, str]:
     out = {}
     for p in pairs:
@@ -575,7 +583,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError) as err:
             print(f"codegen_eval: {args.replay} is not a recorded run (run.json: {err})", file=sys.stderr)
             return 2
-        ids = ids or run.get("intents")
+        ids = ids or run.get("completed") or run.get("intents")
     try:
         intents = load_intents(args.intents_dir, ids)
     except IntentError as err:
@@ -610,6 +618,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.perf_counter()
         row = evaluate(intent, provider, recorder, None if meta["grammar"] == "default" else meta["grammar"])
         rows.append(row)
+        if args.record:  # a run stopped early is still a consistent, replayable run
+            _checkpoint(args.record, rows, meta)
         print(f"{intent.id}: accepted={row['accepted']} rounds={row['rounds']} correct={row['correct']} "
               f"{row['seconds']:.1f}s (wall {time.perf_counter() - t0:.1f}s)", file=sys.stderr, flush=True)
     if args.record:
