@@ -292,14 +292,20 @@ def _name_alts(names: Iterable[str]) -> list[Alt]:
     return [(Lit(n),) for n in sorted(set(names), key=lambda s: (-len(s), s))]
 
 
-def signals_grammar(params: Mapping[str, int | float | bool], data: str | None) -> Grammar:
+def signals_grammar(params: Mapping[str, int | float | bool], data: str | None,
+                    roles: tuple[str, ...] = ROLE_ORDER) -> Grammar:
     """The grammar of a signals answer for a spec with ``params`` on ``data`` (``bars``/``book``;
-    ``None`` when unknown: every series)."""
-    return _build(tuple(sorted(params.items())), data)
+    ``None`` when unknown: every series) defining ``roles`` in that order (one role when the
+    signals are asked one per request)."""
+    unknown = [r for r in roles if r not in ROLE_ORDER]
+    if unknown or not roles:
+        raise ValueError(f"Condition failed: roles must be among {ROLE_ORDER}, was {roles!r}")
+    return _build(tuple(sorted(params.items())), data, tuple(roles))
 
 
 @lru_cache(maxsize=64)
-def _build(params: tuple[tuple[str, int | float | bool], ...], data: str | None) -> Grammar:
+def _build(params: tuple[tuple[str, int | float | bool], ...], data: str | None,
+           roles: tuple[str, ...] = ROLE_ORDER) -> Grammar:
     kinds = data_kinds_for(data)
     allowed = set(DataKind) if kinds is None else set(kinds)
     series = [n for n, s in SERIES.items() if s.kind in allowed]
@@ -313,9 +319,9 @@ def _build(params: tuple[tuple[str, int | float | bool], ...], data: str | None)
     sp = Ref("sp")
     ws = Ref("ws")
     role_items: list[Item] = []
-    for i, role in enumerate(ROLE_ORDER):
+    for i, role in enumerate(roles):
         role_items += [ws, Lit(json.dumps(role)), ws, Lit(":"), ws, Lit('"'), Ref("bexpr"), Lit('"'), ws]
-        if i < len(ROLE_ORDER) - 1:
+        if i < len(roles) - 1:
             role_items.append(Lit(","))
     r["root"] = [(ws, Lit("{"), ws, Lit('"signals"'), ws, Lit(":"), ws, Lit("{"), *role_items,
                   Lit("}"), ws, Lit("}"), ws)]
@@ -390,5 +396,5 @@ def _build(params: tuple[tuple[str, int | float | bool], ...], data: str | None)
     r["osp"] = [(Rep(Lit(" "), 0, 1),)]
     r["sp"] = [(Lit(" "),)]
     r["ws"] = [(Rep(Chars(" \n"), 0, 12),)]
-    return Grammar(r, ROLE_ORDER, {"data": data or "any", "series": series,
+    return Grammar(r, roles, {"data": data or "any", "series": series,
                                    "params": [n for n, _ in params]})

@@ -95,12 +95,12 @@ class WorkedExample:
     logic: str
     signals: Mapping[str, str]
 
-    def answer(self) -> str:
-        return json.dumps({"signals": dict(self.signals)}, indent=2)
+    def answer(self, roles: Sequence[str] = ROLE_SIGNALS) -> str:
+        return json.dumps({"signals": {r: self.signals[r] for r in roles}}, indent=2)
 
-    def render_vars(self) -> dict[str, str]:
+    def render_vars(self, roles: Sequence[str] = ROLE_SIGNALS) -> dict[str, str]:
         return {"params": ", ".join(f"{k} = {_fmt(v)}" for k, v in self.params.items()),
-                "logic": self.logic, "answer": self.answer()}
+                "logic": self.logic, "answer": self.answer(roles)}
 
 
 #: Worked examples by data kind; two are shown, ordered for the strategy type (:func:`examples_for`).
@@ -271,25 +271,37 @@ def _param_kind(value: int | float | bool) -> str:
     return "bool" if isinstance(value, bool) else "integer" if isinstance(value, int) else "number"
 
 
+#: what each role signal decides (the one-signal-per-request prompt names it)
+ROLE_MEANING = {"entry_long": "true when the strategy should open a long position (buy)",
+                "exit_long": "true when an open long position should be closed (sell it)",
+                "entry_short": "true when the strategy should open a short position (sell short)",
+                "exit_short": "true when an open short position should be closed (buy it back)"}
+
+
 def signals_messages(logic: str, params: Mapping[str, int | float | bool], *, data: str | None = None,
-                     grammar: bool = False, strategy_type: str | None = None) -> list[dict[str, str]]:
+                     grammar: bool = False, strategy_type: str | None = None,
+                     roles: Sequence[str] = ROLE_SIGNALS) -> list[dict[str, str]]:
     """The system and user messages asking for signal expressions for ``logic`` on ``data``
-    (``bars``/``book``; ``None``: every series), with the grammar's answer rules when ``grammar``."""
+    (``bars``/``book``; ``None``: every series), with the grammar's answer rules when ``grammar``;
+    ``roles`` = one role asks for that signal alone."""
     block = quote_untrusted(logic)
+    roles = tuple(roles)
     system = render("signals.system", begin=block.begin, end=block.end)
     user = render("signals.user", **_vocabulary(data), roles=ROLE_SIGNALS, grammar=grammar,
+                  ask_roles=roles, role_meaning=ROLE_MEANING.get(roles[0], "") if len(roles) == 1 else "",
                   params=[(k, _fmt(v), _param_kind(v)) for k, v in params.items()],
-                  examples=[e.render_vars() for e in examples_for(data, strategy_type)],
+                  examples=[e.render_vars(roles) for e in examples_for(data, strategy_type)],
                   data_block=block.block)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def signals_repair_messages(base: Sequence[Mapping[str, str]], answer: str,
-                            errors: Sequence[str]) -> list[dict[str, str]]:
+                            errors: Sequence[str], roles: Sequence[str] = ROLE_SIGNALS
+                            ) -> list[dict[str, str]]:
     """``base`` + the rejected answer + a message quoting the precise errors."""
     return [dict(m) for m in base] + [
         {"role": "assistant", "content": answer},
-        {"role": "user", "content": render("signals.repair", errors=list(errors), roles=ROLE_SIGNALS)},
+        {"role": "user", "content": render("signals.repair", errors=list(errors), roles=list(roles))},
     ]
 
 
@@ -302,12 +314,15 @@ def _data_hint(data: str | None) -> str:
 
 
 def check_signals_answer(value: Any, params: Mapping[str, int | float | bool],
-                         data: str | None = None) -> tuple[dict[str, str], list[str]]:
+                         data: str | None = None, roles: Sequence[str] = ROLE_SIGNALS,
+                         helpers: bool = True) -> tuple[dict[str, str], list[str]]:
     """Compile every expression of a ``{"signals": {...}}`` answer in order.
 
     Returns the signals in canonical form and the list of errors (empty when accepted). Each
     error names the signal, quotes the expression and gives the column. ``data`` (``bars``/
     ``book``) refuses a series the strategy's data does not carry, naming the series it has.
+    ``roles`` are the condition signals the answer must define (one when the signals are asked
+    one per request); ``helpers=False`` refuses any other key.
     """
     kinds = data_kinds_for(data)
     errors: list[str] = []
@@ -338,6 +353,10 @@ def check_signals_answer(value: Any, params: Mapping[str, int | float | bool],
         if not isinstance(text, str):
             errors.append(f"{where}: the expression must be a JSON string, was {json.dumps(text)}")
             continue
+        if not helpers and name not in roles:
+            errors.append(f"{where}: answer only {', '.join(roles)}; write the condition in full "
+                          f"without helper signals")
+            continue
         expect = Type.BOOL if name in ROLE_SIGNALS else None
         try:
             typed = compile_expression(text, params, signals=known, expect=expect, data=kinds)
@@ -347,7 +366,7 @@ def check_signals_answer(value: Any, params: Mapping[str, int | float | bool],
             continue
         known[name] = typed
         out[name] = typed.to_source()
-    missing = [r for r in ROLE_SIGNALS if r not in signals]
+    missing = [r for r in roles if r not in signals]
     if missing:
         errors.append(f"missing condition signal(s): {', '.join(missing)} (write \"false\" for a "
                       f"side that is never traded)")
@@ -366,6 +385,7 @@ class SignalRound:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    roles: tuple[str, ...] = ROLE_SIGNALS  # the signals this round asked for
 
     @property
     def accepted(self) -> bool:
@@ -413,14 +433,16 @@ class LogicTranslation:
                             "enforced": self.grammar_enforced},
                 "tokens": {"prompt": sum(r.prompt_tokens for r in self.rounds),
                            "completion": self.completion_tokens},
-                "seconds": self.seconds, "tokens_per_s": self.tokens_per_s}
+                "seconds": self.seconds, "tokens_per_s": self.tokens_per_s,
+                "per_signal": any(r.roles != ROLE_SIGNALS for r in self.rounds)}
 
     def report(self) -> str:
         lines = [f"logic → signals with {self.provider}/{self.model}: {self.stop_reason} after "
                  f"{len(self.rounds)} round(s)"]
         for r in self.rounds:
             status = "accepted" if r.accepted else f"{len(r.errors)} error(s)"
-            lines.append(f"  round {r.round} [{r.request_hash[:12]}]: {status}")
+            asked = "" if r.roles == ROLE_SIGNALS else f" ({', '.join(r.roles)})"
+            lines.append(f"  round {r.round}{asked} [{r.request_hash[:12]}]: {status}")
             lines.extend(f"    - {e}" for e in r.errors)
         return "\n".join(lines)
 
@@ -436,7 +458,7 @@ class SignalsRejected(GeneratedCodeError):
 def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorder | None = None,
                      max_rounds: int | None = None, *, max_tokens: int = 768,
                      raise_on_failure: bool = True, data: str | None = None,
-                     grammar: bool | None = None) -> LogicTranslation:
+                     grammar: bool | None = None, per_signal: bool = False) -> LogicTranslation:
     """Ask ``provider`` to express ``spec.strategy.logic`` as signal expressions.
 
     Each round: ask → extract JSON → compile every expression with the spec's params and data
@@ -449,7 +471,8 @@ def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorde
     ``data`` is the strategy's data kind (``bars``/``book``) when the caller decided it (the build
     does); else the spec's declared kind, else any. ``grammar`` constrains decoding with
     :func:`~.grammar.signals_grammar` (default: the provider's ``grammar_default``; the local
-    model has it on).
+    model has it on). ``per_signal`` asks for the four role signals one per request (each with
+    its own rounds; a small model then has one condition to get right at a time).
     """
     logic = spec.strategy.logic
     if not logic or not logic.strip():
@@ -460,49 +483,71 @@ def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorde
     params = spec_params(spec)
     kind = data if data is not None else declared_data_kind(spec)
     use_grammar = provider.grammar_default if grammar is None else bool(grammar)
-    gram: Grammar | None = signals_grammar(params, kind) if use_grammar else None
-    request_params: dict[str, Any] = {"response_format": SIGNALS_SCHEMA}
-    if gram is not None:
-        request_params["grammar"] = gram.gbnf()
-        if provider.grammar_form == "json_schema":
-            request_params["response_format"] = gram.json_schema()
-    base = signals_messages(logic, params, data=kind, grammar=gram is not None,
-                            strategy_type=spec.strategy.type.value)
     model = spec.codegen.model or provider.model
-    messages = base
+    strategy_type = spec.strategy.type.value
     rounds: list[SignalRound] = []
     accepted: dict[str, str] = {}
-    reason = "max_rounds"
-    for n in range(1, rounds_allowed + 1):
-        request = provider.request(messages, model=model, temperature=0.0, seed=spec.codegen.seed,
-                                   max_tokens=max_tokens, **request_params)
-        response = call(provider, request, recorder)
-        truncated = response.truncated
-        try:
-            extracted = extract_json(response.text, expected='one JSON object {"signals": {...}}')
-            truncated = truncated or extracted.truncated
-            signals, errors = check_signals_answer(extracted.value, params, kind)
-        except ExtractionError as err:
-            signals, errors = {}, [str(err)]
-            truncated = truncated or err.truncated
-        if truncated and errors:
-            errors.append("your answer was cut off: answer with a shorter, complete JSON object")
-        rounds.append(SignalRound(n, request.request_hash(), response.text, tuple(errors), truncated,
-                                  response.prompt_tokens, response.completion_tokens,
-                                  float(response.latency_s)))
-        if not errors:
-            accepted, reason = signals, "accepted"
+    reason = "accepted"
+    gram: Grammar | None = None
+    for ask in ([(r,) for r in ROLE_SIGNALS] if per_signal else [tuple(ROLE_SIGNALS)]):
+        gram = signals_grammar(params, kind, ask) if use_grammar else None
+        request_params: dict[str, Any] = {"response_format": SIGNALS_SCHEMA}
+        if gram is not None:
+            request_params["grammar"] = gram.gbnf()
+            if provider.grammar_form == "json_schema":
+                request_params["response_format"] = gram.json_schema()
+        base = signals_messages(logic, params, data=kind, grammar=gram is not None,
+                                strategy_type=strategy_type, roles=ask)
+        got, reason = _signal_rounds(provider, recorder, base, ask, rounds, rounds_allowed,
+                                     model=model, seed=spec.codegen.seed, max_tokens=max_tokens,
+                                     request_params=request_params, params=params, kind=kind,
+                                     helpers=not per_signal)
+        if reason != "accepted":
+            accepted = {}
             break
-        if len(rounds) >= 2 and rounds[-2].errors == tuple(errors):
-            reason = "repeated_error"
-            break
-        messages = signals_repair_messages(base, response.text, errors)
+        accepted.update(got)
+    if per_signal and gram is not None:  # the manifest names one grammar: the four roles' one
+        gram = signals_grammar(params, kind)
     result = LogicTranslation(accepted, tuple(rounds), reason, provider.identity, model or "",
                               prompt_manifest(), kind, gram.sha256 if gram is not None else None,
                               gram is not None and provider.grammar_form is not None)
     if not result.accepted and raise_on_failure:
         raise SignalsRejected(result)
     return result
+
+
+def _signal_rounds(provider: Provider, recorder: Recorder | None, base: list[dict[str, str]],
+                   roles: tuple[str, ...], rounds: list[SignalRound], rounds_allowed: int, *,
+                   model: str | None, seed: int, max_tokens: int, request_params: dict[str, Any],
+                   params: Mapping[str, int | float | bool], kind: str | None,
+                   helpers: bool) -> tuple[dict[str, str], str]:
+    """Ask → extract → check → repair for ``roles``, appending to ``rounds``; (signals, reason)."""
+    messages = base
+    mine: list[SignalRound] = []
+    for n in range(1, rounds_allowed + 1):
+        request = provider.request(messages, model=model, temperature=0.0, seed=seed,
+                                   max_tokens=max_tokens, **request_params)
+        response = call(provider, request, recorder)
+        truncated = response.truncated
+        try:
+            extracted = extract_json(response.text, expected='one JSON object {"signals": {...}}')
+            truncated = truncated or extracted.truncated
+            signals, errors = check_signals_answer(extracted.value, params, kind, roles, helpers)
+        except ExtractionError as err:
+            signals, errors = {}, [str(err)]
+            truncated = truncated or err.truncated
+        if truncated and errors:
+            errors.append("your answer was cut off: answer with a shorter, complete JSON object")
+        mine.append(SignalRound(n, request.request_hash(), response.text, tuple(errors), truncated,
+                                response.prompt_tokens, response.completion_tokens,
+                                float(response.latency_s), roles))
+        rounds.append(mine[-1])
+        if not errors:
+            return signals, "accepted"
+        if len(mine) >= 2 and mine[-2].errors == tuple(errors):
+            return {}, "repeated_error"
+        messages = signals_repair_messages(base, response.text, errors, roles)
+    return {}, "max_rounds"
 
 
 # --------------------------------------------------------------------------------------------

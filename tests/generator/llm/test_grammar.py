@@ -7,6 +7,7 @@ real OpenAI-compatible HTTP server on loopback.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import json
 import random
@@ -19,7 +20,7 @@ from resource_kit import missing
 
 from stratforge.core.expr import compile_expression
 from stratforge.core.spec import load_spec
-from stratforge.generator.llm import Recorder, SignalsRejected, get_provider, logic_to_signals
+from stratforge.generator.llm import Recorder, SignalsRejected, bundled, get_provider, logic_to_signals
 from stratforge.generator.llm.grammar import ROLE_ORDER, signals_grammar
 from stratforge.generator.llm.prompts import ROLE_SIGNALS, check_signals_answer
 
@@ -42,19 +43,66 @@ def bars_spec():
     return load_spec(BARS_SPEC).spec
 
 
-# -- the grammar text is valid GBNF for llama.cpp ---------------------------------------------
+# -- llama.cpp's own grammar engine -----------------------------------------------------------
+# LlamaGrammar.from_string only keeps the text; llama.cpp parses a grammar when a sampler is made
+# for a vocabulary. So these tests load a bundled model's vocabulary (vocab_only: no weights),
+# build the grammar sampler, and feed it the tokens of whole answers.
 
-@pytest.mark.parametrize("data", ["bars", "book", None])
-def test_llama_cpp_parses_the_grammar(data) -> None:
+
+class LlamaGrammarEngine:
+    def __init__(self, llama_cpp, path) -> None:
+        self.llama_cpp = llama_cpp
+        self.llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+
+    def sampler(self, gbnf: str):
+        return self.llama_cpp.llama_sampler_init_grammar(self.llm._model.vocab, gbnf.encode(), b"root")
+
+    def accepts(self, sampler, text: str) -> bool:
+        """Whether the grammar lets every token of ``text`` through, in order."""
+        lc = self.llama_cpp
+        lc.llama_sampler_reset(sampler)
+        for tok in self.llm.tokenize(text.encode(), add_bos=False, special=False):
+            data = (lc.llama_token_data * 1)()
+            data[0].id, data[0].logit, data[0].p = tok, 0.0, 0.0
+            arr = lc.llama_token_data_array(data=data, size=1, selected=-1, sorted=False)
+            lc.llama_sampler_apply(sampler, ctypes.byref(arr))
+            if data[0].logit == float("-inf"):
+                return False
+            lc.llama_sampler_accept(sampler, tok)
+        return True
+
+
+@pytest.fixture(scope="module")
+def llama_engine():
     if importlib.util.find_spec("llama_cpp") is None:
         missing("llm", "llama-cpp-python is not installed")
+    found = bundled.installed_models()
+    if not found:
+        missing("llm", "no bundled model is installed (its vocabulary tokenizes the answers)")
     import llama_cpp
 
-    text = signals_grammar(PARAMS, data).gbnf()
-    grammar = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
-    assert grammar is not None
-    with pytest.raises(ValueError):  # and the parser is not one that accepts anything
-        llama_cpp.LlamaGrammar.from_string(text.replace("bexpr ::=", "bexpr ::= (", 1), verbose=False)
+    return LlamaGrammarEngine(llama_cpp, bundled.resolve_model(min(found, key=lambda m: m.size).key))
+
+
+@pytest.mark.parametrize("data", ["bars", "book", None])
+def test_llama_cpp_parses_the_grammar_and_admits_what_it_admits(llama_engine, data) -> None:
+    g = signals_grammar(PARAMS, data)
+    sampler = llama_engine.sampler(g.gbnf())
+    assert sampler, "llama.cpp refused the grammar"
+    # the parser is not one that accepts anything
+    assert not llama_engine.sampler(g.gbnf().replace("bexpr ::=", "bexpr ::= (", 1))
+    rng = random.Random(5)
+    for _ in range(25):
+        text = g.sample(rng, budget=6)
+        assert llama_engine.accepts(sampler, text), text
+
+
+@pytest.mark.parametrize("case", ["undeclared name", "trade series on bars", "too many arguments",
+                                  "a float parameter as window", "a bool compared", "C operators"])
+def test_llama_cpp_refuses_the_planted_answers(llama_engine, case) -> None:
+    sampler = llama_engine.sampler(signals_grammar(PARAMS, "bars").gbnf())
+    assert llama_engine.accepts(sampler, _answer(**GOOD))
+    assert not llama_engine.accepts(sampler, _answer(**{**GOOD, **REFUSED[case]})), case
 
 
 # -- property: what the grammar admits parses and type-checks -----------------------------------
@@ -261,3 +309,40 @@ def test_openai_provider_sends_the_grammar_its_server_reads(fake_openai, bars_sp
         assert "pattern" not in json.dumps(body["response_format"])
         assert result.grammar_sha256 is None
 
+
+
+# -- one signal per request --------------------------------------------------------------------
+
+def test_per_signal_asks_each_role_alone_with_its_own_grammar(bars_spec) -> None:
+    fixed = json.loads(FIXED_ANSWER)["signals"]
+    answers = [json.dumps({"signals": {"entry_long": "change(last, ret_bars) < 0"}}),  # refused
+               json.dumps({"signals": {"entry_long": fixed["entry_long"]}}),
+               json.dumps({"signals": {"exit_long": fixed["exit_long"]}}),
+               json.dumps({"signals": {"entry_short": "false"}}),
+               json.dumps({"signals": {"exit_short": "false"}})]
+    provider = get_provider("scripted", responses=answers)
+    result = logic_to_signals(bars_spec, provider, grammar=True, per_signal=True)
+    assert result.accepted, result.report()
+    assert list(result.signals) == list(ROLE_SIGNALS)
+    assert [r.roles for r in result.rounds] == [("entry_long",), ("entry_long",), ("exit_long",),
+                                                ("entry_short",), ("exit_short",)]
+    assert "needs trade data" in result.rounds[0].errors[0]
+    assert "(entry_long)" in result.report()
+    params = {k: v for k, v in bars_spec.strategy.params.items()}
+    for request, role in zip(provider.requests[1:], ROLE_SIGNALS):
+        g = signals_grammar(params, "bars", (role,))
+        assert request.grammar == g.gbnf()
+        assert g.matches(json.dumps({"signals": {role: "close > open"}}))
+        assert not g.matches(json.dumps({"signals": {role: "close > open", "x": "true"}}))
+        assert f"ONE condition (bool) signal only: {role}" in request.messages[1].content
+    manifest = result.manifest()
+    assert manifest["per_signal"] is True
+    assert manifest["grammar"]["sha256"] == signals_grammar(params, "bars").sha256
+
+
+def test_per_signal_without_grammar_refuses_helpers(bars_spec) -> None:
+    answers = [json.dumps({"signals": {"r": "close", "entry_long": "r > open"}})] * 3
+    result = logic_to_signals(bars_spec, get_provider("scripted", responses=answers), grammar=False,
+                              per_signal=True, raise_on_failure=False)
+    assert not result.accepted and result.stop_reason == "repeated_error"
+    assert "answer only entry_long" in result.rounds[0].errors[0]
