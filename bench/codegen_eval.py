@@ -439,10 +439,15 @@ def _parse_failure(answer: str) -> bool:
     return False
 
 
-def loop_kwargs(intent: Intent, grammar: str | None) -> dict[str, Any]:
-    """The data kind, and the grammar switch, for logic_to_signals when this build takes them."""
+def loop_kwargs(intent: Intent, grammar: str | None, per_signal: bool = False) -> dict[str, Any]:
+    """The data kind, the grammar switch and one-signal-per-request, for logic_to_signals when
+    this build takes them."""
     accepted = inspect.signature(logic_to_signals).parameters
     kw: dict[str, Any] = {"data": intent.data} if "data" in accepted else {}
+    if per_signal:
+        if "per_signal" not in accepted:
+            raise SystemExit("codegen_eval: --per-signal needs a logic_to_signals that takes it")
+        kw["per_signal"] = True
     if grammar is None:
         return kw
     if "grammar" not in accepted:
@@ -451,12 +456,12 @@ def loop_kwargs(intent: Intent, grammar: str | None) -> dict[str, Any]:
     return {**kw, "grammar": grammar == "on"}
 
 
-def evaluate(intent: Intent, provider: Any, recorder: Recorder, grammar: str | None = None
-             ) -> dict[str, Any]:
+def evaluate(intent: Intent, provider: Any, recorder: Recorder, grammar: str | None = None,
+             per_signal: bool = False) -> dict[str, Any]:
     spec = build_spec(intent)
     params = spec_params(spec)
     result: LogicTranslation = logic_to_signals(spec, provider, recorder, raise_on_failure=False,
-                                                **loop_kwargs(intent, grammar))
+                                                **loop_kwargs(intent, grammar, per_signal))
     exchanges = list(recorder)
     tokens = sum(int(e.data["tokens"]["total"]) for e in exchanges)
     completion = sum(int(e.data["tokens"]["completion"]) for e in exchanges)
@@ -518,7 +523,8 @@ def markdown(rows: Sequence[Mapping[str, Any]], tot: Mapping[str, Any], title: s
 
 def write_results(out: Path, rows: list[dict[str, Any]], meta: Mapping[str, Any]) -> tuple[str, str]:
     tot = totals(rows)
-    title = (f"{meta['provider']} / {meta['model']}, grammar {meta['grammar']}")
+    title = (f"{meta['provider']} / {meta['model']}, grammar {meta['grammar']}"
+             + (", one signal per request" if meta.get("per_signal") else ""))
     md = markdown(rows, tot, title)
     js = json.dumps({"format": RESULTS_FORMAT, **meta, "totals": tot, "intents": rows},
                     indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -567,6 +573,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                     help="further provider option (repeatable), e.g. path=/models/x")
     ap.add_argument("--grammar", choices=("on", "off"), help="grammar-constrained decoding")
+    ap.add_argument("--per-signal", action="store_true",
+                    help="ask for the four role signals one per request")
     ap.add_argument("--intents", help="comma-separated intent ids (default: all)")
     ap.add_argument("--intents-dir", type=Path, default=INTENTS_DIR)
     g = ap.add_mutually_exclusive_group()
@@ -593,6 +601,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta: dict[str, Any]
     if args.replay:
         meta = {k: run[k] for k in ("provider", "model", "grammar")}
+        if run.get("per_signal"):
+            meta["per_signal"] = True
     else:
         opts = _options(args.option)
         if args.model:
@@ -600,6 +610,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         provider = get_provider(args.provider, **opts)
         meta = {"provider": provider.identity, "model": provider.model or "",
                 "grammar": args.grammar or "default"}
+        if args.per_signal:
+            meta["per_signal"] = True
         if args.record:
             busy = [i.id for i in intents if (args.record / i.id).is_dir() and any((args.record / i.id).iterdir())]
             if busy:
@@ -616,7 +628,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             provider = get_provider("replay", path=str(args.replay / intent.id))
         recorder = Recorder(folder / intent.id if folder and args.record else None)
         t0 = time.perf_counter()
-        row = evaluate(intent, provider, recorder, None if meta["grammar"] == "default" else meta["grammar"])
+        row = evaluate(intent, provider, recorder, None if meta["grammar"] == "default" else meta["grammar"],
+                       bool(meta.get("per_signal")))
         rows.append(row)
         if args.record:  # a run stopped early is still a consistent, replayable run
             _checkpoint(args.record, rows, meta)
