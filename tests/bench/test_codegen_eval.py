@@ -247,3 +247,11 @@ def test_committed_run_replays_to_the_committed_table(run: Path, tmp_path: Path)
     assert ce.main(["--replay", str(run), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "results.md").read_text() == (run / "results.md").read_text()
     assert (tmp_path / "results.json").read_text() == (run / "results.json").read_text()
+
+
+def test_a_real_run_is_committed() -> None:
+    """The replay test above must have something to replay: at least the 1.5B grammar-on run."""
+    names = [p.name for p in RUNS]
+    assert "local-1.5b-grammar-on" in names
+    run = json.loads((REPO / "bench/codegen_eval/runs/local-1.5b-grammar-on/run.json").read_text())
+    assert run["provider"] == "local" and run["grammar"] == "on" and len(run["completed"]) >= 6
