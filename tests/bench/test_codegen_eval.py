@@ -107,6 +107,8 @@ PLANTED = [
     ("custom-quantile-band", "entry_long", "close < rolling_quantile(close, q_window, 0.5)"),
     # a dropped condition (the 1.5B answer dropped the volume condition)
     ("custom-injection", "entry_long", "close > ma"),
+    # an EMA where the words say simple moving average (the recorded 1.5B answer)
+    ("custom-injection", "ma", "ema(close, sma_bars)"),
 ]
 
 
