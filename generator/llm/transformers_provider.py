@@ -75,9 +75,13 @@ class TransformersProvider(Provider):
         t0 = time.perf_counter()
         if request.seed is not None:
             torch.manual_seed(request.seed)
-        inputs = tok.apply_chat_template(request.message_dicts(), add_generation_prompt=True,
-                                         return_tensors="pt").to(self.config["device"])
-        gen: dict[str, Any] = {"max_new_tokens": request.max_tokens}
+        # return_dict: transformers 5 returns a BatchEncoding whatever is asked; 4.x a bare tensor
+        # unless asked for the dict. Asking for it works on both.
+        enc = tok.apply_chat_template(request.message_dicts(), add_generation_prompt=True,
+                                      return_tensors="pt", return_dict=True)
+        inputs = enc["input_ids"].to(self.config["device"])
+        gen: dict[str, Any] = {"max_new_tokens": request.max_tokens,
+                               "attention_mask": enc["attention_mask"].to(self.config["device"])}
         if request.temperature > 0:
             gen.update(do_sample=True, temperature=request.temperature)
         else:
