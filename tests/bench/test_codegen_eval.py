@@ -122,9 +122,11 @@ def test_planted_wrong_answer_fails(intent_id: str, signal: str, wrong: str) -> 
 
 
 def test_reading_data_the_market_lacks_is_incorrect_not_a_crash() -> None:
-    """The issue's 1.5B answer read trade data on a bars spec: correct=False, with the reason."""
+    """The issue's 1.5B answer read trade data on a bars spec: correct=False, with the reason.
+    (Its units slip — a price change against a percent — is refused by the checker first, so
+    the planted answer here compares prices with prices.)"""
     answer = dict(BY_ID["custom-drop-volume-time"].reference)
-    answer["entry_long"] = "change(last, ret_bars) <= -drop_pct"
+    answer["entry_long"] = "last < lag(close, ret_bars)"
     ok, failures = _correct("custom-drop-volume-time", answer)
     assert not ok
     assert "last" in failures[0] and "bars" in failures[0]
