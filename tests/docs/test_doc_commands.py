@@ -1,0 +1,81 @@
+"""Every shell command in README.md and docs/*.md runs, block by block, and does what the doc says
+(tests/docs/doc_kit.py describes the markers). The docs cannot rot without this failing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import doc_kit
+from doc_kit import REPO, Block, DocTestError
+
+#: resources whose pytest marker a block with ``needs=`` carries
+RESOURCE_MARKS = {"docker": pytest.mark.docker, "k8s": pytest.mark.k8s, "llm": pytest.mark.llm,
+                  "shared_data": pytest.mark.shared_data}
+
+
+def _all_blocks() -> list[Block]:
+    blocks: list[Block] = []
+    for page in doc_kit.doc_pages():
+        try:
+            blocks.extend(doc_kit.collect(page))
+        except DocTestError:
+            continue  # test_every_page_reads reports it
+    return blocks
+
+
+BLOCKS = _all_blocks()
+
+
+def _param(block: Block):
+    marks = []
+    if "slow" in block.options:
+        marks.append(pytest.mark.slow)
+    need = block.options.get("needs")
+    if need in RESOURCE_MARKS:
+        marks.append(RESOURCE_MARKS[need])
+    return pytest.param(block, id=block.where, marks=marks)
+
+
+@pytest.mark.parametrize("page", doc_kit.doc_pages(), ids=lambda p: str(p.relative_to(REPO)))
+def test_every_page_reads(page: Path) -> None:
+    """Markers parse, every marker sits on a shell block, no untagged fence hides commands."""
+    doc_kit.collect(page)
+
+
+def test_the_docs_have_commands() -> None:
+    assert len(BLOCKS) >= 15, [b.where for b in BLOCKS]
+    assert {b.path.name for b in BLOCKS} >= {"README.md", "ci.md", "dashboard.md", "replay.md"}
+
+
+@pytest.mark.parametrize("block", [_param(b) for b in BLOCKS if "covered-by" not in b.options])
+def test_doc_block_runs(block: Block) -> None:
+    if "needs" in block.options:
+        doc_kit.require(block.options["needs"])
+    workspace = doc_kit.make_workspace()
+    try:
+        outcome = doc_kit.run_block(block, workspace)
+        problem = doc_kit.check(block, outcome)
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+    assert problem is None, problem
+
+
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.where) for b in BLOCKS
+                                   if "covered-by" in b.options])
+def test_covered_block_is_run_by_ci(block: Block) -> None:
+    """``covered-by=.ci/run``: each command is one that .ci/run (or scripts/test.sh, which it runs)
+    really runs."""
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "bash scripts/test.sh" in ci
+    for command in doc_kit.command_lines(block):
+        assert command in doc_kit.COVERED, (
+            f"{block.where}: {command!r} is not run by .ci/run: give the block a marker that runs "
+            "it, or add where .ci/run runs it to doc_kit.COVERED")
+        script, evidence = doc_kit.COVERED[command]
+        text = (REPO / script).read_text(encoding="utf-8")
+        code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+        assert evidence in code, f"{block.where}: {script} no longer runs {command!r}"
+
