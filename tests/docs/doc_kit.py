@@ -251,6 +251,7 @@ def make_workspace() -> Path:
     root.chmod(0o755)
     shutil.copytree(REPO / "specs", root / "specs")
     shutil.copytree(FIXTURES, root, dirs_exist_ok=True)
+    (root / "bench").symlink_to(REPO / "bench")  # the benchmark scripts the docs run
     for sub in ("tmp", "state", "config", "data", "cache", "runtime"):
         (root / ".doctest" / sub).mkdir(parents=True)
     (root / ".doctest" / "tmp").chmod(0o1777)
@@ -308,9 +309,19 @@ def setup_shared_data(workspace: Path) -> None:
             (workspace / path.name).symlink_to(path)
 
 
+def setup_admin_alice(workspace: Path) -> str:
+    """The first admin, alice, made as docs/dashboard.md's first block makes her; the block then
+    acts as her (``STRATFORGE_USER``, as the doc says an admin does)."""
+    return ("stratforge users bootstrap-admin alice >/dev/null\n"
+            "export STRATFORGE_USER=alice\n")
+
+
+#: name -> function(workspace) preparing it; it may return shell lines run (unshown) before
+#: the block, in the block's environment
 SETUPS = {
     "git-workspace": setup_git_workspace,
     "shared-data": setup_shared_data,
+    "admin-alice": setup_admin_alice,
 }
 
 
@@ -372,11 +383,12 @@ def _answers(url: str) -> bool:
 
 def run_block(block: Block, workspace: Path) -> Outcome:
     """Run one block as a bash script in its own session; stop everything it left running."""
+    prelude = ""
     if "setup" in block.options:
-        SETUPS[block.options["setup"]](workspace)
+        prelude = SETUPS[block.options["setup"]](workspace) or ""
     cwd = REPO if block.options.get("cwd") == "repo" else workspace
     log = workspace / ".doctest" / f"block-{block.line}.log"
-    script = "set -euo pipefail\n" + block.script
+    script = "set -euo pipefail\n" + prelude + block.script
     stdin_text = block.options.get("input", "").replace("\\n", "\n")
     if stdin_text and not stdin_text.endswith("\n"):
         stdin_text += "\n"

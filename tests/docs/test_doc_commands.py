@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,21 @@ def test_covered_block_is_run_by_ci(block: Block) -> None:
         code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
         assert evidence in code, f"{block.where}: {script} no longer runs {command!r}"
 
+
+
+def _extra(name: str) -> list[str]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))[
+        "project"]["optional-dependencies"][name]
+
+
+@pytest.mark.parametrize("page, extra", [("benchmarks.md", "bench"), ("llm.md", "local-llm")])
+def test_pip_lines_install_the_extras_packages(page: str, extra: str) -> None:
+    """Where a doc installs an extra's packages by name (a checkout's `.[extra]` would reinstall
+    stratforge itself into the tested environment), the names are the extra's, exactly."""
+    wanted = sorted(_extra(extra))
+    found = []
+    for block in doc_kit.collect(REPO / "docs" / page):
+        for line in doc_kit.command_lines(block):
+            if line.startswith("pip install ") or " pip install " in line:
+                found.append(sorted(re.findall(r"'([^']+)'", line.split("pip install", 1)[1])))
+    assert wanted in found, f"docs/{page}: no `pip install` of {wanted}; found {found}"
