@@ -316,12 +316,29 @@ def setup_admin_alice(workspace: Path) -> str:
             "export STRATFORGE_USER=alice\n")
 
 
+def setup_pg_cluster(workspace: Path) -> str:
+    """A throwaway PostgreSQL cluster on a Unix socket in the workspace (no TCP port), started as
+    Debian's ``postgres`` user and stopped when the block ends; ``PGHOST``/``PGPORT`` name it, as
+    they name a server for ``psql``."""
+    pg = workspace / ".doctest" / "pg"
+    return "\n".join([
+        f"pg={pg}; mkdir -p $pg && chown postgres: $pg",
+        "bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); export PATH=$bin:$PATH",
+        "trap 'runuser -u postgres -- $bin/pg_ctl -D $pg/data -m fast -w stop >/dev/null 2>&1' EXIT",
+        "runuser -u postgres -- $bin/initdb -D $pg/data -A trust -U postgres >/dev/null",
+        "runuser -u postgres -- $bin/pg_ctl -D $pg/data -l $pg/log -w "
+        "-o \"-k $pg -p 55433 -c listen_addresses=''\" start >/dev/null",
+        "export PGHOST=$pg PGPORT=55433",
+        ""])
+
+
 #: name -> function(workspace) preparing it; it may return shell lines run (unshown) before
 #: the block, in the block's environment
 SETUPS = {
     "git-workspace": setup_git_workspace,
     "shared-data": setup_shared_data,
     "admin-alice": setup_admin_alice,
+    "pg-cluster": setup_pg_cluster,
 }
 
 

@@ -99,3 +99,12 @@ def test_pip_lines_install_the_extras_packages(page: str, extra: str) -> None:
             if line.startswith("pip install ") or " pip install " in line:
                 found.append(sorted(re.findall(r"'([^']+)'", line.split("pip install", 1)[1])))
     assert wanted in found, f"docs/{page}: no `pip install` of {wanted}; found {found}"
+
+
+def test_readme_links_every_doc_page() -> None:
+    """Every page of docs/ is in README's docs list, and every docs/ link there exists."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\(docs/([\w.-]+\.md)\)", readme))
+    pages = {p.name for p in (REPO / "docs").glob("*.md")}
+    assert pages - linked == set(), f"README.md does not link: {sorted(pages - linked)}"
+    assert linked - pages == set(), f"README.md links missing pages: {sorted(linked - pages)}"
