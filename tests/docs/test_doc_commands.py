@@ -108,3 +108,18 @@ def test_readme_links_every_doc_page() -> None:
     pages = {p.name for p in (REPO / "docs").glob("*.md")}
     assert pages - linked == set(), f"README.md does not link: {sorted(pages - linked)}"
     assert linked - pages == set(), f"README.md links missing pages: {sorted(linked - pages)}"
+
+
+@pytest.mark.parametrize("page", ["security.md", "promotion.md", "sandbox.md"])
+def test_the_tests_a_page_names_exist(page: str) -> None:
+    """The security and promotion pages prove their claims by naming tests: every test file they
+    name exists, and every test function they name is defined in one of those files."""
+    text = (REPO / "docs" / page).read_text(encoding="utf-8")
+    files = sorted(set(re.findall(r"(?<![\w/])(tests/[\w/.-]+\.py)", text)))
+    assert files, f"docs/{page} names no test file"
+    missing_files = [f for f in files if not (REPO / f).is_file()]
+    assert missing_files == [], f"docs/{page} names missing test files: {missing_files}"
+    sources = "\n".join((REPO / f).read_text(encoding="utf-8") for f in files)
+    names = set(re.findall(r"`(test_\w+)`", text))
+    undefined = sorted(n for n in names if not re.search(rf"def {n}\(", sources))
+    assert undefined == [], f"docs/{page} names tests that do not exist: {undefined}"
