@@ -2,6 +2,7 @@
 """sf-engine figures: swap pause, tick-to-order with 1 live + 3 shadow instances, control round trip.
 
     python bench/engine_daemon.py [--events 2000000] [--swaps 500] [--seconds 5] [--calls 2000]
+                                  [--shadow-thread on|off] [--shadow-cpu N] [--speed X]
                                   [--engine sf-engine] [--replay sf-replay] [--bench sf-bench]
 
 1. Data: `sf-bench --synth N` writes one synthetic event file used by both programs.
@@ -9,9 +10,11 @@
 3. `sf-engine` replays the same file as fast as possible, looping, with four instances of the same
    market maker (the same params): one live, three shadow. After `--seconds` the live instance's
    tick-to-order p50/p99/p99.9 (its whole life, over the same data repeated) and the ratio to
-   sf-replay's single slot.
+   sf-replay's single slot. The shadows run on the shadow thread (`--shadow-thread on`, the
+   default) or inline after the live engine (`off`); the events the shadow thread missed because
+   its ring was full (it does three times the live work) and its ring high-water mark are printed.
 4. Swap pause: `--swaps` promote/rollback pairs while the feed runs; `swap_ns` (engine time of the
-   swap, TSC) p50/p99/max.
+   swap, TSC) p50/p99/max, and the wait for the shadow thread to park before each (quiesce_ns).
 5. Control socket round trip: `--calls` `events` requests (a small response) while the feed runs
    and once it is paused: p50/p99 of the client-side wall time per request.
 
@@ -83,6 +86,10 @@ def main() -> int:
     ap.add_argument("--bench", default="sf-bench")
     ap.add_argument("--shadow-plugin", default="builtin:market_maker",
                     help="plugin of the three shadows (builtin:noop: shadows that never trade)")
+    ap.add_argument("--shadow-thread", choices=("on", "off"), default="on",
+                    help="engine.json shadow_thread: shadows on their own thread (on) or inline (off)")
+    ap.add_argument("--shadow-cpu", type=int, default=None, help="engine.json shadow_cpu (pin hint)")
+    ap.add_argument("--speed", type=float, default=0.0, help="feed speed (0 = as fast as possible)")
     args = ap.parse_args()
     tools = {}
     for name in ("engine", "replay", "bench"):
@@ -109,8 +116,10 @@ def main() -> int:
 
         # sf-engine, 1 live + 3 shadow
         sock = work / "engine.sock"
-        ecfg = {"control_socket": str(sock), "feed": {"kind": "replay", "path": str(data), "speed": 0, "loop": True},
-                "venue": None, "risk": RISK, "sim_venue": VENUE}
+        ecfg = {"control_socket": str(sock),
+                "feed": {"kind": "replay", "path": str(data), "speed": args.speed, "loop": True},
+                "venue": None, "risk": RISK, "sim_venue": VENUE, "shadow_thread": args.shadow_thread == "on",
+                "shadow_cpu": args.shadow_cpu}
         (work / "engine.json").write_text(json.dumps(ecfg))
         proc = subprocess.Popen([tools["engine"], "--config", str(work / "engine.json"), "--quiet"])
         try:
@@ -131,10 +140,17 @@ def main() -> int:
             m = {(x["strategy"], x["role"]): x for x in c.call("metrics")["instances"]}
             live = m[("mm", "live")]["t2o_ns"]
             shadows = [m[(f"mm{k}", "shadow")]["t2o_ns"] for k in (1, 2, 3)]
-            feed = c.call("status")["feed"]
+            shadow_events = [m[(f"mm{k}", "shadow")] for k in (1, 2, 3)]
+            status = c.call("status")
+            feed, shadow_side = status["feed"], status["shadow"]
+            # one response: every instance loaded before it saw every event since its load, up to the same seq
+            seq_ok = all(i["first_seq"] == i["loaded_at_seq"] + 1 and i["last_seq"] == feed["seq"]
+                         and i["events"] == i["last_seq"] - i["first_seq"] + 1 and i["complete"]
+                         for st in status["strategies"] for i in st["instances"])
 
             # swap pause: two builds of the test strategy (distinct manifest build ids)
             swap_ns = []
+            quiesce_ns = []
             swap_note = ""
             sw = find_swap_plugins(work)
             if sw is None:
@@ -146,8 +162,9 @@ def main() -> int:
                 c.call("load", strategy="sw", build_id="bench-b", plugin=str(pb), sha256=sb, instruments=["SYN0"],
                        params={"mode": "quote"})
                 for _ in range(args.swaps):
-                    swap_ns.append(c.call("promote", strategy="sw", build_id="bench-b")["swap_ns"])
-                    swap_ns.append(c.call("rollback", strategy="sw")["swap_ns"])
+                    for r in (c.call("promote", strategy="sw", build_id="bench-b"), c.call("rollback", strategy="sw")):
+                        swap_ns.append(r["swap_ns"])
+                        quiesce_ns.append(r.get("quiesce_ns", 0))
                 insts = {i["build_id"]: i for s in c.call("status")["strategies"] if s["name"] == "sw"
                          for i in s["instances"]}
                 for i in insts.values():
@@ -173,7 +190,11 @@ def main() -> int:
               f"({feed['seq'] / args.seconds / 1e6:.2f} M events/s with 4 instances + control)")
         print(f"tick-to-order sf-replay (1 slot):           p50={rep['p50']} ns p99={rep['p99']} ns "
               f"p99.9={rep['p99_9']} ns (n={rep['count']})")
-        print(f"shadows: {args.shadow_plugin}")
+        print(f"shadows: {args.shadow_plugin}, shadow_thread={args.shadow_thread}; ring {shadow_side['ring_capacity']}, "
+              f"high water {shadow_side['ring_high_water']}, missed {shadow_side['missed_events']} events; "
+              f"shadow events/live events: {[x['events'] for x in shadow_events]} / {m[('mm', 'live')]['events']} "
+              f"(each since its own load), complete: {[x['complete'] for x in shadow_events]}; every instance "
+              f"gap-free up to the same seq in one status: {seq_ok}")
         print(f"tick-to-order sf-engine live (1+3 shadow):  p50={live['p50']} ns p99={live['p99']} ns "
               f"p99.9={live['p999']} ns (n={live['count']})")
         for k, s in enumerate(shadows, 1):
@@ -184,6 +205,8 @@ def main() -> int:
         if swap_ns:
             print(f"swap pause (engine time, {len(swap_ns)} swaps): p50={pct(swap_ns, 0.5)} ns "
                   f"p99={pct(swap_ns, 0.99)} ns max={max(swap_ns)} ns")
+            print(f"quiesce before the swap (shadow thread drains and parks): p50={pct(quiesce_ns, 0.5)} ns "
+                  f"p99={pct(quiesce_ns, 0.99)} ns max={max(quiesce_ns)} ns")
         else:
             print(f"swap pause: {swap_note}")
         print(f"control round trip ({len(rtt_busy)} requests, feed running): p50={statistics.median(rtt_busy):.1f} us "

@@ -42,6 +42,7 @@ from stratforge.ci.publish.git import (TRAILER_BUILD_ID, TRAILER_SPEC, TRAILER_S
                                        open_repo, push_branch, remote_url)
 from stratforge.ci.publish.github import GitHub, repository_from, token_from
 from stratforge.ci.publish.local import request_review
+from stratforge.ci.register import archive_bundle
 from stratforge.core.errors import SpecError, UserInputError
 from stratforge.core.spec import LoadedSpec, load_spec
 from stratforge.registry import Registry
@@ -431,7 +432,8 @@ class Pipeline:
                 author = self.opts.user or spec.metadata.owner
                 rr = request_review(
                     reg, strategy=r.name, spec_hash=r.spec_hash, build_id=r.build_id,
-                    bundle=str(bundle), scorecard=card, verdict=str(r.verdict), author=author,
+                    bundle=str(archive_bundle(bundle, self.build_dir, r.name, r.build_id)),
+                    scorecard=card, verdict=str(r.verdict), author=author,
                     gates=spec.gates, title=f"stratforge: {r.name} ({r.verdict})",
                     body=pr_body(r, head, markdown), url=f"git:{r.branch}",
                     actor=self.opts.user or "stratforge-ci")

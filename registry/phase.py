@@ -4,8 +4,11 @@ Nothing here reads the database, a clock or the environment: the same inputs giv
 answer, so controller tests assert exact results (Argo Rollouts' ``rolloututil.go`` style).
 
 Gate outcomes (Argo Rollouts' ``AnalysisPhase``): ``SUCCESSFUL``, ``FAILED``, ``ERROR`` (the
-inputs are unusable, e.g. a negative duration) and ``INCONCLUSIVE`` (no data, or a metric not
-measured). An inconclusive gate never promotes: it pauses for a human.
+inputs are unusable, e.g. a negative duration) and ``INCONCLUSIVE`` (no data, a metric not
+measured, or an "at least" criterion — ``min_duration_s``, ``min_fills`` — still accumulating
+while the shadow runs). An inconclusive gate never promotes: it pauses for a human or for more
+data. Only a decided criterion fails the gate: a maximum exceeded (drawdown, deviation, risk
+breaches, latency) — the shadow cannot take it back by running longer.
 
 :func:`phase` precedence (first match wins):
 
@@ -75,7 +78,8 @@ class ShadowGate:
 
 #: the observed metrics the shadow gate reads (absent or None: not measured)
 SHADOW_METRICS = ("duration_s", "fills", "drawdown_pct", "pnl_deviation_pct",
-                  "fill_ratio_deviation_pct", "risk_breaches", "callback_p99_ns")
+                  "fill_ratio_deviation_pct", "risk_breaches", "callback_p99_ns",
+                  "callback_count")
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,9 @@ class Criterion:
     threshold: float
     observed: float | None
     outcome: GateOutcome
+    #: an "at least" criterion: observed / threshold, capped at 1 (None for a maximum, or when
+    #: not measured) — how far a still-accumulating shadow run is
+    progress: float | None = None
 
 
 @dataclass(frozen=True)
@@ -97,8 +104,13 @@ class GateResult:
     def to_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome.value, "message": self.message,
                 "criteria": [{"name": c.name, "threshold": c.threshold, "observed": c.observed,
-                              "outcome": c.outcome.value} for c in self.criteria]}
+                              "outcome": c.outcome.value, "progress": c.progress}
+                             for c in self.criteria]}
 
+
+#: A p99 from fewer callbacks is just their slowest: above its budget it cannot fail the gate
+#: yet (the scorecard's latency gates follow the same rule, ci/scorecard/gates.py).
+MIN_P99_SAMPLES = 100
 
 # (criterion, metric, threshold attribute, True when the observed value must be >= threshold)
 _CRITERIA = (
@@ -116,9 +128,15 @@ _CRITERIA = (
 def evaluate_shadow_gate(gate: ShadowGate, metrics: Mapping[str, Any] | None,
                          age_s: float | None = None,
                          max_age_s: float | None = None) -> GateResult:
-    """The shadow gate over the latest observed metrics. Precedence: any criterion ERROR (a
-    value that is not a finite non-negative number) → ERROR; else any FAILED → FAILED; else any
-    not measured → INCONCLUSIVE; else SUCCESSFUL. No metrics at all → INCONCLUSIVE.
+    """The shadow gate over the latest observed metrics. Per criterion: a value that is not a
+    finite non-negative number → ERROR; not measured → INCONCLUSIVE; a maximum exceeded →
+    FAILED (decided: running longer cannot undo it) — except a callback p99 over fewer than
+    :data:`MIN_P99_SAMPLES` callbacks (``callback_count``), INCONCLUSIVE while they accumulate;
+    an "at least" criterion below its
+    threshold → INCONCLUSIVE with its progress (still accumulating: the shadow runs on); else
+    SUCCESSFUL. The gate: any ERROR → ERROR; else any FAILED → FAILED; else any INCONCLUSIVE →
+    INCONCLUSIVE (the message names what is missing and how far each accumulating criterion
+    is); else SUCCESSFUL. No metrics at all → INCONCLUSIVE.
 
     ``age_s``: how old the observation is; older than ``max_age_s`` it counts as no
     observation (INCONCLUSIVE): a stopped metrics source never lets a version promote on what
@@ -133,22 +151,45 @@ def evaluate_shadow_gate(gate: ShadowGate, metrics: Mapping[str, Any] | None,
     for name, metric, attr, at_least in _CRITERIA:
         threshold = getattr(gate, attr)
         value = metrics.get(metric)
+        progress = None
         if value is None:
             outcome = GateOutcome.INCONCLUSIVE
         elif (isinstance(value, bool) or not isinstance(value, (int, float))
               or not math.isfinite(value) or value < 0):
             outcome, value = GateOutcome.ERROR, None
-        elif (value >= threshold) if at_least else (value <= threshold):
+        elif at_least:
+            progress = min(1.0, value / threshold) if threshold > 0 else 1.0
+            outcome = GateOutcome.SUCCESSFUL if value >= threshold else GateOutcome.INCONCLUSIVE
+        elif value <= threshold:
             outcome = GateOutcome.SUCCESSFUL
+        elif metric == "callback_p99_ns" and _few_callbacks(metrics):
+            # the slowest of a few callbacks (one preemption) is no p99: accumulating
+            outcome = GateOutcome.INCONCLUSIVE
+            progress = metrics["callback_count"] / MIN_P99_SAMPLES
         else:
             outcome = GateOutcome.FAILED
-        criteria.append(Criterion(name, threshold, value, outcome))
+        criteria.append(Criterion(name, threshold, value, outcome, progress))
     outcomes = {c.outcome for c in criteria}
     for worst in (GateOutcome.ERROR, GateOutcome.FAILED, GateOutcome.INCONCLUSIVE):
         if worst in outcomes:
-            names = ", ".join(c.name for c in criteria if c.outcome is worst)
+            names = ", ".join(_describe(c) for c in criteria if c.outcome is worst)
             return GateResult(worst, tuple(criteria), f"{worst.value.lower()}: {names}")
     return GateResult(GateOutcome.SUCCESSFUL, tuple(criteria), "every criterion holds")
+
+
+def _few_callbacks(metrics: Mapping[str, Any]) -> bool:
+    """The observation counts its callbacks, and they are too few for a p99."""
+    n = metrics.get("callback_count")
+    return isinstance(n, int) and not isinstance(n, bool) and 0 <= n < MIN_P99_SAMPLES
+
+
+def _describe(c: Criterion) -> str:
+    """A criterion in a gate message: accumulating ones with ``observed/threshold``."""
+    if c.outcome is not GateOutcome.INCONCLUSIVE:
+        return c.name
+    if c.observed is None:
+        return f"{c.name} (not measured)"
+    return f"{c.name} {c.observed:g}/{c.threshold:g} (accumulating, {c.progress:.0%})"
 
 
 def scorecard_outcome(verdict: str) -> GateOutcome:

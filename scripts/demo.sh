@@ -1,43 +1,19 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults: set up, validate the example specs, then run the whole
-# pipeline (generate → test → backtest → score) for each one: the registry in a SQLite file
-# (every build becomes a version; STRATFORGE_DB_URL to put it elsewhere), local sandbox,
-# seeded synthetic sample data, and no LLM (the examples need none; recorded exchanges cover
-# the LLM path in the tests). Each build ends with a scorecard in strategies/<name>/; a FAIL or
-# INCONCLUSIVE verdict is a result, not an error — the demo fails only when the pipeline does.
+# README command 1: set up, then `stratforge demo` — the whole product on embedded defaults.
+# In its own workspace (./stratforge-demo: a git repository with the example specs, a SQLite
+# registry, the runtime's folder) it builds every example through `stratforge ci run --publish
+# local` (generate → sandboxed tests → backtest → scorecard; no network and no LLM: the examples'
+# recorded exchanges), commits a second version of one passing strategy, starts the runtime
+# (sf-venue, sf-engine, the control plane) on that strategy's data, promotes version 1 to shadow
+# and — after its shadow gate holds on the engine's metrics and a second user approves — to live,
+# puts version 2 in shadow next to it, and serves the dashboard. It prints the URL and a one-time
+# login. A FAIL or INCONCLUSIVE verdict is a result, not an error: the demo fails only when the
+# pipeline does or nothing passes. Arguments go to `stratforge demo` (--help lists them);
+# `bash scripts/demo.sh --down` stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # The engine's binaries and the CLI live in .venv/bin: first on PATH, so that nothing installed
 # elsewhere on the machine can stand in for them.
 export PATH="$PWD/.venv/bin:$PATH"
-SF=.venv/bin/stratforge
-
-$SF validate specs/
-
-status=0
-summary=()
-for spec in specs/*.yaml; do
-  name=$(basename "$spec" .yaml)
-  start=$(date +%s)
-  set +e
-  $SF build "$spec"
-  rc=$?
-  set -e
-  secs=$(( $(date +%s) - start ))
-  case $rc in
-    0) verdict=PASS ;;
-    1) verdict=$(grep -o '"verdict": *"[A-Z]*"' "strategies/$name/scorecard.json" 2>/dev/null \
-                 | head -1 | sed 's/.*"\([A-Z]*\)"$/\1/' || true)
-       [ -n "$verdict" ] || { verdict="BUILD FAILED"; status=1; } ;;
-    *) verdict="ERROR (exit $rc)"; status=1 ;;
-  esac
-  summary+=("$(printf '%-24s %-14s %4ss   strategies/%s/scorecard.md' "$name" "$verdict" "$secs" "$name")")
-done
-
-echo
-echo "spec                     verdict        time   scorecard"
-printf '%s\n' "${summary[@]}"
-echo
-$SF versions
-exit $status
+exec .venv/bin/stratforge demo "$@"

@@ -18,5 +18,11 @@ if [ -f runtime/engine/CMakeLists.txt ] && grep -q "enable_testing" runtime/engi
   cmake --build build/engine-asan -j2
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir build/engine-asan --output-on-failure -j2 || status=$?
+  # ThreadSanitizer on sf-engine's shadow thread (ring, hand-off, slot moves; docs/runtime.md):
+  # its own build of that one test (TSan does not combine with ASan).
+  cmake -S runtime/engine -B build/engine-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSF_SANITIZE_THREAD=ON -DSF_WERROR=ON >/dev/null
+  cmake --build build/engine-tsan -j2 --target test_shadow
+  TSAN_OPTIONS=halt_on_error=1 build/engine-tsan/tests/test_shadow || status=$?
 fi
 exit $status

@@ -19,13 +19,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stratforge import cli_ci, cli_dashboard, cli_registry, cli_runtime
+from stratforge import cli_ci, cli_dashboard, cli_demo, cli_registry, cli_runtime
 from stratforge.ci.build import (ScoreOutcome, Workspace, backtest_bundle, build_failure_verdict, score_bundle,
                                  test_bundle)
 from stratforge.ci.build import build as run_build
 from stratforge.ci.register import register_outcome
 from stratforge.ci.scorecard import Verdict
-from stratforge.cli_support import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, SafeGroup
+from stratforge.cli_support import (EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE,
+                                    USER_PROVIDERS, SafeGroup)
 from stratforge.core.errors import SpecError, StratforgeError, UserInputError
 from stratforge.core.spec import LoadedSpec, StrategySpec, load_spec
 from stratforge.core.spec.docs import render_spec_reference
@@ -46,9 +47,6 @@ from stratforge.settings import load_settings
 __all__ = ["main", "EXIT_OK", "EXIT_INVALID", "EXIT_USAGE", "EXIT_INTERNAL"]
 SPEC_SUFFIXES = (".yaml", ".yml")
 
-
-#: LLM providers a user may choose (the registry also has test doubles, never offered here).
-USER_PROVIDERS = ["replay", "openai", "local", "transformers"]
 
 _BACKEND = click.option("--backend", "backend_name", type=click.Choice(BACKEND_NAMES), default=None,
                         help="Sandbox backend (default: STRATFORGE_SANDBOX_BACKEND, else local).")
@@ -177,6 +175,7 @@ cli_registry.register(main)
 cli_ci.register(main)
 cli_dashboard.register(main)
 cli_runtime.register(main)
+cli_demo.register(main)
 
 
 def _provider(spec: StrategySpec, name: str | None, out_root: Path,
@@ -390,11 +389,11 @@ def build_cmd(spec_path: Path, provider: str | None, provider_options: tuple[str
         console.print(f"[{colour}]stopped[/]: step '{escape(err.result.failure().name)}'; {escape(line)}")
         sys.exit(EXIT_INVALID)
     console.print(f"build {time.monotonic() - t0:.1f}s", highlight=False)
-    _register(console, loaded, out)
+    _register(console, loaded, out, ws.build_root)
     _verdict_exit(console, out)
 
 
-def _register(console: Console, loaded: LoadedSpec, out: ScoreOutcome) -> None:
+def _register(console: Console, loaded: LoadedSpec, out: ScoreOutcome, build_root: Path) -> None:
     """Record the scored build in the registry (every verdict; docs/registry.md). The author is
     the acting registry user when there is one, else the spec's owner."""
     reg = cli_registry.open_registry()
@@ -403,7 +402,7 @@ def _register(console: Console, loaded: LoadedSpec, out: ScoreOutcome) -> None:
             author = cli_registry.acting_user(reg)
         except UserInputError:
             author = loaded.spec.metadata.owner
-        number = register_outcome(reg, loaded, out, author=author)
+        number = register_outcome(reg, loaded, out, author=author, build_root=build_root)
     finally:
         reg.engine.dispose()
     console.print(f"registered {loaded.spec.metadata.name} version {number} "

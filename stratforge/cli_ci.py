@@ -20,6 +20,7 @@ from stratforge.ci.cirun import (EXIT_CHECK_FAILED, EXIT_OK, EXIT_PUBLISH_FAILED
                                  Options, Pipeline, Report, summary_markdown)
 from stratforge.ci.publish.git import open_repo
 from stratforge.cli_registry import open_registry
+from stratforge.cli_support import USER_PROVIDERS
 from stratforge.core.errors import StratforgeError, UserInputError
 from stratforge.sandbox.backends import BACKEND_NAMES, BackendUnavailable, ready_backend
 from stratforge.settings import load_settings
@@ -60,18 +61,21 @@ def ci_group() -> None:
               help="Build products, caches and the builds' logs (build-dir/ci/NAME.log).")
 @click.option("--backend", "backend_name", type=click.Choice(BACKEND_NAMES),
               default=None, help="Sandbox backend of the builds (default: the setting).")
+@click.option("--provider", type=click.Choice(USER_PROVIDERS), default=None,
+              help="LLM provider of the builds for free-text logic (as for build).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Summary for people or for machines.")
 def run_cmd(base: str | None, specs: tuple[Path, ...], publish: str, jobs: int, rebuild: bool,
             remote: str, pr_base: str | None, out_root: Path, build_dir: Path,
-            backend_name: str | None, fmt: str) -> None:
+            backend_name: str | None, provider: str | None, fmt: str) -> None:
     """Build the changed specs and publish each bundle on a branch (exit 0 all PASS and
     published, 1 a spec invalid / failed / not PASS, 4 publishing failed)."""
     repo = open_repo(Path.cwd())
     settings = load_settings()
     opts = Options(base=base, specs=specs, publish=publish, jobs=jobs, rebuild=rebuild,
                    remote=remote, pr_base=pr_base, out_root=out_root, build_dir=build_dir,
-                   build_args=("--backend", backend_name) if backend_name else (),
+                   build_args=(("--backend", backend_name) if backend_name else ())
+                   + (("--provider", provider) if provider else ()),
                    user=settings.user)
     err = Console(stderr=True, highlight=False)
     quiet = fmt == "json"

@@ -33,7 +33,9 @@ from stratforge.registry.db import default_url
 from stratforge.runtime.control import (Callbacks, ControlDaemon, EngineClient, EngineError,
                                         Firm, LocalDeployer, ReplayFeed, Rollback, Runtime,
                                         StateStore, SynthFeed, default_state_dir)
-from stratforge.runtime.control.process import (pid_alive, read_pid, status_summary, stop_pid)
+from stratforge.runtime.control.process import (parse_venue_config, pid_alive, read_pid,
+                                                status_summary, stop_pid)
+from stratforge.runtime.data.format import is_bar_file
 from stratforge.settings import load_settings
 
 __all__ = ["register"]
@@ -63,7 +65,8 @@ def _feed(data: Path | None, synth: int | None, speed: float, loop: bool, events
     if data is not None:
         if not data.is_file():
             raise UserInputError(f"--data {data}: no such file")
-        return ReplayFeed(path=str(data.resolve()), speed=speed, loop=loop)
+        return ReplayFeed(path=str(data.resolve()), speed=speed, loop=loop,
+                          bar_mode=is_bar_file(data))
     if synth is not None:
         return SynthFeed(seed=synth, events=events, instruments=instruments, speed=speed)
     return None
@@ -97,6 +100,11 @@ def _feed_options(f: Any) -> Any:
         click.option("--no-venue", is_flag=True,
                      help="No sf-venue: live orders go to an in-process simulated venue "
                      "(paper live)."),
+        click.option("--venue-config", default=None, metavar="JSON|FILE",
+                     help="sf-venue's matching config (sf-replay's venue object: fees, "
+                     "queue_model, latency.entry, seed), inline JSON or a file; keys not given "
+                     "keep the defaults (no latency, risk_averse, zero fees). Execution the "
+                     "shadows' simulated venue does not model, e.g. adverse fees."),
         click.option("--firm-max-position", multiple=True, metavar="SYMBOL=LOTS",
                      help="Firm-wide net position limit across live instances (repeatable)."),
         click.option("--max-gross-notional", type=float, default=None,
@@ -121,7 +129,7 @@ def runtime_grp() -> None:
 def _serve_argv(state: Path, opts: Mapping[str, Any]) -> list[str]:
     argv = [sys.executable, "-m", "stratforge", "runtime", "serve", "--state", str(state)]
     for key in ("data", "synth", "events", "instruments", "speed", "metrics_interval",
-                "http_port", "max_gross_notional", "build_dir"):
+                "http_port", "max_gross_notional", "build_dir", "venue_config"):
         if opts.get(key) is not None:
             argv += [f"--{key.replace('_', '-')}", str(opts[key])]
     for flag in ("loop", "no_venue"):
@@ -144,6 +152,11 @@ def up_cmd(state_dir: Path | None, timeout: float, **opts: Any) -> None:
     feed = _feed(opts["data"], opts["synth"], opts["speed"], opts["loop"], opts["events"],
                  opts["instruments"])
     _firm(opts["firm_max_position"], opts["max_gross_notional"])  # checked before starting
+    if opts.get("venue_config") is not None:  # checked (and made canonical) before starting
+        if opts["no_venue"]:
+            raise click.UsageError("--venue-config configures sf-venue: not with --no-venue")
+        opts["venue_config"] = parse_venue_config(opts["venue_config"]).model_dump_json(
+            exclude_none=True)
     if control_running(state) is not None:
         click.echo(f"the runtime is already up ({state})")
         _print_status(state, "text")
@@ -327,10 +340,13 @@ def _serve(state: Path, opts: Mapping[str, Any]) -> None:
         try:
             if feed is not None:
                 rt.up(feed, venue=not opts["no_venue"],
-                      firm=_firm(opts["firm_max_position"], opts["max_gross_notional"]))
+                      firm=_firm(opts["firm_max_position"], opts["max_gross_notional"]),
+                      venue_config=(parse_venue_config(opts["venue_config"])
+                                    if opts.get("venue_config") else None))
             else:
                 cfg = rt.engine_config()  # the last run's config
-                rt.up(cfg.feed, venue=cfg.venue is not None, firm=cfg.firm)
+                rt.up(cfg.feed, venue=cfg.venue is not None, firm=cfg.firm,
+                      venue_config=rt.venue_config())
         except BaseException:
             rt.down()  # nothing half-started is left behind (sf-venue, pid files)
             raise

@@ -11,6 +11,9 @@ from stratforge.core.errors import StratforgeError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
+#: LLM providers a user may choose (the registry also has test doubles, never offered here).
+USER_PROVIDERS = ["replay", "openai", "local", "transformers"]
+
 
 class SafeGroup(click.Group):
     """A click group that turns stray exceptions into one clear line instead of a traceback:

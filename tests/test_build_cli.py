@@ -162,9 +162,14 @@ def test_build_runs_each_step_once_and_an_unchanged_rerun_reuses_them(tmp_path, 
     # user is acting); the registry is the test run's own (tests/conftest.py)
     card = json.loads((manifest_path.parent / "scorecard.json").read_text())
     registered = _versions("zzx-state-machine")
+    b1 = card["provenance"]["build_id"]
+    archived = tmp_path / "b" / "versions" / "zzx-state-machine" / b1  # the version's own copy
     assert [(v.number, v.verdict, v.build_id, v.author, v.stage, v.bundle) for v in registered] == [
-        (1, "FAIL", card["provenance"]["build_id"], d["metadata"]["owner"], "candidate",
-         str(manifest_path.parent.resolve()))], first.output
+        (1, "FAIL", b1, d["metadata"]["owner"], "candidate", str(archived.resolve()))], \
+        first.output
+    assert json.loads((archived / "scorecard.json").read_text()) == card
+    assert (archived / "cpp" / "strategy.cpp").read_bytes() == \
+        (manifest_path.parent / "cpp" / "strategy.cpp").read_bytes()
     assert "registered zzx-state-machine version 1" in first.output
 
     # unchanged inputs: every step after validate is reused, nothing is built or run again
@@ -185,7 +190,15 @@ def test_build_runs_each_step_once_and_an_unchanged_rerun_reuses_them(tmp_path, 
     assert "render" in changed.output and "Verdict: FAIL" in changed.output, changed.output
     assert pytests.calls == 1
     assert all(s.status is not Status.reused for s in Manifest.read(manifest_path).build.steps)
-    assert [v.number for v in _versions("zzx-state-machine")] == [1, 2]  # a new build, a new version
+    v1, v2 = _versions("zzx-state-machine")  # a new build, a new version
+    assert (v1.number, v2.number) == (1, 2) and v1.build_id == b1 != v2.build_id
+    # the working copy is v2's now; v1's registered bundle is still v1 (the deployer and the
+    # dashboard read it: a version's bundle never changes)
+    for v in (v1, v2):
+        got = json.loads((Path(v.bundle) / "scorecard.json").read_text())
+        assert got["provenance"]["build_id"] == v.build_id
+    assert "described again" not in (Path(v1.bundle) / "spec.yaml").read_text()
+    assert "described again" in (Path(v2.bundle) / "spec.yaml").read_text()
     # --fresh runs every step again even when nothing changed
     pytests.calls = 0
     fresh = invoke(*args, "--fresh")

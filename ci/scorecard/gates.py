@@ -91,8 +91,20 @@ def needed_trades(min_trades: int, share: float) -> int:
     return max(1, math.ceil(min_trades * share - 1e-9))
 
 
+def _short(why: str | None) -> bool:
+    """The metric is undefined by the sample policy (too few returns or too short a span)."""
+    return bool(why) and why.startswith("SHORT_SAMPLE:")
+
+
+def _short_why(why: str) -> str:
+    """The policy's explanation without its code (the gate's reason carries the code)."""
+    return why.split(":", 1)[1].strip()
+
+
 def _min_rule(sm: SliceMetrics, value: float | None, why: str | None, threshold: float, needed: int,
               cmp: str = ">=") -> GateEval:
+    if value is None and _short(why):  # too little evidence, whatever the trades
+        return _ev(sm.slice, GateStatus.INCONCLUSIVE, R.SHORT_SAMPLE, None, threshold, why=_short_why(why))
     if sm.trades < needed:
         return _ev(sm.slice, GateStatus.INCONCLUSIVE, R.TOO_FEW_TRADES, value, threshold,
                    trades=sm.trades, needed=needed)
@@ -148,6 +160,9 @@ def performance_gates(m: Metrics, gates, oos_fraction: float) -> list[GateResult
     # out-of-sample hard gate: the holdout must not lose money on a risk-adjusted basis
     if oos is None:
         ev = _ev("out_of_sample", GateStatus.INCONCLUSIVE, R.NO_HOLDOUT, None, 0.0)
+    elif oos.sharpe.value is None and _short(oos.sharpe.reason):
+        ev = _ev("out_of_sample", GateStatus.INCONCLUSIVE, R.SHORT_SAMPLE, None, 0.0,
+                 why=_short_why(oos.sharpe.reason))
     elif oos.trades < n_oos:
         ev = _ev("out_of_sample", GateStatus.INCONCLUSIVE, R.TOO_FEW_TRADES, oos.sharpe.value, 0.0,
                  trades=oos.trades, needed=n_oos)

@@ -40,6 +40,21 @@ EXCHANGE_SESSION_NS = 390 * NS_PER_MIN  # 6.5 h session
 CONTINUOUS_DAYS = 365
 L2_PERIOD_NS = NS_PER_MIN  # the return period of tick/L2 runs
 
+# --- sample policy (docs/scorecard.md, "Sample policy") ---------------------------------------
+#: Fewest period returns an annualised ratio is computed from. Below ~30 the sample standard
+#: deviation is itself too uncertain (relative standard error 1/sqrt(2(n-1)) > 13 %) and the
+#: estimate's sampling distribution is far from the normal one its standard error assumes.
+MIN_RETURNS = 30
+#: Largest standard error of the annualised Sharpe ratio at which it is still reported. For iid
+#: returns (Lo 2002) SE(SR_annual) = sqrt(N (1 + SR_p^2 / 2) / n) with SR_p the per-period Sharpe;
+#: at SR_p = 0 that is sqrt(N / n) = 1 / sqrt(years of trading time), a function of the span
+#: alone. An SE above 100 puts the 95 % interval wider than +/-196: no sustained strategy's Sharpe
+#: (even market makers report tens) can be located, nor told from zero, by such an estimate.
+MAX_SHARPE_SE = 100.0
+#: The minimum span that follows: 1 / MAX_SHARPE_SE^2 years of trading time (1e-4 years: 52.6 min
+#: of a 24/7 market, 9.8 min of exchange session; daily bars are bound by MIN_RETURNS first).
+MIN_SPAN_YEARS = 1.0 / MAX_SHARPE_SE ** 2
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -57,6 +72,21 @@ class Periodicity(Frozen):
     sampling: str = Field(default="as given", description="How the producer sampled the PnL: "
                           "'each bar', 'every 1min' (period boundaries), 'every n events', or "
                           "'as given' (not stated).")
+
+
+class Evidence(Frozen):
+    """How much the slice's returns can say: the sample policy's inputs and outcome."""
+
+    returns: int = Field(description="Period returns n in the slice.")
+    span_years: float = Field(description="n / N: years of the calendar's trading time covered.")
+    span: str = Field(description="The span in the market's units: trading days, exchange "
+                      "sessions of 6.5 h, or hours of a 24/7 market.")
+    sharpe_se: float | None = Field(description="Standard error of the annualised Sharpe (Lo 2002, "
+                                    "iid): sqrt(N (1 + SR_p^2/2) / n); None with no return.")
+    min_returns: int = Field(description="Returns the policy needs (MIN_RETURNS).")
+    min_span: str = Field(description="Span the policy needs (1 / MAX_SHARPE_SE^2 years), in the "
+                          "same units.")
+    sufficient: bool = Field(description="Whether annualised ratios are defined on this slice.")
 
 
 class Ratio(Frozen):
@@ -103,6 +133,7 @@ class SliceMetrics(Frozen):
     trades: int = Field(description="Round trips closed in the slice.")
     hit_ratio: Ratio = Field(description="Share of round trips with pnl > 0.")
     periodicity: Periodicity
+    evidence: Evidence = Field(description="The sample policy applied to the annualised ratios.")
 
 
 class Metrics(Frozen):
@@ -263,6 +294,58 @@ def resample_pnl(ts_ns: np.ndarray, pnl: np.ndarray, start_ns: int, end_ns: int,
     return np.r_[base, vals]
 
 
+def span_text(years: float, period_ns: int, calendar: str) -> str:
+    """A span of trading time in the market's own units: trading days for daily (or longer)
+    periods, 6.5 h sessions on an exchange calendar, hours (and days) of a 24/7 market."""
+    if period_ns >= NS_PER_DAY // 2:
+        days = years * (CONTINUOUS_DAYS if calendar == "continuous" or period_ns > 1.5 * NS_PER_DAY
+                        else EXCHANGE_DAYS)
+        return f"{days:.4g} days"
+    if calendar == "exchange":
+        hours = years * EXCHANGE_DAYS * EXCHANGE_SESSION_NS / NS_PER_HOUR
+        if hours < 1:
+            return f"{hours * 60:.3g} min of session"
+        return f"{hours / 6.5:.3g} sessions ({hours:.3g} h)"
+    hours = years * CONTINUOUS_DAYS * 24
+    if hours < 1:
+        return f"{hours * 60:.3g} min"
+    return f"{hours:.3g} h" if hours < 48 else f"{hours / 24:.3g} days"
+
+
+def sample_evidence(returns: np.ndarray, periods_per_year: float, period_ns: int,
+                    calendar: str) -> Evidence:
+    """The sample policy: annualised ratios need n >= MIN_RETURNS returns and a span of at least
+    MIN_SPAN_YEARS (their zero-Sharpe standard error sqrt(N / n) <= MAX_SHARPE_SE)."""
+    n = int(returns.size)
+    years = n / periods_per_year
+    se: float | None = None
+    if n >= 1:
+        sr_p = 0.0
+        if n >= 2:
+            sd = float(np.std(returns, ddof=1))
+            if sd > 1e-15 * max(1.0, abs(float(np.mean(returns)))):
+                sr_p = float(np.mean(returns)) / sd
+        se = math.sqrt(periods_per_year * (1.0 + sr_p * sr_p / 2.0) / n)
+    # the span test is on the zero-Sharpe SE, a function of the span alone (relative slack
+    # for the rounding of n / N)
+    enough = n >= MIN_RETURNS and years >= MIN_SPAN_YEARS * (1 - 1e-9)
+    return Evidence(returns=n, span_years=years, span=span_text(years, period_ns, calendar),
+                    sharpe_se=se, min_returns=MIN_RETURNS,
+                    # the span both limits ask for: MIN_RETURNS periods bind first on coarse periods
+                    min_span=span_text(max(MIN_SPAN_YEARS, MIN_RETURNS / periods_per_year), period_ns,
+                                       calendar), sufficient=enough)
+
+
+def short_sample_reason(ev: Evidence, period: str) -> str:
+    return R.UNDEF_SHORT_SAMPLE.format(n=ev.returns, period=period, span=ev.span,
+                                       min_n=ev.min_returns, min_span=ev.min_span,
+                                       max_se=_g(MAX_SHARPE_SE))
+
+
+def _g(x: float) -> str:
+    return f"{x:.4g}"
+
+
 def annualised_return(pnl_net: float, capital: float, years: float) -> Ratio:
     """Compound annual growth rate of the equity C0 + PnL over ``years``, in % (-100 when the
     capital is gone: a loss cannot compound below -100 %)."""
@@ -355,8 +438,12 @@ def _slice_metrics(name, run: BacktestRun, trips: list[RoundTrip], capital: floa
     rets = np.diff(curve) / capital
     pnl_net = end_pnl - base
     years = rets.size / per_year
+    evidence = sample_evidence(rets, per_year, period_ns, calendar)
     if coarse is not None:
         why = R.UNDEF_COARSE_SAMPLING.format(how=coarse, period=period)
+        sharpe = sortino = ann = vol = Ratio(value=None, reason=why)
+    elif not evidence.sufficient:
+        why = short_sample_reason(evidence, period)
         sharpe = sortino = ann = vol = Ratio(value=None, reason=why)
     else:
         sharpe = sharpe_ratio(rets, per_year)
@@ -380,7 +467,8 @@ def _slice_metrics(name, run: BacktestRun, trips: list[RoundTrip], capital: floa
         max_drawdown=dd, trades=len(closed), hit_ratio=hit,
         periodicity=Periodicity(period=period, period_ns=period_ns, calendar=calendar,
                                 periods_per_year=per_year, observations=int(rets.size),
-                                sampling=how))
+                                sampling=how),
+        evidence=evidence)
 
 
 def compute_metrics(run: BacktestRun, *, initial_capital: float, quote_currency: str = "",
@@ -422,6 +510,8 @@ def compute_metrics(run: BacktestRun, *, initial_capital: float, quote_currency:
         per_year = Ratio(value=None, reason=R.UNDEF_COARSE_SAMPLING.format(how=coarse, period=fp.period))
     elif fp.observations == 0:
         per_year = Ratio(value=None, reason=R.UNDEF_NO_TIME)
+    elif not full.evidence.sufficient:
+        per_year = Ratio(value=None, reason=short_sample_reason(full.evidence, fp.period))
     else:
         per_year = Ratio(value=notional / initial_capital / (fp.observations / fp.periods_per_year))
     return Metrics(

@@ -54,6 +54,9 @@ UNDEF_COARSE_SAMPLING = ("COARSE_SAMPLING: the PnL was sampled {how}, not at the
                          "per-period returns cannot be formed (replay with output.pnl_sample_period_ns)")
 UNDEF_OVERFLOW = "OVERFLOW: the annualised figure exceeds the float range (a short window compounded over a year)"
 UNDEF_NO_TIME = "NO_TIME: the slice holds no return period"
+UNDEF_SHORT_SAMPLE = ("SHORT_SAMPLE: {n} returns of {period} over {span}; an annualised ratio needs at least "
+                      "{min_n} returns over at least {min_span} (sample policy: its standard error "
+                      "1/sqrt(years) must not exceed {max_se})")
 
 # --- reason codes ----------------------------------------------------------------------------
 OK = "OK"
@@ -61,6 +64,7 @@ BELOW_THRESHOLD = "BELOW_THRESHOLD"
 ABOVE_THRESHOLD = "ABOVE_THRESHOLD"
 TOO_FEW_TRADES = "TOO_FEW_TRADES"
 METRIC_UNDEFINED = "METRIC_UNDEFINED"
+SHORT_SAMPLE = "SHORT_SAMPLE"
 NO_HOLDOUT = "NO_HOLDOUT"
 NEGATIVE_OOS_SHARPE = "NEGATIVE_OUT_OF_SAMPLE_SHARPE"
 NO_SAMPLES = "NO_SAMPLES"
@@ -89,6 +93,7 @@ MESSAGES: dict[str, str] = {
     ABOVE_THRESHOLD: "{measured} is above the maximum {threshold}",
     TOO_FEW_TRADES: "{trades} round trips, fewer than the {needed} needed to judge",
     METRIC_UNDEFINED: "metric undefined ({why})",
+    SHORT_SAMPLE: "too little evidence: {why}",
     NO_HOLDOUT: "no out-of-sample slice (backtest.period.out_of_sample_fraction is 0)",
     NEGATIVE_OOS_SHARPE: "out-of-sample Sharpe {measured} is negative",
     NO_SAMPLES: "no {what} samples were recorded",

@@ -140,6 +140,7 @@ def metric_rows(sc: Scorecard) -> list[tuple[str, str, str, str]]:
         row("Annualised return (%, compounded)", lambda s: _ratio(s.annualised_return_pct)),
         row("Annualised volatility (%)", lambda s: _ratio(s.annualised_volatility_pct)),
         row("Sharpe (annualised)", lambda s: _ratio(s.sharpe)),
+        row("Sharpe standard error (Lo 2002)", lambda s: _num(s.evidence.sharpe_se, 3)),
         row("Sortino (annualised)", lambda s: _ratio(s.sortino)),
         row("Calmar", lambda s: _ratio(s.calmar)),
         row("Max drawdown (% of capital)", lambda s: _num(s.max_drawdown.pct_of_capital, 3)),
@@ -149,6 +150,9 @@ def metric_rows(sc: Scorecard) -> list[tuple[str, str, str, str]]:
         row("Round trips", lambda s: _num(s.trades)),
         row("Hit ratio", lambda s: _ratio(s.hit_ratio)),
         row("Return periods (observations)", lambda s: f"{s.periodicity.period} x {s.periodicity.observations}"),
+        row("Span of the returns (sample policy)",
+            lambda s: f"{s.evidence.span}; ratios need {s.evidence.min_returns} returns over "
+                      f"{s.evidence.min_span}: " + ("enough" if s.evidence.sufficient else "too short")),
     ]
 
 

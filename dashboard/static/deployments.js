@@ -97,7 +97,9 @@
         var g = msg.gates[key], ul = el("ul", null, "criteria");
         td.textContent = g.outcome + " ";
         ((g.gate || {}).criteria || []).forEach(function (c) {
-          ul.appendChild(el("li", c.name + ": " + num(c.observed) + " (threshold " + num(c.threshold) + ", " + c.outcome + ")"));
+          var acc = (c.outcome === "Inconclusive" && c.progress !== null && c.progress !== undefined)
+            ? ", " + Math.round(c.progress * 100) + "% accumulated" : "";
+          ul.appendChild(el("li", c.name + ": " + num(c.observed) + " (threshold " + num(c.threshold) + ", " + c.outcome + acc + ")"));
         });
         td.appendChild(ul);
       });

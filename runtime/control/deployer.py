@@ -21,8 +21,6 @@ the SHA-256 and the build id again at ``load``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
@@ -32,6 +30,7 @@ from stratforge.core.engine_config import risk_limits
 from stratforge.core.errors import UserInputError
 from stratforge.core.spec import load_spec
 from stratforge.runtime.control.client import EngineClient, EngineRefused
+from stratforge.runtime.control.plugin import resolve_plugin, sha256_of
 from stratforge.runtime.control.state import Instance, StateStore
 
 __all__ = ["LocalDeployer", "TargetLike", "resolve_plugin", "sha256_of"]
@@ -41,53 +40,6 @@ class TargetLike(Protocol):
     strategy: str
     build_id: str
     bundle: str
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _scorecard(bundle: Path) -> dict[str, Any]:
-    path = bundle / "scorecard.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserInputError(f"{path} does not exist: the registry's bundle of this version "
-                             "has no scorecard (was it moved?)") from None
-    except ValueError as err:
-        raise UserInputError(f"{path} is not JSON: {err}") from None
-
-
-def resolve_plugin(bundle: Path, build_root: Path | None, build_id: str) -> tuple[Path, str]:
-    """The tested plugin of the version in ``bundle`` and its SHA-256, from the scorecard's
-    provenance; ``UserInputError`` naming the problem when it is missing or changed."""
-    prov = _scorecard(bundle).get("provenance") or {}
-    if prov.get("build_id") != build_id:
-        raise UserInputError(f"{bundle / 'scorecard.json'}: provenance.build_id is "
-                             f"{prov.get('build_id')!r}, the registry's version is {build_id!r}")
-    rel, digest = prov.get("plugin"), prov.get("plugin_sha256")
-    if not rel or not digest:
-        raise UserInputError(f"{bundle / 'scorecard.json'}: provenance names no tested plugin "
-                             "(plugin, plugin_sha256): the scorecard predates the runtime; "
-                             "rebuild with `stratforge build` to deploy it")
-    path = Path(rel)
-    if not path.is_absolute():
-        if build_root is None:
-            raise UserInputError(f"the plugin {rel} is relative to the workspace build root, "
-                                 "which this deployer was not given")
-        path = build_root / path
-    if not path.is_file():
-        raise UserInputError(f"the tested plugin of {build_id} is gone: {path} (scorecard "
-                             f"{bundle / 'scorecard.json'}); rebuild with `stratforge build`")
-    actual = sha256_of(path)
-    if actual != digest:
-        raise UserInputError(f"{path} changed since it was tested: SHA-256 {actual}, the "
-                             f"scorecard recorded {digest}; rebuild with `stratforge build`")
-    return path, digest
 
 
 class LocalDeployer:

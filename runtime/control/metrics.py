@@ -295,11 +295,17 @@ def gate_metrics(shadow: Mapping[str, Any], *, duration_s: float,
         "fills": int(fills),
         "risk_breaches": int(shadow.get("risk_breaches") or 0),
         "callback_p99_ns": (shadow.get("callback_ns") or {}).get("p99"),
+        "callback_count": (shadow.get("callback_ns") or {}).get("count"),
         "drawdown_pct": (round(abs(float(shadow.get("drawdown") or 0)) / capital * 100.0, 6)
                          if capital else None),
         "pnl_deviation_pct": None,
         "fill_ratio_deviation_pct": None,
     }
+    if shadow.get("complete") is False:
+        # the engine's shadow thread missed events for this instance (its ring was full,
+        # docs/runtime.md "Live path and shadow thread"): its evidence is incomplete, so nothing but
+        # a risk breach that did happen is measured and the gate stays inconclusive
+        return {k: (v if k == "risk_breaches" else None) for k, v in out.items()}
     if reference is not None:
         mine, theirs = _per_fill(pnl, fills), _per_fill(reference.get("pnl", 0.0),
                                                          reference.get("fills", 0.0))

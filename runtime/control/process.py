@@ -2,8 +2,9 @@
 
 Layout of the state folder (docs/runtime.md, "Control plane"): ``engine.json`` (the engine's
 config, written here from the typed :class:`EngineJson`), ``engine.sock``, ``engine.pid``,
-``venue.pid``, ``venue.port``, ``venue.journal.jsonl``, ``plugins/``, ``control.json``, and the
-logs ``engine.log``, ``venue.log``, ``control.log``.
+``venue.pid``, ``venue.port``, ``venue.journal.jsonl``, ``venue.json`` (sf-venue's matching
+config, when one was given), ``plugins/``, ``control.json``, and the logs ``engine.log``,
+``venue.log``, ``control.log``.
 
 Both processes run in their own session (``start_new_session``): a control plane that dies,
 even by SIGKILL, leaves trading running; the next control plane adopts them by their pid files
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stratforge.core.engine_config import ConstantLatency, Fees, Latency, Risk, Venue
 from stratforge.core.errors import StratforgeError, UserInputError
@@ -31,7 +32,8 @@ from stratforge.runtime.control.client import EngineClient, EngineError
 from stratforge.runtime.control.state import write_atomic
 
 __all__ = ["DEFAULT_STATE_DIR_ENV", "EngineJson", "Firm", "ReplayFeed", "Runtime",
-           "RuntimeProcessError", "RuntimePaths", "SynthFeed", "VenueLink", "default_state_dir"]
+           "RuntimeProcessError", "RuntimePaths", "SynthFeed", "VenueLink", "default_state_dir",
+           "parse_venue_config"]
 
 DEFAULT_STATE_DIR_ENV = "STRATFORGE_RUNTIME_DIR"
 ENGINE_BIN = "sf-engine"
@@ -61,6 +63,9 @@ class ReplayFeed(_M):
     #: 0 = as fast as possible, 1.0 = real time by the file's receive timestamps
     speed: float = Field(default=1.0, ge=0)
     loop: bool = False
+    #: a file of bars: sf-engine and sf-venue match on bars and take the close as the
+    #: reference price, as sf-replay's bar mode (without it every order is NO_REFERENCE)
+    bar_mode: bool = False
 
 
 class SynthFeed(_M):
@@ -92,6 +97,35 @@ def _default_sim_venue() -> Venue:
     zero = ConstantLatency(ns=0)
     return Venue(latency=Latency(feed=zero, entry=zero, response=zero),
                  queue_model="risk_averse", fees=Fees(maker_bps=0, taker_bps=0), seed=1)
+
+
+def parse_venue_config(text: str, source: str = "--venue-config") -> Venue:
+    """sf-venue's matching config (sf-replay's ``venue`` object, docs/replay.md) from inline JSON
+    or a file's path. Keys not given keep the default venue's (no latency, ``risk_averse``, zero
+    fees, seed 1): ``{"fees": {"maker_bps": 40, "taker_bps": 60}}`` is a whole config.
+    ``UserInputError`` naming the problem when it is not one."""
+    where = source
+    if not text.lstrip().startswith("{"):
+        path = Path(text)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise UserInputError(f"{source} {path}: cannot read it ({err.strerror or err}); give "
+                                 "inline JSON or a JSON file") from None
+        where = str(path)
+    try:
+        doc = json.loads(text)
+    except ValueError as err:
+        raise UserInputError(f"{where}: the venue config is not JSON: {err}") from None
+    if not isinstance(doc, dict):
+        raise UserInputError(f"{where}: the venue config is a JSON object, not "
+                             f"{type(doc).__name__}")
+    try:
+        return Venue.model_validate({**_default_sim_venue().model_dump(mode="json"), **doc})
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}"
+                             for e in err.errors())
+        raise UserInputError(f"{where}: not a venue config ({problems})") from None
 
 
 def _default_risk() -> Risk:
@@ -151,6 +185,10 @@ class RuntimePaths:
     @property
     def journal(self) -> Path:
         return self.root / "venue.journal.jsonl"
+
+    @property
+    def venue_json(self) -> Path:
+        return self.root / "venue.json"
 
     @property
     def plugins(self) -> Path:
@@ -312,6 +350,10 @@ class Runtime:
         argv = [str(exe), *source, "--port", "0", "--port-file", str(self.paths.venue_port),
                 "--journal", str(self.paths.journal),
                 "--heartbeat-timeout-ms", str(heartbeat_timeout_ms)]
+        if isinstance(feed, ReplayFeed) and feed.bar_mode:
+            argv.append("--bar-mode")
+        if self.paths.venue_json.is_file():  # the matching config `up` recorded
+            argv += ["--venue-config", str(self.paths.venue_json)]
         self._venue = self._spawn(argv, "venue", self.paths.venue_pid)
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
@@ -356,14 +398,31 @@ class Runtime:
                                   f"{self.start_timeout_s:g} s ({last}); its log:\n"
                                   f"{self._log_tail('engine')}")
 
+    def venue_config(self) -> Venue | None:
+        """The matching config sf-venue runs with (``venue.json``); None: the default venue."""
+        try:
+            return Venue.model_validate_json(self.paths.venue_json.read_text("utf-8"))
+        except FileNotFoundError:
+            return None
+
     def up(self, feed: ReplayFeed | SynthFeed, *, venue: bool = True, firm: Firm | None = None,
            session: str = "engine-1", heartbeat_ms: int = 250,
-           latency_window_events: int = 1000) -> dict[str, Any]:
+           latency_window_events: int = 1000,
+           venue_config: Venue | None = None) -> dict[str, Any]:
         """Start what is not running (sf-venue when ``venue``, then sf-engine); adopt what is.
-        Returns the engine's status."""
+        ``venue_config``: sf-venue's matching config (fees, queue model, entry latency),
+        recorded as ``venue.json`` for every later start of sf-venue from this state folder;
+        None: the default venue. Returns the engine's status."""
         if self.engine_alive():
             return self.client.status()
         link = None
+        if venue and not self.venue_alive():
+            if venue_config is not None:
+                self.paths.root.mkdir(parents=True, exist_ok=True)
+                write_atomic(self.paths.venue_json,
+                             venue_config.model_dump_json(exclude_none=True, indent=2) + "\n")
+            else:
+                self.paths.venue_json.unlink(missing_ok=True)
         if venue:
             port = self.start_venue(feed)
             link = VenueLink(port=port, session=session, heartbeat_ms=heartbeat_ms)

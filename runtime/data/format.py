@@ -328,6 +328,13 @@ class EventFile:
         return len(self.events)
 
 
+def is_bar_file(path: str | os.PathLike) -> bool:
+    """The event file holds bars (sf-replay's bar mode): its first event is a BAR. The
+    converters and the synthetic generator write a file of one profile, bars or book."""
+    ev = open_events(path).events
+    return len(ev) > 0 and int(ev["type"][0]) == BAR
+
+
 def open_events(path: str | os.PathLike, mode: str = "r") -> EventFile:
     """Memory-map an event file after validating its header and size."""
     path = Path(path)

@@ -79,6 +79,33 @@ L2_LEVEL_NOTIONAL = 20_000.0   # mean queue at the touch, quote currency (deeper
 PAIR_SPREAD_VOL = 0.001        # stdev of the pair's log-spread (OU), 10 bps
 PAIR_HALF_LIFE_S = 600.0       # mean-reversion half-life of the pair spread
 PAIR_PRICE_RATIO = 1.0         # second leg's start price / first leg's
+#: How long a synthetic session the example specs use, by data profile and calendar, so that
+#: their gates can decide (docs/examples.md): every slice must clear the scorecard's sample policy
+#: (>= 30 returns and >= 1e-4 years of trading time: 52.6 min of a 24/7 market, 9.8 min of
+#: exchange session) and the latency p99s need >= 100 orders. Values: (length, unit, why).
+SESSIONS: dict[tuple[str, str], tuple[float, str, str]] = {
+    ("l2", "continuous"): (6 * 3600.0, "s", "a quarter of the 24/7 day (one of its Asia / Europe / "
+                           "US-open / US-afternoon blocks): the 30 % holdout holds 108 min"),
+    ("l2", "exchange"): (2 * 3600.0, "s", "the first two hours of a regular session (the open and "
+                         "the morning, its busiest part); a whole session costs three times the "
+                         "build time (run parity and the bias check replay every callback)"),
+    ("bars", "exchange"): (2500.0, "bars", "about ten years of daily bars: every regime of the "
+                           "generator, a 25 % holdout of 625 days"),
+    ("bars", "continuous"): (24 * 180.0, "bars", "half a year of hourly bars"),
+}
+
+
+def l2_events_for(seconds: float) -> int:
+    """Records of a synthetic L2 market (:func:`market_l2`) that span about ``seconds``."""
+    return int(round(seconds * NS / L2_EVENT_GAP_NS))
+
+
+def session_events(profile: str, calendar: str) -> int:
+    """Records (l2) or bars of the session :data:`SESSIONS` gives for ``profile``/``calendar``."""
+    length, unit, _ = SESSIONS[(profile, calendar)]
+    return l2_events_for(length) if unit == "s" else int(length)
+
+
 # market_bars constants: a further leg's log-spread to the first (OU, per bar)
 PAIR_BAR_SPREAD_VOL = 0.02     # stationary stdev of the log-spread, 2 %
 PAIR_BAR_HALF_LIFE = 6.0       # bars

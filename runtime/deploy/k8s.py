@@ -31,7 +31,6 @@ import copy
 import hashlib
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
@@ -43,6 +42,7 @@ from stratforge.core.engine_config import ConstantLatency, Fees, Latency, Risk, 
 from stratforge.core.errors import RetryableError, StratforgeError, UserInputError
 from stratforge.core.kube import api_client
 from stratforge.core.templates import function_loader
+from stratforge.runtime.control.plugin import PluginFile, resolve_plugin
 
 __all__ = ["KubernetesDeployer", "KubernetesDeployError", "PluginFile", "SLOTS_ANNOTATION",
            "CONFIGMAP_MAX_BYTES", "DEFAULT_IMAGE", "render_manifests", "plugin_manifest",
@@ -86,14 +86,6 @@ class _TargetLike(Protocol):
     strategy: str
     build_id: str
     bundle: str
-
-
-@dataclass(frozen=True)
-class PluginFile:
-    """The tested plugin of one version: its file and its SHA-256 (checked against the file)."""
-
-    path: Path
-    sha256: str
 
 
 # --- templates --------------------------------------------------------------------------------
@@ -412,33 +404,10 @@ def _set_slot(slots: dict[str, Any], strategy: str, build_id: str, slot: str,
 
 
 def plugin_from_bundle(target: _TargetLike, build_root: Path | None = None) -> PluginFile:
-    """The plugin ``stratforge build`` tested, from the scorecard provenance in the bundle
-    (``plugin``: absolute, or relative to ``build_root``; ``plugin_sha256``)."""
-    card_path = Path(target.bundle) / "scorecard.json"
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserInputError(f"{card_path}: no scorecard; run `stratforge build` on the bundle "
-                             f"of {target.strategy} {target.build_id}") from None
-    except ValueError as err:
-        raise UserInputError(f"{card_path}: not JSON ({err})") from err
-    prov = card.get("provenance") or {}
-    plugin, sha = prov.get("plugin"), prov.get("plugin_sha256")
-    if not plugin or not sha:
-        raise UserInputError(f"{card_path}: the provenance names no tested plugin "
-                             "(plugin, plugin_sha256); rebuild with `stratforge build`")
-    if prov.get("build_id") not in (None, target.build_id):
-        raise UserInputError(f"{card_path}: scorecard of build {prov.get('build_id')}, the target "
-                             f"is {target.build_id}")
-    path = Path(plugin)
-    if not path.is_absolute():
-        if build_root is None:
-            raise UserInputError(f"{card_path}: plugin path {plugin!r} is relative to the "
-                                 "workspace build root, which the deployer was not given")
-        path = build_root / path
-    if not path.is_file():
-        raise UserInputError(f"{card_path}: the tested plugin {path} is missing")
-    return PluginFile(path, str(sha))
+    """The plugin ``stratforge build`` tested, from the scorecard provenance in the bundle,
+    checked (:func:`stratforge.runtime.control.plugin.resolve_plugin`, shared with the local
+    deployer)."""
+    return resolve_plugin(Path(target.bundle), build_root, target.build_id)
 
 
 # --- the deployer -----------------------------------------------------------------------------

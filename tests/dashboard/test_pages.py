@@ -163,6 +163,24 @@ def test_deployments_stream_relays_the_control_planes_status(world, runtime_url:
     assert api["runtime_reachable"] and api["strategies"][0]["live"]["version"] == 1
 
 
+def test_a_shadow_still_accumulating_shows_inconclusive_with_its_progress(world) -> None:
+    reg, _ = world
+    reg.promote("desk-sig", 2, "shadow", "bob")
+    half = {**GOOD_SHADOW, "duration_s": GATE.min_duration_s // 2, "fills": 2}
+    assert reg.record_shadow_metrics("desk-sig", 2, half, actor="runtime").outcome.value == \
+        "Inconclusive"
+    page = client_for(world).get("/deployments").text
+    row = page.split('data-key="desk-sig/2">', 1)[1].split("</td>", 1)[0]
+    assert row.startswith("Inconclusive")
+    assert f"min_duration_s: {GATE.min_duration_s // 2} (threshold {GATE.min_duration_s}, " \
+           "Inconclusive, 50% accumulated)" in row
+    assert f"min_fills: 2 (threshold {GATE.min_fills}, Inconclusive, 29% accumulated)" in row
+    assert "max_drawdown_pct: 2.5 (threshold 6.0, Successful)" in row
+    api = client_for(world).get("/api/v1/strategies/desk-sig/versions/2").json()
+    gate = api["shadow_gate"]
+    assert gate["outcome"] == "Inconclusive" and "accumulating" in gate["detail"]["message"]
+
+
 def test_the_control_planes_port_is_read_from_its_state_folder(world, runtime_url: str) -> None:
     _, tmp = world
     state = tmp / "runtime-state"

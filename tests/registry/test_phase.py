@@ -9,7 +9,8 @@ from registry_kit import GATE, GOOD_METRICS
 
 from stratforge.registry import reasons as R
 from stratforge.core.spec.loader import load_spec
-from stratforge.registry.phase import (GateOutcome, Gates, Phase, ShadowGate,
+from stratforge.ci.scorecard.gates import MIN_P99_SAMPLES as SCORECARD_MIN_P99_SAMPLES
+from stratforge.registry.phase import (MIN_P99_SAMPLES, GateOutcome, Gates, Phase, ShadowGate,
                                        evaluate_shadow_gate, phase, scorecard_outcome)
 
 OK, FAIL, ERR, INC = (GateOutcome.SUCCESSFUL, GateOutcome.FAILED, GateOutcome.ERROR,
@@ -25,8 +26,6 @@ def test_metrics_that_hold_every_criterion_succeed() -> None:
 
 
 @pytest.mark.parametrize(("metric", "value", "criterion"), [
-    ("duration_s", 3_599, R.GATE_MIN_DURATION),
-    ("fills", 39, R.GATE_MIN_FILLS),
     ("drawdown_pct", 4.01, R.GATE_MAX_DRAWDOWN),
     ("pnl_deviation_pct", 25.5, R.GATE_MAX_PNL_DEVIATION),
     ("fill_ratio_deviation_pct", 10.2, R.GATE_MAX_FILL_RATIO_DEVIATION),
@@ -38,6 +37,37 @@ def test_each_criterion_fails_the_gate_alone(metric: str, value: float, criterio
     assert result.outcome is FAIL
     assert [c.name for c in result.criteria if c.outcome is FAIL] == [criterion]
     assert criterion in result.message
+
+
+@pytest.mark.parametrize(("metric", "value", "criterion", "progress"), [
+    ("duration_s", 1_800, R.GATE_MIN_DURATION, 0.5),
+    ("fills", 10, R.GATE_MIN_FILLS, 0.25),
+    ("fills", 0, R.GATE_MIN_FILLS, 0.0),
+])
+def test_an_at_least_criterion_still_accumulating_is_inconclusive_with_progress(
+        metric: str, value: float, criterion: str, progress: float) -> None:
+    # a shadow that has run half its minimum duration has not failed: it has not finished
+    result = evaluate_shadow_gate(GATE, {**GOOD_METRICS, metric: value})
+    assert result.outcome is INC
+    (c,) = [c for c in result.criteria if c.outcome is INC]
+    assert (c.name, c.observed, c.progress) == (criterion, value, progress)
+    assert f"{criterion} {value:g}/" in result.message and "accumulating" in result.message
+    assert result.to_dict()["criteria"][[x.name for x in result.criteria].index(criterion)][
+        "progress"] == progress
+    # the reached ones show full progress; a maximum has none
+    done = {x.name: x.progress for x in evaluate_shadow_gate(GATE, GOOD_METRICS).criteria}
+    assert done[R.GATE_MIN_DURATION] == done[R.GATE_MIN_FILLS] == 1.0
+    assert done[R.GATE_MAX_DRAWDOWN] is None
+
+
+def test_a_decided_failure_fails_the_gate_while_others_still_accumulate() -> None:
+    # too few fills yet (accumulating) and a drawdown past its maximum (decided): FAILED,
+    # naming only the decided criterion
+    result = evaluate_shadow_gate(GATE, {**GOOD_METRICS, "fills": 3, "drawdown_pct": 9.0})
+    assert result.outcome is FAIL
+    assert [c.name for c in result.criteria if c.outcome is FAIL] == [R.GATE_MAX_DRAWDOWN]
+    assert [c.name for c in result.criteria if c.outcome is INC] == [R.GATE_MIN_FILLS]
+    assert R.GATE_MIN_FILLS not in result.message
 
 
 def test_thresholds_are_inclusive() -> None:
@@ -59,8 +89,16 @@ def test_an_unmeasured_metric_is_inconclusive_not_a_pass() -> None:
 
 
 def test_a_failure_outranks_missing_data() -> None:
-    metrics = {"fills": 2}
+    metrics = {"fills": 2, "risk_breaches": 1}
     assert evaluate_shadow_gate(GATE, metrics).outcome is FAIL
+
+
+def test_accumulating_and_unmeasured_criteria_are_both_named() -> None:
+    result = evaluate_shadow_gate(GATE, {"duration_s": 900, "fills": 41})
+    assert result.outcome is INC
+    assert f"{R.GATE_MIN_DURATION} 900/3600 (accumulating, 25%)" in result.message
+    assert f"{R.GATE_MAX_LATENCY} (not measured)" in result.message
+    assert R.GATE_MIN_FILLS not in result.message
 
 
 @pytest.mark.parametrize("bad", [-1, math.nan, math.inf, "12", True])
@@ -112,3 +150,19 @@ def test_the_shadow_gate_comes_from_a_real_specs_gates(repo) -> None:  # noqa: A
     assert gate.max_callback_p99_ns == spec.gates.max_callback_p99_ns
     assert gate.max_risk_breaches == 0
     assert ShadowGate.from_dict(gate.to_dict()) == gate
+
+
+def test_a_slow_p99_of_few_callbacks_is_inconclusive_until_there_are_enough() -> None:
+    # one preempted callback among a handful is their p99: not a measured latency yet
+    few = {**GOOD_METRICS, "callback_p99_ns": 119_000, "callback_count": 14}
+    result = evaluate_shadow_gate(GATE, few)
+    assert result.outcome is INC
+    (c,) = [c for c in result.criteria if c.outcome is INC]
+    assert (c.name, c.observed, c.progress) == (R.GATE_MAX_LATENCY, 119_000, 0.14)
+    # enough callbacks: the same p99 fails the gate; a count is never needed to pass or fail
+    enough = {**few, "callback_count": MIN_P99_SAMPLES}
+    assert evaluate_shadow_gate(GATE, enough).outcome is FAIL
+    assert evaluate_shadow_gate(GATE, {**GOOD_METRICS, "callback_p99_ns": 119_000}).outcome \
+        is FAIL
+    assert evaluate_shadow_gate(GATE, {**GOOD_METRICS, "callback_count": 3}).outcome is OK
+    assert MIN_P99_SAMPLES == SCORECARD_MIN_P99_SAMPLES  # one rule for backtest and shadow

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -55,6 +57,12 @@ SPEED = 10.0  # the 482 s synthetic session replays in 48 s, looped
 def _spec(qty: int, budget: int) -> dict[str, Any]:
     d = u.spec_dict(NAME, "momentum", {"fast_window": 5, "slow_window": 23, "order_qty": qty,
                                        "sides": "both"}, data="l2")
+    return _loose_gates(d, budget)
+
+
+def _loose_gates(d: dict[str, Any], budget: int) -> dict[str, Any]:
+    """Gates a short synthetic session can meet (the scorecard is not what these tests are
+    about) and a one-minute shadow gate; ``budget``: the tick-to-order p99 budget."""
     d["gates"].update({"min_sharpe": -10, "max_drawdown_pct": 100, "min_trades": 1,
                        "max_callback_p99_ns": 100_000_000,
                        "shadow": {"min_duration_s": 60, "min_fills": 3,
@@ -74,19 +82,44 @@ def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
     return proc
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Three builds of one strategy (a workspace build root, a bundle each) and the data."""
-    root = tmp_path_factory.mktemp("e2e-build")
+#: a market maker (Avellaneda–Stoikov quoting at the touch): its GTC quotes REST at the venue,
+#: so a killed engine leaves orders for cancel-on-disconnect and a breach has orders to cancel
+QUOTER = "zzr-live-quoter"
+#: (version label, quote size, max_loss, max_drawdown — the spec wants it <= max_loss): v1 is
+#: the last-good with room to lose; v2's limits are what an adverse venue (fees the shadows'
+#: simulated venue does not charge) exhausts within seconds live, far beyond what its own
+#: quoting loses in shadow
+QUOTER_VERSIONS = (("v1", 4, 60_000, 60_000), ("v2", 6, 450, 450))
+#: the kill reasons of a loss breach: the fees push PnL below both limits (loss checked first;
+#: the drawdown from a paper profit made in shadow can cross its limit one fill earlier)
+LOSS_BREACHES = ("risk:MAX_LOSS", "risk:MAX_DRAWDOWN")
+#: sf-venue's matching config for the risk-breach test: a maker fee of 20 % of the notional per
+#: fill (≈ 44 EUR per 6-lot fill at ≈ 37): live fills lose money that shadow fills do not
+ADVERSE_VENUE = {"fees": {"maker_bps": 2000, "taker_bps": 2000}}
+
+
+def _quoter_spec(qty: int, max_loss: int, max_drawdown: int) -> dict[str, Any]:
+    d = u.spec_dict(QUOTER, "market_making",
+                    {"gamma": 8.0, "kappa": 900.0, "horizon_s": 45.0, "vol_window": 40,
+                     "order_qty": qty, "max_inventory": 5 * qty, "min_spread_ticks": 2,
+                     "requote_ticks": 1},
+                    data="l2", risk={"max_loss": max_loss, "max_drawdown": max_drawdown,
+                                     "max_orders_per_second": 60, "max_open_orders": 4})
+    return _loose_gates(d, 100_000_000)
+
+
+def _build_all(root: Path, name: str, specs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``stratforge build`` of each spec (one workspace build root, a bundle each), and the
+    event file the builds prepared."""
     env = {"STRATFORGE_DB_URL": f"sqlite:///{root / 'builds.db'}", "STRATFORGE_USER": "ann"}
-    out: dict[str, Any] = {"build_root": root / "b", "bundles": {}}
-    for label, qty, budget in VERSIONS:
+    out: dict[str, Any] = {"name": name, "build_root": root / "b", "bundles": {}}
+    for label, d in specs.items():
         (root / label).mkdir()
-        spec = root / label / f"{NAME}.yaml"
-        spec.write_text(yaml.safe_dump(_spec(qty, budget), sort_keys=False))
+        spec = root / label / f"{name}.yaml"
+        spec.write_text(yaml.safe_dump(d, sort_keys=False))
         proc = _cli("build", str(spec), "--out", str(root / f"s-{label}"), "--build-dir",
                     str(root / "b"), env=env, check=False, timeout=900)
-        bundle = root / f"s-{label}" / NAME
+        bundle = root / f"s-{label}" / name
         assert (bundle / "scorecard.json").is_file(), proc.stdout + proc.stderr
         out["bundles"][label] = bundle
     data = sorted((root / "b" / "data").glob("*.sfe"))
@@ -95,12 +128,28 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return out
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Three builds of the momentum strategy (IOC orders)."""
+    return _build_all(tmp_path_factory.mktemp("e2e-build"), NAME,
+                      {label: _spec(qty, budget) for label, qty, budget in VERSIONS})
+
+
+@pytest.fixture(scope="module")
+def built_quoter(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two builds of the market maker (resting GTC quotes)."""
+    return _build_all(tmp_path_factory.mktemp("e2e-quoter"), QUOTER,
+                      {label: _quoter_spec(qty, loss, dd)
+                       for label, qty, loss, dd in QUOTER_VERSIONS})
+
+
 class Env:
     """One runtime (state folder) and one registry, the users root, ann (the versions' author),
     bob and cat (approvers), and the three versions registered."""
 
     def __init__(self, tmp: Path, built: dict[str, Any]) -> None:
         self.tmp, self.built = tmp, built
+        self.name = built["name"]
         self.state = tmp / "rt"
         self.url = f"sqlite:///{tmp / 'registry.db'}"
         self.env = {"STRATFORGE_DB_URL": self.url, "STRATFORGE_RUNTIME_DIR": str(self.state)}
@@ -111,7 +160,7 @@ class Env:
             reg.add_user("bob", "approver", actor="root")
             reg.add_user("cat", "approver", actor="root")
             self.build_ids: dict[str, str] = {}
-            for label, _, _ in VERSIONS:
+            for label in built["bundles"]:
                 bundle = built["bundles"][label]
                 card = json.loads((bundle / "scorecard.json").read_text())
                 spec = yaml.safe_load((bundle / "spec.yaml").read_text())
@@ -124,7 +173,7 @@ class Env:
                                   max_drawdown_pct=g["max_drawdown_pct"],
                                   max_callback_p99_ns=g["max_callback_p99_ns"])
                 bid = card["provenance"]["build_id"]
-                reg.register_build(strategy=NAME, spec_hash=card["provenance"]["spec_hash"],
+                reg.register_build(strategy=self.name, spec_hash=card["provenance"]["spec_hash"],
                                    build_id=bid, bundle=str(bundle), scorecard=card,
                                    verdict="PASS", author="ann", shadow_gate=gate)
                 self.build_ids[label] = bid
@@ -135,10 +184,10 @@ class Env:
     def reg(self) -> Registry:
         return Registry.open(self.url)
 
-    def up(self, extra_env: dict[str, str] | None = None) -> None:
+    def up(self, extra_env: dict[str, str] | None = None, *extra: str) -> None:
         _cli("runtime", "up", "--data", str(self.built["data"]), "--loop", "--speed",
              str(SPEED), "--metrics-interval", "1", "--build-dir",
-             str(self.built["build_root"]), "--state", str(self.state),
+             str(self.built["build_root"]), "--state", str(self.state), *extra,
              env={**self.env, **(extra_env or {})}, timeout=120)
 
     def down(self) -> None:
@@ -152,14 +201,14 @@ class Env:
     def versions(self) -> dict[int, Any]:
         reg = self.reg()
         try:
-            return {v.number: v for v in reg.versions(NAME)}
+            return {v.number: v for v in reg.versions(self.name)}
         finally:
             reg.engine.dispose()
 
     def audit(self) -> list[dict[str, Any]]:
         reg = self.reg()
         try:
-            return reg.audit_records(NAME)
+            return reg.audit_records(self.name)
         finally:
             reg.engine.dispose()
 
@@ -172,7 +221,7 @@ class Env:
 
     def strategy_status(self) -> dict[str, Any]:
         for st in self.client.status()["strategies"]:
-            if st["name"] == NAME:
+            if st["name"] == self.name:
                 return st
         return {"live": None, "last_good": None, "instances": []}
 
@@ -180,7 +229,7 @@ class Env:
         return {i["build_id"]: i for i in self.strategy_status()["instances"]}
 
     def to_shadow(self, number: int) -> None:
-        res = self.as_user("bob", "promote", NAME, "--version", str(number), "--to", "shadow")
+        res = self.as_user("bob", "promote", self.name, "--version", str(number), "--to", "shadow")
         assert "completed" in res.stdout, res.stdout
 
     def gate_holds(self, number: int, timeout: float = 90) -> None:
@@ -190,9 +239,9 @@ class Env:
     def to_live(self, number: int) -> None:
         self.to_shadow(number)
         self.gate_holds(number)
-        self.as_user("cat", "approve", NAME, "--version", str(number), "--build-id",
+        self.as_user("cat", "approve", self.name, "--version", str(number), "--build-id",
                      self.build_ids[f"v{number}"])
-        res = self.as_user("bob", "promote", NAME, "--version", str(number), "--to", "live")
+        res = self.as_user("bob", "promote", self.name, "--version", str(number), "--to", "live")
         assert "completed" in res.stdout, res.stdout
 
 
@@ -206,13 +255,23 @@ def wait(pred: Callable[[], bool], timeout: float, what: Callable[[], str] | str
                          f"{what() if callable(what) else what}")
 
 
-@pytest.fixture
-def rt(tmp_path: Path, built: dict[str, Any]):
+def _runtime(tmp_path: Path, built: dict[str, Any]):
     env = Env(tmp_path, built)
     yield env
     env.down()
     for name in ("control.pid", "engine.pid", "venue.pid"):
         assert not (env.state / name).exists(), f"runtime down left {name}"
+
+
+@pytest.fixture
+def rt(tmp_path: Path, built: dict[str, Any]):
+    yield from _runtime(tmp_path, built)
+
+
+@pytest.fixture
+def rtq(tmp_path: Path, built_quoter: dict[str, Any]):
+    """A runtime and registry with the market maker's two versions."""
+    yield from _runtime(tmp_path, built_quoter)
 
 
 def _scrape(port: int | None) -> str:
@@ -293,12 +352,59 @@ def _journal(state: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_sigkill_of_the_engine_restarts_it_with_last_good(rt: Env) -> None:
+#: the engine's wire client id: instance tag << 40 | order id (docs/runtime.md, "Live venue")
+TAG_SHIFT = 40
+
+
+def _tag(entry: dict[str, Any]) -> int:
+    return int(entry["client_id"]) >> TAG_SHIFT
+
+
+def _ended(entry: dict[str, Any]) -> bool:
+    """The journal line ends its order (canceled, rejected, or its last fill)."""
+    return entry["t"] in ("cancel", "reject") or (entry["t"] == "fill"
+                                                   and entry.get("leaves") == 0)
+
+
+def _open_at(lines: list[dict[str, Any]], end: int) -> set[int]:
+    """The client ids acknowledged and not ended in ``lines[:end]``."""
+    acked = {e["client_id"] for e in lines[:end] if e["t"] == "ack"}
+    return acked - {e["client_id"] for e in lines[:end] if _ended(e)}
+
+
+def _venue_status(state: Path) -> dict[str, Any]:
+    """sf-venue's STATUS_REPLY (docs/venue-protocol.md: an admin connection, one STATUS frame
+    with seq 1, no logon), written from the protocol page with ``struct``."""
+    port = int((state / "venue.port").read_text().strip())
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(struct.pack("<HBBIQq", 24, 12, 1, 0, 1, 0))
+        buf = b""
+        while len(buf) < 24 or len(buf) < struct.unpack_from("<H", buf)[0]:
+            chunk = sock.recv(65536)
+            assert chunk, f"sf-venue closed the STATUS connection after {len(buf)} bytes"
+            buf += chunk
+    length, ftype = struct.unpack_from("<HB", buf)
+    assert ftype == 13, f"expected STATUS_REPLY (13), got frame type {ftype}"
+    return json.loads(buf[24:length].decode())
+
+
+def _open_orders(state: Path, session: str) -> int:
+    for sess in _venue_status(state)["sessions"]:
+        if sess.get("session") == session and sess.get("logged_on"):
+            return int(sess["open_orders"])
+    return 0
+
+
+def test_sigkill_of_the_engine_restarts_it_with_last_good(rtq: Env) -> None:
+    rt = rtq
     rt.up()
     b1, b2 = rt.build_ids["v1"], rt.build_ids["v2"]
     rt.to_live(1)
     rt.to_live(2)
-    assert StateStore(rt.state).load().strategies[NAME].last_good == b1
+    assert StateStore(rt.state).load().strategies[QUOTER].last_good == b1
+    # the live market maker has quotes resting at the venue (its STATUS, before the kill)
+    wait(lambda: _open_orders(rt.state, "engine-1") >= 1, 30,
+         lambda: f"no resting order of engine-1 at the venue: {_venue_status(rt.state)}")
     pid = read_pid(rt.state / "engine.pid")
     os.kill(pid, signal.SIGKILL)
     wait(lambda: StateStore(rt.state).load().engine_restarts == 1, 30, "no restart")
@@ -306,25 +412,87 @@ def test_sigkill_of_the_engine_restarts_it_with_last_good(rt: Env) -> None:
     wait(lambda: rt.strategy_status()["live"] == b1, 30,
          lambda: f"not restored with last-good: {rt.strategy_status()}")
     assert b2 not in rt.instances()  # never the version that was live at the crash
-    # the venue canceled the dead session's resting orders (cancel-on-disconnect)
+    # the venue canceled the dead session's resting orders (cancel-on-disconnect): every order
+    # open at the disconnect, at least one of them, and no other
     old = [e for e in _journal(rt.state) if e.get("session") == "engine-1"]
     cut = next((i for i, e in enumerate(old) if e["t"] == "disconnect"), -1)
     assert cut >= 0, "no disconnect of the killed session in the journal"
-    acked = {e["client_id"] for e in old[:cut] if e["t"] == "ack"}
-    assert acked, "the live versions sent no order over the venue session"
-    # (the momentum versions trade IOC: an order rests only by chance at the kill, so the
-    # cancels below may be none; sf-venue's own tests cover resting orders)
-    done = {e["client_id"] for e in old[:cut] if e["t"] in ("cancel", "reject")
-            or (e["t"] == "fill" and e.get("leaves") == 0)}
+    resting = _open_at(old, cut)
+    assert resting, "no order of the killed session rested at the venue at the disconnect"
+    assert old[cut]["open_orders"] == len(resting)
     after = {e["client_id"]: e.get("reason") for e in old[cut:] if e["t"] == "cancel"}
-    assert set(after) == acked - done  # every order resting at the disconnect, no other
-    assert set(after.values()) <= {"cancel_on_disconnect"}
+    assert set(after) == resting
+    assert set(after.values()) == {"cancel_on_disconnect"}
+    # they were the live version's (v2's) quotes: its instance tag is the last one that sent
+    last_tag = _tag([e for e in old[:cut] if e["t"] == "order"][-1])
+    assert {c >> TAG_SHIFT for c in resting} == {last_tag}
+    # the restarted engine's session starts with nothing open: the last-good quotes anew
+    wait(lambda: _open_orders(rt.state, "engine-2") >= 1, 30,
+         lambda: f"last-good sends no quote on the new session: {_venue_status(rt.state)}")
     # the registry shows the truth: v1 live again, v2 retired, audited by system:engine
     wait(lambda: rt.versions()[1].stage == "live", 30, "registry not updated")
     v = rt.versions()
     assert (v[1].stage, v[2].stage) == ("live", "retired")
     auto = [r for r in rt.audit() if r["action"] == R.A_AUTO_ROLLBACK]
     assert auto and auto[-1]["reason"].startswith("crash: sf-engine killed by SIGKILL")
+    assert rt.verify() == []
+
+
+def test_a_live_risk_breach_rolls_back_with_its_orders_cancelled_first(rtq: Env) -> None:
+    """The acceptance line "an injected risk breach in live triggers automatic rollback with
+    its orders cancelled first": sf-venue charges fees the shadows' simulated venue does not
+    (ADVERSE_VENUE), so v2 loses money live only and its max_loss trips there — not in shadow."""
+    rt = rtq
+    rt.up(None, "--venue-config", json.dumps(ADVERSE_VENUE))
+    assert json.loads((rt.state / "venue.json").read_text())["fees"] == ADVERSE_VENUE["fees"]
+    b1, b2 = rt.build_ids["v1"], rt.build_ids["v2"]
+    rt.to_live(1)
+    # v2 in shadow beside live v1 on the same events: its gate (max_risk_breaches 0) holds on
+    # the engine's observations — the same version breaches nothing in shadow
+    rt.to_shadow(2)
+    rt.gate_holds(2)
+    observed = [r["detail"]["metrics"] for r in rt.audit()
+                if r["action"] == R.A_SHADOW_OBSERVED and r["build_id"] == b2]
+    assert observed and all(m["risk_breaches"] == 0 for m in observed)
+    assert max(m["fills"] for m in observed) >= 3  # it traded (on paper), without a breach
+    rt.as_user("cat", "approve", QUOTER, "--version", "2", "--build-id", b2)
+    res = rt.as_user("bob", "promote", QUOTER, "--version", "2", "--to", "live")
+    assert "completed" in res.stdout, res.stdout
+    # live, the venue's fees take v2 past its max_loss: the engine rolls back to v1 by itself
+    wait(lambda: rt.versions()[1].stage == "live", 90,
+         lambda: f"no automatic rollback: {rt.strategy_status()}")
+    auto = [r for r in rt.audit() if r["action"] == R.A_AUTO_ROLLBACK]
+    assert len(auto) == 1 and auto[0]["actor"] == R.ACTOR_ENGINE
+    assert auto[0]["reason"] in LOSS_BREACHES, auto[0]
+    assert auto[0]["build_id"] == b1 and auto[0]["detail"]["from_build_id"] == b2
+    wait(lambda: rt.strategy_status()["live"] == b1 and b2 not in rt.instances(), 10,
+         "v2 still loaded")
+    v = rt.versions()
+    assert [n for n, x in v.items() if x.stage == "live"] == [1]
+    assert v[2].stage == "retired"
+    # the venue journal: v2's orders all ended — its resting quotes canceled at the engine's
+    # request — before the last-good's first order after the rollback
+    wait(lambda: len({_tag(e) for e in _journal(rt.state) if e["t"] == "order"}) >= 2
+         and _tag([e for e in _journal(rt.state) if e["t"] == "order"][-1])
+         == _tag(next(e for e in _journal(rt.state) if e["t"] == "order")), 30,
+         "the last-good sent no order after the rollback")
+    lines = [e for e in _journal(rt.state) if e.get("session") == "engine-1"]
+    orders = [(i, e) for i, e in enumerate(lines) if e["t"] == "order"]
+    t1 = _tag(orders[0][1])  # v1 was live first
+    t2s = {_tag(e) for _, e in orders} - {t1}
+    assert len(t2s) == 1, f"order tags {sorted({_tag(e) for _, e in orders})}"
+    (t2,) = t2s
+    first_v2 = next(i for i, e in orders if _tag(e) == t2)
+    back = next(i for i, e in orders if i > first_v2 and _tag(e) == t1)
+    assert all(_tag(e) == t1 for i, e in orders if i >= back), "v2 sent orders after rollback"
+    v2_ids = {e["client_id"] for _, e in orders if _tag(e) == t2}
+    assert not (_open_at(lines, back) & v2_ids), "a v2 order was still open at v1's first order"
+    canceled = [e for e in lines[:back] if e["t"] == "cancel" and e["client_id"] in v2_ids]
+    assert canceled, "no resting v2 order was canceled at the breach"
+    assert {e["reason"] for e in canceled} == {"requested"}
+    # the fees were the venue's: v2's live fills carry them
+    fees = [e["fee"] for e in lines[:back] if e["t"] == "fill" and e["client_id"] in v2_ids]
+    assert fees and min(fees) > 0
     assert rt.verify() == []
 
 

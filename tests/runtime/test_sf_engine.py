@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from stratforge.core.tools import find_executable, first_executable
+from stratforge.runtime.data.format import is_bar_file, open_events
 
 ROOT = Path(__file__).resolve().parents[2]
 INCLUDE = ROOT / "runtime" / "engine" / "include"
@@ -492,7 +494,8 @@ def test_live_orders_go_to_sf_venue_and_a_swap_cancels_them_there_first(start, p
             venue.wait()
 
 
-def test_a_strategy_crash_kills_the_engine_and_a_restart_reuses_the_socket(engine_bin, tmp_path):
+@pytest.mark.parametrize("role", ["live", "shadow"])  # the engine thread, the shadow thread
+def test_a_strategy_crash_kills_the_engine_and_a_restart_reuses_the_socket(engine_bin, tmp_path, role):
     """A signal in plugin code ends the process (exit 6, strategy and callback named); the control
     plane restarts it on the same state directory, where the dead engine's socket file is replaced."""
     cxx = first_executable("c++", "g++", "clang++")
@@ -505,7 +508,7 @@ def test_a_strategy_crash_kills_the_engine_and_a_restart_reuses_the_socket(engin
     eng = Engine(engine_bin, synth(20000, loop=True))
     try:
         try:  # the crash may come before the answer leaves the socket
-            r = eng.load("boom", so, "segv-1", role="live", params={"after": 200})
+            r = eng.load("boom", so, "segv-1", role=role, params={"after": 200})
             assert r["ok"], r
         except AssertionError as e:
             assert "engine closed the connection" in str(e)
@@ -546,3 +549,143 @@ def test_sigterm_shuts_down_like_the_shutdown_command(start, plugins):
     assert eng.proc.wait(timeout=20) == 0
     assert not eng.sock_path.exists()
     assert "sf-engine: shut down" in eng.logtext()
+
+
+def _bars_file(tmp_path: Path) -> Path:
+    """A synthetic file of daily bars (the data tools' generator, nothing of the examples)."""
+    out = tmp_path / "bars.sfe"
+    subprocess.run([sys.executable, "-m", "stratforge", "data", "synth", "--kind", "bars",
+                    "--events", "600", "--seed", "29", "-o", str(out)], check=True,
+                   capture_output=True)
+    assert is_bar_file(out) and not is_bar_file(_book_file(tmp_path))
+    return out
+
+
+def _book_file(tmp_path: Path) -> Path:
+    out = tmp_path / "book.sfe"
+    if not out.exists():
+        subprocess.run([sys.executable, "-m", "stratforge", "data", "synth", "--events", "2000",
+                        "--seed", "29", "-o", str(out)], check=True, capture_output=True)
+    return out
+
+
+def test_a_bars_feed_trades_in_bar_mode_like_sf_replay(start, tmp_path):
+    """Old: sf-engine read a bars file as a book — no quote ever set a reference price, so
+    every order of a bars strategy was denied NO_REFERENCE in shadow and live. With
+    ``feed.bar_mode`` (the control plane sets it for a file of bars) the shadow fills on bars
+    and the bar close is the reference, as in sf-replay's bar mode."""
+    bars = _bars_file(tmp_path)
+    got = {}
+    for bar_mode in (False, True):
+        eng = start({"kind": "replay", "path": str(bars), "speed": 0, "loop": True,
+                     "bar_mode": bar_mode})
+        symbol = open_events(bars).instruments[0].symbol
+        r = eng.call("load", strategy="bm", build_id="sf-engine-0.1.0", role="shadow",
+                     plugin="builtin:bar_momentum", instruments=[symbol],
+                     params={"lookback": 3, "qty": 1})
+        assert r["ok"], r
+        eng.wait_for(lambda: eng.metrics()[("bm", "sf-engine-0.1.0")]["events"] > 1500,
+                     "two and a half passes over the bars")
+        assert eng.ok("status")["feed"]["bar_mode"] is bar_mode
+        got[bar_mode] = eng.metrics()[("bm", "sf-engine-0.1.0")]
+        eng.close()
+    old, new = got[False], got[True]
+    assert old["orders"]["fills"] == 0 and old["denials"].get("NO_REFERENCE", 0) > 0, old
+    assert new["orders"]["fills"] > 0 and "NO_REFERENCE" not in new["denials"], new
+# --- the shadow thread (docs/runtime.md, "Live path and shadow thread") ---------------------------
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_shadows_see_the_live_events_with_and_without_the_shadow_thread(start, plugins, threaded):
+    eng = start(synth(60000, loop=True), shadow_thread=threaded)
+    assert eng.load("mm", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
+    for k in range(3):  # one live and three trading shadows, as in the benchmark
+        assert eng.load(f"mm{k}", plugins["b"], "trader-b", params={"mode": "taker", "every": 7 + k})["ok"]
+    time.sleep(0.5)
+    status = eng.ok("status")
+    assert status["shadow"]["thread"] is threaded
+    assert status["shadow"]["ring_capacity"] == (1024 if threaded else 0)  # an unpaced replay: "wait"
+    assert status["shadow"]["missed_events"] == 0
+    insts = {(st["name"], i["build_id"]): i for st in status["strategies"] for i in st["instances"]}
+    live = insts[("mm", "trader-a")]
+    for key, inst in insts.items():
+        assert_no_gap(inst)
+        assert inst["complete"] is True and inst["missed_events"] == 0, inst
+        assert inst["last_seq"] == live["last_seq"] == status["feed"]["seq"], key
+    m = eng.metrics()
+    assert all(m[(f"mm{k}", "trader-b")]["orders"]["accepted"] > 0 for k in range(3))  # trading shadows
+    assert all(m[key]["complete"] for key in m)
+
+
+def test_a_promotion_moves_the_shadow_to_the_live_path_at_the_next_seq(start, plugins):
+    eng = start(synth(40000, loop=True))
+    assert eng.load("mm", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
+    assert eng.load("mm", plugins["b"], "trader-b", params={"mode": "quote", "rest_ticks": 4})["ok"]
+    time.sleep(0.05)
+    r = eng.ok("promote", strategy="mm", build_id="trader-b")
+    time.sleep(0.05)
+    insts = eng.instances()
+    a, b = insts[("mm", "trader-a")], insts[("mm", "trader-b")]
+    assert b["role"] == "live" and a["role"] == "shadow"
+    assert b["live_first_seq"] == r["at_seq"]
+    for inst in (a, b):
+        assert_no_gap(inst)  # across the move between the live path and the shadow thread
+    assert a["last_seq"] == b["last_seq"]
+
+
+def test_a_full_shadow_ring_marks_the_shadow_evidence_incomplete_never_silently(start, plugins):
+    # planted: a 4-event ring and a shadow that spins 100 us per book update; "drop" is the policy of a
+    # paced (real-time) feed: the engine thread never waits for the shadow thread
+    eng = start(synth(20000, loop=True), shadow_ring_events=4, shadow_full="drop")
+    assert eng.load("mm", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
+    assert eng.load("mm", plugins["b"], "trader-b", params={"mode": "quote", "spin_ns": 100000})["ok"]
+    time.sleep(0.5)
+    status = eng.ok("status")  # one response: both sides after the same seq
+    assert status["shadow"]["full"] == "drop"
+    assert status["shadow"]["missed_events"] > 0
+    assert status["shadow"]["first_missed_seq"] > 0
+    insts = {i["build_id"]: i for i in status["strategies"][0]["instances"]}
+    live, shadow = insts["trader-a"], insts["trader-b"]
+    assert live["complete"] is True and live["missed_events"] == 0
+    assert_no_gap(live)
+    assert shadow["complete"] is False
+    # every event after its load either reached the shadow or is counted as missed
+    assert shadow["events"] + shadow["missed_events"] == status["feed"]["seq"] - shadow["loaded_at_seq"]
+    m = eng.metrics()[("mm", "trader-b")]
+    assert m["complete"] is False and m["missed_events"] >= shadow["missed_events"]
+    lag = [e for e in eng.ok("events")["events"] if e["kind"] == "shadow_lag"]
+    assert lag and "incomplete evidence" in lag[0]["reason"]
+    # promoting the incomplete shadow still works (a rollback target must always be usable), and it
+    # keeps its record of what it missed while a shadow
+    r = eng.ok("promote", strategy="mm", build_id="trader-b")
+    assert r["previous"] == "trader-a"
+    assert eng.instances()[("mm", "trader-b")]["complete"] is False
+
+
+def test_an_unpaced_replay_waits_for_the_shadow_thread_and_misses_nothing(start, plugins):
+    # the same planted slow shadow and tiny ring; an unpaced replay (speed 0) has no clock to keep up
+    # with, so its default policy is "wait": the replay runs at the slower side's pace
+    eng = start(synth(8000, loop=True), shadow_ring_events=4)
+    assert eng.load("mm", plugins["a"], "trader-a", role="live", params={"mode": "quote"})["ok"]
+    assert eng.load("mm", plugins["b"], "trader-b", params={"mode": "quote", "spin_ns": 50000})["ok"]
+    time.sleep(0.5)
+    status = eng.ok("status")
+    assert status["shadow"]["full"] == "wait"
+    assert status["shadow"]["full_waits"] > 0 and status["shadow"]["missed_events"] == 0
+    insts = {i["build_id"]: i for i in status["strategies"][0]["instances"]}
+    for inst in insts.values():
+        assert_no_gap(inst)
+        assert inst["complete"] is True
+    assert insts["trader-a"]["last_seq"] == insts["trader-b"]["last_seq"] == status["feed"]["seq"]
+
+
+def test_bad_shadow_settings_are_config_errors(engine_bin, tmp_path):
+    cfg = tmp_path / "engine.json"
+    cfg.write_text(json.dumps({"control_socket": str(tmp_path / "e.sock"), "feed": synth(100), "risk": RISK,
+                               "shadow_thread": "yes", "shadow_ring_events": 1000, "shadow_cpu": -2,
+                               "shadow_full": "block"}))
+    proc = subprocess.run([str(engine_bin), "--config", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 3
+    assert 'shadow_thread must be true or false, was "yes"' in proc.stderr
+    assert "shadow_ring_events must be a power of two in 2..16777216, was 1000" in proc.stderr
+    assert "shadow_cpu must be null or a CPU number in 0.." in proc.stderr
+    assert 'shadow_full must be "drop" or "wait"' in proc.stderr

@@ -128,6 +128,17 @@ def test_up_needs_a_feed_and_an_existing_file(env: Path, tmp_path: Path) -> None
     assert res.exit_code == 2 and "SYMBOL=LOTS" in res.output
 
 
+def test_up_refuses_a_bad_venue_config_before_starting_anything(env: Path) -> None:
+    res = run("runtime", "up", "--synth", "3", "--venue-config", '{"fees": {"maker_bps": "x"}}',
+              "--state", str(env))
+    assert res.exit_code != 0 and "--venue-config: not a venue config (fees." in res.output
+    assert "Traceback" not in res.output and "internal error" not in res.output
+    res = run("runtime", "up", "--synth", "3", "--no-venue", "--venue-config",
+              '{"seed": 4}', "--state", str(env))
+    assert res.exit_code == 2 and "not with --no-venue" in res.output
+    assert sorted(p.name for p in env.iterdir()) == []  # nothing started, nothing written
+
+
 def test_down_with_nothing_running(env: Path) -> None:
     res = run("runtime", "down", "--state", str(env))
     assert res.exit_code == 0, res.output

@@ -9,6 +9,7 @@
 namespace sf {
 
 CrashContext g_crash;
+constinit thread_local CrashSite g_crash_site [[gnu::tls_model("initial-exec")]];
 
 namespace {
 
@@ -49,8 +50,8 @@ void handler(int sig, siginfo_t*, void*) {
   for (const char* p : g_crash.cleanup)
     if (p != nullptr) ::unlink(p);
   put(g_crash.program);
-  const char* strat = g_crash.strategy;
-  const char* cb = g_crash.callback;
+  const char* strat = g_crash_site.strategy;
+  const char* cb = g_crash_site.callback;
   if (strat != nullptr && cb != nullptr) {
     put(": error: strategy '");
     put(strat);
@@ -59,7 +60,7 @@ void handler(int sig, siginfo_t*, void*) {
     put(" in callback ");
     put(cb);
     put(" (event time ");
-    put_i64(g_crash.ts);
+    put_i64(g_crash_site.ts);
     put(" ns); the run is aborted and no results file was written\n");
     ::_exit(kExitStrategyCrash);
   }
@@ -75,16 +76,29 @@ void install_crash_handlers() noexcept {
   static bool done = false;
   if (done) return;
   done = true;
-  static char alt_stack[64 * 1024];
-  stack_t ss{};
-  ss.ss_sp = alt_stack;
-  ss.ss_size = sizeof alt_stack;
-  ::sigaltstack(&ss, nullptr);
+  install_thread_crash_stack();
   struct sigaction sa {};
   sa.sa_sigaction = &handler;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
   sigemptyset(&sa.sa_mask);
   for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::sigaction(s, &sa, nullptr);
+}
+
+void install_thread_crash_stack() noexcept {
+  thread_local char alt_stack[64 * 1024];  // lives as long as the thread
+  thread_local bool done = false;
+  if (done) return;
+  done = true;
+  stack_t ss{};
+  ss.ss_sp = alt_stack;
+  ss.ss_size = sizeof alt_stack;
+  ::sigaltstack(&ss, nullptr);
+}
+
+void remove_thread_crash_stack() noexcept {
+  stack_t ss{};
+  ss.ss_flags = SS_DISABLE;
+  ::sigaltstack(&ss, nullptr);
 }
 
 }  // namespace sf

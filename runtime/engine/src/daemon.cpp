@@ -20,6 +20,7 @@
 #include "sf/event_file.hpp"
 #include "sf/gateway.hpp"
 #include "sf/sha256.hpp"
+#include "sf/shadow.hpp"
 #include "sf/synth.hpp"
 
 namespace sf {
@@ -52,6 +53,9 @@ struct Instance {
   bool fault_seen = false;  // the fault has been handled
   std::uint64_t risk_breaches = 0;
   double peak = 0, drawdown = 0;
+  // Shadow evidence: ShadowRunner::missed() when it last became a shadow, and the events it
+  // missed in earlier shadow periods (the ring was full: its shadow metrics are incomplete).
+  std::uint64_t missed_base = 0, missed_before = 0;
   // The in-memory copy of the plugin's checked bytes (memfd) it was dlopen()ed from: open for
   // the instance's life, so its /proc/self/fd/N name is never reused by another load while this
   // library is loaded (dlopen() would return this library for that name).
@@ -75,6 +79,15 @@ struct Notice {
   Nanos ts = 0;
   std::string kind, strategy, build_id, from, to, reason;
 };
+
+ShadowOptions shadow_options(const DaemonConfig& c) {
+  ShadowOptions o;
+  o.threaded = c.shadow_thread;
+  o.ring_events = c.shadow_ring_events;
+  o.cpu = c.shadow_cpu;
+  o.full = c.shadow_full == "drop" ? ShadowOptions::Full::Drop : ShadowOptions::Full::Wait;
+  return o;
+}
 
 class BadRequest {
  public:
@@ -127,10 +140,11 @@ class LiveGateway final : public ExternalVenue {
   GatewayClient gw;
 };
 
-class Daemon {
+class Daemon final : private ShadowHooks {
  public:
   Daemon(const DaemonConfig& cfg, const EventFile& file, ControlServer& srv, CommandQueue& q, EngineOptions opts)
-      : cfg_(cfg), file_(file), srv_(srv), q_(q), engine_(file, std::move(opts)) {}
+      : cfg_(cfg), file_(file), srv_(srv), q_(q), engine_(file, opts), shadow_(file, opts, shadow_options(cfg), *this) {}
+  ~Daemon() override { shadow_.stop(); }  // before any instance or slot goes
 
   bool init(std::string& error) {
     FirmLimits f;
@@ -164,6 +178,8 @@ class Daemon {
       return false;
     }
     engine_.begin_stepping();
+    std::string warning;
+    if (!shadow_.start(warning)) notice("shadow_pin", "", "", "", "", warning);
     return true;
   }
 
@@ -176,6 +192,16 @@ class Daemon {
     return s;
   }
   void handle_commands();
+  // ShadowHooks (the shadow thread, or the engine thread when shadow_thread is false)
+  void shadow_event_done(std::uint64_t seq) override;
+  void shadow_message(const ShadowMsg& m) override;
+  void deliver_gateway_report(Slot& s, const GatewayReport& g);
+  void shadow_missed();
+  void shadow_sync();
+  [[nodiscard]] std::uint64_t missed_events(const Instance& x) const noexcept {
+    return x.missed_before + (x.live ? 0 : shadow_.missed() - x.missed_base);
+  }
+  void shadow_json(json::Writer& w) const;
   std::string dispatch(const json::Value& req, const std::string& cmd, json::Writer& w);
   void after_event();
   void check_live(Strategy& st, Instance& x);
@@ -212,10 +238,19 @@ class Daemon {
   const EventFile& file_;
   ControlServer& srv_;
   CommandQueue& q_;
-  Engine engine_;
+  Engine engine_;        // the live slots (engine thread)
+  ShadowRunner shadow_;  // the shadow slots (shadow thread; sf/shadow.hpp)
   std::vector<std::unique_ptr<Strategy>> strategies_;
-  std::vector<Instance*> all_;  // every instance, for the per-event accounting
+  std::vector<Instance*> all_;      // every instance (changed only while the shadows are quiesced)
+  std::vector<Instance*> shadows_;  // the shadow instances: the shadow thread's accounting
   std::vector<std::pair<Strategy*, Instance*>> lives_;
+  // what the shadow side noticed (faults, risk breaches): written by the shadow thread, moved
+  // into notices_ by the engine thread while quiesced
+  std::vector<Notice> shadow_notices_;
+  std::uint64_t missed_seen_ = 0;    // ShadowRunner::missed() already seen by shadow_missed()
+  bool lag_announced_ = false;       // a shadow_lag event since the last resync
+  std::uint64_t missed_synced_ = 0;  // ShadowRunner::missed() when the shadow books were last resynchronized
+  std::uint64_t lag_at_command_ = 0;  // events the shadow thread was behind when the last command batch came
   std::uint64_t seq_ = 0;
   bool feed_done_ = false;
   bool shutdown_ = false;
@@ -231,9 +266,13 @@ class Daemon {
 
 void Daemon::rebuild_index() {
   all_.clear();
+  shadows_.clear();
   lives_.clear();
   for (auto& st : strategies_) {
-    for (auto& x : st->instances) all_.push_back(x.get());
+    for (auto& x : st->instances) {
+      all_.push_back(x.get());
+      if (!x->live) shadows_.push_back(x.get());
+    }
     if (st->live != nullptr) lives_.emplace_back(st.get(), st->live);
   }
 }
@@ -256,53 +295,161 @@ void Daemon::connect_venue(int timeout_ms) {
 void Daemon::poll_venue() {
   if (gw_->gw.connected()) {
     gw_->gw.poll(engine_.now(), [&](const GatewayReport& g) {
-      const auto it = by_tag_.find(static_cast<std::uint32_t>(g.client_id >> kClientTagShift));
+      const auto tag = static_cast<std::uint32_t>(g.client_id >> kClientTagShift);
+      const auto it = by_tag_.find(tag);
       if (it == by_tag_.end()) return;  // an instance unloaded since
-      Slot& s = *it->second->slot;
-      const std::uint64_t oid = g.client_id & ((std::uint64_t{1} << kClientTagShift) - 1);
-      const GateOrder* o = s.gate.find(oid);
-      VenueReport r{};
-      r.id = oid;
-      r.ts = engine_.now();
-      r.instrument = o != nullptr ? o->instrument : 0;
-      r.side = o != nullptr ? o->side : Side::None;
-      r.px = g.px;
-      r.qty = g.qty;
-      r.leaves = g.leaves;
-      r.kind = VenueReport::Kind::Update;
-      switch (g.kind) {
-        case GatewayReport::Ack:
-          r.status = SF_ORDER_ACCEPTED;
-          r.qty = g.leaves;
-          break;
-        case GatewayReport::Reject:
-          r.status = g.reason == static_cast<std::int32_t>(wire::RejectReason::UnknownOrder) ? SF_ORDER_CANCEL_REJECTED : SF_ORDER_REJECTED;
-          break;
-        case GatewayReport::Canceled:
-          r.status = g.reason == static_cast<std::int32_t>(wire::CancelReason::Expired) ? SF_ORDER_EXPIRED : SF_ORDER_CANCELED;
-          break;
-        case GatewayReport::Fill:
-          r.kind = VenueReport::Kind::Fill;
-          r.maker = g.maker;
-          r.fee = g.fee;
-          engine_.external_report(s.index, r);
-          if (g.leaves != 0) return;
-          r.kind = VenueReport::Kind::Update;  // the venue's last fill: the order is done
-          r.status = SF_ORDER_FILLED;
-          r.qty = 0;
-          break;
+      if (it->second->live) {
+        deliver_gateway_report(*it->second->slot, g);
+      } else {  // demoted since it sent the order: its slot is the shadow thread's
+        ShadowMsg m;
+        m.seq = seq_;
+        m.kind = ShadowMsg::kGatewayReport;
+        m.tag = tag;
+        m.rep = g;
+        shadow_.message(m);
       }
-      engine_.external_report(s.index, r);
     });
     if (gw_->gw.connected()) return;
   }
   if (venue_up_) {
     venue_up_ = false;
-    for (Instance* x : all_)
-      if (!x->slot->ext_ids.empty()) engine_.external_orders_lost(x->slot->index);
+    for (Instance* x : all_) {
+      if (x->slot->ext_ids.empty()) continue;  // ext_ids change only while quiesced
+      if (x->live) {
+        engine_.external_orders_lost(x->slot->index);
+      } else {
+        ShadowMsg m;
+        m.seq = seq_;
+        m.kind = ShadowMsg::kOrdersLost;
+        m.tag = x->slot->route_tag;
+        shadow_.message(m);
+      }
+    }
     notice("venue_down", "", "", "", "", gw_->gw.error());
   }
   if (SteadyClock::now() - last_connect_ >= kReconnectEvery) connect_venue(200);
+}
+
+// A report of the live venue for one of `s`'s orders, into the engine that holds `s` (called on
+// the thread that owns that engine).
+void Daemon::deliver_gateway_report(Slot& s, const GatewayReport& g) {
+  Engine& eng = *s.eng;
+  const std::uint64_t oid = g.client_id & ((std::uint64_t{1} << kClientTagShift) - 1);
+  const GateOrder* o = s.gate.find(oid);
+  VenueReport r{};
+  r.id = oid;
+  r.ts = eng.now();
+  r.instrument = o != nullptr ? o->instrument : 0;
+  r.side = o != nullptr ? o->side : Side::None;
+  r.px = g.px;
+  r.qty = g.qty;
+  r.leaves = g.leaves;
+  r.kind = VenueReport::Kind::Update;
+  switch (g.kind) {
+    case GatewayReport::Ack:
+      r.status = SF_ORDER_ACCEPTED;
+      r.qty = g.leaves;
+      break;
+    case GatewayReport::Reject:
+      r.status = g.reason == static_cast<std::int32_t>(wire::RejectReason::UnknownOrder) ? SF_ORDER_CANCEL_REJECTED : SF_ORDER_REJECTED;
+      break;
+    case GatewayReport::Canceled:
+      r.status = g.reason == static_cast<std::int32_t>(wire::CancelReason::Expired) ? SF_ORDER_EXPIRED : SF_ORDER_CANCELED;
+      break;
+    case GatewayReport::Fill:
+      r.kind = VenueReport::Kind::Fill;
+      r.maker = g.maker;
+      r.fee = g.fee;
+      eng.external_report(s.index, r);
+      if (g.leaves != 0) return;
+      r.kind = VenueReport::Kind::Update;  // the venue's last fill: the order is done
+      r.status = SF_ORDER_FILLED;
+      r.qty = 0;
+      break;
+  }
+  eng.external_report(s.index, r);
+}
+
+// Shadow side (shadow thread): a live-venue message for a slot that was demoted to shadow.
+void Daemon::shadow_message(const ShadowMsg& m) {
+  const auto it = by_tag_.find(m.tag);  // by_tag_ changes only while quiesced
+  if (it == by_tag_.end() || it->second->live) return;
+  Slot& s = *it->second->slot;
+  if (m.kind == ShadowMsg::kGatewayReport) deliver_gateway_report(s, m.rep);
+  else s.eng->external_orders_lost(s.index);
+}
+
+// Shadow side, after each event (shadow thread): the same per-instance accounting as the live
+// instances get; faults and risk breaches are noted for the engine thread to publish.
+void Daemon::shadow_event_done(std::uint64_t seq) {
+  for (Instance* x : shadows_) {
+    Slot& s = *x->slot;
+    if (s.faulted) [[unlikely]] {
+      if (!x->fault_seen) {
+        x->fault_seen = true;
+        shadow_notices_.push_back(Notice{0, seq, s.eng->now(), "fault", x->strategy, x->build_id, "", "",
+                                         "fault:" + s.fault_callback + ": " + s.fault_message});
+      }
+      continue;  // a faulted instance gets no more callbacks: no more events delivered
+    }
+    ++x->events;
+    x->last_seq = seq;
+    if (x->first_seq == 0) x->first_seq = seq;
+    if ((x->events & 255) == 0) {
+      const double p = s.gate.pnl();
+      x->peak = std::max(x->peak, p);
+      x->drawdown = std::max(x->drawdown, x->peak - p);
+    }
+    const bool killed = s.gate.killed();
+    if (killed != x->kill_seen) [[unlikely]] {
+      x->kill_seen = killed;
+      if (killed) ++x->risk_breaches;  // the gate engaged its kill switch by itself: a risk breach
+    }
+  }
+}
+
+// The ring was full (engine thread): announced at the first miss after each resync, never
+// silent (the running total is in status / metrics). The shadow engine's books are
+// resynchronized from the live engine at the next quiesce (shadow_sync()).
+void Daemon::shadow_missed() {
+  const std::uint64_t n = shadow_.missed() - missed_seen_;
+  missed_seen_ = shadow_.missed();
+  if (lag_announced_) return;
+  lag_announced_ = true;
+  notice("shadow_lag", "", "", "", "", std::to_string(n) + " event(s) not delivered to the shadow thread (ring of " +
+                                            std::to_string(shadow_.ring_capacity()) + " full; first at seq " +
+                                            std::to_string(shadow_.first_missed_seq()) +
+                                            "): every shadow present has incomplete evidence");
+}
+
+// Engine thread, quiesced: publish what the shadow side noticed; after missed events, give the
+// shadow engine the live engine's books again (later shadows then start from a correct book).
+void Daemon::shadow_sync() {
+  for (auto& n : shadow_notices_) {
+    n.n = next_notice_++;
+    notices_.push_back(std::move(n));
+    if (notices_.size() > kNoticeRing) notices_.pop_front();
+  }
+  shadow_notices_.clear();
+  if (shadow_.missed() != missed_synced_) {
+    missed_synced_ = shadow_.missed();
+    shadow_.engine().copy_market_from(engine_);
+    lag_announced_ = false;
+  }
+}
+
+void Daemon::shadow_json(json::Writer& w) const {
+  w.begin_object()
+      .kv("thread", shadow_.threaded())
+      .kv("ring_capacity", static_cast<std::uint64_t>(shadow_.ring_capacity()))
+      .kv("ring_high_water", shadow_.ring_high_water())
+      .kv("lag_events", lag_at_command_)
+      .kv("full", shadow_.full_policy() == ShadowOptions::Full::Drop ? "drop" : "wait")
+      .kv("full_waits", shadow_.full_waits())
+      .kv("missed_events", shadow_.missed())
+      .kv("first_missed_seq", shadow_.first_missed_seq())
+      .kv("cpu", static_cast<std::int64_t>(cfg_.shadow_cpu))
+      .end_object();
 }
 
 void Daemon::notice(const std::string& kind, const std::string& strategy, const std::string& build_id, const std::string& from,
@@ -346,6 +493,7 @@ void Daemon::feed_json(json::Writer& w) const {
       .kv("done", feed_done_)
       .kv("speed", cfg_.speed)
       .kv("loop", cfg_.loop)
+      .kv("bar_mode", cfg_.bar_mode)
       .end_object();
 }
 
@@ -361,7 +509,9 @@ void Daemon::instance_json(json::Writer& w, const Instance& x) const {
       .kv("events", x.events)
       .kv("live_first_seq", x.live_first_seq)
       .kv("faulted", x.slot->faulted)
-      .kv("killed", x.slot->gate.killed());
+      .kv("killed", x.slot->gate.killed())
+      .kv("missed_events", missed_events(x))
+      .kv("complete", missed_events(x) == 0);
   if (x.slot->faulted) w.kv("fault", "in " + x.slot->fault_callback + ": " + x.slot->fault_message);
   w.end_object();
 }
@@ -376,6 +526,8 @@ void Daemon::metrics_json(json::Writer& w, const Instance& x) const {
       .kv("first_seq", x.first_seq)
       .kv("last_seq", x.last_seq)
       .kv("live_first_seq", x.live_first_seq)
+      .kv("missed_events", missed_events(x))
+      .kv("complete", missed_events(x) == 0)
       .kv("pnl", s.gate.pnl())
       .kv("fees", s.gate.fees());
   w.key("position").begin_object();
@@ -414,7 +566,14 @@ void Daemon::metrics_json(json::Writer& w, const Instance& x) const {
       .end_object();
 }
 
+// Engine thread. With the shadows quiesced (both engines have processed exactly events 1..seq_),
+// the old live slot moves into the shadow engine and the new one into the live engine: from event
+// seq_ + 1 on, the new live instance is on the live path and the old one on the shadow thread,
+// neither missing nor repeating an event. swap_ns is the move itself; the wait for the shadow
+// thread to drain its ring is quiesce_ns (also done once per command batch).
 Daemon::SwapResult Daemon::swap(Strategy& st, Instance& to) {
+  shadow_.quiesce();
+  shadow_sync();
   const std::uint64_t t0 = TscClock::now();
   Instance* old = st.live;
   if (old != nullptr) {
@@ -422,8 +581,15 @@ Daemon::SwapResult Daemon::swap(Strategy& st, Instance& to) {
     engine_.set_live(old->slot->index, false);
     engine_.cancel_working(old->slot->index);
     old->live = false;
+    (void)move_slot(engine_, old->slot->index, shadow_.engine());
+    old->missed_base = shadow_.missed();
   }
-  engine_.cancel_working(to.slot->index);  // its paper orders: it starts live with none working
+  Engine& from = *to.slot->eng;
+  from.cancel_working(to.slot->index);  // its paper orders: it starts live with none working
+  if (&from != &engine_) {
+    to.missed_before += shadow_.missed() - to.missed_base;
+    (void)move_slot(from, to.slot->index, engine_);
+  }
   engine_.set_live(to.slot->index, true);
   to.live = true;
   to.live_first_seq = seq_ + 1;
@@ -434,11 +600,13 @@ Daemon::SwapResult Daemon::swap(Strategy& st, Instance& to) {
   st.previous = old != nullptr ? old->build_id : std::string();
   rebuild_index();
   const std::int64_t ns = engine_.clock().to_ns(TscClock::now() - t0);
+  shadow_.resume();
   return SwapResult{ns, seq_ + 1, old != nullptr ? old->build_id : std::string()};
 }
 
 void Daemon::auto_rollback(Strategy& st, Instance& bad, const std::string& reason) {
   engine_.cancel_working(bad.slot->index);  // first, whatever the gate already did
+  shadow_.quiesce();  // the candidates' state is the shadow thread's until it parks
   Instance* to = nullptr;
   for (auto& x : st.instances)
     if (x->build_id == st.last_good && x.get() != &bad && !x->slot->faulted && !x->slot->gate.killed()) to = x.get();
@@ -447,11 +615,13 @@ void Daemon::auto_rollback(Strategy& st, Instance& bad, const std::string& reaso
     if (!bad.slot->gate.killed()) engine_.engage_kill(bad.slot->index, ("auto rollback without last-good: " + reason).c_str());
     bad.kill_seen = true;
     notice("auto_rollback", st.name, bad.build_id, bad.build_id, "", reason + " (no last-good instance: stays live, killed)");
+    shadow_.resume();
     return;
   }
   (void)swap(st, *to);
   st.last_good.clear();  // the instance rolled back from is not good
   notice("auto_rollback", st.name, to->build_id, bad.build_id, to->build_id, reason);
+  shadow_.resume();
 }
 
 void Daemon::check_live(Strategy& st, Instance& x) {
@@ -477,13 +647,18 @@ void Daemon::check_live(Strategy& st, Instance& x) {
   }
 }
 
-// After every event: per-instance seq accounting (every instance, first), then the kill-switch
-// transitions and the live instances' rollback checks (a rollback rebuilds the indexes but keeps
-// the set and order of instances, so the index loops stay valid).
+// After every event (engine thread): the live instances' seq accounting, kill-switch
+// transitions and rollback checks (the shadows get theirs on the shadow side: shadow_event_done).
+// A rollback rebuilds the indexes but keeps the set and order of strategies, so the loop stays
+// valid.
 void Daemon::after_event() {
-  for (Instance* x : all_) {
+  for (std::size_t k = 0; k < lives_.size(); ++k) {
+    Instance* x = lives_[k].second;
     Slot& s = *x->slot;
-    if (s.faulted) [[unlikely]] continue;  // a faulted instance gets no more callbacks: no more events delivered
+    if (s.faulted) [[unlikely]] {
+      check_live(*lives_[k].first, *x);  // rolls back (a faulted instance gets no more events)
+      continue;
+    }
     ++x->events;
     x->last_seq = seq_;
     if (x->first_seq == 0) x->first_seq = seq_;
@@ -492,33 +667,23 @@ void Daemon::after_event() {
       x->peak = std::max(x->peak, p);
       x->drawdown = std::max(x->drawdown, x->peak - p);
     }
-  }
-  for (std::size_t k = 0; k < all_.size(); ++k) {
-    Instance* x = all_[k];
-    Slot& s = *x->slot;
-    if (s.faulted) [[unlikely]] {
-      if (!x->fault_seen && !x->live) {
-        x->fault_seen = true;
-        notice("fault", x->strategy, x->build_id, "", "", "fault:" + s.fault_callback + ": " + s.fault_message);
-      }
-      continue;
-    }
     const bool killed = s.gate.killed();
     if (killed != x->kill_seen) [[unlikely]] {
       x->kill_seen = killed;
       if (killed) {  // the gate engaged its kill switch by itself: a risk breach
         ++x->risk_breaches;
-        if (x->live) auto_rollback(*find_strategy(x->strategy), *x, std::string("risk:") + risk_reason_name(s.gate.kill_reason()));
+        auto_rollback(*lives_[k].first, *x, std::string("risk:") + risk_reason_name(s.gate.kill_reason()));
+        continue;
       }
     }
+    check_live(*lives_[k].first, *x);
   }
-  for (std::size_t k = 0; k < lives_.size(); ++k) check_live(*lives_[k].first, *lives_[k].second);
 }
 
 void Daemon::kill_strategy(Strategy& st) {
   st.killed = true;
   for (auto& x : st.instances) {
-    if (!x->slot->gate.killed()) engine_.engage_kill(x->slot->index, "kill switch engaged via the control socket");
+    if (!x->slot->gate.killed()) x->slot->eng->engage_kill(x->slot->index, "kill switch engaged via the control socket");
     x->kill_seen = true;
   }
 }
@@ -526,7 +691,7 @@ void Daemon::kill_strategy(Strategy& st) {
 void Daemon::release_strategy(Strategy& st) {
   st.killed = false;
   for (auto& x : st.instances) {
-    engine_.release_kill(x->slot->index);
+    x->slot->eng->release_kill(x->slot->index);
     x->kill_seen = false;
   }
 }
@@ -654,7 +819,9 @@ void Daemon::cmd_load(const json::Value& req, json::Writer& w) {
     for (auto& e : errors) m += (m.empty() ? "" : "; ") + e;
     throw BadRequest("load: " + m);
   }
-  if (!engine_.add_strategy(std::move(setup), lerr)) throw BadRequest("load: " + lerr);
+  // a new instance starts as a shadow, in the shadow engine (quiesced: handle_commands)
+  Engine& shadow_eng = shadow_.engine();
+  if (!shadow_eng.add_strategy(std::move(setup), lerr)) throw BadRequest("load: " + lerr);
   if (st == nullptr) {
     strategies_.push_back(std::make_unique<Strategy>());
     st = strategies_.back().get();
@@ -665,7 +832,8 @@ void Daemon::cmd_load(const json::Value& req, json::Writer& w) {
   inst->build_id = build_id;
   inst->sha256 = sha;
   inst->plugin = plugin;
-  inst->slot = &engine_.slot_mut(engine_.slot_count() - 1);
+  inst->slot = &shadow_eng.slot_mut(shadow_eng.slot_count() - 1);
+  inst->missed_base = shadow_.missed();
   inst->loaded_at_seq = seq_;
   inst->latency_budget_ns = budget;
   inst->win_snap.set_unit_ns(inst->slot->t2o_hist.unit_ns());
@@ -675,7 +843,7 @@ void Daemon::cmd_load(const json::Value& req, json::Writer& w) {
   Instance& x = *inst;
   st->instances.push_back(std::move(inst));
   if (st->killed || killed_all_) {
-    engine_.engage_kill(x.slot->index, "kill switch engaged via the control socket");
+    shadow_eng.engage_kill(x.slot->index, "kill switch engaged via the control socket");
     x.kill_seen = true;
   }
   if (role == "live") (void)swap(*st, x);
@@ -711,7 +879,8 @@ void Daemon::cmd_swap(const json::Value& req, json::Writer& w, bool rollback) {
   const SwapResult res = swap(st, *to);
   st.last_good = rollback ? std::string() : res.previous;
   notice(rollback ? "rollback" : "swap", st.name, to->build_id, res.previous, to->build_id, reason);
-  w.kv("swap_ns", res.swap_ns).kv("at_seq", res.at_seq).key("previous");
+  // quiesce_ns: the wait for the shadow thread to drain its ring and park before this command batch
+  w.kv("swap_ns", res.swap_ns).kv("quiesce_ns", shadow_.threaded() ? shadow_.last_quiesce_ns() : 0).kv("at_seq", res.at_seq).key("previous");
   if (res.previous.empty()) w.null();
   else w.value(res.previous);
 }
@@ -725,7 +894,7 @@ void Daemon::cmd_unload(const json::Value& req, json::Writer& w) {
   w.key("instance");
   instance_json(w, **it);
   by_tag_.erase((*it)->slot->route_tag);
-  engine_.remove_strategy((*it)->slot->index);
+  (*it)->slot->eng->remove_strategy((*it)->slot->index);
   st.instances.erase(it);
   if (st.last_good == b) st.last_good.clear();
   if (st.previous == b) st.previous.clear();
@@ -764,6 +933,8 @@ void Daemon::cmd_status(json::Writer& w) {
   if (gw_) w.key("venue").begin_object().kv("connected", gw_->gw.connected()).kv("session", cfg_.venue_session).kv("paper", false).end_object();
   else w.key("venue").begin_object().kv("connected", true).kv("session", "paper-live").kv("paper", true).end_object();
   w.kv("killed_all", killed_all_);
+  w.key("shadow");
+  shadow_json(w);
   w.key("strategies").begin_array();
   for (auto& st : strategies_) {
     w.begin_object().kv("name", st->name).key("live");
@@ -799,6 +970,8 @@ void Daemon::cmd_metrics(const json::Value& req, json::Writer& w) {
   w.end_object().kv("gross_notional", engine_.firm_gross_notional()).end_object();
   w.key("feed");
   feed_json(w);
+  w.key("shadow");
+  shadow_json(w);
 }
 
 void Daemon::cmd_events(const json::Value& req, json::Writer& w) {
@@ -853,8 +1026,20 @@ std::string Daemon::dispatch(const json::Value& req, const std::string& cmd, jso
   return {};
 }
 
+// Every command batch runs with the shadows quiesced (the shadow thread has applied events up to
+// seq_ and is parked): commands may read and change any instance, and what they report is the
+// state after the same events on both sides.
 void Daemon::handle_commands() {
-  for (auto& c : q_.take()) {
+  std::vector<CommandQueue::Cmd> cmds = q_.take();
+  if (cmds.empty()) return;
+  lag_at_command_ = seq_ - std::min(seq_, shadow_.threaded() ? shadow_.applied_seq() : seq_);
+  shadow_.quiesce();
+  shadow_sync();
+  struct Resume {
+    ShadowRunner& r;
+    ~Resume() { r.resume(); }
+  } resume{shadow_};
+  for (auto& c : cmds) {
     const json::Value& req = c.req;
     const std::int64_t id = req.get("id")->as_int();
     json::Writer w;
@@ -928,17 +1113,21 @@ int Daemon::run() {
         continue;
       }
     }
+    // the live slots first (the live path), then the same event with the same seq to the shadows
     if (offset == 0) {
       ++seq_;
       engine_.step(src);
+      shadow_.event(seq_, src);
     } else {
       Event e = src;
       e.recv_ts += offset;
       e.exch_ts += offset;
       ++seq_;
       engine_.step(e);
+      shadow_.event(seq_, e);
     }
-    if (!all_.empty()) after_event();
+    if (shadow_.missed() != missed_seen_) [[unlikely]] shadow_missed();
+    if (!lives_.empty()) after_event();
     if (gw_ && (seq_ % kVenuePollEvents) == 0) [[unlikely]] poll_venue();
     if (++i == n) {
       if (cfg_.loop) {
@@ -987,6 +1176,7 @@ int run_daemon(const DaemonConfig& cfg, bool quiet) {
   }
   EngineOptions opts;
   opts.venue = cfg.sim_venue;
+  opts.bar_mode = cfg.bar_mode;  // bars: the shadows' venue fills on bars, the close is the reference
   opts.output.max_fills_listed = 0;
   opts.output.max_denials_listed = 0;
   opts.output.max_orders_listed = 0;

@@ -1,6 +1,8 @@
 // sf-engine's engine.json (docs/runtime.md, "Config"). The sim_venue and risk objects are the
 // same as sf-replay's "venue" and "risk": they are validated by sf-replay's own parser (through a
 // probe replay document) so both programs accept exactly the same keys and values.
+#include <sched.h>
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -86,10 +88,13 @@ bool load_daemon_config(const std::string& path, DaemonConfig& cfg, std::vector<
   auto err = [&](const std::string& m) { errors.push_back(m); };
   for (const auto& [k, v] : root.members()) {
     (void)v;
-    static constexpr std::string_view kKeys[] = {"control_socket", "feed", "venue", "firm", "latency_window_events", "sim_venue", "risk"};
+    static constexpr std::string_view kKeys[] = {"control_socket", "feed", "venue", "firm", "latency_window_events", "sim_venue", "risk",
+                                                 "shadow_thread", "shadow_ring_events", "shadow_cpu", "shadow_full"};
     bool ok = false;
     for (auto a : kKeys) ok = ok || a == k;
-    if (!ok) err(k + " is not a known key (allowed: control_socket, feed, venue, firm, latency_window_events, sim_venue, risk)");
+    if (!ok)
+      err(k + " is not a known key (allowed: control_socket, feed, venue, firm, latency_window_events, sim_venue, risk, shadow_thread, "
+              "shadow_ring_events, shadow_cpu, shadow_full)");
   }
   const json::Value* cs = root.get("control_socket");
   if (cs == nullptr) err("control_socket is required");
@@ -112,10 +117,10 @@ bool load_daemon_config(const std::string& path, DaemonConfig& cfg, std::vector<
       for (const auto& [k, v] : feed->members()) {
         (void)v;
         const bool ok = k == "kind" || k == "speed" || k == "loop" ||
-                        (replay ? k == "path" : (k == "seed" || k == "events" || k == "instruments"));
+                        (replay ? (k == "path" || k == "bar_mode") : (k == "seed" || k == "events" || k == "instruments"));
         if (!ok)
           err("feed." + k + " is not a known key for feed.kind \"" + cfg.feed_kind + "\" (allowed: kind, speed, loop, " +
-              (replay ? "path)" : "seed, events, instruments)"));
+              (replay ? "path, bar_mode)" : "seed, events, instruments)"));
       }
       if (replay) {
         const json::Value* p = feed->get("path");
@@ -145,6 +150,10 @@ bool load_daemon_config(const std::string& path, DaemonConfig& cfg, std::vector<
       if (const json::Value* lp = feed->get("loop")) {
         if (!lp->is_bool()) err("feed.loop must be true or false, was " + lp->describe());
         else cfg.loop = lp->as_bool();
+      }
+      if (const json::Value* bm = feed->get("bar_mode")) {
+        if (!bm->is_bool()) err("feed.bar_mode must be true or false, was " + bm->describe());
+        else cfg.bar_mode = bm->as_bool();
       }
     }
   }
@@ -198,6 +207,30 @@ bool load_daemon_config(const std::string& path, DaemonConfig& cfg, std::vector<
     if (!lw->is_integer() || lw->as_int() < 1) err("latency_window_events must be an integer >= 1, was " + lw->describe());
     else cfg.latency_window_events = lw->as_int();
   }
+  if (const json::Value* v = root.get("shadow_thread")) {
+    if (!v->is_bool()) err("shadow_thread must be true or false, was " + v->describe());
+    else cfg.shadow_thread = v->as_bool();
+  }
+  if (const json::Value* v = root.get("shadow_ring_events")) {
+    const bool pow2 = v->is_integer() && v->as_int() >= 2 && v->as_int() <= (std::int64_t{1} << 24) && (v->as_int() & (v->as_int() - 1)) == 0;
+    if (!pow2) err("shadow_ring_events must be a power of two in 2..16777216, was " + v->describe());
+    else cfg.shadow_ring_events = static_cast<std::size_t>(v->as_int());
+  }
+  if (const json::Value* v = root.get("shadow_cpu"); v != nullptr && !v->is_null()) {
+    if (!v->is_integer() || v->as_int() < 0 || v->as_int() >= CPU_SETSIZE)
+      err("shadow_cpu must be null or a CPU number in 0.." + std::to_string(CPU_SETSIZE - 1) + ", was " + v->describe());
+    else cfg.shadow_cpu = static_cast<int>(v->as_int());
+  }
+  if (const json::Value* v = root.get("shadow_full"); v != nullptr && !v->is_null()) {
+    if (!v->is_string() || (v->as_string() != "drop" && v->as_string() != "wait"))
+      err("shadow_full must be \"drop\" or \"wait\" (what the engine thread does when the shadow thread's ring is full), was " +
+          v->describe());
+    else cfg.shadow_full = v->as_string();
+  }
+  if (cfg.shadow_full.empty()) cfg.shadow_full = cfg.speed > 0 ? "drop" : "wait";
+  // "drop": room for the feed's bursts; "wait": only a scheduling buffer, and small, because a
+  // command waits for the shadow thread to apply what is queued (quiesce)
+  if (cfg.shadow_ring_events == 0) cfg.shadow_ring_events = cfg.shadow_full == "drop" ? std::size_t{1} << 16 : std::size_t{1} << 10;
   // sim_venue / risk: sf-replay's own parser, through a probe document
   json::Value dflt_venue;
   (void)json::parse(R"({"latency": {"feed": {"model": "constant", "ns": 0}, "entry": {"model": "constant", "ns": 0},

@@ -85,10 +85,10 @@ Engine::Engine(const EventFile& file, EngineOptions opts)
 Engine::~Engine() {
   for (auto& s : slots_) {
     if (s->state != nullptr && s->fn != nullptr) {
-      g_crash.strategy = s->id.c_str();
-      g_crash.callback = "destroy";
+      g_crash_site.strategy = s->id.c_str();
+      g_crash_site.callback = "destroy";
       s->fn->destroy(s->state);
-      g_crash.callback = nullptr;
+      g_crash_site.callback = nullptr;
       s->state = nullptr;
     }
   }
@@ -163,10 +163,10 @@ bool Engine::add_strategy(StrategySetup st, std::string& error) {
   args.instrument_count = static_cast<std::uint32_t>(infos.size());
   args.seed = opts_.venue.seed;
   char err[1024] = {0};
-  g_crash.strategy = s.id.c_str();
-  g_crash.callback = "create";
+  g_crash_site.strategy = s.id.c_str();
+  g_crash_site.callback = "create";
   const std::int32_t rc = s.fn->create(&args, &s.state, err, sizeof err);
-  g_crash.callback = nullptr;
+  g_crash_site.callback = nullptr;
   if (rc != SF_OK) {
     s.state = nullptr;
     error = who + " (plugin '" + st.plugin + "', strategy name '" + s.fn->name + "') failed in create: " + (err[0] ? err : "no message");
@@ -199,9 +199,9 @@ Reference Engine::reference(std::uint32_t inst) const noexcept {
 template <bool kMeasure, class F>
 inline void Engine::invoke_as(Slot& s, CallbackKind cb, Nanos now, F&& f) {
   s.ctx.now_ns = now;
-  g_crash.strategy = s.id.c_str();
-  g_crash.callback = kCallbackNames[cb];
-  g_crash.ts = now;
+  g_crash_site.strategy = s.id.c_str();
+  g_crash_site.callback = kCallbackNames[cb];
+  g_crash_site.ts = now;
   s.in_callback = true;
   std::int32_t rc;
   if constexpr (kMeasure) {
@@ -212,7 +212,7 @@ inline void Engine::invoke_as(Slot& s, CallbackKind cb, Nanos now, F&& f) {
     rc = f();
   }
   s.in_callback = false;
-  g_crash.callback = nullptr;
+  g_crash_site.callback = nullptr;
   if (rc != SF_OK) [[unlikely]] callback_failed(s, cb, now, rc);
 }
 
@@ -922,10 +922,10 @@ void Engine::remove_strategy(std::size_t idx) {
   s.venue.cancel_all(now_);
   s.venue.clear_reports();
   if (s.state != nullptr && s.fn != nullptr) {
-    g_crash.strategy = s.id.c_str();
-    g_crash.callback = "destroy";
+    g_crash_site.strategy = s.id.c_str();
+    g_crash_site.callback = "destroy";
     s.fn->destroy(s.state);
-    g_crash.callback = nullptr;
+    g_crash_site.callback = nullptr;
     s.state = nullptr;
   }
   slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(idx));
@@ -933,6 +933,70 @@ void Engine::remove_strategy(std::size_t idx) {
   Nanos min_due = INT64_MAX;
   for (auto& sp : slots_) min_due = std::min(min_due, sp->next_due);
   next_due_min_ = min_due;
+}
+
+std::unique_ptr<Slot> Engine::detach_slot(std::size_t idx) {
+  Slot& s = *slots_.at(idx);
+  if (first_live_ == &s) first_live_ = nullptr;
+  for (auto i : s.instruments) {
+    auto& v = subs_[i];
+    v.erase(std::remove(v.begin(), v.end(), &s), v.end());
+    sole_sub_[i] = v.size() == 1 ? v.front() : nullptr;
+  }
+  // its venue's resting orders leave this engine's per-instrument counters with it
+  for (std::uint32_t i = 0; i < resting_all_.size(); ++i) resting_all_[i] -= s.venue.resting(i);
+  s.venue.set_shared_resting(nullptr);
+  std::unique_ptr<Slot> out = std::move(slots_[idx]);
+  slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(idx));
+  refresh_slot_ptrs();
+  Nanos min_due = INT64_MAX;
+  for (auto& sp : slots_) min_due = std::min(min_due, sp->next_due);
+  next_due_min_ = min_due;
+  return out;
+}
+
+std::size_t Engine::attach_slot(std::unique_ptr<Slot> sp) {
+  Slot& s = *sp;
+  s.eng = this;
+  s.ext = s.live ? ext_ : nullptr;  // a shadow's orders never reach the external venue from here
+  s.venue.set_shared_resting(resting_all_.data());
+  for (std::uint32_t i = 0; i < resting_all_.size(); ++i) resting_all_[i] += s.venue.resting(i);
+  for (auto i : s.instruments) {
+    subs_[i].push_back(&s);
+    sole_sub_[i] = subs_[i].size() == 1 ? subs_[i].front() : nullptr;
+  }
+  if (s.live) first_live_ = &s;
+  slots_.push_back(std::move(sp));
+  refresh_slot_ptrs();
+  if (s.next_due < next_due_min_) next_due_min_ = s.next_due;
+  return slots_.size() - 1;
+}
+
+void Engine::copy_market_from(const Engine& o) {
+  // Level by level through the records the book itself applies (a book owns its level arrays).
+  for (std::size_t i = 0; i < books_.size() && i < o.books_.size(); ++i) {
+    const Book& src = o.books_[i];
+    Book& dst = books_[i];
+    Event c{};
+    c.type = static_cast<std::uint8_t>(EventType::Clear);
+    c.side = static_cast<std::uint8_t>(Side::None);
+    c.recv_ts = src.last_update_ts();
+    (void)dst.apply(c);
+    for (int side = 0; side < 2; ++side) {
+      Event d{};
+      d.type = static_cast<std::uint8_t>(EventType::Depth);
+      d.side = static_cast<std::uint8_t>(side == 0 ? Side::Bid : Side::Ask);
+      d.recv_ts = src.last_update_ts();
+      std::int64_t px = 0, qty = 0;
+      for (std::uint32_t k = 0; side == 0 ? src.bids().level(k, px, qty) : src.asks().level(k, px, qty); ++k) {
+        d.v[0] = px;
+        d.v[1] = qty;
+        (void)dst.apply(d);
+      }
+    }
+  }
+  bar_ref_ = o.bar_ref_;
+  now_ = o.now_;
 }
 
 void Engine::set_live(std::size_t idx, bool live) {

@@ -36,7 +36,7 @@ def test_synthetic_is_deterministic_and_cached(tmp_path):
 
 
 def test_l2_uses_spec_instruments_never_crosses_and_matches_volatility(tmp_path):
-    spec = example("btc-obi-scalper")
+    spec = _small("btc-obi-scalper", 200_000)  # an hour of it (the example holds six)
     p = prepare_data(spec, repo_root=REPO, cache_dir=tmp_path)
     ins = p.instruments[0]
     assert (ins.symbol, str(ins.tick_size), str(ins.lot_size)) == ("BTCUSDT", "0.01", "0.00001")

@@ -108,7 +108,7 @@ def test_gate_metrics_against_the_live_instance() -> None:
     got = gate_metrics(shadow, duration_s=3725.4, capital=2000.0,
                        reference={"pnl": 16.0, "fills": 8, "accepted": 10})
     assert got == {"duration_s": 3725.4, "fills": 10, "risk_breaches": 1,
-                   "callback_p99_ns": 640, "drawdown_pct": 0.2,
+                   "callback_p99_ns": 640, "callback_count": 800, "drawdown_pct": 0.2,
                    # 3.0 per fill vs 2.0 per fill: 50 %; fill ratio 0.5 vs 0.8: 30 points
                    "pnl_deviation_pct": 50.0, "fill_ratio_deviation_pct": 30.0}
 
@@ -122,6 +122,18 @@ def test_gate_metrics_without_a_reference_are_not_measured() -> None:
                        reference={"pnl": 0.0, "fills": 0, "fill_ratio": 0.5})
     assert got["pnl_deviation_pct"] is None
     assert got["fill_ratio_deviation_pct"] == pytest.approx(0.0 + abs(19 / 38 - 0.5) * 100)
+
+
+def test_gate_metrics_of_a_shadow_that_missed_events_are_not_measured() -> None:
+    # sf-engine marks a shadow whose ring overflowed "complete": false: incomplete evidence
+    shadow = _inst("g3", "shadow", pnl=30.0, orders={"accepted": 20, "fills": 10})
+    reference = {"pnl": 16.0, "fills": 8, "accepted": 10}
+    whole = gate_metrics(shadow, duration_s=3725.4, capital=2000.0, reference=reference)
+    assert whole["fills"] == 10 and whole["pnl_deviation_pct"] == 50.0
+    got = gate_metrics({**shadow, "complete": False, "missed_events": 7}, duration_s=3725.4,
+                       capital=2000.0, reference=reference)
+    assert got["risk_breaches"] == 1  # a breach that happened still counts
+    assert all(v is None for k, v in got.items() if k != "risk_breaches"), got
 
 
 def _post(port: int, what: str, body: bytes | None, token: str | None) -> tuple[int, dict]:

@@ -23,17 +23,32 @@ inline constexpr int kExitStrategyCrash = 6;
 inline constexpr int kExitEngineCrash = 70;
 inline constexpr int kExitOutput = 7;
 
+// Process-wide: set once by main().
 struct CrashContext {
-  const char* volatile strategy = nullptr;
-  const char* volatile callback = nullptr;
-  volatile std::int64_t ts = 0;
   const char* volatile cleanup[4] = {nullptr, nullptr, nullptr, nullptr};
   const char* volatile program = "sf-replay";
 };
 
-extern CrashContext g_crash;
+// Per thread (sf-engine runs strategies on the engine thread and on the shadow thread): which
+// strategy callback this thread is in. The handler runs on the crashing thread and reads its own.
+struct CrashSite {
+  const char* volatile strategy = nullptr;
+  const char* volatile callback = nullptr;
+  volatile std::int64_t ts = 0;
+};
 
-/// Installs the handlers (idempotent).
+extern CrashContext g_crash;
+// constinit: no lazy-initialization wrapper on each access; initial-exec: one %fs-relative
+// access (the engine is linked into executables only), as cheap as the plain global it was.
+extern constinit thread_local CrashSite g_crash_site [[gnu::tls_model("initial-exec")]];
+
+/// Installs the handlers and the calling thread's alternate signal stack (idempotent).
 void install_crash_handlers() noexcept;
+/// Gives the calling thread its own alternate signal stack (a thread that runs strategy code, so a
+/// stack overflow there is reported too). Call once per thread, after install_crash_handlers().
+void install_thread_crash_stack() noexcept;
+/// Disables the calling thread's alternate signal stack (before the thread ends: its memory is the
+/// thread's own).
+void remove_thread_crash_stack() noexcept;
 
 }  // namespace sf

@@ -16,13 +16,20 @@
 // windows is replaced by the strategy's last-good instance (events: auto_rollback).
 // Live venue: `venue: null` = "paper live" (the live instance's own SimVenue); with `venue` set,
 // live orders go to sf-venue over TCP (sf::GatewayClient), polled every 64 events and while idle.
-// Worst case per event: the engine's step() + O(instances) counter updates + O(live instances)
-// rollback checks; commands are O(instances) plus plugin load (dlopen) for `load`.
+// Live path and shadows: the live instances' slots are in one engine stepped by the engine
+// thread; the shadow instances' slots are in a second engine over the same feed, fed the same
+// events (same seq) through a lock-free SPSC ring and stepped by the shadow thread
+// (sf/shadow.hpp; `shadow_thread: false` steps it inline after the live engine). A swap moves
+// slots between the two engines between two events, with the shadow thread parked.
+// Worst case per event (engine thread): the live engine's step() + one ring push + O(live
+// instances) counter updates and rollback checks; commands are O(instances) plus plugin load
+// (dlopen) for `load`, plus the wait for the shadow thread's backlog (quiesce).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -43,6 +50,7 @@ struct DaemonConfig {
   std::string feed_path;
   double speed = 0.0;
   bool loop = false;
+  bool bar_mode = false;  // a replay of bars: sf-replay's bar mode (fills at bar prices, the close as reference)
   std::uint64_t synth_seed = 1;
   std::uint64_t synth_events = 1'000'000;
   std::uint32_t synth_instruments = 1;
@@ -56,6 +64,11 @@ struct DaemonConfig {
   VenueConfig sim_venue;
   json::Value risk;  // sf-replay's global risk object (defaults for every instance)
   json::Value sim_venue_json;
+  // the shadow slots' thread (sf/shadow.hpp, docs/runtime.md)
+  bool shadow_thread = true;
+  std::size_t shadow_ring_events = 0;  // 0: the default for the policy (65536 for "drop", 1024 for "wait")
+  int shadow_cpu = -1;  // >= 0: pin the shadow thread there
+  std::string shadow_full;  // "drop" | "wait"; empty: "wait" for an unpaced feed (speed 0), else "drop"
 };
 
 /// Reads and validates engine.json; every problem is reported (field path + value).

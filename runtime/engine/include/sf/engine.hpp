@@ -273,6 +273,19 @@ class Engine {
   /// A live slot moves to the front of its instruments' subscriber lists: its callbacks run
   /// first in each event, so its tick-to-order does not include the shadows' callbacks.
   void set_live(std::size_t slot, bool live);
+  /// Moves a slot out of this engine between two events (sf-engine: a shadow becoming live or
+  /// a live slot becoming a shadow): nothing of the slot is destroyed or reset — its strategy
+  /// state, gate, simulated venue with its resting orders, pending venue traffic and timers go
+  /// with it. Later slots move down by one index. attach_slot() puts it into another engine.
+  [[nodiscard]] std::unique_ptr<Slot> detach_slot(std::size_t slot);
+  /// Adds a slot detached from another engine over the same file, which has processed exactly
+  /// the same events (same now()): from the next step() on it runs here, with this engine's
+  /// external venue (if any) once set_live() marks it live. Returns its index here.
+  std::size_t attach_slot(std::unique_ptr<Slot> s);
+  /// Copies the books (and bar references) of another engine over the same file that has
+  /// processed the same events, and its event clock: a fresh shadow engine catching up with
+  /// the live one (sf-engine), or one that missed events getting a correct book again.
+  void copy_market_from(const Engine& other);
   /// Cancels every working order of a slot through its venue path (no kill switch).
   void cancel_working(std::size_t slot) { kill_cancel_all(*slots_.at(slot), now_); }
   /// The external live venue (sf-engine): live slots' orders go there from now on.

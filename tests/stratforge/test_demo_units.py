@@ -1,0 +1,166 @@
+"""The demo's own decisions, each on inputs written here: which version it deploys, the second
+version it commits, its workspace and users, and --down on a workspace with nothing running."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from git import Repo
+
+from stratforge.core.errors import UserInputError
+from stratforge.demo import (DEMO_USERS, LOGIN, V2_MARK, DemoError, DemoPaths, check, choose_candidate,
+                             down, ensure_users, find_examples, make_workspace, running,
+                             second_version_text)
+from stratforge.registry import Registry
+from resource_kit import REPO
+
+SPEC = """\
+apiVersion: stratforge/v1
+kind: Strategy
+metadata:
+  name: toy
+strategy:
+  type: momentum
+  params:
+    fast_window: 3
+    order_qty: 4   # lots per order
+    sides: both
+risk:
+  max_order_qty: 9
+"""
+
+
+def test_second_version_changes_one_order_size_parameter_and_keeps_the_rest() -> None:
+    text, what = second_version_text(SPEC)
+    assert what == "strategy.params.order_qty: 4 → 3"
+    assert "    order_qty: 3" in text and "max_order_qty: 9" in text  # risk untouched
+    assert text.rstrip().endswith(V2_MARK)
+    assert second_version_text(SPEC.replace("order_qty: 4", "order_qty: 250"))[1] \
+        == "strategy.params.order_qty: 250 → 225"
+    assert text.replace("order_qty: 3", "order_qty: 4").replace(V2_MARK + "\n", "") == SPEC
+
+
+def test_second_version_of_a_one_lot_strategy_grows_and_none_without_a_size() -> None:
+    text, what = second_version_text(SPEC.replace("order_qty: 4   # lots per order",
+                                                  "quote_size: 1"))
+    assert what == "strategy.params.quote_size: 1 → 2" and "    quote_size: 2" in text
+    assert second_version_text(SPEC.replace("order_qty: 4   # lots per order", "")) is None
+    # a risk limit named like a size is never the one changed
+    assert second_version_text("strategy:\n  params:\n    window: 3\nrisk:\n"
+                               "  max_order_qty: 9\n    lots: 2\n") is None
+
+
+@dataclass
+class V:
+    strategy: str
+    verdict: str
+    kind: str
+
+
+@dataclass
+class _Data:
+    kind: str
+
+
+@dataclass
+class _Backtest:
+    data: _Data
+
+
+@dataclass
+class _Spec:
+    backtest: _Backtest
+
+
+def _spec_of(v: V) -> _Spec:
+    return _Spec(_Backtest(_Data(v.kind)))
+
+
+def test_candidate_is_a_passing_version_preferring_real_data() -> None:
+    vs = {"b": V("b", "PASS", "synthetic"), "a": V("a", "FAIL", "file"),
+          "c": V("c", "PASS", "file"), "d": V("d", "INCONCLUSIVE", "file")}
+    assert choose_candidate(vs, _spec_of).strategy == "c"
+    vs["c"].verdict = "FAIL"
+    assert choose_candidate(vs, _spec_of).strategy == "b"
+    vs["b"].verdict = "INCONCLUSIVE"
+    assert choose_candidate(vs, _spec_of) is None
+
+
+def test_workspace_is_a_repository_with_the_examples_and_is_kept_on_rerun(tmp_path: Path) -> None:
+    src = tmp_path / "examples"
+    src.mkdir()
+    (src / "toy.yaml").write_text(SPEC)
+    paths = DemoPaths(tmp_path / "ws")
+    repo, created = make_workspace(paths, find_examples(src))
+    assert created and repo.head.commit.message == "The example specs"
+    assert (paths.repo / "specs" / "toy.yaml").read_text() == SPEC
+    (paths.repo / "specs" / "toy.yaml").write_text(SPEC + "# mine\n")  # the user's change stays
+    again, created = make_workspace(paths, find_examples(src))
+    assert not created and "# mine" in (paths.repo / "specs" / "toy.yaml").read_text()
+    assert Repo(paths.repo).head.commit == repo.head.commit
+
+
+def test_workspace_refuses_a_folder_that_is_not_its_repository(tmp_path: Path) -> None:
+    paths = DemoPaths(tmp_path / "ws")
+    paths.repo.mkdir(parents=True)
+    (paths.repo / "notes.txt").write_text("mine")
+    with pytest.raises(UserInputError, match="not a git repository"):
+        make_workspace(paths, [])
+    with pytest.raises(UserInputError, match="no example specs"):
+        find_examples(tmp_path / "nothing-here")
+
+
+def test_demo_users_once_and_a_fresh_one_time_password_each_run(tmp_path: Path) -> None:
+    reg = Registry.open(f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+        first = ensure_users(reg)
+        second = ensure_users(reg)
+        assert first != second
+        assert {n: r for n, r, _ in reg.users()} == DEMO_USERS
+        assert reg.authenticate(LOGIN, first) is None  # replaced by the second run's
+        assert reg.authenticate(LOGIN, second) == ("approver", True)  # one-time: must change
+    finally:
+        reg.engine.dispose()
+
+
+def test_down_with_nothing_running_says_so_and_a_stale_pid_is_not_ours(tmp_path: Path) -> None:
+    paths = DemoPaths(tmp_path / "ws")
+    paths.root.mkdir()
+    # a pid file naming a live process that is not ours (this test's python is no sf-engine)
+    paths.state.mkdir()
+    (paths.state / "engine.pid").write_text(str(os.getpid()))
+    assert running(paths) == []
+    lines: list[str] = []
+    down(paths, lines.append)
+    assert lines[0] == "dashboard: not running"
+    assert not paths.record.exists()
+
+
+def test_replay_pace_lets_the_shadow_gate_hold_in_about_a_minute() -> None:
+    from stratforge.core.spec import load_spec_bytes
+    from stratforge.demo import replay_speed
+    text = (REPO / "tests" / "dashboard" / "specs" / "dash-book.yaml").read_text()
+    spec = load_spec_bytes(text.encode(), "dash-book.yaml").spec  # shadow: 60 s, 2 fills
+    day = 86_400 * 10**9
+    # many fills: the minimum duration decides; never below 60x
+    assert replay_speed(spec, {"run": {"period": {"start_ns": 0, "end_ns": day}},
+                               "metrics": {"fills": 10_000}}) == 60.0
+    # 4 fills in 100 days: 2 fills are expected in 50 days, planned for 75 days in a minute
+    card = {"run": {"period": {"start_ns": 0, "end_ns": 100 * day}}, "metrics": {"fills": 4}}
+    assert replay_speed(spec, card) == pytest.approx(75 * 86_400 / 60)
+    # no fills seen: the duration alone (nothing to extrapolate from)
+    assert replay_speed(spec, {"metrics": {"fills": 0}}) == 60.0
+
+
+def test_check_without_a_running_demo_names_the_problem(tmp_path: Path) -> None:
+    paths = DemoPaths(tmp_path / "ws")
+    paths.root.mkdir()
+    with pytest.raises(DemoError, match="no demo is running"):
+        check(paths)
+    # a record of a dashboard that is gone is no running demo either
+    paths.record.write_text('{"dashboard_pid": 999999999, "url": "http://127.0.0.1:9/"}')
+    with pytest.raises(DemoError, match="no demo is running"):
+        check(paths)
