@@ -264,7 +264,10 @@ def block_env(block: Block, workspace: Path) -> dict[str, str]:
         env.pop(name, None)
     state = workspace / ".doctest"
     env.update({
-        "PATH": f"{venv_bin()}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
+        # the system's admin tools too (runuser, …): the docs' root-only blocks name them bare,
+        # as a root shell finds them, also when the suite runs with PATH=/usr/bin:/bin (.ci/run)
+        "PATH": os.pathsep.join([str(venv_bin()), env.get("PATH", "/usr/bin:/bin"),
+                                 "/usr/sbin", "/sbin"]),
         "STRATFORGE_DB_URL": f"sqlite:///{state / 'state' / 'registry.db'}",
         "STRATFORGE_RUNTIME_DIR": str(state / "runtime"),
         "XDG_CONFIG_HOME": str(state / "config"),
