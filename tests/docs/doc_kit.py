@@ -43,6 +43,8 @@ from pathlib import Path
 
 from resource_kit import SHARED_DATA, missing  # tests/ is on sys.path (tests/conftest.py)
 
+from stratforge.core.tools import find_executable, first_executable, which
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 FIXTURES = HERE / "fixtures" / "workspace"
@@ -283,7 +285,7 @@ def block_env(block: Block, workspace: Path) -> dict[str, str]:
 # --- setups: what a block's marker ``setup=NAME`` prepares -----------------------------------
 
 def _git(workspace: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=Doc Tests", "-c", "user.email=docs@example.invalid",
+    subprocess.run([str(find_executable("git")), "-c", "user.name=Doc Tests", "-c", "user.email=docs@example.invalid",
                     "-c", "commit.gpgsign=false", *args], cwd=workspace, check=True,
                    capture_output=True, text=True)
 
@@ -413,7 +415,7 @@ def run_block(block: Block, workspace: Path) -> Outcome:
     if stdin_text and not stdin_text.endswith("\n"):
         stdin_text += "\n"
     with open(log, "w+", encoding="utf-8", errors="replace") as out:
-        proc = subprocess.Popen(["bash", "-c", script], cwd=cwd, env=block_env(block, workspace),
+        proc = subprocess.Popen([str(find_executable("bash")), "-c", script], cwd=cwd, env=block_env(block, workspace),
                                 stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
                                 text=True, start_new_session=True)
         try:
@@ -465,7 +467,7 @@ def require(resource: str) -> None:
     """Skip (or fail where CI requires it) when a block's resource is absent here."""
     if resource == "docker":
         sock = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        if not shutil.which("docker") or (sock.startswith("unix://")
+        if which("docker") is None or (sock.startswith("unix://")
                                           and not Path(sock[len("unix://"):]).exists()):
             missing("docker", "the docker CLI and a reachable engine")
     elif resource == "k8s":
@@ -484,10 +486,10 @@ def require(resource: str) -> None:
         if os.geteuid() != 0 or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
             missing("postgresql", "root and Debian's postgresql package for the set-up commands")
     elif resource == "compiler":
-        if not (shutil.which("g++") or shutil.which("c++")):
+        if first_executable("g++", "c++") is None:
             missing("compiler")
     elif resource == "sandbox":
-        if not shutil.which("bwrap"):
+        if which("bwrap") is None:
             missing("sandbox")
     elif resource == "shared_data":
         if not SHARED_DATA.is_dir():
