@@ -56,7 +56,7 @@ def demo_cmd(workspace: Path, specs_dir: Path | None, port: int, speed: float | 
     click.echo(f"dashboard   {result.url}")
     click.echo(f"login       {result.user} / {result.password}   (one-time: you choose a new "
                "password at the first login)")
-    click.echo(f"live        {result.live}")
+    click.echo(f"live        {result.live or 'none: ' + '; '.join(result.notes)}")
     click.echo(f"shadow      {result.shadow or 'none'}")
     click.echo(f"feed        {result.feed}")
     click.echo(f"stop it     stratforge demo --down"

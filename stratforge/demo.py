@@ -15,7 +15,9 @@ never touches the user's registry, runtime or repositories:
 5. ``stratforge runtime up`` replaying that strategy's backtest data (real market data when its
    spec backtests on a file) with sf-venue and the control plane;
 6. version 1 promoted to shadow by ``demo``; its shadow gate judged on the engine's metrics;
-   approved by ``demo-reviewer`` (a second user); promoted to live;
+   approved by ``demo-reviewer`` (a second user); promoted to live — when the gate does not
+   hold within ``--gate-timeout`` that is the strategy's result (like a FAIL verdict): it stays
+   in shadow, the demo says which criterion held it back, and nothing goes live;
 7. version 2 promoted to shadow next to it, on the same feed;
 8. ``stratforge dashboard`` in the background; the URL and the credentials are printed.
 
@@ -66,6 +68,11 @@ COMMITTER = Actor("stratforge demo", "demo@stratforge.invalid")
 
 class DemoError(StratforgeError):
     """A demo step that could not be carried out (it names the step and where to look)."""
+
+
+class GateNotHeld(DemoError):
+    """The strategy's shadow gate did not hold on the engine's metrics: a result about the
+    strategy (like a FAIL verdict), not a failure of the demo."""
 
 
 @dataclass(frozen=True)
@@ -317,7 +324,7 @@ def wait_gate(reg: Registry, strategy: str, number: int, timeout: float, say: Sa
         if gate.outcome.value == "Successful":
             return
         if time.monotonic() > deadline:
-            raise DemoError(f"the shadow gate of {strategy} v{number} did not hold within "
+            raise GateNotHeld(f"the shadow gate of {strategy} v{number} did not hold within "
                             f"{timeout:g} s on the engine's metrics: {gate.message}")
         if time.monotonic() - last > 10:
             say("      shadow gate: " + (", ".join(
@@ -429,9 +436,12 @@ def check(paths: DemoPaths) -> list[str]:
         raise DemoError(f"the dashboard cannot reach the runtime: {body.get('runtime_error')}")
     live = [d for d in body["strategies"] if d.get("live")]
     shadow = [d for d in body["strategies"] if d.get("shadow")]
-    if not live or not shadow:
+    record = _read_record(paths)
+    want_live = 1 if record.get("live") else 0
+    if len(live) != want_live or not shadow:
         raise DemoError(f"the dashboard shows {len(live)} live and {len(shadow)} shadow "
-                        "deployments; the demo makes one of each")
+                        f"deployments; the demo made {want_live} live and "
+                        f"{len(record.get('shadow') or [])} shadow")
     for d in live:
         seen.append(f"dashboard: {d['strategy']} v{d['live']['version']} live")
     for d in shadow:
@@ -439,7 +449,7 @@ def check(paths: DemoPaths) -> list[str]:
     # the control plane's /status as the dashboard relays it: the engine's metrics per instance
     instances = ((body.get("runtime") or {}).get("metrics") or {}).get("instances") or []
     roles = {i.get("role") for i in instances if i.get("events", 0) > 0}
-    if not {"live", "shadow"} <= roles:
+    if not ({"live", "shadow"} if want_live else {"shadow"}) <= roles:
         raise DemoError(f"sf-engine does not run a live and a shadow instance on the feed: "
                         f"{instances}")
     seen.append("sf-engine: " + ", ".join(f"{i['role']} {i.get('build_id', '')[:12]} "
@@ -511,8 +521,15 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None
 
         t0 = steps.start(f"{v1.strategy} v{v1.number} → shadow (by {LOGIN}); its shadow gate "
                          f"on the engine's metrics; approval by {REVIEWER}; → live")
-        _to_live(reg, v1, gate_timeout, say)
-        steps.done(t0, f"{v1.strategy} v{v1.number} live")
+        live: str | None = f"{v1.strategy} v{v1.number}"
+        notes: list[str] = []
+        try:
+            _to_live(reg, v1, gate_timeout, say)
+            steps.done(t0, f"{live} live")
+        except GateNotHeld as err:  # the strategy's result: it stays in shadow, nothing goes live
+            live = None
+            notes.append(str(err))
+            steps.done(t0, f"stays in shadow: {err}")
 
         t0 = steps.start("the second version → shadow, next to live on the same feed")
         if v2 is not None:
@@ -528,7 +545,10 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None
         chosen = _free_port(port)
         pid = start_dashboard(paths, chosen)
         url = f"http://127.0.0.1:{chosen}/"
-        paths.record.write_text(json.dumps({"dashboard_pid": pid, "url": url}, indent=2))
+        shadows = [f"{v.strategy} v{v.number}" for v in reg.versions(v1.strategy)
+                   if v.stage == "shadow"]
+        paths.record.write_text(json.dumps({"dashboard_pid": pid, "url": url, "live": live,
+                                            "shadow": shadows}, indent=2))
         steps.done(t0, url + ("" if chosen == port or port == 0 else f" (port {port} was taken)"))
 
         t0 = steps.start("the audit log")
@@ -537,8 +557,8 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None
             raise DemoError(f"the audit log does not verify: {problems[0]}")
         steps.done(t0, f"{count} records, hash chain intact")
         return DemoResult(url=url, user=LOGIN, password=password,
-                          live=f"{v1.strategy} v{v1.number}",
-                          shadow=f"{v2.strategy} v{v2.number}" if v2 else None, feed=str(feed))
+                          live=live, notes=notes,
+                          shadow=", ".join(shadows) or None, feed=str(feed))
     finally:
         reg.engine.dispose()
 
