@@ -164,3 +164,22 @@ def test_check_without_a_running_demo_names_the_problem(tmp_path: Path) -> None:
     paths.record.write_text('{"dashboard_pid": 999999999, "url": "http://127.0.0.1:9/"}')
     with pytest.raises(DemoError, match="no demo is running"):
         check(paths)
+
+
+def test_a_shadow_gate_that_does_not_hold_is_the_strategys_result_not_a_demo_failure() -> None:
+    from stratforge.demo import GateNotHeld, wait_gate
+    from stratforge.registry import GateOutcome, GateResult
+
+    @dataclass
+    class _V:
+        number: int
+        shadow_gate: GateResult
+
+    class _Reg:
+        def versions(self, strategy):  # noqa: ANN001, ANN201 - the one call wait_gate makes
+            return [_V(1, GateResult(GateOutcome.FAILED, (), "failed: max_callback_p99_ns"))]
+
+    lines: list[str] = []
+    with pytest.raises(GateNotHeld, match="max_callback_p99_ns") as err:
+        wait_gate(_Reg(), "toy", 1, timeout=0.0, say=lines.append)
+    assert isinstance(err.value, DemoError)  # a DemoError: caught by `up` as a result
