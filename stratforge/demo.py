@@ -335,14 +335,14 @@ def wait_gate(reg: Registry, strategy: str, number: int, timeout: float, say: Sa
 
 
 # --- processes -------------------------------------------------------------------------------
-def _free_port(preferred: int) -> int:
+def free_port(preferred: int) -> int:
+    """``preferred`` when it is free on 127.0.0.1, else (and for 0) a free one."""
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", preferred))
-            return preferred
         except OSError:
             s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+        return s.getsockname()[1]
 
 
 def start_dashboard(paths: DemoPaths, port: int, timeout: float = 30) -> int:
@@ -542,7 +542,7 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None
             steps.done(t0, "skipped: " + what)
 
         t0 = steps.start("stratforge dashboard")
-        chosen = _free_port(port)
+        chosen = free_port(port)
         pid = start_dashboard(paths, chosen)
         url = f"http://127.0.0.1:{chosen}/"
         shadows = [f"{v.strategy} v{v.number}" for v in reg.versions(v1.strategy)

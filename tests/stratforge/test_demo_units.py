@@ -183,3 +183,15 @@ def test_a_shadow_gate_that_does_not_hold_is_the_strategys_result_not_a_demo_fai
     with pytest.raises(GateNotHeld, match="max_callback_p99_ns") as err:
         wait_gate(_Reg(), "toy", 1, timeout=0.0, say=lines.append)
     assert isinstance(err.value, DemoError)  # a DemoError: caught by `up` as a result
+
+
+def test_port_zero_or_a_taken_port_gives_a_free_one() -> None:
+    import socket
+
+    from stratforge.demo import free_port
+    assert free_port(0) > 0  # old: 0 itself, and the dashboard was started on "port 0"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        assert free_port(busy) not in (0, busy)
