@@ -26,6 +26,13 @@ Semantics (the runtime's bar mode, docs/replay.md; docs/crosscheck.md has the fu
 * **Money.** Commission in bps of notional through backtrader's ``CommInfoBase`` (percentage,
   stock-like); maker rate for a limit filled at its limit inside the bar, taker otherwise (the only
   extension of backtrader's broker: it tells the commission scheme which case it is executing).
+* **Cash.** The engine has no cash check: the spec's risk limits (order size, position, notional,
+  loss) bound what a strategy may hold, and the cross-check replays with them unbound
+  (``replay_spec``). backtrader's broker refuses an order its cash cannot pay for, so the broker
+  starts with ``initial_cash + CASH_HEADROOM`` (PnL, equity and ``final_value`` stay relative to
+  ``initial_cash``). Without it an order worth more than the capital filled in the runtime and was
+  refused (``Margin``) in backtrader: the bar agreement failed on real SPY bars for a rule the
+  runtime does not have. A refusal beyond the headroom is still reported (``rejected_orders``).
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from stratforge.runtime.twin import (SF_ACCEPTED, SF_LIQ_MAKER, SF_LIQ_TAKER, SF
                                      SF_SIDE_BUY, SF_SIDE_SELL, SF_TIF_GTC, SF_TIF_IOC, Bar, Fill, Instrument,
                                      OrderRequest, OrderResult, OrderUpdate, RecordingContext)
 
-__all__ = ["BarSeries", "BarTape", "AdapterConfig", "run_cerebro"]
+__all__ = ["BarSeries", "BarTape", "AdapterConfig", "CASH_HEADROOM", "run_cerebro"]
 
 _EPOCH = _dt.datetime(1970, 1, 1)
 
@@ -82,6 +89,11 @@ class BarTape:
 
     def __len__(self) -> int:
         return sum(len(s) for s in self.series)
+
+
+#: cash added to backtrader's broker so that its cash check does not bind where the engine has
+#: none (1e9 quote units: a double keeps 1e-7 of precision at that size, PnL is value - start)
+CASH_HEADROOM = 1e9
 
 
 @dataclass(frozen=True)
@@ -514,7 +526,7 @@ def run_cerebro(twin, bars: BarSeries | BarTape, cfg: AdapterConfig) -> dict:
     tape = BarTape.single(bars) if isinstance(bars, BarSeries) else bars
     cerebro = bt.Cerebro(stdstats=False, preload=True, runonce=False, cheat_on_open=False)
     cerebro.broker = _Broker()
-    cerebro.broker.setcash(cfg.initial_cash)
+    cerebro.broker.setcash(cfg.initial_cash + CASH_HEADROOM)  # the engine has no cash check
     comm = _MakerTakerCommission(commission=cfg.taker_bps * 1e-4, maker_rate=cfg.maker_bps * 1e-4)
     cerebro.broker.addcommissioninfo(comm)
     for s in tape.series:
@@ -526,7 +538,7 @@ def run_cerebro(twin, bars: BarSeries | BarTape, cfg: AdapterConfig) -> dict:
     cerebro.addanalyzer(bt.analyzers.Returns, _name="returns")
     cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")
     (strat,) = cerebro.run()
-    value = float(cerebro.broker.getvalue())
+    value = float(cerebro.broker.getvalue()) - CASH_HEADROOM
     trades = strat.analyzers.trades.get_analysis()
     total = trades.get("total", {}) if hasattr(trades, "get") else {}
     recv = np.concatenate([s.recv_ts for s in tape.series]) if len(tape) else np.zeros(0, np.int64)

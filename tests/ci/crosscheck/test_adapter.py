@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stratforge.ci.crosscheck.adapter import AdapterConfig, BarSeries, BarTape, run_cerebro
+from stratforge.ci.crosscheck.adapter import CASH_HEADROOM, AdapterConfig, BarSeries, BarTape, run_cerebro
 from stratforge.runtime.twin import (SF_ORDER_ACCEPTED, SF_ORDER_CANCELED, SF_ORDER_EXPIRED,
                                      SF_ORDER_FILLED, SF_ORDER_REJECTED, SF_SIDE_BUY, SF_TIF_IOC, Instrument, Strategy)
 
@@ -186,3 +186,36 @@ def test_a_leg_with_no_bars_yet_runs_the_other():
     assert [x[1:3] for x in tw.log if x[0] == "bar"] == [(0, DAY), (0, 2 * DAY)]
     assert [(f["instrument"], f["px"]) for f in doc["fills"]] == [("AAA", 1010)]
     assert doc["bars"] == 2 and doc["positions"] == {"AAA": 3, "BBB": 0}
+
+
+# ---------------------------------------------------------------------------------------------
+# cash: the engine has no cash check (the spec's risk limits bound exposure), so backtrader's
+# broker must not refuse an order its starting cash cannot pay for
+
+
+def test_an_order_worth_more_than_the_starting_cash_fills_as_in_the_engine():
+    """Old adapter: backtrader's broker refused the buy (``Margin``, reported ``REJECTED``) while
+    the runtime filled it; on real SPY bars with 120 shares on 12,000 USD the bar agreement then
+    failed at the first fill for a rule the runtime does not have."""
+    small = AdapterConfig(initial_cash=1_000.0, maker_bps=0.0, taker_bps=1.0)
+    tw = Scripted({0: [lambda c: c.buy_market(0, 4_000)], 2: [lambda c: c.sell_market(0, 4_000)]})
+    doc = run_cerebro(tw, _series([1000, 1013, 1020, 1029], [1100] * 4, [900] * 4, [1007, 1016, 1023, 1031]),
+                      small)
+    assert doc["rejected_orders"] == 0 and not any(x[0] == "update" and x[3] == SF_ORDER_REJECTED
+                                                   for x in tw.log)
+    assert [(f["side"], f["px"], f["qty"]) for f in doc["fills"]] == [("BUY", 1013, 4_000), ("SELL", 1029, 4_000)]
+    fees = (4_000 * 10.13 + 4_000 * 10.29) * 1e-4
+    # 40,520 USD bought on 1,000 USD of cash: PnL and equity stay relative to the spec's capital,
+    # exact to the cent (the headroom does not cost precision)
+    assert doc["final_pnl"] == pytest.approx(4_000 * 0.16 - fees, abs=1e-6)
+    assert doc["initial_cash"] == 1_000.0 and doc["final_value"] == pytest.approx(1_000.0 + doc["final_pnl"])
+    assert doc["equity"][-1] == pytest.approx(doc["final_pnl"], abs=1e-6)
+
+
+def test_an_order_beyond_the_cash_headroom_is_still_refused_and_counted():
+    """The headroom is finite: a buy worth more than it is refused and named (rejected_orders),
+    which the bar agreement reports, rather than filled in silence."""
+    tw = Scripted({0: [lambda c: c.buy_market(0, int(CASH_HEADROOM / 10) + 1)]})
+    doc = run_cerebro(tw, _series([1000, 1013, 1020], [1100] * 3, [900] * 3, [1007, 1016, 1023]), CFG)
+    assert doc["fills"] == [] and doc["rejected_orders"] == 1
+    assert ("update", 2 * DAY, 1, SF_ORDER_REJECTED) in tw.log
