@@ -410,11 +410,12 @@ def _backtest(b: Bundle, data: PreparedData, backend: Backend,
     outcome = BacktestOutcome(data, replay, run, parity)
     cc = crosscheck
     if replay.ok:
-        if data.profile == "bars" and hasattr(cc, "bar_agreement"):
+        if data.profile == "bars" and hasattr(cc, "build_bar_agreement"):
             t0 = time.monotonic()
-            try:
-                outcome.bar_agreement = cc.bar_agreement(backend, b.path, b.build, data.path, spec,
-                                                         replay.results)
+            try:  # against a replay with non-binding risk limits: backtrader has no risk gate
+                outcome.bar_agreement = cc.build_bar_agreement(
+                    backend, b.path, b.build, data.path, spec, plugin=plugin,
+                    replay_results=replay.results).agreement
                 st = outcome.bar_agreement.status.value
                 progress(StepResult("bar-agreement", st == "pass", time.monotonic() - t0,
                                     f"{st} {outcome.bar_agreement.details}".strip()))

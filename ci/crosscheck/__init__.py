@@ -2,7 +2,9 @@
 
 * :func:`bar_agreement` — the runtime's bar mode (``sf-replay`` results) against the twin run in
   backtrader (its broker and analyzers, one data feed per instrument), fill by fill, with a
-  stated PnL tolerance; one instrument or several (a pair on bars).
+  stated PnL tolerance; one instrument or several (a pair on bars). :func:`build_bar_agreement`
+  is the build's gate: it replays the plugin with non-binding risk limits first (backtrader has
+  no risk gate) and names what the spec's own limits did in its run.
 * :func:`bias_checks` — look-ahead (decisions recomputed on truncated data), warm-up, and the
   in-sample / out-of-sample split (:func:`bias_report` for the split's numbers).
 * :func:`l2_bias_checks` — the same look-ahead and warm-up checks for L2 runs, on the real run's
@@ -22,7 +24,8 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "bar_agreement": "agreement", "compare_fills": "agreement", "AgreementReport": "agreement",
+    "bar_agreement": "agreement", "build_bar_agreement": "agreement", "risk_notes": "agreement",
+    "compare_fills": "agreement", "AgreementReport": "agreement",
     "agreement_report": "agreement", "pnl_tolerance": "agreement", "runtime_round_trips": "agreement",
     "bias_checks": "bias", "bias_report": "bias", "BiasReport": "bias", "HoldoutSplit": "bias",
     "warmup_bars": "bias",
