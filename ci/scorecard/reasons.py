@@ -115,7 +115,8 @@ MESSAGES: dict[str, str] = {
     CHECK_ERROR: "the check failed to run: {details}",
     LOOKAHEAD_DETECTED: "decisions change when future data is removed: {details}",
     WARMUP_VIOLATED: "an order was sent before the signals were warm: {details}",
-    BAR_DISAGREEMENT: "runtime bar mode vs backtrader: trades {rt} vs {bt} (tol {ttol}), "
+    BAR_DISAGREEMENT: "runtime bar mode (risk limits non-binding) vs backtrader: "
+                      "trades {rt} vs {bt} (tol {ttol}), "
                       "final PnL {rp} vs {bp} (tol {ptol})",
 }
 
