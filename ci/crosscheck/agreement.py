@@ -214,7 +214,7 @@ def build_bar_agreement(backend: Backend, bundle: Path, build: Path, data: Path,
     if rep.agreement.status is CheckStatus.error:
         return rep
     try:
-        own = risk_notes(_pick(replay_results, s.metadata.name), "the spec's own run:")
+        own = risk_notes(_pick(replay_results, s.metadata.name), "the spec's own run's")
     except ValueError:
         own = []
     said = ("compared on a replay with non-binding risk limits (backtrader has no risk gate)"
