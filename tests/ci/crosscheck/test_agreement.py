@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from crosscheck_kit import bar_replay
+from planted import EARLY, plant
 
-from stratforge.ci.crosscheck import (agreement_report, compare_fills, crosscheck_spec, pnl_tolerance,
-                                      runtime_round_trips)
+from stratforge.ci.crosscheck import (agreement_report, build_bar_agreement, compare_fills, crosscheck_spec,
+                                      pnl_tolerance, runtime_round_trips)
 from stratforge.ci.scorecard.inputs import CheckStatus
 
 
@@ -98,3 +99,34 @@ def test_bar_mode_agrees_with_backtrader_on_shared_data(backend, examples, share
     data, symbol = shared_bars[dataset]
     spec = crosscheck_spec(loaded, symbol=symbol)
     _check(backend, tmp_path, spec, bundle, build, data)
+
+
+# ------------------------------------------------------------------------------------------------
+# the build's gate: backtrader against a replay of its own with non-binding risk limits
+
+
+@pytest.mark.slow
+def test_the_build_gate_still_fails_when_the_twin_trades_differently(backend, examples, sample_data, tmp_path):
+    """The gate's own replay must not make it blind: a twin that buys on the first bar (the
+    plugin does not) is a disagreement, named by the first differing fill."""
+    loaded, bundle, build = examples["nvda-momentum"]
+    data = sample_data["nvda-momentum"]
+    planted = plant(bundle, tmp_path / "planted", EARLY)
+    own = bar_replay(backend, loaded.spec, build, bundle, data, tmp_path / "own")
+    rep = build_bar_agreement(backend, planted, tmp_path / "b", data, loaded.spec,
+                              plugin=build / "strategy.so", replay_results=own)
+    assert rep.agreement.status is CheckStatus.failed, rep.agreement.details
+    assert rep.first_difference and "non-binding risk limits" in rep.agreement.details
+    assert (tmp_path / "b" / "crosscheck" / "replay" / "results.json").is_file()
+
+
+@pytest.mark.slow
+def test_the_build_gate_is_an_error_when_its_replay_cannot_run(backend, examples, sample_data, tmp_path):
+    """Data without the spec's instrument: the cross-check replay fails and the gate says so
+    (ERROR, never a PASS on nothing)."""
+    loaded, bundle, build = examples["nvda-momentum"]
+    own = bar_replay(backend, loaded.spec, build, bundle, sample_data["nvda-momentum"], tmp_path / "own")
+    rep = build_bar_agreement(backend, bundle, tmp_path / "b", sample_data["orcl-mean-reversion"],
+                              loaded.spec, plugin=build / "strategy.so", replay_results=own)
+    assert rep.agreement.status is CheckStatus.error
+    assert "cross-check replay" in rep.agreement.details, rep.agreement.details
