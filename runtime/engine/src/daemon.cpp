@@ -252,6 +252,9 @@ class Daemon final : private ShadowHooks {
   std::uint64_t missed_synced_ = 0;  // ShadowRunner::missed() when the shadow books were last resynchronized
   std::uint64_t lag_at_command_ = 0;  // events the shadow thread was behind when the last command batch came
   std::uint64_t seq_ = 0;
+  // events that ended an idle gap of the paced feed, each preceded by a warm-up of every
+  // instance (Engine::warm on the live and the shadow thread; docs/runtime.md "Cold callbacks")
+  std::uint64_t warmups_ = 0;
   bool feed_done_ = false;
   bool shutdown_ = false;
   bool killed_all_ = false;
@@ -494,6 +497,7 @@ void Daemon::feed_json(json::Writer& w) const {
       .kv("speed", cfg_.speed)
       .kv("loop", cfg_.loop)
       .kv("bar_mode", cfg_.bar_mode)
+      .kv("warmups", warmups_)
       .end_object();
 }
 
@@ -1086,6 +1090,7 @@ int Daemon::run() {
   std::uint64_t i = 0;
   const double speed = cfg_.speed;
   const auto wall0 = SteadyClock::now();
+  bool idled = false;  // the paced feed waited since the last event: its caches went cold
   while (!shutdown_) {
     if (q_.pending()) [[unlikely]] {
       handle_commands();
@@ -1104,6 +1109,7 @@ int Daemon::run() {
     if (speed > 0) {
       const auto target = wall0 + std::chrono::nanoseconds(static_cast<std::int64_t>(static_cast<double>(src.recv_ts + offset - base) / speed));
       if (target > SteadyClock::now() + std::chrono::milliseconds(1)) {
+        idled = true;
         if (gw_) {
           poll_venue();
           q_.wait_until(std::min(target, SteadyClock::now() + std::chrono::milliseconds(std::max(1, cfg_.heartbeat_ms / 4))));
@@ -1112,6 +1118,16 @@ int Daemon::run() {
         }
         continue;
       }
+    }
+    if (idled) [[unlikely]] {
+      // the first event after an idle gap: the shadow thread and this one read every
+      // instance's code, state and slot back into the caches before the event is handed out,
+      // as a low-latency engine keeps its hot path warm while the market is quiet. Nothing is
+      // called and no callback is left out of the histograms.
+      idled = false;
+      ++warmups_;
+      shadow_.warm(seq_ + 1);
+      (void)engine_.warm();
     }
     // the live slots first (the live path), then the same event with the same seq to the shadows
     if (offset == 0) {
