@@ -212,7 +212,7 @@ const std::vector<LoadedPlugin::Segment>& engine_code() {
   return segs;
 }
 
-std::size_t read_lines(const void* from, std::size_t size, unsigned& acc) noexcept {
+SF_WARM_READS std::size_t read_lines(const void* from, std::size_t size, unsigned& acc) noexcept {
   const volatile unsigned char* p = static_cast<const unsigned char*>(from);
   for (std::size_t off = 0; off < size; off += 64) acc += p[off];
   return (size + 63) / 64;

@@ -33,7 +33,7 @@ LoadedPlugin& LoadedPlugin::operator=(LoadedPlugin&& o) noexcept {
   return *this;
 }
 
-std::size_t LoadedPlugin::warm() const noexcept {
+SF_WARM_READS std::size_t LoadedPlugin::warm() const noexcept {
   constexpr std::size_t kLine = 64;
   unsigned acc = 0;
   std::size_t lines = 0;

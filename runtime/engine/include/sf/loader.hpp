@@ -23,6 +23,15 @@
 
 #include "sf/abi.h"
 
+// The warm-up reads bytes that the sanitizers may hold poisoned (a global's or a heap block's
+// redzone) or that another thread writes (a plugin's globals): reads only, never used, so the
+// functions that do them are not instrumented.
+#if defined(__GNUC__) || defined(__clang__)
+#define SF_WARM_READS __attribute__((no_sanitize_address, no_sanitize_thread, noinline))
+#else
+#define SF_WARM_READS
+#endif
+
 namespace sf {
 
 class LoadedPlugin {
@@ -49,7 +58,7 @@ class LoadedPlugin {
   [[nodiscard]] std::size_t locked_bytes() const noexcept { return locked_bytes_; }
   /// Reads one byte per cache line of every segment (brings the plugin's code and data back into
   /// the caches and the TLB); returns the lines read. Never writes, never calls the plugin.
-  std::size_t warm() const noexcept;
+  SF_WARM_READS std::size_t warm() const noexcept;
 
   friend bool load_plugin(const std::string&, LoadedPlugin&, std::string&);
 
