@@ -719,3 +719,18 @@ def test_a_paced_feed_warms_before_each_gap_and_a_slow_callback_still_fails_the_
     assert result.outcome is GateOutcome.FAILED
     assert [c.name for c in result.criteria if c.outcome is GateOutcome.FAILED] == [
         "max_callback_p99_ns"]
+
+
+def test_a_refused_load_does_not_hand_its_library_to_the_next_load(start, plugins):
+    """A load refused after dlopen() (here: the manifest's build id) leaves a library glibc may
+    not unload (a plugin with unique symbols is never unloaded); the next load's in-memory copy
+    must not get its /proc/self/fd name, or dlopen() returns the refused library for it."""
+    eng = start(synth(5000))
+    r = eng.load("mm", plugins["a"], "trader-x")
+    assert not r["ok"] and "manifest build_id is 'trader-a'" in r["error"]
+    r = eng.load("mm", plugins["b"], "trader-b")
+    assert r["ok"], r
+    assert r["instance"]["sha256"] == sha(plugins["b"])
+    r = eng.load("other", plugins["a"], "trader-y")  # and once more, with two loaded
+    assert not r["ok"] and "manifest build_id is 'trader-a'" in r["error"]
+    assert eng.load("other", plugins["a"], "trader-a")["ok"]

@@ -2,6 +2,7 @@
 // (sf/daemon.hpp; protocol and semantics in docs/runtime.md).
 #include "sf/daemon.hpp"
 
+#include <dlfcn.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -40,6 +41,23 @@ extern "C" void on_terminate_signal(int) {
 constexpr std::size_t kNoticeRing = 8192;
 constexpr int kLatencyBreachWindows = 3;
 
+// Closes the in-memory copy (memfd) a plugin was dlopen()ed from, after its library was
+// closed — unless glibc still holds a library under its /proc/self/fd/N name (a library with
+// unique symbols, as C++ inline statics make, is never unloaded): then the descriptor stays open
+// for the process's life, so that name is never given to another load. dlopen() matches loaded
+// libraries by name first and would hand the old library to the next load of a different
+// plugin (its manifest check refused it: "manifest build_id is '<the old one>'").
+void release_plugin_fd(int fd) noexcept {
+  if (fd < 0) return;
+  char name[32];
+  std::snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
+  if (void* h = ::dlopen(name, RTLD_LAZY | RTLD_NOLOAD)) {
+    ::dlclose(h);
+    return;  // kept open: one descriptor per such library, its name never reused
+  }
+  ::close(fd);
+}
+
 struct Instance {
   std::string strategy, build_id, sha256, plugin;
   Slot* slot = nullptr;
@@ -60,9 +78,7 @@ struct Instance {
   // the instance's life, so its /proc/self/fd/N name is never reused by another load while this
   // library is loaded (dlopen() would return this library for that name).
   int plugin_fd = -1;
-  ~Instance() {
-    if (plugin_fd >= 0) ::close(plugin_fd);
-  }
+  ~Instance() { release_plugin_fd(plugin_fd); }  // its slot (and library) went first
 };
 
 struct Strategy {
@@ -780,11 +796,9 @@ void Daemon::cmd_load(const json::Value& req, json::Writer& w) {
     }
     load_path = "/proc/self/fd/" + std::to_string(memfd);
   }
-  struct FdGuard {
+  struct FdGuard {  // a refused load: after the probe's dlclose (declared after the guard)
     int fd;
-    ~FdGuard() {
-      if (fd >= 0) ::close(fd);
-    }
+    ~FdGuard() { release_plugin_fd(fd); }
   } guard{memfd};
   LoadedPlugin probe;
   std::string lerr;
