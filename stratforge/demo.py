@@ -363,6 +363,13 @@ def choose_candidate(versions: Mapping[str, VersionView],
                                           v.strategy))[0]
 
 
+def other_deployments(versions: list[VersionView], chosen: str) -> list[str]:
+    """Versions of other strategies that an earlier run of the demo in this workspace deployed
+    (shadow or live) — on other data, which this run's feed does not carry."""
+    return sorted(f"{v.strategy} v{v.number} ({v.stage})" for v in versions
+                  if v.strategy != chosen and v.stage in ("shadow", "live"))
+
+
 _QTY = re.compile(r"^( {4,})(\w*(?:qty|size|lots)\w*):[ ]*(\d+)[ ]*(?:#.*)?$", re.MULTILINE)
 _BLOCK_END = re.compile(r"^ {0,2}\S", re.MULTILINE)
 
@@ -621,6 +628,11 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None
         if v1 is None:
             raise DemoError("no example passed its gates, so there is nothing to deploy: see "
                             "the scorecards under " + str(paths.repo / "strategies"))
+        earlier = other_deployments(reg.versions(), v1.strategy)
+        if earlier:  # the registry would keep asking the runtime for them, on a feed without them
+            raise DemoError(f"this workspace deployed {', '.join(earlier)} in an earlier run, on "
+                            f"other data; this run deploys {v1.strategy} (the data it found "
+                            f"changed): give another --workspace, or remove {paths.root}")
         v1, v2, what = _second_version(paths, repo, reg, v1, jobs, say)
         steps.done(t0, f"{v1.strategy} v{v2.number}: {what}" if v2 else what)
 

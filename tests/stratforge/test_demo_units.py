@@ -15,7 +15,8 @@ from stratforge.core.spec import load_spec
 from stratforge.demo import (DEMO_SPECS, DEMO_USERS, LOGIN, V2_MARK, DemoError, DemoPaths,
                              buildable_specs, check, choose_candidate, describe_feed, down,
                              ensure_users, find_examples, find_shared, link_shared,
-                             make_workspace, real_variants, running, second_version_text)
+                             make_workspace, other_deployments, real_variants, running,
+                             second_version_text)
 from stratforge.registry.phase import MIN_DEVIATION_FILLS
 from stratforge.registry import Registry
 from resource_kit import REPO
@@ -309,3 +310,17 @@ def test_the_bundled_real_data_spec_finds_its_data_in_shared(shared_data: Path) 
     assert "spy-dip-daily.yaml" in [v.name for v in found]
     for v in found:  # each is a valid spec named after its file
         assert load_spec(v).spec.metadata.name == v.stem
+
+
+@dataclass
+class _Deployed:
+    strategy: str
+    number: int
+    stage: str
+
+
+def test_deployments_of_another_strategy_from_an_earlier_run_are_named() -> None:
+    vs = [_Deployed("spy", 1, "live"), _Deployed("spy", 2, "shadow"),
+          _Deployed("orcl", 1, "candidate"), _Deployed("nvda", 1, "retired")]
+    assert other_deployments(vs, "orcl") == ["spy v1 (live)", "spy v2 (shadow)"]
+    assert other_deployments(vs, "spy") == []
