@@ -6,8 +6,8 @@ answer, so controller tests assert exact results (Argo Rollouts' ``rolloututil.g
 Gate outcomes (Argo Rollouts' ``AnalysisPhase``): ``SUCCESSFUL``, ``FAILED``, ``ERROR`` (the
 inputs are unusable, e.g. a negative duration) and ``INCONCLUSIVE`` (no data, a metric not
 measured, or an "at least" criterion — ``min_duration_s``, ``min_fills`` — still accumulating
-while the shadow runs). An inconclusive gate never promotes: it pauses for a human or for more
-data. Only a decided criterion fails the gate: a maximum exceeded (drawdown, deviation, risk
+while the shadow runs, and a PnL-per-fill deviation over fewer than ``MIN_DEVIATION_FILLS``
+fills). An inconclusive gate never promotes: it pauses for a human or for more data. Only a decided criterion fails the gate: a maximum exceeded (drawdown, deviation, risk
 breaches, latency) — the shadow cannot take it back by running longer.
 
 :func:`phase` precedence (first match wins):
@@ -112,6 +112,14 @@ class GateResult:
 #: yet (the scorecard's latency gates follow the same rule, ci/scorecard/gates.py).
 MIN_P99_SAMPLES = 100
 
+#: PnL per fill is a mean over the shadow's fills: judged against the backtest's only from this
+#: many fills on (the scorecard's sample policy asks the same 30 observations of a mean before
+#: it is compared, ci/scorecard/metrics.py MIN_RETURNS). Over fewer fills one trade moves it by
+#: more than any limit a spec sets (a daily-bar mean reversion's deviation swung between 77 %
+#: and 250 % over its first 7-21 shadow fills), so below it the criterion is INCONCLUSIVE with
+#: its progress whatever the value: it neither fails nor passes the gate.
+MIN_DEVIATION_FILLS = 30
+
 # (criterion, metric, threshold attribute, True when the observed value must be >= threshold)
 _CRITERIA = (
     (R.GATE_MIN_DURATION, "duration_s", "min_duration_s", True),
@@ -132,6 +140,8 @@ def evaluate_shadow_gate(gate: ShadowGate, metrics: Mapping[str, Any] | None,
     finite non-negative number → ERROR; not measured → INCONCLUSIVE; a maximum exceeded →
     FAILED (decided: running longer cannot undo it) — except a callback p99 over fewer than
     :data:`MIN_P99_SAMPLES` callbacks (``callback_count``), INCONCLUSIVE while they accumulate;
+    a PnL-per-fill deviation over fewer than :data:`MIN_DEVIATION_FILLS` fills (``fills``),
+    INCONCLUSIVE with its progress whether it is over its maximum or under it (never a pass);
     an "at least" criterion below its
     threshold → INCONCLUSIVE with its progress (still accumulating: the shadow runs on); else
     SUCCESSFUL. The gate: any ERROR → ERROR; else any FAILED → FAILED; else any INCONCLUSIVE →
@@ -160,6 +170,10 @@ def evaluate_shadow_gate(gate: ShadowGate, metrics: Mapping[str, Any] | None,
         elif at_least:
             progress = min(1.0, value / threshold) if threshold > 0 else 1.0
             outcome = GateOutcome.SUCCESSFUL if value >= threshold else GateOutcome.INCONCLUSIVE
+        elif metric == "pnl_deviation_pct" and _few_fills(metrics):
+            # a mean over a handful of fills: not evidence either way yet (accumulating)
+            outcome = GateOutcome.INCONCLUSIVE
+            progress = metrics["fills"] / MIN_DEVIATION_FILLS
         elif value <= threshold:
             outcome = GateOutcome.SUCCESSFUL
         elif metric == "callback_p99_ns" and _few_callbacks(metrics):
@@ -175,6 +189,12 @@ def evaluate_shadow_gate(gate: ShadowGate, metrics: Mapping[str, Any] | None,
             names = ", ".join(_describe(c) for c in criteria if c.outcome is worst)
             return GateResult(worst, tuple(criteria), f"{worst.value.lower()}: {names}")
     return GateResult(GateOutcome.SUCCESSFUL, tuple(criteria), "every criterion holds")
+
+
+def _few_fills(metrics: Mapping[str, Any]) -> bool:
+    """The observation counts its fills, and they are too few for a PnL-per-fill comparison."""
+    n = metrics.get("fills")
+    return isinstance(n, int) and not isinstance(n, bool) and 0 <= n < MIN_DEVIATION_FILLS
 
 
 def _few_callbacks(metrics: Mapping[str, Any]) -> bool:

@@ -4,7 +4,8 @@
 # registry, the runtime's folder) it builds every example through `stratforge ci run --publish
 # local` (generate → sandboxed tests → backtest → scorecard; no network and no LLM: the examples'
 # recorded exchanges), commits a second version of one passing strategy, starts the runtime
-# (sf-venue, sf-engine, the control plane) on that strategy's data, promotes version 1 to shadow
+# (sf-venue, sf-engine, the control plane) on that strategy's data — real market data when
+# ../shared/data is beside the checkout, else a synthetic session —, promotes version 1 to shadow
 # and — after its shadow gate holds on the engine's metrics and a second user approves — to live,
 # puts version 2 in shadow next to it, and serves the dashboard. It prints the URL and a one-time
 # login. A FAIL or INCONCLUSIVE verdict is a result, not an error: the demo fails only when the

@@ -31,13 +31,18 @@ DEFAULT_WORKSPACE = Path("stratforge-demo")
 @click.option("--llm", type=click.Choice(["none", "local"]), default="none", show_default=True,
               help="local: build the specs with free-text logic through the bundled model "
                    "(`stratforge model install` first); none: their recorded exchanges.")
+@click.option("--shared", "shared_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None,
+              help="The shared folder with real data sets in data/ (default: ../shared beside "
+                   "the checkout; without it the strategies run on synthetic sessions).")
 @click.option("--check", "verify", is_flag=True,
               help="Check the running demo: the dashboard answers and shows one live and one "
                    "shadow deployment that sf-engine runs (exit 1 when not).")
 @click.option("--down", "stop", is_flag=True,
               help="Stop everything the demo started in this workspace.")
 def demo_cmd(workspace: Path, specs_dir: Path | None, port: int, speed: float | None,
-             gate_timeout: float, jobs: int, llm: str, verify: bool, stop: bool) -> None:
+             gate_timeout: float, jobs: int, llm: str, shared_dir: Path | None, verify: bool,
+             stop: bool) -> None:
     """Build the example specs, deploy one passing strategy live with a second version in
     shadow on replayed data, and serve the dashboard (docs/getting-started.md)."""
     paths = DemoPaths(workspace.resolve())
@@ -51,14 +56,15 @@ def demo_cmd(workspace: Path, specs_dir: Path | None, port: int, speed: float | 
         return
     result = up(paths, examples=find_examples(specs_dir), port=port, speed=speed,
                 gate_timeout=gate_timeout, jobs=jobs, say=click.echo,
-                llm=None if llm == "none" else llm)
+                llm=None if llm == "none" else llm, shared=shared_dir)
     click.echo("")
     click.echo(f"dashboard   {result.url}")
     click.echo(f"login       {result.user} / {result.password}   (one-time: you choose a new "
                "password at the first login)")
     click.echo(f"live        {result.live or 'none: ' + '; '.join(result.notes)}")
     click.echo(f"shadow      {result.shadow or 'none'}")
-    click.echo(f"feed        {result.feed}")
+    click.echo(f"feed        {result.feed_kind}")
+    click.echo(f"            {result.feed}")
     click.echo(f"stop it     stratforge demo --down"
                + ("" if workspace == DEFAULT_WORKSPACE else f" --workspace {workspace}"))
 

@@ -12,8 +12,11 @@ never touches the user's registry, runtime or repositories:
    → scorecard, one version and one review request per build, as CI does for a pull request;
 4. a second version of one passing strategy, committed the way a quant would change a spec
    (one parameter), and built by the same ``ci run``;
-5. ``stratforge runtime up`` replaying that strategy's backtest data (real market data when its
-   spec backtests on a file) with sf-venue and the control plane;
+5. ``stratforge runtime up`` replaying that strategy's backtest data with sf-venue and the
+   control plane: real market data when ``../shared/data`` is beside the checkout (the
+   workspace links it, and the real-data variants in ``stratforge/demo_specs/`` are built like
+   any spec, so the deployed code was generated, tested and backtested on that data), else the
+   example's synthetic session — the demo says which it replays;
 6. version 1 promoted to shadow by ``demo``; its shadow gate judged on the engine's metrics;
    approved by ``demo-reviewer`` (a second user); promoted to live — when the gate does not
    hold within ``--gate-timeout`` that is the strategy's result (like a FAIL verdict): it stays
@@ -51,6 +54,8 @@ from stratforge.ci.backtest.data import prepare_data
 from stratforge.core.errors import StratforgeError, UserInputError
 from stratforge.core.spec import StrategySpec, load_spec
 from stratforge.registry import Registry, VersionView
+from stratforge.registry.phase import MIN_DEVIATION_FILLS
+from stratforge.runtime.data.sources import SHARED_PREFIX
 from stratforge.runtime.control.process import RuntimePaths, pid_alive, read_pid, stop_pid
 
 __all__ = ["DEMO_USERS", "DemoError", "DemoPaths", "DemoResult", "check", "choose_candidate",
@@ -64,6 +69,8 @@ AUTHOR = "demo-author"
 REVIEWER = "demo-reviewer"
 V2_MARK = "# stratforge demo: version 2"
 COMMITTER = Actor("stratforge demo", "demo@stratforge.invalid")
+#: specs of the demo on real market data in ../shared/data (docs/getting-started.md)
+DEMO_SPECS = Path(__file__).resolve().parent / "demo_specs"
 
 
 class DemoError(StratforgeError):
@@ -130,6 +137,8 @@ class DemoResult:
     shadow: str | None = None
     feed: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: what the feed is: real market data (which file) or the synthetic session, and why
+    feed_kind: str | None = None
 
 
 Say = Callable[[str], None]
@@ -206,6 +215,84 @@ def make_workspace(paths: DemoPaths, examples: list[Path]) -> tuple[Repo, bool]:
     return repo, True
 
 
+def find_shared(examples: list[Path], shared: Path | None = None) -> Path | None:
+    """The shared folder whose ``data/`` holds the real data sets: ``shared`` when given, else
+    ``shared`` beside the checkout the examples come from (``<checkout>/../shared``, as
+    ``shared:`` paths resolve, docs/data.md); None when it has no ``data/`` folder."""
+    if shared is None:
+        if not examples:
+            return None
+        shared = examples[0].resolve().parent.parent.parent / "shared"
+    return shared.resolve() if (shared / "data").is_dir() else None
+
+
+def _shared_paths(spec_file: Path) -> list[str]:
+    spec = load_spec(spec_file, check_filename=False).spec
+    data = spec.backtest.data
+    if data.kind != "file":
+        return []
+    raw = getattr(data, "path", None) or []
+    return [r for r in ([raw] if isinstance(raw, str) else list(raw))
+            if r.startswith(SHARED_PREFIX)]
+
+
+def real_variants(shared: Path | None, folder: Path = DEMO_SPECS) -> list[Path]:
+    """The demo's real-data specs whose ``shared:`` files are all present under ``shared``."""
+    if shared is None or not folder.is_dir():
+        return []
+    out = []
+    for spec in sorted(folder.glob("*.yaml")):
+        wanted = _shared_paths(spec)
+        if wanted and all((shared / "data" / r[len(SHARED_PREFIX):].lstrip("/")).is_file()
+                          for r in wanted):
+            out.append(spec)
+    return out
+
+
+def link_shared(paths: DemoPaths, repo: Repo, shared: Path | None,
+                variants: list[Path]) -> list[str]:
+    """Make ``shared:`` paths resolve from the workspace repository (``<workspace>/shared``, a
+    link to ``shared``: nothing is copied) and commit the real-data variants into its specs
+    (once). Returns the names of the real-data specs the workspace builds."""
+    link = paths.root / "shared"
+    if shared is None:
+        return []
+    if link.is_symlink() and link.resolve() != shared:
+        link.unlink()
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(shared, target_is_directory=True)
+    elif link.resolve() != shared:
+        raise UserInputError(f"{link} exists and is not a link to {shared}: remove it, or give "
+                             "another --workspace")
+    added = []
+    for spec in variants:
+        dest = paths.repo / "specs" / spec.name
+        if not dest.is_file():
+            shutil.copy2(spec, dest)
+            added.append(f"specs/{spec.name}")
+    if added:
+        repo.index.add(added)
+        repo.index.commit("Real-data variants of the examples (../shared/data is present)",
+                          author=COMMITTER, committer=COMMITTER)
+    return [spec.stem for spec in variants]
+
+
+def buildable_specs(paths: DemoPaths, shared: Path | None) -> list[Path]:
+    """The workspace's specs the demo builds: all of them, but those backtesting on ``shared:``
+    data when the shared folder is absent (an earlier run with ../shared added them)."""
+    specs = sorted((paths.repo / "specs").glob("*.yaml"))
+    return specs if shared is not None else [s for s in specs if not _needs_shared(s)]
+
+
+def _needs_shared(spec_file: Path) -> bool:
+    """The spec backtests on ``shared:`` data (a spec that does not load is built, so that its
+    build reports its errors)."""
+    try:
+        return bool(_shared_paths(spec_file))
+    except StratforgeError:
+        return False
+
+
 def ensure_users(reg: Registry) -> str:
     """The demo users (created once); a fresh one-time password for the dashboard login."""
     known = {name for name, _role, _pw in reg.users()}
@@ -276,26 +363,45 @@ def choose_candidate(versions: Mapping[str, VersionView],
                                           v.strategy))[0]
 
 
+def other_deployments(versions: list[VersionView], chosen: str) -> list[str]:
+    """Versions of other strategies that an earlier run of the demo in this workspace deployed
+    (shadow or live) — on other data, which this run's feed does not carry."""
+    return sorted(f"{v.strategy} v{v.number} ({v.stage})" for v in versions
+                  if v.strategy != chosen and v.stage in ("shadow", "live"))
+
+
 _QTY = re.compile(r"^( {4,})(\w*(?:qty|size|lots)\w*):[ ]*(\d+)[ ]*(?:#.*)?$", re.MULTILINE)
 _BLOCK_END = re.compile(r"^ {0,2}\S", re.MULTILINE)
+
+
+_ORDER_QTY = re.compile(r"^(  )(order_qty):[ ]*(\d+)[ ]*(?:#.*)?$", re.MULTILINE)
+_TOP_END = re.compile(r"^\S", re.MULTILINE)
 
 
 def second_version_text(text: str) -> tuple[str, str] | None:
     """A quant's small change to a spec — its order size a tenth smaller (at least one lot;
     larger when it is 1) — as (new text, what changed); None when the spec has no integer
     order-size parameter.
-    Only the first such key of ``strategy.params`` changes; comments and layout stay."""
+    Only the first such key of ``strategy.params`` changes — or, for a custom strategy (its
+    order size is ``strategy.order_qty``), that one; comments and layout stay."""
+    m, where = None, "strategy.params"
     params = re.search(r"^  params:[ ]*$", text, re.MULTILINE)
-    if params is None:
-        return None
-    end = _BLOCK_END.search(text, params.end())
-    m = _QTY.search(text, params.end(), end.start() if end else len(text))
+    if params is not None:
+        end = _BLOCK_END.search(text, params.end())
+        m = _QTY.search(text, params.end(), end.start() if end else len(text))
+    if m is None:
+        strategy = re.search(r"^strategy:[ ]*$", text, re.MULTILINE)
+        if strategy is None:
+            return None
+        end = _TOP_END.search(text, strategy.end())
+        m = _ORDER_QTY.search(text, strategy.end(), end.start() if end else len(text))
+        where = "strategy"
     if m is None:
         return None
     old = int(m.group(3))
     new = old - max(1, old // 10) if old > 1 else old + 1
     changed = text[:m.start(3)] + str(new) + text[m.end(3):]
-    return changed.rstrip("\n") + f"\n{V2_MARK}\n", f"strategy.params.{m.group(2)}: {old} → {new}"
+    return changed.rstrip("\n") + f"\n{V2_MARK}\n", f"{where}.{m.group(2)}: {old} → {new}"
 
 
 # --- waiting on the registry -------------------------------------------------------------------
@@ -452,6 +558,8 @@ def check(paths: DemoPaths) -> list[str]:
     if not ({"live", "shadow"} if want_live else {"shadow"}) <= roles:
         raise DemoError(f"sf-engine does not run a live and a shadow instance on the feed: "
                         f"{instances}")
+    if record.get("feed"):
+        seen.append(f"feed: {record['feed']}")
     seen.append("sf-engine: " + ", ".join(f"{i['role']} {i.get('build_id', '')[:12]} "
                                           f"{i.get('events', 0)} events" for i in instances))
     return seen
@@ -460,23 +568,29 @@ def check(paths: DemoPaths) -> list[str]:
 # --- the demo ----------------------------------------------------------------------------------
 def replay_speed(spec: StrategySpec, scorecard: Mapping[str, Any], wall_s: float = 60.0) -> float:
     """A replay pace at which the spec's shadow gate can hold in about ``wall_s`` of wall time:
-    its minimum duration passes, and — at the fill rate the backtest saw on the same data — its
-    minimum fills are expected half as soon again. Never slower than 60x (an hour a minute)."""
+    its minimum duration passes, and — at the fill rate the backtest saw on the same data — the
+    fills it needs (its minimum, and the fills a PnL-per-fill comparison needs,
+    ``registry.phase.MIN_DEVIATION_FILLS``) are expected half as soon again. Never slower than
+    60x (an hour a minute)."""
     shadow = spec.gates.shadow
     need_s = float(shadow.min_duration_s)
     period = scorecard.get("run", {}).get("period") or {}
     span_s = (period.get("end_ns", 0) - period.get("start_ns", 0)) / 1e9
     fills = scorecard.get("metrics", {}).get("fills") or 0
     if fills > 0 and span_s > 0:
-        need_s = max(need_s, 1.5 * shadow.min_fills * span_s / fills)
+        need_fills = max(shadow.min_fills, MIN_DEVIATION_FILLS)
+        need_s = max(need_s, 1.5 * need_fills * span_s / fills)
     return max(60.0, need_s / wall_s)
 
 
 def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None,
        gate_timeout: float,
-       jobs: int, say: Say, llm: str | None = None) -> DemoResult:
+       jobs: int, say: Say, llm: str | None = None, shared: Path | None = None) -> DemoResult:
     """Everything from the workspace to the dashboard (the module docstring's steps); ``llm``:
-    the LLM provider of the builds (None: the specs' own choice — recorded exchanges)."""
+    the LLM provider of the builds (None: the specs' own choice — recorded exchanges);
+    ``shared``: the shared folder with real data sets (None: ``../shared`` beside the checkout
+    when it has ``data/``)."""
+    shared = find_shared(examples, shared)
     steps = Steps(8, say)
     if running(paths):
         say("a demo is running in this workspace: stopping it first")
@@ -484,16 +598,23 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None
 
     t0 = steps.start(f"workspace {paths.root}")
     repo, created = make_workspace(paths, examples)
+    real = link_shared(paths, repo, shared, real_variants(shared))
     reg = Registry.open(paths.db_url)
     try:
         password = ensure_users(reg)
         steps.done(t0, ("created: a git repository with " if created else "kept: ")
                    + f"{len(list((paths.repo / 'specs').glob('*.yaml')))} specs, users "
                    + ", ".join(DEMO_USERS))
+        if real:
+            say(f"      real market data: {shared / 'data'} (linked as "
+                f"{paths.root / 'shared'}); on it: {', '.join(real)}")
+        else:
+            say("      real market data: none — no shared/data folder beside the checkout "
+                "(../shared/data): the strategies run on their specs' synthetic sessions")
 
         t0 = steps.start("stratforge ci run --publish local: every spec built, tested, "
                          "backtested and scored; a version and a review request each")
-        _ci_run(paths, sorted((paths.repo / "specs").glob("*.yaml")), jobs, say, llm)
+        _ci_run(paths, buildable_specs(paths, shared), jobs, say, llm)
         built = newest(reg)
         steps.done(t0, ", ".join(f"{s} {v.verdict}" for s, v in sorted(built.items())))
         for s, v in sorted(built.items()):  # why each verdict is what it is (docs/examples.md)
@@ -501,17 +622,31 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None
                 say("      " + line)
 
         t0 = steps.start("a second version of one passing strategy (its order size a tenth smaller)")
-        v1 = choose_candidate(newest(reg), _bundle_spec)
+        buildable = {s.stem for s in buildable_specs(paths, shared)}
+        v1 = choose_candidate({k: v for k, v in newest(reg).items() if k in buildable},
+                              _bundle_spec)
         if v1 is None:
             raise DemoError("no example passed its gates, so there is nothing to deploy: see "
                             "the scorecards under " + str(paths.repo / "strategies"))
+        earlier = other_deployments(reg.versions(), v1.strategy)
+        if earlier:  # the registry would keep asking the runtime for them, on a feed without them
+            raise DemoError(f"this workspace deployed {', '.join(earlier)} in an earlier run, on "
+                            f"other data; this run deploys {v1.strategy} (the data it found "
+                            f"changed): give another --workspace, or remove {paths.root}")
         v1, v2, what = _second_version(paths, repo, reg, v1, jobs, say)
         steps.done(t0, f"{v1.strategy} v{v2.number}: {what}" if v2 else what)
 
         speed = speed or replay_speed(_bundle_spec(v1), reg.scorecard(v1.strategy, v1.number))
         t0 = steps.start("stratforge runtime up: sf-venue, sf-engine and the control plane on "
                          f"{v1.strategy}'s backtest data, looped at {speed:g}x")
-        feed = _feed(paths, v1)
+        feed, feed_kind = _feed(paths, v1)
+        if not real:
+            feed_kind += " (no ../shared/data beside the checkout: no real data to replay)"
+        elif v1.strategy not in real:
+            feed_kind += (f" (the real-data specs {', '.join(real)} did not pass: "
+                          + ", ".join(f"{s} {newest(reg)[s].verdict}" for s in real
+                                      if s in newest(reg)) + ")")
+        say(f"      feed: {feed_kind}")
         code, out = _cli(paths, "runtime", "up", "--data", str(feed), "--loop", "--speed",
                          f"{speed:g}", "--metrics-interval", "1", "--build-dir",
                          str(paths.build), "--state", str(paths.state), timeout=180)
@@ -548,7 +683,8 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None
         shadows = [f"{v.strategy} v{v.number}" for v in reg.versions(v1.strategy)
                    if v.stage == "shadow"]
         paths.record.write_text(json.dumps({"dashboard_pid": pid, "url": url, "live": live,
-                                            "shadow": shadows}, indent=2))
+                                            "shadow": shadows, "feed": feed_kind,
+                                            "real_data": v1.strategy in real}, indent=2))
         steps.done(t0, url + ("" if chosen == port or port == 0 else f" (port {port} was taken)"))
 
         t0 = steps.start("the audit log")
@@ -558,7 +694,8 @@ def up(paths: DemoPaths, *, examples: list[Path], port: int, speed: float | None
         steps.done(t0, f"{count} records, hash chain intact")
         return DemoResult(url=url, user=LOGIN, password=password,
                           live=live, notes=notes,
-                          shadow=", ".join(shadows) or None, feed=str(feed))
+                          shadow=", ".join(shadows) or None, feed=str(feed),
+                          feed_kind=feed_kind)
     finally:
         reg.engine.dispose()
 
@@ -604,11 +741,27 @@ def _second_version(paths: DemoPaths, repo: Repo, reg: Registry, v1: VersionView
     return first, v2, what
 
 
-def _feed(paths: DemoPaths, v: VersionView) -> Path:
-    """The event file the version's backtest replayed (prepared from its spec, cached)."""
+def _feed(paths: DemoPaths, v: VersionView) -> tuple[Path, str]:
+    """The event file the version's backtest replayed (prepared from its spec, cached), and
+    what it is: real market data (its source files) or the spec's synthetic session."""
     spec = _bundle_spec(v)
     data = prepare_data(spec, repo_root=paths.repo, cache_dir=paths.build / "data")
-    return data.path
+    return data.path, describe_feed(spec, data.profile, data.events, data.start_ns, data.end_ns)
+
+
+def describe_feed(spec: StrategySpec, profile: str, events: int, start_ns: int,
+                  end_ns: int) -> str:
+    """One line saying what the runtime replays."""
+    span = "{} to {}".format(*(time.strftime("%Y-%m-%d", time.gmtime(t / 1e9))
+                               for t in (start_ns, max(start_ns, end_ns - 1))))
+    what = f"{events} {'bars' if profile == 'bars' else 'events'} of " + \
+        ", ".join(i.symbol for i in spec.strategy.instruments) + f", {span}"
+    data = spec.backtest.data
+    if data.kind == "file":
+        raw = getattr(data, "path", None) or []
+        files = ", ".join([raw] if isinstance(raw, str) else list(raw))
+        return f"REAL market data: {files} ({what}), as {spec.metadata.name}'s backtest"
+    return f"synthetic session of {spec.metadata.name}'s spec ({what}, seed {data.seed})"
 
 
 def _to_live(reg: Registry, v: VersionView, gate_timeout: float, say: Say) -> None:

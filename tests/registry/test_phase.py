@@ -10,8 +10,10 @@ from registry_kit import GATE, GOOD_METRICS
 from stratforge.registry import reasons as R
 from stratforge.core.spec.loader import load_spec
 from stratforge.ci.scorecard.gates import MIN_P99_SAMPLES as SCORECARD_MIN_P99_SAMPLES
-from stratforge.registry.phase import (MIN_P99_SAMPLES, GateOutcome, Gates, Phase, ShadowGate,
-                                       evaluate_shadow_gate, phase, scorecard_outcome)
+from stratforge.ci.scorecard.metrics import MIN_RETURNS
+from stratforge.registry.phase import (MIN_DEVIATION_FILLS, MIN_P99_SAMPLES, GateOutcome, Gates,
+                                       Phase, ShadowGate, evaluate_shadow_gate, phase,
+                                       scorecard_outcome)
 
 OK, FAIL, ERR, INC = (GateOutcome.SUCCESSFUL, GateOutcome.FAILED, GateOutcome.ERROR,
                       GateOutcome.INCONCLUSIVE)
@@ -47,9 +49,13 @@ def test_each_criterion_fails_the_gate_alone(metric: str, value: float, criterio
 def test_an_at_least_criterion_still_accumulating_is_inconclusive_with_progress(
         metric: str, value: float, criterion: str, progress: float) -> None:
     # a shadow that has run half its minimum duration has not failed: it has not finished
-    result = evaluate_shadow_gate(GATE, {**GOOD_METRICS, metric: value})
+    # (the PnL deviation is left unmeasured here: over so few fills it accumulates too)
+    metrics = {**GOOD_METRICS, metric: value}
+    if metric == "fills":
+        metrics.pop("pnl_deviation_pct")
+    result = evaluate_shadow_gate(GATE, metrics)
     assert result.outcome is INC
-    (c,) = [c for c in result.criteria if c.outcome is INC]
+    (c,) = [c for c in result.criteria if c.outcome is INC and c.observed is not None]
     assert (c.name, c.observed, c.progress) == (criterion, value, progress)
     assert f"{criterion} {value:g}/" in result.message and "accumulating" in result.message
     assert result.to_dict()["criteria"][[x.name for x in result.criteria].index(criterion)][
@@ -66,7 +72,8 @@ def test_a_decided_failure_fails_the_gate_while_others_still_accumulate() -> Non
     result = evaluate_shadow_gate(GATE, {**GOOD_METRICS, "fills": 3, "drawdown_pct": 9.0})
     assert result.outcome is FAIL
     assert [c.name for c in result.criteria if c.outcome is FAIL] == [R.GATE_MAX_DRAWDOWN]
-    assert [c.name for c in result.criteria if c.outcome is INC] == [R.GATE_MIN_FILLS]
+    assert [c.name for c in result.criteria if c.outcome is INC] == [
+        R.GATE_MIN_FILLS, R.GATE_MAX_PNL_DEVIATION]
     assert R.GATE_MIN_FILLS not in result.message
 
 
@@ -166,3 +173,38 @@ def test_a_slow_p99_of_few_callbacks_is_inconclusive_until_there_are_enough() ->
         is FAIL
     assert evaluate_shadow_gate(GATE, {**GOOD_METRICS, "callback_count": 3}).outcome is OK
     assert MIN_P99_SAMPLES == SCORECARD_MIN_P99_SAMPLES  # one rule for backtest and shadow
+
+
+def test_a_pnl_deviation_over_few_fills_is_inconclusive_never_a_pass_nor_a_failure() -> None:
+    # the spec asks few fills (min_fills 2), so only the sample rule holds the comparison back
+    gate = ShadowGate(min_duration_s=60, min_fills=2, max_pnl_deviation_pct=100.0,
+                      max_fill_ratio_deviation_pct=20.0, max_drawdown_pct=10.0,
+                      max_callback_p99_ns=5_000)
+    base = {"duration_s": 600, "drawdown_pct": 0.5, "fill_ratio_deviation_pct": 0.0,
+            "risk_breaches": 0, "callback_p99_ns": 1_000, "callback_count": 500}
+    for dev in (250.0, 77.0):  # over and under the limit: the first fills say neither
+        result = evaluate_shadow_gate(gate, {**base, "fills": 12, "pnl_deviation_pct": dev})
+        assert result.outcome is INC, dev
+        (c,) = [c for c in result.criteria if c.outcome is INC]
+        assert (c.name, c.observed, c.progress) == (R.GATE_MAX_PNL_DEVIATION, dev,
+                                                    12 / MIN_DEVIATION_FILLS)
+        assert f"{R.GATE_MAX_PNL_DEVIATION} {dev:g}/100 (accumulating, 40%)" in result.message
+
+
+def test_a_real_pnl_deviation_fails_once_enough_fills_exist() -> None:
+    gate = ShadowGate(min_duration_s=60, min_fills=2, max_pnl_deviation_pct=100.0,
+                      max_fill_ratio_deviation_pct=20.0, max_drawdown_pct=10.0,
+                      max_callback_p99_ns=5_000)
+    base = {"duration_s": 600, "drawdown_pct": 0.5, "fill_ratio_deviation_pct": 0.0,
+            "risk_breaches": 0, "callback_p99_ns": 1_000, "callback_count": 500}
+    # a shadow earning a third of the backtest's PnL per fill, by then over 30 fills: decided
+    bad = evaluate_shadow_gate(gate, {**base, "fills": MIN_DEVIATION_FILLS,
+                                      "pnl_deviation_pct": 166.7})
+    assert bad.outcome is FAIL
+    assert [c.name for c in bad.criteria if c.outcome is FAIL] == [R.GATE_MAX_PNL_DEVIATION]
+    # one fill fewer: still accumulating; within the limit with enough fills: it holds
+    assert evaluate_shadow_gate(gate, {**base, "fills": MIN_DEVIATION_FILLS - 1,
+                                       "pnl_deviation_pct": 166.7}).outcome is INC
+    assert evaluate_shadow_gate(gate, {**base, "fills": 31,
+                                       "pnl_deviation_pct": 40.0}).outcome is OK
+    assert MIN_DEVIATION_FILLS == MIN_RETURNS  # the scorecard's sample policy's count

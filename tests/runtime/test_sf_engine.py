@@ -21,6 +21,9 @@ from pathlib import Path
 import pytest
 
 from stratforge.core.tools import find_executable, first_executable
+from stratforge.registry.phase import (MIN_P99_SAMPLES, GateOutcome, ShadowGate,
+                                       evaluate_shadow_gate)
+from stratforge.runtime.control.metrics import gate_metrics
 from stratforge.runtime.data.format import is_bar_file, open_events
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -689,3 +692,45 @@ def test_bad_shadow_settings_are_config_errors(engine_bin, tmp_path):
     assert "shadow_ring_events must be a power of two in 2..16777216, was 1000" in proc.stderr
     assert "shadow_cpu must be null or a CPU number in 0.." in proc.stderr
     assert 'shadow_full must be "drop" or "wait"' in proc.stderr
+
+
+def test_a_paced_feed_warms_before_each_gap_and_a_slow_callback_still_fails_the_shadow_gate(start, plugins):
+    """Cold callbacks (docs/runtime.md): an event that ends an idle gap of the paced feed is
+    preceded by a warm-up of every instance (feed.warmups counts them). The warm-up calls
+    nothing and drops no sample: a strategy that genuinely spins 20 µs in its callback keeps a
+    p99 over a 5 µs budget, and the registry's shadow gate fails it on the engine's metrics."""
+    # synthetic batches come 1-41 µs apart: at 0.01x most gaps are over the 1 ms idle threshold
+    eng = start(synth(4000, loop=True, speed=0.01))
+    assert eng.load("slow", plugins["b"], "trader-b",
+                    params={"mode": "quote", "spin_ns": 20000})["ok"]  # a shadow instance
+    m = eng.wait_for(lambda: (lambda x: x if x["callback_ns"]["count"] >= 2 * MIN_P99_SAMPLES
+                              else None)(eng.metrics()[("slow", "trader-b")]),
+                     "enough shadow callbacks for a p99")
+    inst = eng.instances()[("slow", "trader-b")]
+    assert eng.ok("status")["feed"]["warmups"] > 0
+    # every event the shadow saw was delivered to it and measured (at least one callback each)
+    assert m["callback_ns"]["count"] >= inst["events"] > 0
+    assert m["callback_ns"]["p99"] >= 20000
+    gate = ShadowGate(min_duration_s=0, min_fills=0, max_pnl_deviation_pct=100,
+                      max_fill_ratio_deviation_pct=100, max_drawdown_pct=100,
+                      max_callback_p99_ns=5000)
+    result = evaluate_shadow_gate(gate, gate_metrics(m, duration_s=1.0, reference=None,
+                                                     capital=1e6))
+    assert result.outcome is GateOutcome.FAILED
+    assert [c.name for c in result.criteria if c.outcome is GateOutcome.FAILED] == [
+        "max_callback_p99_ns"]
+
+
+def test_a_refused_load_does_not_hand_its_library_to_the_next_load(start, plugins):
+    """A load refused after dlopen() (here: the manifest's build id) leaves a library glibc may
+    not unload (a plugin with unique symbols is never unloaded); the next load's in-memory copy
+    must not get its /proc/self/fd name, or dlopen() returns the refused library for it."""
+    eng = start(synth(5000))
+    r = eng.load("mm", plugins["a"], "trader-x")
+    assert not r["ok"] and "manifest build_id is 'trader-a'" in r["error"]
+    r = eng.load("mm", plugins["b"], "trader-b")
+    assert r["ok"], r
+    assert r["instance"]["sha256"] == sha(plugins["b"])
+    r = eng.load("other", plugins["a"], "trader-y")  # and once more, with two loaded
+    assert not r["ok"] and "manifest build_id is 'trader-a'" in r["error"]
+    assert eng.load("other", plugins["a"], "trader-a")["ok"]

@@ -11,9 +11,13 @@ import pytest
 from git import Repo
 
 from stratforge.core.errors import UserInputError
-from stratforge.demo import (DEMO_USERS, LOGIN, V2_MARK, DemoError, DemoPaths, check, choose_candidate,
-                             down, ensure_users, find_examples, make_workspace, running,
+from stratforge.core.spec import load_spec
+from stratforge.demo import (DEMO_SPECS, DEMO_USERS, LOGIN, V2_MARK, DemoError, DemoPaths,
+                             buildable_specs, check, choose_candidate, describe_feed, down,
+                             ensure_users, find_examples, find_shared, link_shared,
+                             make_workspace, other_deployments, real_variants, running,
                              second_version_text)
+from stratforge.registry.phase import MIN_DEVIATION_FILLS
 from stratforge.registry import Registry
 from resource_kit import REPO
 
@@ -148,9 +152,11 @@ def test_replay_pace_lets_the_shadow_gate_hold_in_about_a_minute() -> None:
     # many fills: the minimum duration decides; never below 60x
     assert replay_speed(spec, {"run": {"period": {"start_ns": 0, "end_ns": day}},
                                "metrics": {"fills": 10_000}}) == 60.0
-    # 4 fills in 100 days: 2 fills are expected in 50 days, planned for 75 days in a minute
+    # 4 fills in 100 days: the 30 fills a PnL-per-fill comparison needs (more than the spec's 2)
+    # are expected in 750 days, planned for 1125 days in a minute
     card = {"run": {"period": {"start_ns": 0, "end_ns": 100 * day}}, "metrics": {"fills": 4}}
-    assert replay_speed(spec, card) == pytest.approx(75 * 86_400 / 60)
+    assert MIN_DEVIATION_FILLS == 30
+    assert replay_speed(spec, card) == pytest.approx(1.5 * 30 * 25 * 86_400 / 60)
     # no fills seen: the duration alone (nothing to extrapolate from)
     assert replay_speed(spec, {"metrics": {"fills": 0}}) == 60.0
 
@@ -195,3 +201,126 @@ def test_port_zero_or_a_taken_port_gives_a_free_one() -> None:
         taken.listen()
         busy = taken.getsockname()[1]
         assert free_port(busy) not in (0, busy)
+
+
+CUSTOM = """\
+apiVersion: stratforge/v1
+kind: Strategy
+metadata:
+  name: toy-custom
+strategy:
+  type: custom
+  params:
+    lookback: 7
+  signals:
+    entry_long: "close < sma(close, lookback)"
+  order_qty: 30   # shares
+risk:
+  max_order_qty: 30
+"""
+
+
+def test_second_version_of_a_custom_spec_changes_its_order_qty() -> None:
+    text, what = second_version_text(CUSTOM)
+    assert what == "strategy.order_qty: 30 → 27"
+    assert "  order_qty: 27   # shares\n" in text and "lookback: 7" in text
+    assert "max_order_qty: 30" in text  # the risk limit is not the strategy's order size
+
+
+def _real_spec(path: str) -> str:
+    """The bundled real-data demo spec with its data path replaced (a spec of this test's)."""
+    text = (DEMO_SPECS / "spy-dip-daily.yaml").read_text()
+    old = next(line for line in text.splitlines() if line.strip().startswith("path: shared:"))
+    return text.replace(old, f"    path: {path}").replace("name: spy-dip-daily", "name: toy-real")
+
+
+def test_real_data_variants_are_linked_and_built_only_when_their_shared_files_exist(
+        tmp_path: Path) -> None:
+    variants = tmp_path / "variants"
+    variants.mkdir()
+    (variants / "toy-real.yaml").write_text(_real_spec("shared:my-set/bars.csv"))
+    checkout = tmp_path / "checkout"
+    (checkout / "specs").mkdir(parents=True)
+    (checkout / "specs" / "toy.yaml").write_text(SPEC)
+    examples = find_examples(checkout / "specs")
+    paths = DemoPaths(tmp_path / "ws")
+    repo, _ = make_workspace(paths, examples)
+
+    # no ../shared beside the checkout: no real data, nothing linked, the examples only
+    assert find_shared(examples) is None
+    assert link_shared(paths, repo, None, real_variants(None, variants)) == []
+    assert not (paths.root / "shared").exists()
+    assert [s.name for s in buildable_specs(paths, None)] == ["toy.yaml"]
+
+    # ../shared/data present, but without the variant's file: still nothing to add
+    data = tmp_path / "shared" / "data"
+    data.mkdir(parents=True)
+    shared = find_shared(examples)
+    assert shared == (tmp_path / "shared").resolve()
+    assert real_variants(shared, variants) == []
+
+    # with the file: the workspace links the shared folder (nothing copied) and commits the spec
+    (data / "my-set").mkdir()
+    (data / "my-set" / "bars.csv").write_text("Date,Open,High,Low,Close,Adj Close,Volume\n")
+    found = real_variants(shared, variants)
+    assert [v.name for v in found] == ["toy-real.yaml"]
+    assert link_shared(paths, repo, shared, found) == ["toy-real"]
+    assert (paths.root / "shared").is_symlink()
+    assert (paths.root / "shared").resolve() == shared
+    assert (paths.root / "shared" / "data" / "my-set" / "bars.csv").is_file()
+    assert repo.head.commit.message.startswith("Real-data variants")
+    assert {s.name for s in buildable_specs(paths, shared)} == {"toy.yaml", "toy-real.yaml"}
+    head = repo.head.commit
+    assert link_shared(paths, repo, shared, found) == ["toy-real"]  # a re-run commits nothing
+    assert repo.head.commit == head
+    # a later run without ../shared does not build the spec it cannot prepare data for
+    assert [s.name for s in buildable_specs(paths, None)] == ["toy.yaml"]
+
+
+def test_a_workspace_path_named_shared_that_is_not_our_link_is_refused(tmp_path: Path) -> None:
+    paths = DemoPaths(tmp_path / "ws")
+    repo, _ = make_workspace(paths, [_write(tmp_path / "toy.yaml", SPEC)])
+    (paths.root / "shared").mkdir()
+    (tmp_path / "real" / "data").mkdir(parents=True)
+    with pytest.raises(UserInputError, match="is not a link to"):
+        link_shared(paths, repo, (tmp_path / "real").resolve(), [])
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_the_feed_line_says_real_market_data_or_a_synthetic_session(tmp_path: Path) -> None:
+    real = load_spec(_write(tmp_path / "toy-real.yaml", _real_spec("shared:my-set/bars.csv")),
+                     check_filename=False).spec
+    day = 86_400 * 10**9
+    line = describe_feed(real, "bars", 250, 14_000 * day, 14_365 * day)
+    assert line.startswith("REAL market data: shared:my-set/bars.csv (250 bars of SPY, ")
+    assert "2008-05-01 to 2009-05-01" in line
+    synth = load_spec(REPO / "tests" / "dashboard" / "specs" / "dash-book.yaml").spec
+    line = describe_feed(synth, "l2", 5000, 0, 10**9)
+    assert line.startswith("synthetic session of dash-book's spec (5000 events of ")
+    assert "seed" in line
+
+
+@pytest.mark.shared_data
+def test_the_bundled_real_data_spec_finds_its_data_in_shared(shared_data: Path) -> None:
+    found = real_variants(shared_data.parent)
+    assert "spy-dip-daily.yaml" in [v.name for v in found]
+    for v in found:  # each is a valid spec named after its file
+        assert load_spec(v).spec.metadata.name == v.stem
+
+
+@dataclass
+class _Deployed:
+    strategy: str
+    number: int
+    stage: str
+
+
+def test_deployments_of_another_strategy_from_an_earlier_run_are_named() -> None:
+    vs = [_Deployed("spy", 1, "live"), _Deployed("spy", 2, "shadow"),
+          _Deployed("orcl", 1, "candidate"), _Deployed("nvda", 1, "retired")]
+    assert other_deployments(vs, "orcl") == ["spy v1 (live)", "spy v2 (shadow)"]
+    assert other_deployments(vs, "spy") == []

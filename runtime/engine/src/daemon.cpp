@@ -2,6 +2,7 @@
 // (sf/daemon.hpp; protocol and semantics in docs/runtime.md).
 #include "sf/daemon.hpp"
 
+#include <dlfcn.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -40,6 +41,23 @@ extern "C" void on_terminate_signal(int) {
 constexpr std::size_t kNoticeRing = 8192;
 constexpr int kLatencyBreachWindows = 3;
 
+// Closes the in-memory copy (memfd) a plugin was dlopen()ed from, after its library was
+// closed — unless glibc still holds a library under its /proc/self/fd/N name (a library with
+// unique symbols, as C++ inline statics make, is never unloaded): then the descriptor stays open
+// for the process's life, so that name is never given to another load. dlopen() matches loaded
+// libraries by name first and would hand the old library to the next load of a different
+// plugin (its manifest check refused it: "manifest build_id is '<the old one>'").
+void release_plugin_fd(int fd) noexcept {
+  if (fd < 0) return;
+  char name[32];
+  std::snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
+  if (void* h = ::dlopen(name, RTLD_LAZY | RTLD_NOLOAD)) {
+    ::dlclose(h);
+    return;  // kept open: one descriptor per such library, its name never reused
+  }
+  ::close(fd);
+}
+
 struct Instance {
   std::string strategy, build_id, sha256, plugin;
   Slot* slot = nullptr;
@@ -60,9 +78,7 @@ struct Instance {
   // the instance's life, so its /proc/self/fd/N name is never reused by another load while this
   // library is loaded (dlopen() would return this library for that name).
   int plugin_fd = -1;
-  ~Instance() {
-    if (plugin_fd >= 0) ::close(plugin_fd);
-  }
+  ~Instance() { release_plugin_fd(plugin_fd); }  // its slot (and library) went first
 };
 
 struct Strategy {
@@ -252,6 +268,9 @@ class Daemon final : private ShadowHooks {
   std::uint64_t missed_synced_ = 0;  // ShadowRunner::missed() when the shadow books were last resynchronized
   std::uint64_t lag_at_command_ = 0;  // events the shadow thread was behind when the last command batch came
   std::uint64_t seq_ = 0;
+  // events that ended an idle gap of the paced feed, each preceded by a warm-up of every
+  // instance (Engine::warm on the live and the shadow thread; docs/runtime.md "Cold callbacks")
+  std::uint64_t warmups_ = 0;
   bool feed_done_ = false;
   bool shutdown_ = false;
   bool killed_all_ = false;
@@ -494,6 +513,7 @@ void Daemon::feed_json(json::Writer& w) const {
       .kv("speed", cfg_.speed)
       .kv("loop", cfg_.loop)
       .kv("bar_mode", cfg_.bar_mode)
+      .kv("warmups", warmups_)
       .end_object();
 }
 
@@ -776,11 +796,9 @@ void Daemon::cmd_load(const json::Value& req, json::Writer& w) {
     }
     load_path = "/proc/self/fd/" + std::to_string(memfd);
   }
-  struct FdGuard {
+  struct FdGuard {  // a refused load: after the probe's dlclose (declared after the guard)
     int fd;
-    ~FdGuard() {
-      if (fd >= 0) ::close(fd);
-    }
+    ~FdGuard() { release_plugin_fd(fd); }
   } guard{memfd};
   LoadedPlugin probe;
   std::string lerr;
@@ -1086,6 +1104,7 @@ int Daemon::run() {
   std::uint64_t i = 0;
   const double speed = cfg_.speed;
   const auto wall0 = SteadyClock::now();
+  bool idled = false;  // the paced feed waited since the last event: its caches went cold
   while (!shutdown_) {
     if (q_.pending()) [[unlikely]] {
       handle_commands();
@@ -1104,6 +1123,7 @@ int Daemon::run() {
     if (speed > 0) {
       const auto target = wall0 + std::chrono::nanoseconds(static_cast<std::int64_t>(static_cast<double>(src.recv_ts + offset - base) / speed));
       if (target > SteadyClock::now() + std::chrono::milliseconds(1)) {
+        idled = true;
         if (gw_) {
           poll_venue();
           q_.wait_until(std::min(target, SteadyClock::now() + std::chrono::milliseconds(std::max(1, cfg_.heartbeat_ms / 4))));
@@ -1112,6 +1132,16 @@ int Daemon::run() {
         }
         continue;
       }
+    }
+    if (idled) [[unlikely]] {
+      // the first event after an idle gap: the shadow thread and this one read every
+      // instance's code, state and slot back into the caches before the event is handed out,
+      // as a low-latency engine keeps its hot path warm while the market is quiet. Nothing is
+      // called and no callback is left out of the histograms.
+      idled = false;
+      ++warmups_;
+      shadow_.warm(seq_ + 1);
+      (void)engine_.warm();
     }
     // the live slots first (the live path), then the same event with the same seq to the shadows
     if (offset == 0) {

@@ -67,6 +67,8 @@ void ShadowRunner::apply(const ShadowMsg& m) {
     eng_.step(m.ev);
     hooks_.shadow_event_done(m.seq);
     applied_seq_.store(m.seq, std::memory_order_release);
+  } else if (m.kind == ShadowMsg::kWarm) {
+    (void)eng_.warm();
   } else {
     hooks_.shadow_message(m);
   }

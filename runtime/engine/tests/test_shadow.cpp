@@ -244,6 +244,50 @@ SF_TEST(threaded_shadows_see_every_event_with_the_results_of_a_replay) {
   shadow.stop();
 }
 
+SF_TEST(warm_ups_between_events_read_and_change_nothing) {
+  // sf-engine warms every instance before an event that ends an idle gap (docs/runtime.md "Cold
+  // callbacks"): on the engine thread for the live engine, through the ring for the shadow
+  // thread's. Interleaved with the feed they miss nothing and change no result.
+  sf::EventFile f;
+  std::string err;
+  REQUIRE(f.open(synth_file(120000), err));
+  sf::Engine live(f, options());
+  set_firm(live, f);
+  add_mm(live, f, 0);
+  live.begin_stepping();
+  live.set_live(0, true);
+  sf::ShadowRunner* rp = nullptr;
+  CountingHooks hooks(rp);
+  sf::ShadowOptions so;
+  so.ring_events = std::size_t{1} << 17;
+  sf::ShadowRunner shadow(f, options(), so, hooks);
+  rp = &shadow;
+  for (int k = 1; k <= 2; ++k) {
+    add_mm(shadow.engine(), f, k);
+    hooks.per_slot["mm" + std::to_string(k)];
+  }
+  REQUIRE(shadow.start(err));
+  CHECK(live.warm() > 0);  // the engine's code and the slot at least
+  const std::uint64_t n = f.event_count();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (i % 100 == 0) {
+      shadow.warm(i + 1);
+      (void)live.warm();
+    }
+    live.step(f.events()[i]);
+    shadow.event(i + 1, f.events()[i]);
+  }
+  shadow.quiesce();
+  CHECK_EQ(shadow.missed(), std::uint64_t{0});
+  CHECK_EQ(hooks.ring_seen.events, n);
+  CHECK_EQ(hooks.ring_seen.gaps + hooks.ring_seen.repeats, std::uint64_t{0});
+  for (int k = 1; k <= 2; ++k)
+    CHECK(result(shadow.engine().slot(static_cast<std::size_t>(k - 1))) == reference(f, k));
+  CHECK(result(live.slot(0)) == reference(f, 0));
+  shadow.resume();
+  shadow.stop();
+}
+
 SF_TEST(threaded_swaps_move_slots_at_a_defined_seq_dropping_and_repeating_nothing) {
   sf::EventFile f;
   std::string err;

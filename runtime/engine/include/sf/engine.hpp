@@ -265,6 +265,12 @@ class Engine {
   /// timers first, then the book, the venues and the callbacks). Events must be valid records
   /// for this file's instruments with non-decreasing recv_ts.
   void step(const Event& e);
+  /// Warms every instance's next callback without calling it (sf-engine, before an event that
+  /// ends an idle gap of the paced feed): reads one byte per cache line of the plugin's mapped
+  /// segments (LoadedPlugin::warm), of the page holding the strategy's state and of the slot.
+  /// Never writes, never calls the plugin, records nothing: the callbacks that follow are
+  /// measured as every other one. Returns the cache lines read.
+  std::size_t warm() const noexcept;
   /// Removes a slot between two events (destroy() is called, its paper orders are dropped with
   /// it: cancel them first with engage_kill() and let the cancels arrive if that matters).
   /// Later slots move down by one index.

@@ -42,7 +42,7 @@ namespace sf {
 /// One ring entry: a feed event, or a live-venue report / session loss for a slot that is now a
 /// shadow (its route tag), in the order the engine thread saw them.
 struct ShadowMsg {
-  enum Kind : std::uint8_t { kEvent, kGatewayReport, kOrdersLost };
+  enum Kind : std::uint8_t { kEvent, kGatewayReport, kOrdersLost, kWarm };
   std::uint64_t seq = 0;  // kEvent: the event's sequence number; else the last event's
   Kind kind = kEvent;
   std::uint32_t tag = 0;  // route tag of the slot (kGatewayReport, kOrdersLost)
@@ -104,6 +104,18 @@ class ShadowRunner {
     m.kind = ShadowMsg::kEvent;
     m.ev = e;
     push(m);
+  }
+  /// Asks the shadow thread to warm its instances (Engine::warm) before the next event `seq`.
+  /// Best effort: with the ring full there is no idle gap to fill, and nothing is missed.
+  void warm(std::uint64_t seq) noexcept {
+    if (!opts_.threaded) {
+      (void)eng_.warm();
+      return;
+    }
+    ShadowMsg m;
+    m.seq = seq;
+    m.kind = ShadowMsg::kWarm;
+    (void)ring_->try_push(m);
   }
   /// Hands a non-event message to the shadows (never waits).
   void message(const ShadowMsg& m) noexcept {
