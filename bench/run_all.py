@@ -216,9 +216,11 @@ def render_build(r: dict[str, Any]) -> list[str]:
 # ----------------------------------------------------------------------------- 3. LLM generation
 
 
-def llm_summary(runs_dir: Path = RUNS) -> dict[str, Any]:
-    """Per (provider, model, grammar[, per-signal]) of the recorded evaluations: intents timed,
-    median and max seconds per spec, completion tokens/s (sum of tokens / sum of seconds)."""
+def llm_summary(runs_dir: Path | None = None) -> dict[str, Any]:
+    """Per (provider, model, grammar[, per-signal]) of the recorded evaluations (default
+    bench/codegen_eval/runs): intents timed, median and max seconds per spec, completion
+    tokens/s (sum of tokens / sum of seconds)."""
+    runs_dir = runs_dir or RUNS
     groups: dict[tuple, dict[str, Any]] = {}
     for res in sorted(runs_dir.glob("*/results.json")):
         d = json.loads(res.read_text())

@@ -1,0 +1,268 @@
+"""bench/run_all.py: one command that runs every benchmark and writes docs/benchmarks.md's block.
+
+The fast tests plant the failures run_all must survive (a leg that raises, a leg script that
+exits non-zero or hangs, a document without markers) and check what the document then says; the
+slow test runs the real ``run_all --quick`` into a temporary document and parses it.
+Also here: bench/machine.py and bench/build_time.py's old-design environment (the CPP_RULES
+ImportError: leftovers of a regular install shadowed the old tree's modules).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from resource_kit import missing  # tests/ is on sys.path (tests/conftest.py)
+
+import build_time  # bench/ is on sys.path (tests/bench/conftest.py)
+import machine
+import run_all
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _ctx(tmp_path: Path, quick: bool = True) -> run_all.Context:
+    return run_all.Context(quick=quick, work=tmp_path, specs=[], llm_live=False)
+
+
+def _leg(name: str, fn, render=lambda r: [f"figure {r['x']:.2f}×"]) -> run_all.Leg:
+    return run_all.Leg(name, f"title of {name}", fn, render, lambda c: 1)
+
+
+# ----------------------------------------------------------------------------- one leg's failure
+
+
+def test_a_failing_leg_is_named_in_the_doc_and_the_others_still_run(tmp_path):
+    def not_measured(ctx):
+        raise run_all.NotMeasured("the widget is not installed")
+
+    def bug(ctx):
+        return {}["missing"]  # a bug in the leg itself
+
+    def fine(ctx):
+        return {"x": 3.25}
+
+    legs = [_leg("first", not_measured), _leg("second", bug), _leg("third", fine)]
+    results = run_all.run_legs(_ctx(tmp_path), legs)
+    assert results["first"] == {"status": "not measured", "reason": "the widget is not installed",
+                                "seconds": results["first"]["seconds"]}
+    assert results["second"]["status"] == "not measured"
+    assert "second leg failed: KeyError" in results["second"]["reason"]
+    assert results["third"]["status"] == "measured" and results["third"]["figures"] == {"x": 3.25}
+
+    report = {"machine": {**machine.describe(), "load_avg_end": [0.5, 0.4, 0.3]}, "quick": True,
+              "started": "2026-12-04 20:00 UTC", "seconds": 61.0, "json": "r.json", "legs": results}
+    block = run_all.render_block(report, legs)
+    assert "### 1. title of first\n\nnot measured: the widget is not installed" in block
+    assert "### 2. title of second\n\nnot measured: run_all's second leg failed: KeyError" in block
+    assert "### 3. title of third\n\nfigure 3.25×" in block
+
+
+def test_a_report_that_cannot_be_rendered_is_not_measured_not_a_crash(tmp_path):
+    legs = [_leg("odd", lambda ctx: {"y": 1})]  # render reads 'x'
+    results = run_all.run_legs(_ctx(tmp_path), legs)
+    report = {"machine": machine.describe(), "quick": True, "started": "s", "seconds": 1.0,
+              "json": "r.json", "legs": results}
+    assert "not measured: the odd report could not be read (KeyError" in run_all.render_block(report, legs)
+
+
+def _bench_script(tmp_path: Path, body: str) -> str:
+    p = tmp_path / "leg_script.py"
+    p.write_text("import sys, json, time\n" + body)
+    return str(p)  # absolute: run_all.script joins it to bench/ and gets it back unchanged
+
+
+def test_a_leg_script_that_exits_non_zero_is_not_measured_with_its_last_line(tmp_path):
+    name = _bench_script(tmp_path, "print('working')\nprint('hftbacktest: wait_next_feed error 3')\nsys.exit(2)\n")
+    with pytest.raises(run_all.NotMeasured, match=r"exited with status 2: hftbacktest: wait_next_feed error 3"):
+        run_all.script(_ctx(tmp_path), name, [], timeout_s=60)
+
+
+def test_a_leg_script_that_hangs_is_stopped_and_not_measured(tmp_path):
+    name = _bench_script(tmp_path, "time.sleep(60)\n")
+    with pytest.raises(run_all.NotMeasured, match=r"did not finish within 1 s"):
+        run_all.script(_ctx(tmp_path), name, [], timeout_s=1)
+
+
+def test_a_leg_script_report_is_read_from_its_json(tmp_path):
+    name = _bench_script(tmp_path, "out = sys.argv[sys.argv.index('--json') + 1]\n"
+                                   "json.dump({'p99_ms': 7.5}, open(out, 'w'))\n")
+    rep = run_all.script(_ctx(tmp_path), name, [], timeout_s=60)
+    assert rep["p99_ms"] == 7.5 and rep["_exit_status"] == 0
+
+
+# ----------------------------------------------------------------------------- the document
+
+
+def test_write_doc_replaces_only_the_block_between_the_markers(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Title\n\nprose before\n\n{run_all.BEGIN}\nold figures\n{run_all.END}\n\n## Method\nprose after\n")
+    run_all.write_doc(doc, f"{run_all.BEGIN}\nnew figures\n{run_all.END}")
+    assert doc.read_text() == (f"# Title\n\nprose before\n\n{run_all.BEGIN}\nnew figures\n{run_all.END}\n\n"
+                               "## Method\nprose after\n")
+
+
+@pytest.mark.parametrize("text", ["no markers at all\n", f"{run_all.BEGIN}\nonly a begin\n",
+                                  f"{run_all.END}\nx\n{run_all.BEGIN}\n",
+                                  f"{run_all.BEGIN}\n{run_all.END}\n{run_all.BEGIN}\n{run_all.END}\n"])
+def test_write_doc_refuses_a_document_without_one_marker_pair_and_writes_nothing(tmp_path, text):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(text)
+    with pytest.raises(SystemExit, match="must hold exactly one"):
+        run_all.write_doc(doc, f"{run_all.BEGIN}\nnew\n{run_all.END}")
+    assert doc.read_text() == text
+
+
+def test_the_checked_in_doc_has_one_block_and_says_how_to_reproduce():
+    text = (REPO / "docs" / "benchmarks.md").read_text()
+    assert text.count(run_all.BEGIN) == 1 and text.count(run_all.END) == 1
+    assert "python bench/run_all.py" in text
+
+
+# ----------------------------------------------------------------------------- the LLM section
+
+
+def _eval_run(root: Path, name: str, grammar: str, rows: list[tuple[float, int, bool]]) -> None:
+    folder = root / name
+    folder.mkdir(parents=True)
+    intents = [{"id": f"i{k}", "seconds": s, "completion_tokens": t, "accepted": ok, "correct": ok}
+               for k, (s, t, ok) in enumerate(rows)]
+    intents.append({"id": "never-timed", "seconds": None, "completion_tokens": 0})
+    (folder / "results.json").write_text(json.dumps({"format": "stratforge-codegen-eval/1", "provider": "local",
+                                                     "model": "tiny", "grammar": grammar, "intents": intents}))
+
+
+def test_llm_summary_per_model_and_grammar_with_grammar_off_as_baseline(tmp_path):
+    _eval_run(tmp_path, "tiny-on", "on", [(10.0, 40, True), (30.0, 20, False), (50.0, 60, True)])
+    _eval_run(tmp_path, "tiny-off", "off", [(4.0, 30, False), (6.0, 30, True)])
+    s = run_all.llm_summary(tmp_path)
+    on = next(g for g in s["groups"] if g["grammar"] == "on")
+    off = next(g for g in s["groups"] if g["grammar"] == "off")
+    assert (on["intents"], on["median_s"], on["max_s"], on["tokens_per_s"]) == (3, 30.0, 50.0, 1.33)
+    assert (on["accepted"], on["correct"]) == (2, 2)
+    assert (off["median_s"], off["tokens_per_s"]) == (5.0, 6.0)
+    table = "\n".join(run_all.render_llm(s))
+    assert "| local / tiny | on | tiny-on | 3 | 30.0 | 50.0 | 1.33 | 2/3 | 2/3 | 6.00× |" in table
+    assert "| local / tiny | off | tiny-off | 2 | 5.0 | 6.0 | 6.0 | 1/2 | 1/2 | baseline |" in table
+
+
+def test_llm_leg_without_recorded_runs_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_all, "RUNS", tmp_path / "bench" / "codegen_eval" / "runs")
+    monkeypatch.setattr(run_all, "REPO", tmp_path)
+    with pytest.raises(run_all.NotMeasured, match="no recorded evaluation"):
+        run_all.run_llm(_ctx(tmp_path))
+
+
+# ----------------------------------------------------------------------------- machine
+
+
+def test_machine_describes_cpu_cores_ram_load_os_compiler_python():
+    d = machine.describe()
+    assert d["cores"] >= 1 and d["mem_gib"] > 0 and len(d["load_avg_start"]) == 3
+    assert d["cpu_model"] and d["os"] and re.fullmatch(r"\d+\.\d+\.\d+", d["python"])
+    d["load_avg_end"] = [9.5, 1.0, 1.0]
+    line = machine.line(d)
+    assert f"{d['cores']} cores" in line and f"Python {d['python']}" in line and "→ 9.5" in line
+
+
+# ----------------------------------------------------------------------------- build_time's old design
+
+
+def test_old_design_environment_drops_a_regular_installs_modules_and_keeps_the_engine_files(tmp_path):
+    """The failure of 2026-12-04: a venv with a regular install of the new tree has
+    stratforge/generator/checks/cpp/ (a package); the old tree's cpp.py was copied beside it and
+    the package won: ImportError: cannot import name 'CPP_RULES'."""
+    site = tmp_path / "site-packages"
+    new_pkg = site / "stratforge" / "generator" / "checks" / "cpp"
+    new_pkg.mkdir(parents=True)
+    (new_pkg / "__init__.py").write_text("# the new design's package\n")
+    (site / "stratforge" / "only_in_new.py").write_text("")
+    (site / "_editable_impl_stratforge.py").write_text("")
+    lib = site / "stratforge" / "runtime" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "sf_strategy_noop.so").write_bytes(b"\x7fELF built")
+    old = tmp_path / "old"
+    (old / "generator" / "checks").mkdir(parents=True)
+    (old / "generator" / "checks" / "cpp.py").write_text("CPP_RULES = {}\n")
+    (old / "stratforge").mkdir()
+    (old / "stratforge" / "__init__.py").write_text("")
+    (old / "pyproject.toml").write_text('[tool.scikit-build.wheel.packages]\n"stratforge" = "stratforge"\n'
+                                        '"stratforge/generator" = "generator"\n')
+    build_time.install_old_tree(old, site)
+    assert (site / "stratforge" / "generator" / "checks" / "cpp.py").read_text() == "CPP_RULES = {}\n"
+    assert not new_pkg.exists() and not (site / "stratforge" / "only_in_new.py").exists()
+    assert not (site / "_editable_impl_stratforge.py").exists()
+    assert (lib / "sf_strategy_noop.so").read_bytes() == b"\x7fELF built"
+
+
+# ----------------------------------------------------------------------------- the real quick run
+
+
+SECTION = re.compile(r"^### (\d)\. (.+)$", re.M)
+
+
+@pytest.mark.slow
+def test_quick_run_writes_every_section_with_numbers_and_the_machine(tmp_path):
+    """`bench/run_all --quick` for real (about 3 minutes on a 2-core machine: the build leg builds
+    one small spec with the old and the new design, and numba compiles hftbacktest's loops)."""
+    for why in (missing("compiler"), missing("sandbox")):
+        if why:
+            pytest.skip(why)
+    if importlib.util.find_spec("hftbacktest") is None or importlib.util.find_spec("numba") is None:
+        pytest.skip("the bench extra is not installed (pip install '.[bench]')")
+    doc, out = tmp_path / "benchmarks.md", tmp_path / "run_all.json"
+    doc.write_text(f"# Benchmarks\n\nhand-written prose\n\n{run_all.BEGIN}\n{run_all.END}\n\n## Method\nmore prose\n")
+    p = subprocess.run([sys.executable, str(REPO / "bench" / "run_all.py"), "--quick", "--doc", str(doc),
+                        "--json", str(out)], capture_output=True, text=True, cwd=REPO, timeout=900)
+    assert "expected duration" in p.stdout
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks\n\nhand-written prose\n\n") and text.endswith("## Method\nmore prose\n")
+    block = run_all.read_block(text)
+    report = json.loads(out.read_text())
+    not_measured = {k: v["reason"] for k, v in report["legs"].items() if v["status"] != "measured"}
+    assert p.returncode == 0 and not not_measured, (not_measured, p.stdout[-3000:], p.stderr[-3000:])
+
+    machine_line = re.search(r"^\*\*Machine:\*\* (.+)$", block, re.M).group(1)
+    assert f"{report['machine']['cores']} cores" in machine_line and "GiB RAM" in machine_line
+    assert "Python 3." in machine_line and re.search(r"load average [\d.]+ → [\d.]+", machine_line)
+
+    sections = dict(SECTION.findall(block))
+    assert [sections[str(i)] for i in range(1, len(run_all.LEGS) + 1)] == [g.title for g in run_all.LEGS]
+    body = {int(n): part for n, part in zip(SECTION.findall(block), SECTION.split(block)[3::3])}
+    body = {int(m.group(1)): block[m.end():nxt] for m, nxt in
+            zip(SECTION.finditer(block), [m.start() for m in SECTION.finditer(block)][1:] + [len(block)])}
+    for n, part in body.items():
+        assert "not measured" not in part, part
+
+    def num(pattern: str, part: str) -> float:
+        m = re.search(pattern, part, re.M)
+        assert m, f"no match for {pattern!r} in:\n{part}"
+        return float(m.group(1).replace(",", ""))
+
+    # 1. replay: both engines' events/s and the ratio agree with each other
+    sf = num(r"^\| replay_noop \| ([\d,]+) \|", body[1])
+    hbt = num(r"^\| replay_noop \| [\d,]+ \| ([\d,]+) \|", body[1])
+    assert sf > 0 and hbt > 0
+    assert num(r"^\| replay_noop \|[^|]+\|[^|]+\| \*\*([\d.]+)×\*\*", body[1]) == pytest.approx(sf / hbt, rel=0.01)
+    assert num(r"\*\*(\d+) mismatches\*\*", body[1]) == 0
+    assert num(r"^\| ns \(n = ([\d,]+)\)", body[1]) > 0
+    # 2. build: the quick spec by both designs, a verdict, seconds and the ratio
+    row = re.search(r"^\| quick-momentum-bars \| (PASS|FAIL|INCONCLUSIVE) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)× \| ([\d.]+) \|",
+                    body[2], re.M)
+    assert row, body[2]
+    old_s, new_s, rel = float(row.group(2)), float(row.group(3)), float(row.group(4))
+    assert old_s > 1 and new_s > 1 and rel == pytest.approx(new_s / old_s, abs=0.01)
+    # 3. LLM: at least one model row with seconds and tokens/s
+    assert re.search(r"^\| \w+ / [\w.-]+.* \| (on|off) \| .+ \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", body[3], re.M)
+    # 4. dashboard: both request kinds and their ratio
+    assert num(r"^\| strategy list `GET /` \| \d+ \| [\d.]+ \| \*\*([\d.]+)\*\*", body[4]) > 0
+    assert num(r"^\| \*\*ratio list / static\*\* \| \| [\d.]+× \| \*\*([\d.]+)×\*\*", body[4]) > 0
+    # 5. engine: live vs single slot
+    assert num(r"^\| \*\*ratio live / single slot\*\* \| [\d.]+× \| \*\*([\d.]+)×\*\*", body[5]) > 0
+    # 6. sandbox
+    assert num(r"^\| \*\*ratio\*\* \| \*\*([\d.]+)×\*\*", body[6]) > 0
