@@ -77,19 +77,20 @@ class Context:
     quick: bool
     work: Path
     specs: list[Path]
-    llm_live: bool
+    llm_model: str | None = None
     timeout_scale: float = 1.0
 
 
 # ----------------------------------------------------------------------------- running a script
 
 
-def script(ctx: Context, name: str, args: list[str], timeout_s: float, ok_codes: tuple[int, ...] = (0,)
-           ) -> dict[str, Any]:
-    """Run ``bench/<name>`` with ``--json FILE`` appended; its report, or NotMeasured naming why."""
+def script(ctx: Context, name: str, args: list[str], timeout_s: float, ok_codes: tuple[int, ...] = (0,),
+           json_arg: bool = True) -> dict[str, Any]:
+    """Run ``bench/<name>`` with ``--json FILE`` appended; its report, or NotMeasured naming why
+    (``json_arg=False``: a script that writes its own files; returns only the exit status)."""
     out = ctx.work / f"{Path(name).stem}.json"
     log = ctx.work / f"{Path(name).stem}.log"
-    argv = [sys.executable, str(HERE / name), *args, "--json", str(out)]
+    argv = [sys.executable, str(HERE / name), *args, *(["--json", str(out)] if json_arg else [])]
     print(f"  $ {' '.join(Path(a).name if a == sys.executable else a for a in argv)}", flush=True)
     try:
         with log.open("w") as fh:
@@ -99,10 +100,10 @@ def script(ctx: Context, name: str, args: list[str], timeout_s: float, ok_codes:
     except subprocess.TimeoutExpired:
         raise NotMeasured(f"{name} did not finish within {timeout_s * ctx.timeout_scale:.0f} s") from None
     text = log.read_text(errors="replace")
-    if p.returncode not in ok_codes or not out.exists():
+    if p.returncode not in ok_codes or (json_arg and not out.exists()):
         tail = [x for x in text.strip().splitlines() if x.strip()][-1:] or ["(no output)"]
-        raise NotMeasured(f"{name} exited with status {p.returncode}: {tail[0].strip()[:300]}")
-    report = json.loads(out.read_text())
+        raise NotMeasured(f"{Path(name).name} exited with status {p.returncode}: {tail[0].strip()[:300]}")
+    report = json.loads(out.read_text()) if json_arg else {}
     report["_exit_status"] = p.returncode
     report["_output_tail"] = text.strip().splitlines()[-12:]
     return report
@@ -154,9 +155,9 @@ def run_replay(ctx: Context) -> dict[str, Any]:
 def nautilus_status() -> str:
     if importlib.util.find_spec("nautilus_trader") is None:
         return ("not measured: nautilus_trader is not installed in this environment (it is not part of "
-                "the bench extra; see the note under this table)")
+                "the bench extra; docs/benchmarks.md, \"Reproduce\", says why there is no leg)")
     return ("not measured: nautilus_trader is installed but run_all has no NautilusTrader leg yet "
-            "(see the note under this table)")
+            "(docs/benchmarks.md, \"Reproduce\", says why)")
 
 
 def render_replay(r: dict[str, Any]) -> list[str]:
@@ -190,12 +191,13 @@ def run_build(ctx: Context) -> dict[str, Any]:
     per_spec = 60 if ctx.quick else 240
     rep = script(ctx, "build_time.py", args, 600 + per_spec * len(ctx.specs), ok_codes=(0, 1))
     rep.pop("_output_tail", None)
+    rep["spec_files"] = [str(s.relative_to(REPO)) if s.is_relative_to(REPO) else s.name for s in ctx.specs]
     return rep
 
 
 def render_build(r: dict[str, Any]) -> list[str]:
     old = r.get("old_design", {})
-    lines = [f"`python bench/build_time.py --specs {' '.join('specs/' + x['spec'] + '.yaml' if r.get('specs_in_repo') else x['spec'] for x in r['rows'])}`: "
+    lines = [f"`python bench/build_time.py --specs {' '.join(r['spec_files'])}`: "
              f"each spec built cold (fresh `--out` and `--build-dir`) by the previous design "
              f"(baseline: `{r['ref']}` = {r['commit'][:10]}, {old.get('what', 'the build before it became a state machine')}) "
              f"and by this checkout, alternated per spec; then rebuilt unchanged by this checkout (the rerun reuses every step).",
@@ -245,13 +247,30 @@ def llm_summary(runs_dir: Path | None = None) -> dict[str, Any]:
     return {"groups": out}
 
 
+#: intents the live run (``--llm MODEL``) asks the model for: one per strategy family the eval has
+LIVE_INTENTS_QUICK = ("mom-ema-cross-long",)
+LIVE_INTENTS = ("mom-ema-cross-long", "mr-dip-pct-hold", "obi-levels-hold")
+
+
 def run_llm(ctx: Context) -> dict[str, Any]:
-    if ctx.llm_live:
-        raise NotMeasured("--llm (a live run of the bundled model) is not wired in yet: run "
-                          "bench/codegen_eval.py as docs/llm.md says, then rerun bench/run_all")
     s = llm_summary()
+    if ctx.llm_model:
+        intents = LIVE_INTENTS_QUICK if ctx.quick else LIVE_INTENTS
+        folder = ctx.work / "llm-live"
+        try:
+            script(ctx, "codegen_eval.py", ["--provider", "local", "--model", ctx.llm_model, "--grammar", "on",
+                                            "--intents", ",".join(intents), "--record", str(folder)],
+                   timeout_s=900 * len(intents), json_arg=False)
+            live = llm_summary(ctx.work)["groups"]
+            for g in live:
+                g["runs"] = ["live, this run"]
+            s["groups"] += live
+            s["live"] = "measured"
+        except NotMeasured as err:
+            s["live"] = f"not measured: {err}"
     if not s["groups"]:
-        raise NotMeasured(f"no recorded evaluation with timed intents under {RUNS.relative_to(REPO)}/*/results.json")
+        raise NotMeasured(f"no recorded evaluation with timed intents under {RUNS.relative_to(REPO)}/*/results.json"
+                          + (f"; the live run: {s['live']}" if s.get("live") else ""))
     return s
 
 
@@ -263,7 +282,10 @@ def render_llm(r: dict[str, Any]) -> list[str]:
              "",
              "| provider / model | grammar | runs | intents | median s per spec | max s | completion tokens/s | accepted | correct | vs grammar off (median s) |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
-    by = {(g["provider"], g["model"], g["grammar"], g["per_signal"]): g for g in r["groups"]}
+    if r.get("live"):
+        lines[0] += f" Live run of this invocation (`--llm`): {r['live']}."
+    by = {(g["provider"], g["model"], g["grammar"], g["per_signal"]): g for g in r["groups"]
+          if "live, this run" not in g["runs"]}
     for g in r["groups"]:
         base = by.get((g["provider"], g["model"], "off", g["per_signal"]))
         vs = (ratio(g["median_s"] / base["median_s"]) if base and base is not g and base["median_s"]
@@ -332,7 +354,8 @@ def render_engine(r: dict[str, Any]) -> list[str]:
              ""]
     sw = r.get("swap_ns")
     lines.append(f"Swap pause ({sw['n']} swaps): p50 {sw['p50'] / 1000:.1f} µs, p99 **{sw['p99'] / 1000:.1f} µs**, "
-                 f"max {sw['max'] / 1000:.1f} µs (target p99 ≤ 10 µs)." if sw else f"Swap pause: {r.get('swap_note')}.")
+                 f"max {sw['max'] / 1000:.1f} µs (target p99 ≤ 10 µs: {'met' if sw['p99'] <= 10_000 else '**not met**'})."
+                 if sw else f"Swap pause: {r.get('swap_note')}.")
     c = r["control_rtt_us"]
     lines.append(f"Control round trip (`events`, {c['n']} requests, feed running): p50 {c['p50']} µs, p99 {c['p99']} µs. "
                  f"sf-engine ran {r['engine_events_per_s'] / 1e6:.2f} M events/s with 4 instances.")
@@ -371,8 +394,9 @@ LEGS: tuple[Leg, ...] = (
     Leg("replay", "Replay throughput and tick-to-order vs hftbacktest", run_replay, render_replay,
         lambda c: 45 if c.quick else 480),
     Leg("build", "`stratforge build` spec-to-scorecard wall time, cold, old vs new design", run_build, render_build,
-        lambda c: 40 + (50 if c.quick else 60) * _specs(c)),
-    Leg("llm", "LLM generation time per spec", run_llm, render_llm, lambda c: 1),
+        lambda c: 40 + (70 if c.quick else 90) * _specs(c)),
+    Leg("llm", "LLM generation time per spec", run_llm, render_llm,
+        lambda c: 1 + (300 * len(LIVE_INTENTS_QUICK if c.quick else LIVE_INTENTS) if c.llm_model else 0)),
     Leg("dashboard", "Dashboard: strategy list under load", run_dashboard, render_dashboard,
         lambda c: 12 if c.quick else 45),
     Leg("engine", "sf-engine: live tick-to-order with shadows, swap pause, control round trip", run_engine,
@@ -407,11 +431,11 @@ def run_legs(ctx: Context, legs: tuple[Leg, ...] | list[Leg]) -> dict[str, Any]:
 
 def render_block(report: dict[str, Any], legs: tuple[Leg, ...] | list[Leg]) -> str:
     m = report["machine"]
-    mode = "quick run (small sizes: checks the machinery, not figures to quote)" if report["quick"] else "full run"
+    mode = "quick run: small sizes, checks the machinery, not figures to quote" if report["quick"] else "full run"
     lines = [BEGIN,
              "<!-- Generated by `python bench/run_all.py`: do not edit by hand, rerun it. -->",
              "",
-             f"## Measured by `bench/run_all` ({report['started']}, {mode})",
+             f"## Measured by `bench/run_all` ({report['started']}; {mode})",
              "",
              f"**Machine:** {machine.line(m)}.",
              f"Load average (1/5/15 min) at the start {' / '.join(f'{x:g}' for x in m.get('load_avg_start', []))}, "
@@ -427,7 +451,7 @@ def render_block(report: dict[str, Any], legs: tuple[Leg, ...] | list[Leg]) -> s
             lines += [f"not measured: {entry['reason']}", ""]
         else:
             try:
-                lines += leg.render(entry["figures"]) + ["", f"({entry['seconds']:.0f} s)", ""]
+                lines += leg.render(entry["figures"]) + ["", f"(This leg took {entry['seconds']:.0f} s.)", ""]
             except (KeyError, TypeError, ValueError, ZeroDivisionError) as err:
                 lines += [f"not measured: the {leg.name} report could not be read ({type(err).__name__}: {err})", ""]
     lines.append(END)
@@ -471,7 +495,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", nargs="+", choices=[g.name for g in LEGS], default=[], help="leave these legs out")
     ap.add_argument("--specs", nargs="+", type=Path, default=None,
                     help="specs for the build leg (default specs/*.yaml; --quick: bench/quick/quick-momentum-bars.yaml)")
-    ap.add_argument("--llm", action="store_true", help="also run the bundled model live (default: read the recorded runs)")
+    ap.add_argument("--llm", metavar="MODEL", default=None,
+                    help="also run the bundled model MODEL (e.g. 1.5b; `stratforge model list`) live on "
+                         f"{len(LIVE_INTENTS)} intents ({len(LIVE_INTENTS_QUICK)} with --quick), grammar on; "
+                         "default: only the recorded runs")
     ap.add_argument("--estimate", action="store_true", help="print the expected duration and exit")
     args = ap.parse_args(argv)
 
@@ -485,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     # scratch under build/ (not /tmp: the sandbox gives its jobs a private /tmp)
     (REPO / "build").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="run-all-", dir=REPO / "build"))
-    ctx = Context(quick=args.quick, work=work, specs=specs, llm_live=args.llm)
+    ctx = Context(quick=args.quick, work=work, specs=specs, llm_model=args.llm)
     expected = sum(g.estimate_s(ctx) for g in legs)
     print(f"run_all: {'quick' if args.quick else 'full'} run of {', '.join(g.name for g in legs)}; expected duration "
           f"~{expected / 60:.0f} min on an idle 2-core machine ("

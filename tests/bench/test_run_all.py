@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _ctx(tmp_path: Path, quick: bool = True) -> run_all.Context:
-    return run_all.Context(quick=quick, work=tmp_path, specs=[], llm_live=False)
+    return run_all.Context(quick=quick, work=tmp_path, specs=[])
 
 
 def _leg(name: str, fn, render=lambda r: [f"figure {r['x']:.2f}×"]) -> run_all.Leg:
@@ -158,6 +158,44 @@ def test_llm_leg_without_recorded_runs_says_so(tmp_path, monkeypatch):
         run_all.run_llm(_ctx(tmp_path))
 
 
+def test_llm_live_run_is_summarised_beside_the_recorded_ones(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    _eval_run(runs, "tiny-on", "on", [(10.0, 40, True)])
+    monkeypatch.setattr(run_all, "RUNS", runs)
+    calls = []
+
+    def fake_codegen_eval(ctx, name, args, timeout_s, json_arg=True):
+        calls.append((name, args, json_arg))
+        _eval_run(ctx.work, "llm-live", "on", [(2.0, 10, True), (4.0, 30, True)])
+        return {}
+
+    monkeypatch.setattr(run_all, "script", fake_codegen_eval)
+    ctx = run_all.Context(quick=True, work=tmp_path / "work", specs=[], llm_model="tiny")
+    s = run_all.run_llm(ctx)
+    assert calls == [("codegen_eval.py", ["--provider", "local", "--model", "tiny", "--grammar", "on", "--intents",
+                                          ",".join(run_all.LIVE_INTENTS_QUICK), "--record",
+                                          str(ctx.work / "llm-live")], False)]
+    assert s["live"] == "measured"
+    live = next(g for g in s["groups"] if g["runs"] == ["live, this run"])
+    assert (live["intents"], live["median_s"], live["tokens_per_s"]) == (2, 3.0, 6.67)
+    assert "| local / tiny | on | live, this run | 2 | 3.0 | 4.0 | 6.67 |" in "\n".join(run_all.render_llm(s))
+
+
+def test_llm_live_run_that_fails_keeps_the_recorded_figures_and_says_why(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    _eval_run(runs, "tiny-on", "on", [(10.0, 40, True)])
+    monkeypatch.setattr(run_all, "RUNS", runs)
+
+    def not_installed(ctx, name, args, timeout_s, json_arg=True):
+        raise run_all.NotMeasured("codegen_eval.py exited with status 2: model tiny is not installed")
+
+    monkeypatch.setattr(run_all, "script", not_installed)
+    s = run_all.run_llm(run_all.Context(quick=True, work=tmp_path / "work", specs=[], llm_model="tiny"))
+    assert [g["runs"] for g in s["groups"]] == [["tiny-on"]]
+    assert ("Live run of this invocation (`--llm`): not measured: codegen_eval.py exited with status 2: "
+            "model tiny is not installed.") in run_all.render_llm(s)[0]
+
+
 # ----------------------------------------------------------------------------- machine
 
 
@@ -233,7 +271,6 @@ def test_quick_run_writes_every_section_with_numbers_and_the_machine(tmp_path):
 
     sections = dict(SECTION.findall(block))
     assert [sections[str(i)] for i in range(1, len(run_all.LEGS) + 1)] == [g.title for g in run_all.LEGS]
-    body = {int(n): part for n, part in zip(SECTION.findall(block), SECTION.split(block)[3::3])}
     body = {int(m.group(1)): block[m.end():nxt] for m, nxt in
             zip(SECTION.finditer(block), [m.start() for m in SECTION.finditer(block)][1:] + [len(block)])}
     for n, part in body.items():
