@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from resource_kit import missing  # tests/ is on sys.path (tests/conftest.py)
+
+from stratforge.core.tools import first_executable, which
 
 import build_time  # bench/ is on sys.path (tests/bench/conftest.py)
 import machine
@@ -248,9 +251,10 @@ SECTION = re.compile(r"^### (\d)\. (.+)$", re.M)
 def test_quick_run_writes_every_section_with_numbers_and_the_machine(tmp_path):
     """`bench/run_all --quick` for real (about 3 minutes on a 2-core machine: the build leg builds
     one small spec with the old and the new design, and numba compiles hftbacktest's loops)."""
-    for why in (missing("compiler"), missing("sandbox")):
-        if why:
-            pytest.skip(why)
+    if first_executable("g++", "c++", "clang++") is None:
+        missing("compiler")
+    if which("bwrap") is None:
+        missing("sandbox")
     if importlib.util.find_spec("hftbacktest") is None or importlib.util.find_spec("numba") is None:
         pytest.skip("the bench extra is not installed (pip install '.[bench]')")
     doc, out = tmp_path / "benchmarks.md", tmp_path / "run_all.json"
@@ -303,3 +307,11 @@ def test_quick_run_writes_every_section_with_numbers_and_the_machine(tmp_path):
     assert num(r"^\| \*\*ratio live / single slot\*\* \| [\d.]+× \| \*\*([\d.]+)×\*\*", body[5]) > 0
     # 6. sandbox
     assert num(r"^\| \*\*ratio\*\* \| \*\*([\d.]+)×\*\*", body[6]) > 0
+
+
+def test_the_executable_wrapper_runs_run_all(tmp_path):
+    p = subprocess.run([str(REPO / "bench" / "run_all"), "--estimate", "--quick"], capture_output=True, text=True,
+                       env={**os.environ, "PYTHON": sys.executable}, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"quick run of replay, build, llm, dashboard, engine, sandbox; expected duration ~\d+ min",
+                     p.stdout)
