@@ -480,6 +480,19 @@ def read_block(text: str) -> str:
     return m.group(0) if m else ""
 
 
+def previous_duration(path: Path, quick: bool) -> str:
+    """'the last full run (…) took N min: replay …' from an earlier report at ``path``, or ''."""
+    try:
+        prev = json.loads(path.read_text())
+        if prev.get("format") != FORMAT or prev.get("quick") != quick:
+            return ""
+        legs = ", ".join(f"{k} {v['seconds'] / 60:.1f}" for k, v in prev["legs"].items())
+        return (f"the last {'quick' if quick else 'full'} run ({prev['started']}) took "
+                f"{prev['seconds'] / 60:.0f} min ({legs} min)")
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -517,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run_all: {'quick' if args.quick else 'full'} run of {', '.join(g.name for g in legs)}; expected duration "
           f"~{expected / 60:.0f} min on an idle 2-core machine ("
           + ", ".join(f"{g.name} ~{g.estimate_s(ctx) / 60:.1f}" for g in legs) + " min); more under load", flush=True)
+    last = previous_duration(out_json, args.quick)
+    if last:
+        print(f"run_all: {last}", flush=True)
     if args.estimate:
         shutil.rmtree(work, ignore_errors=True)
         return 0
