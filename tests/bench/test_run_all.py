@@ -247,28 +247,8 @@ def test_old_design_environment_drops_a_regular_installs_modules_and_keeps_the_e
 SECTION = re.compile(r"^### (\d)\. (.+)$", re.M)
 
 
-@pytest.mark.slow
-def test_quick_run_writes_every_section_with_numbers_and_the_machine(tmp_path):
-    """`bench/run_all --quick` for real (about 3 minutes on a 2-core machine: the build leg builds
-    one small spec with the old and the new design, and numba compiles hftbacktest's loops)."""
-    if first_executable("g++", "c++", "clang++") is None:
-        missing("compiler")
-    if which("bwrap") is None:
-        missing("sandbox")
-    if importlib.util.find_spec("hftbacktest") is None or importlib.util.find_spec("numba") is None:
-        pytest.skip("the bench extra is not installed (pip install '.[bench]')")
-    doc, out = tmp_path / "benchmarks.md", tmp_path / "run_all.json"
-    doc.write_text(f"# Benchmarks\n\nhand-written prose\n\n{run_all.BEGIN}\n{run_all.END}\n\n## Method\nmore prose\n")
-    p = subprocess.run([sys.executable, str(REPO / "bench" / "run_all.py"), "--quick", "--doc", str(doc),
-                        "--json", str(out)], capture_output=True, text=True, cwd=REPO, timeout=900)
-    assert "expected duration" in p.stdout
-    text = doc.read_text()
-    assert text.startswith("# Benchmarks\n\nhand-written prose\n\n") and text.endswith("## Method\nmore prose\n")
-    block = run_all.read_block(text)
-    report = json.loads(out.read_text())
-    not_measured = {k: v["reason"] for k, v in report["legs"].items() if v["status"] != "measured"}
-    assert p.returncode == 0 and not not_measured, (not_measured, p.stdout[-3000:], p.stderr[-3000:])
-
+def check_block(block: str, report: dict) -> None:
+    """Every section of a run_all block present and measured, its numbers parsed and consistent."""
     machine_line = re.search(r"^\*\*Machine:\*\* (.+)$", block, re.M).group(1)
     assert f"{report['machine']['cores']} cores" in machine_line and "GiB RAM" in machine_line
     assert "Python 3." in machine_line and re.search(r"load average [\d.]+ → [\d.]+", machine_line)
@@ -278,7 +258,7 @@ def test_quick_run_writes_every_section_with_numbers_and_the_machine(tmp_path):
     body = {int(m.group(1)): block[m.end():nxt] for m, nxt in
             zip(SECTION.finditer(block), [m.start() for m in SECTION.finditer(block)][1:] + [len(block)])}
     for n, part in body.items():
-        assert "not measured" not in part, part
+        assert not part.strip().startswith("not measured"), part
 
     def num(pattern: str, part: str) -> float:
         m = re.search(pattern, part, re.M)
@@ -307,6 +287,98 @@ def test_quick_run_writes_every_section_with_numbers_and_the_machine(tmp_path):
     assert num(r"^\| \*\*ratio live / single slot\*\* \| [\d.]+× \| \*\*([\d.]+)×\*\*", body[5]) > 0
     # 6. sandbox
     assert num(r"^\| \*\*ratio\*\* \| \*\*([\d.]+)×\*\*", body[6]) > 0
+
+
+def _figures() -> dict:
+    """One report of every leg, numbers of this test's own, shaped as the scripts write them."""
+    return {
+        "replay": {"args": {"events": 5000, "seed": 3, "repeat": 2, "best_of": 1}, "events": 5000,
+                   "hftbacktest_version": "9.9", "numba_version": "9.8",
+                   "verification": {"points_compared": 1234, "mismatches": 0},
+                   "workloads": {"replay_noop": {"stratforge_events_per_s": 40e6, "hftbacktest_events_per_s": 5e6,
+                                                "ratio": 8.0, "paired_ratio_median": 7.9, "target_ratio": 10.0},
+                                 "market_maker": {"stratforge_events_per_s": 9e6, "hftbacktest_events_per_s": 1.5e6,
+                                                  "ratio": 6.0, "paired_ratio_median": 6.1, "target_ratio": 5.0}},
+                   "tick_to_order_ns": {"p50": 140, "p90": 260, "p99": 510, "p99_9": 880, "max": 9000, "count": 777},
+                   "tick_to_order_target_p99_ns": 1000, "nautilus_trader": "not measured: not installed"},
+        "build": {"ref": "abc1234", "commit": "abc1234def", "spec_files": ["bench/quick/quick-momentum-bars.yaml"],
+                  "rows": [{"spec": "quick-momentum-bars", "old_verdict": "FAIL", "old_s": 20.0, "new_verdict": "FAIL",
+                            "new_s": 18.0, "rerun_verdict": "FAIL", "rerun_s": 1.2}],
+                  "total_old_s": 20.0, "total_new_s": 18.0, "ratio": 0.9, "verdicts_same": True},
+        "llm": {"groups": [{"provider": "local", "model": "tiny", "grammar": "on", "per_signal": False,
+                            "runs": ["tiny-on"], "intents": 4, "median_s": 12.5, "max_s": 40.0,
+                            "completion_tokens": 100, "tokens_per_s": 1.5, "accepted": 4, "correct": 2}]},
+        "dashboard": {"rate_per_s": 50, "seconds": 3, "strategies": 4, "versions": 2, "errors": 0, "target_p99_ms": 50,
+                      "strategy_list": {"n": 150, "p50_ms": 4.0, "p99_ms": 12.0, "max_ms": 13.0},
+                      "static_baseline": {"n": 30, "p50_ms": 2.0, "p99_ms": 8.0, "max_ms": 9.0}},
+        "engine": {"events": 1000, "seconds": 1.0, "shadow_thread": "on", "seq_ok": True, "missed_events": 0,
+                   "engine_events_per_s": 2e6, "t2o_replay_ns": {"p50": 100, "p99": 300, "p99_9": 900, "n": 50},
+                   "t2o_live_ns": {"p50": 120, "p99": 390, "p99_9": 800, "n": 60},
+                   "swap_ns": {"n": 10, "p50": 1500, "p99": 4000, "max": 5000}, "swap_note": "",
+                   "control_rtt_us": {"n": 10, "p50": 80.0, "p99": 300.0}},
+        "sandbox": {"runs": 3, "sandboxed_ms": {"median": 20.0, "worst": 25.0},
+                    "direct_ms": {"median": 2.0, "worst": 2.5}, "ratio_median": 10.0},
+    }
+
+
+def _rendered(figures: dict) -> tuple[str, dict]:
+    legs = {k: {"status": "measured", "figures": v, "seconds": 1.0} for k, v in figures.items()}
+    report = {"machine": {**machine.describe(), "load_avg_end": [1.5, 1.0, 1.0]}, "quick": True,
+              "started": "2026-12-04 20:00 UTC", "seconds": 60.0, "json": "r.json", "legs": legs}
+    return run_all.render_block(report, run_all.LEGS), report
+
+
+def test_every_section_renders_and_the_quick_run_check_accepts_it():
+    block, report = _rendered(_figures())
+    check_block(block, report)
+    assert "| replay_noop | 40,000,000 | 5,000,000 | **8.00×** | 7.90× | ≥ 10× | **no** |" in block
+    assert "| quick-momentum-bars | FAIL | 20.0 | 18.0 | 0.90× | 1.2 |" in block
+    assert "| **ratio list / static** | | 2.00× | **1.50×** | |" in block
+    assert "| **ratio live / single slot** | 1.20× | **1.30×** | 0.89× | |" in block
+    assert "p99 **4.0 µs**, max 5.0 µs (target p99 ≤ 10 µs: met)" in block
+
+
+@pytest.mark.parametrize("plant", ["a leg not measured", "a ratio that does not follow from its figures",
+                                   "no machine line", "a section missing"])
+def test_the_quick_run_check_catches_a_bad_block(plant):
+    figures = _figures()
+    block, report = _rendered(figures)
+    if plant == "a leg not measured":
+        report["legs"]["dashboard"] = {"status": "not measured", "reason": "server did not start", "seconds": 1.0}
+        block = run_all.render_block(report, run_all.LEGS)
+    elif plant == "a ratio that does not follow from its figures":
+        block = block.replace("**8.00×**", "**9.00×**")
+    elif plant == "no machine line":
+        block = block.replace("**Machine:**", "Machine:")
+    else:
+        block = block.replace("### 6. Sandbox start-up", "")
+    with pytest.raises((AssertionError, AttributeError, KeyError)):
+        check_block(block, report)
+
+
+@pytest.mark.slow
+def test_quick_run_writes_every_section_with_numbers_and_the_machine(tmp_path):
+    """`bench/run_all --quick` for real (about 3 minutes on a 2-core machine: the build leg builds
+    one small spec with the old and the new design, and numba compiles hftbacktest's loops)."""
+    if first_executable("g++", "c++", "clang++") is None:
+        missing("compiler")
+    if which("bwrap") is None:
+        missing("sandbox")
+    if importlib.util.find_spec("hftbacktest") is None or importlib.util.find_spec("numba") is None:
+        pytest.skip("the bench extra is not installed (pip install '.[bench]')")
+    doc, out = tmp_path / "benchmarks.md", tmp_path / "run_all.json"
+    doc.write_text(f"# Benchmarks\n\nhand-written prose\n\n{run_all.BEGIN}\n{run_all.END}\n\n## Method\nmore prose\n")
+    p = subprocess.run([sys.executable, str(REPO / "bench" / "run_all.py"), "--quick", "--doc", str(doc),
+                        "--json", str(out)], capture_output=True, text=True, cwd=REPO, timeout=900)
+    assert "expected duration" in p.stdout
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks\n\nhand-written prose\n\n") and text.endswith("## Method\nmore prose\n")
+    block = run_all.read_block(text)
+    report = json.loads(out.read_text())
+    not_measured = {k: v["reason"] for k, v in report["legs"].items() if v["status"] != "measured"}
+    assert p.returncode == 0 and not not_measured, (not_measured, p.stdout[-3000:], p.stderr[-3000:])
+
+    check_block(block, report)
 
 
 def test_the_executable_wrapper_runs_run_all(tmp_path):
