@@ -15,7 +15,8 @@ others), collects each leg's JSON report and writes
 Legs (``--only``/``--skip`` take these names), each figure next to a baseline from the same run:
 
 replay     bench/replay_vs_hftbacktest.py: sf-bench vs hftbacktest on the same synthetic L2 file
-           (events/s, ratio), stratforge tick-to-order; NautilusTrader where it is installed
+           (events/s, ratio), stratforge tick-to-order; bench/nautilus_replay.py: sf-bench vs
+           NautilusTrader's BacktestEngine (where nautilus_trader is installed)
 build      bench/build_time.py: `stratforge build` of every spec in specs/ (fresh folders), the
            previous design (a git ref) against this checkout, alternated per spec
 llm        the recorded codegen evaluations (bench/codegen_eval/runs/*/results.json): seconds per
@@ -147,17 +148,29 @@ def run_replay(ctx: Context) -> dict[str, Any]:
                              "ratio": v["ratio"], "paired_ratio_median": v["paired_ratio_median"],
                              "target_ratio": v["target_ratio"]} for k, v in res.items()},
            "tick_to_order_ns": {k: t2o[k] for k in ("p50", "p90", "p99", "p99_9", "max", "count") if k in t2o},
-           "tick_to_order_target_p99_ns": rep["tick_to_order_target_p99_ns"],
-           "nautilus_trader": nautilus_status(), "report": rep}
+           "tick_to_order_target_p99_ns": rep["tick_to_order_target_p99_ns"], "report": rep}
+    try:
+        out["nautilus"] = run_nautilus(ctx)
+    except NotMeasured as err:
+        out["nautilus_trader"] = f"not measured: {err}"
     return out
 
 
-def nautilus_status() -> str:
-    if importlib.util.find_spec("nautilus_trader") is None:
-        return ("not measured: nautilus_trader is not installed in this environment (it is not part of "
-                "the bench extra; docs/benchmarks.md, \"Reproduce\", says why there is no leg)")
-    return ("not measured: nautilus_trader is installed but run_all has no NautilusTrader leg yet "
-            "(docs/benchmarks.md, \"Reproduce\", says why)")
+def nautilus_args(quick: bool) -> list[str]:
+    if quick:
+        return ["--events", "30000", "--seed", "1", "--repeat", "1", "--best-of", "1", "--verify-prefix", "10000"]
+    return ["--events", "2000000", "--seed", "1", "--repeat", "3", "--best-of", "3", "--verify-prefix", "50000"]
+
+
+def run_nautilus(ctx: Context) -> dict[str, Any]:
+    need("nautilus_trader")
+    rep = script(ctx, "nautilus_replay.py", nautilus_args(ctx.quick), 1800, ok_codes=(0, 1))
+    if rep["_exit_status"] == 1:
+        v = rep["verification"]
+        raise NotMeasured(f"NautilusTrader's book differs from stratforge's at {v['mismatches']} of "
+                          f"{v['points_compared']} batch ends (first: {v['first_mismatch']})")
+    rep.pop("_output_tail", None)
+    return rep
 
 
 def render_replay(r: dict[str, Any]) -> list[str]:
@@ -179,7 +192,23 @@ def render_replay(r: dict[str, Any]) -> list[str]:
               "|---|---:|---:|---:|---:|---|",
               f"| ns (n = {fmt(t['count'])}) | {t['p50']} | {t.get('p90', '')} | **{t['p99']}** | {t['p99_9']} | "
               f"p99 ≤ {target} ns: {'holds' if t['p99'] <= target else '**does not hold**'} |",
-              "", f"NautilusTrader: {r['nautilus_trader']}."]
+              ""]
+    nt = r.get("nautilus")
+    if nt is None:
+        lines.append(f"NautilusTrader: {r.get('nautilus_trader', 'not measured')}.")
+        return lines
+    v = nt["verification"]
+    lines += [f"NautilusTrader {nt['nautilus_trader']} (`python bench/nautilus_replay.py --events {nt['events']} "
+              f"--seed {nt['seed']} --repeat {nt['repeat']} --best-of {nt['best_of']}`): its `BacktestEngine` with a "
+              f"no-op strategy subscribed to the book deltas (managed L2_MBP book) and trades, on a file of "
+              f"{fmt(nt['events'])} records from the same generator; sf-bench's replay_noop on the same file in the "
+              f"same run. Book check: {v['points_compared']:,} batch ends of a {v['prefix_records']:,}-record prefix, "
+              f"**{v['mismatches']} mismatches**.",
+              "",
+              "| workload | stratforge events/s | NautilusTrader events/s (baseline) | ratio (medians) |",
+              "|---|---:|---:|---:|",
+              f"| replay_noop | {fmt(nt['stratforge_events_per_s'])} | {fmt(nt['nautilus_events_per_s'])} | "
+              f"**{ratio(nt['ratio'])}** |"]
     return lines
 
 
@@ -391,8 +420,8 @@ def _specs(ctx: Context) -> int:
 
 
 LEGS: tuple[Leg, ...] = (
-    Leg("replay", "Replay throughput and tick-to-order vs hftbacktest", run_replay, render_replay,
-        lambda c: 45 if c.quick else 480),
+    Leg("replay", "Replay throughput and tick-to-order vs hftbacktest and NautilusTrader", run_replay, render_replay,
+        lambda c: 60 if c.quick else 480 + (150 if importlib.util.find_spec("nautilus_trader") else 0)),
     Leg("build", "`stratforge build` spec-to-scorecard wall time, cold, old vs new design", run_build, render_build,
         lambda c: 40 + (70 if c.quick else 90) * _specs(c)),
     Leg("llm", "LLM generation time per spec", run_llm, render_llm,

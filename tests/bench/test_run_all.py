@@ -272,6 +272,14 @@ def check_block(block: str, report: dict) -> None:
     assert num(r"^\| replay_noop \|[^|]+\|[^|]+\| \*\*([\d.]+)×\*\*", body[1]) == pytest.approx(sf / hbt, rel=0.01)
     assert num(r"\*\*(\d+) mismatches\*\*", body[1]) == 0
     assert num(r"^\| ns \(n = ([\d,]+)\)", body[1]) > 0
+    if report["legs"]["replay"]["figures"].get("nautilus"):
+        sf_nt = num(r"^\| replay_noop \| ([\d,]+) \| [\d,]+ \| \*\*[\d.]+×\*\* \|$", body[1])
+        nt = num(r"^\| replay_noop \| [\d,]+ \| ([\d,]+) \| \*\*[\d.]+×\*\* \|$", body[1])
+        assert num(r"^\| replay_noop \| [\d,]+ \| [\d,]+ \| \*\*([\d.]+)×\*\* \|$", body[1]) == pytest.approx(
+            sf_nt / nt, rel=0.01)
+        assert num(r"Book check: [\d,]+ batch ends of a [\d,]+-record prefix, \*\*(\d+) mismatches", body[1]) == 0
+    elif importlib.util.find_spec("nautilus_trader") is not None:
+        raise AssertionError(f"nautilus_trader is installed but the replay section has no NautilusTrader row:\n{body[1]}")
     # 2. build: the quick spec by both designs, a verdict, seconds and the ratio
     row = re.search(r"^\| quick-momentum-bars \| (PASS|FAIL|INCONCLUSIVE) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)× \| ([\d.]+) \|",
                     body[2], re.M)
@@ -300,7 +308,10 @@ def _figures() -> dict:
                                  "market_maker": {"stratforge_events_per_s": 9e6, "hftbacktest_events_per_s": 1.5e6,
                                                   "ratio": 6.0, "paired_ratio_median": 6.1, "target_ratio": 5.0}},
                    "tick_to_order_ns": {"p50": 140, "p90": 260, "p99": 510, "p99_9": 880, "max": 9000, "count": 777},
-                   "tick_to_order_target_p99_ns": 1000, "nautilus_trader": "not measured: not installed"},
+                   "tick_to_order_target_p99_ns": 1000,
+                   "nautilus": {"nautilus_trader": "9.7", "events": 3000, "seed": 3, "repeat": 2, "best_of": 1,
+                                "verification": {"points_compared": 900, "prefix_records": 1000, "mismatches": 0},
+                                "stratforge_events_per_s": 30e6, "nautilus_events_per_s": 0.2e6, "ratio": 150.0}},
         "build": {"ref": "abc1234", "commit": "abc1234def", "spec_files": ["bench/quick/quick-momentum-bars.yaml"],
                   "rows": [{"spec": "quick-momentum-bars", "old_verdict": "FAIL", "old_s": 20.0, "new_verdict": "FAIL",
                             "new_s": 18.0, "rerun_verdict": "FAIL", "rerun_s": 1.2}],
@@ -332,6 +343,7 @@ def test_every_section_renders_and_the_quick_run_check_accepts_it():
     block, report = _rendered(_figures())
     check_block(block, report)
     assert "| replay_noop | 40,000,000 | 5,000,000 | **8.00×** | 7.90× | ≥ 10× | **no** |" in block
+    assert "| replay_noop | 30,000,000 | 200,000 | **150.00×** |" in block
     assert "| quick-momentum-bars | FAIL | 20.0 | 18.0 | 0.90× | 1.2 |" in block
     assert "| **ratio list / static** | | 2.00× | **1.50×** | |" in block
     assert "| **ratio live / single slot** | 1.20× | **1.30×** | 0.89× | |" in block
