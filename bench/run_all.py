@@ -39,6 +39,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -93,13 +94,20 @@ def script(ctx: Context, name: str, args: list[str], timeout_s: float, ok_codes:
     log = ctx.work / f"{Path(name).stem}.log"
     argv = [sys.executable, str(HERE / name), *args, *(["--json", str(out)] if json_arg else [])]
     print(f"  $ {' '.join(Path(a).name if a == sys.executable else a for a in argv)}", flush=True)
-    try:
-        with log.open("w") as fh:
-            p = subprocess.run(argv, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, text=True,
-                               timeout=timeout_s * ctx.timeout_scale,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    except subprocess.TimeoutExpired:
-        raise NotMeasured(f"{name} did not finish within {timeout_s * ctx.timeout_scale:.0f} s") from None
+    with log.open("w") as fh:
+        # its own process group: on a timeout the script and everything it started (servers,
+        # engines) are stopped together
+        p = subprocess.Popen(argv, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, text=True,
+                             env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+        try:
+            p.wait(timeout=timeout_s * ctx.timeout_scale)
+        except subprocess.TimeoutExpired:
+            stop_group(p)
+            raise NotMeasured(f"{Path(name).name} did not finish within {timeout_s * ctx.timeout_scale:.0f} s"
+                              ) from None
+        except BaseException:  # Ctrl-C: stop the leg's processes too, then stop run_all
+            stop_group(p)
+            raise
     text = log.read_text(errors="replace")
     if p.returncode not in ok_codes or (json_arg and not out.exists()):
         tail = [x for x in text.strip().splitlines() if x.strip()][-1:] or ["(no output)"]
@@ -108,6 +116,20 @@ def script(ctx: Context, name: str, args: list[str], timeout_s: float, ok_codes:
     report["_exit_status"] = p.returncode
     report["_output_tail"] = text.strip().splitlines()[-12:]
     return report
+
+
+def stop_group(p: subprocess.Popen) -> None:
+    """SIGTERM to the process group of ``p``, SIGKILL after 10 s."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            p.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def need(module: str, extra: str = "bench") -> None:

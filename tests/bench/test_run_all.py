@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -399,3 +400,23 @@ def test_the_executable_wrapper_runs_run_all(tmp_path):
     assert p.returncode == 0, p.stderr
     assert re.search(r"quick run of replay, build, llm, dashboard, engine, sandbox; expected duration ~\d+ min",
                      p.stdout)
+
+
+def test_a_leg_that_hangs_is_stopped_with_what_it_started(tmp_path):
+    """A timed-out leg takes its children with it (a dashboard server, an engine), not only itself."""
+    pid_file = tmp_path / "child.pid"
+    name = _bench_script(tmp_path, "import subprocess\n"
+                                   f"c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+                                   f"open({str(pid_file)!r}, 'w').write(str(c.pid))\n"
+                                   "time.sleep(120)\n")
+    with pytest.raises(run_all.NotMeasured, match="did not finish within 2 s"):
+        run_all.script(_ctx(tmp_path), name, [], timeout_s=2)
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        state = Path(f"/proc/{child}/stat").read_text().split()[2] if Path(f"/proc/{child}/stat").exists() else "X"
+        if state == "Z":
+            break
+        time.sleep(0.1)
+    stat = Path(f"/proc/{child}/stat")
+    assert not stat.exists() or stat.read_text().split()[2] == "Z", "the leg's child process is still running"
