@@ -496,6 +496,8 @@ def render_block(report: dict[str, Any], legs: tuple[Leg, ...] | list[Leg]) -> s
     for i, leg in enumerate(legs, 1):
         entry = report["legs"].get(leg.name)
         lines += [f"### {i}. {leg.title}", ""]
+        if entry is not None and entry.get("kept_from"):
+            lines += [f"(Kept from the run of {entry['kept_from']}: this run left the leg out.)", ""]
         if entry is None:
             lines += ["not measured: left out of this run (`--only`/`--skip`)", ""]
         elif entry["status"] != "measured":
@@ -529,6 +531,19 @@ def read_block(text: str) -> str:
     """The generated block of a document (markers included); '' when there is none."""
     m = re.search(re.escape(BEGIN) + r".*?" + re.escape(END), text, re.S)
     return m.group(0) if m else ""
+
+
+def kept_legs(path: Path, quick: bool, names: set[str]) -> dict[str, Any]:
+    """The legs ``names`` (left out of this run by --only/--skip) as the previous report at
+    ``path`` has them, each marked with the run it comes from; {} when there is none."""
+    try:
+        prev = json.loads(path.read_text())
+        if prev.get("format") != FORMAT or prev.get("quick") != quick:
+            return {}
+        return {k: {**v, "kept_from": v.get("kept_from") or prev["started"]}
+                for k, v in prev["legs"].items() if k in names}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def previous_duration(path: Path, quick: bool) -> str:
@@ -596,6 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     info["load_avg_end"] = machine.load_average()
+    results = {**kept_legs(out_json, args.quick, {g.name for g in LEGS} - {g.name for g in legs}), **results}
     rel = out_json.resolve().relative_to(REPO) if out_json.resolve().is_relative_to(REPO) else out_json
     report = {"format": FORMAT, "quick": args.quick, "started": started, "seconds": round(time.monotonic() - t0, 1),
               "machine": info, "json": str(rel), "legs": results}

@@ -420,3 +420,21 @@ def test_a_leg_that_hangs_is_stopped_with_what_it_started(tmp_path):
         time.sleep(0.1)
     stat = Path(f"/proc/{child}/stat")
     assert not stat.exists() or stat.read_text().split()[2] == "Z", "the leg's child process is still running"
+
+
+def test_a_leg_left_out_keeps_its_figures_from_the_previous_report(tmp_path, monkeypatch):
+    out, doc = tmp_path / "run_all.json", tmp_path / "benchmarks.md"
+    fake = {g.name: _leg(g.name, lambda ctx, n=g.name: {"x": len(n)}) for g in run_all.LEGS}
+    legs = tuple(run_all.Leg(g.name, g.title, fake[g.name].run, fake[g.name].render, g.estimate_s)
+                 for g in run_all.LEGS)
+    monkeypatch.setattr(run_all, "LEGS", legs)
+    assert run_all.main(["--quick", "--doc", str(doc), "--json", str(out)]) == 0
+    first = json.loads(out.read_text())
+    assert run_all.main(["--quick", "--doc", str(doc), "--json", str(out), "--only", "sandbox"]) == 0
+    second = json.loads(out.read_text())
+    assert second["legs"]["replay"]["figures"] == {"x": 6}
+    assert second["legs"]["replay"]["kept_from"] == first["started"]
+    assert "kept_from" not in second["legs"]["sandbox"]
+    text = doc.read_text()
+    assert text.count("this run left the leg out") == len(legs) - 1
+    assert "### 1. " + legs[0].title + f"\n\n(Kept from the run of {first['started']}" in text
