@@ -19,6 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import machine  # noqa: E402 - bench/machine.py, on the path set just above
+
 
 def one(binary: str, data: str, repeat: int, out: Path) -> float:
     cmd = [binary, "--data", data, "--repeat", str(repeat), "--no-latency",
@@ -40,6 +43,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    print(f"machine: {machine.line(machine.describe())}", flush=True)
     runs: dict[str, list[float]] = {"A": [], "B": []}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "r.json"

@@ -39,6 +39,9 @@ from pathlib import Path
 
 from stratforge.core.tools import find_executable
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import machine  # noqa: E402 - bench/machine.py, on the path set just above
+
 REPO = Path(__file__).resolve().parents[1]
 GIT = str(find_executable("git"))
 #: main before issue 11's state machine, the core package and the splits landed (the old design)
@@ -69,23 +72,50 @@ def old_environment(old_root: Path, dest: Path) -> Path:
     reference plugins) are this environment's."""
     shutil.copytree(sys.prefix, dest, symlinks=True)
     site = Path(sysconfig.get_path("purelib", vars={"base": str(dest), "platbase": str(dest)}))
+    install_old_tree(old_root, site)
+    return dest / "bin" / "python"
+
+
+#: what the engine's CMake install puts into the package folder (CMakeLists: SKBUILD_PLATLIB_DIR):
+#: kept from this environment; everything else of the installed package is replaced by the old tree
+ENGINE_FILES = ("stratforge/runtime/include", "stratforge/runtime/lib")
+
+
+def install_old_tree(old_root: Path, site: Path) -> None:
+    """Replace the ``stratforge`` package in ``site`` by the old tree, laid out as its wheel
+    would be, keeping only the engine's built files (ENGINE_FILES). The environment's package
+    folder is emptied first: an environment that holds a regular (non-editable) install of the
+    new tree has the new modules there, and a module the old tree has as ``cpp.py`` where the
+    new one has a ``cpp/`` package would otherwise be shadowed by the new package
+    (``ImportError: cannot import name 'CPP_RULES'``)."""
     for hook in site.glob("_editable_*stratforge*"):
         hook.unlink()
+    pkg = site / "stratforge"
+    keep = site.parent / f"{site.name}.engine-files"
+    for rel in ENGINE_FILES:
+        if (site / rel).exists():
+            shutil.copytree(site / rel, keep / rel, symlinks=True)
+    shutil.rmtree(pkg, ignore_errors=True)
     layout = tomllib.loads((old_root / "pyproject.toml").read_text())
     packages = layout["tool"]["scikit-build"]["wheel"]["packages"]
     for target, source in packages.items():
         shutil.copytree(old_root / source, site / target, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("engine", "__pycache__", "build"))
-    return dest / "bin" / "python"
+    if keep.exists():
+        shutil.copytree(keep, site, symlinks=True, dirs_exist_ok=True)
+        shutil.rmtree(keep)
 
 
 def one(argv: list[str], work: Path, spec: Path) -> tuple[str, float, int, str]:
-    """(verdict, seconds, exit code, output tail) of one fresh build of ``spec``."""
+    """(verdict, seconds, exit code, output tail) of one fresh build of ``spec``; the build
+    registers into a registry of its own in ``work`` (never the user's)."""
     out, build = work / "strategies", work / "build"
+    work.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     p = subprocess.run([*argv, "build", str(spec), "--out", str(out), "--build-dir", str(build)],
                        capture_output=True, text=True, cwd=REPO,
-                       env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"})
+                       env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1",
+                            "STRATFORGE_DB_URL": f"sqlite:///{work / 'registry.db'}"})
     seconds = time.monotonic() - t0
     text = p.stdout + p.stderr
     found = _VERDICT.findall(text)
@@ -105,6 +135,8 @@ def main() -> int:
     if not specs:
         raise SystemExit("build_time: no spec files")
 
+    info = machine.describe()
+    print(f"machine: {machine.line(info)}", flush=True)
     rows = []
     scratch = REPO / "build"  # not /tmp: the sandbox gives every job a private /tmp
     scratch.mkdir(exist_ok=True)
@@ -137,10 +169,12 @@ def main() -> int:
     same = all(r["old_verdict"] == r["new_verdict"] == r["rerun_verdict"] for r in rows)
     print("verdicts: all the same" if same else "verdicts: SOME DIFFER")
     if args.json is not None:
+        info["load_avg_end"] = machine.load_average()
         args.json.write_text(json.dumps({"ref": args.ref, "commit": commit, "rows": rows,
                                          "total_old_s": round(total_old, 2),
                                          "total_new_s": round(total_new, 2),
-                                         "ratio": round(total_new / total_old, 3)}, indent=2) + "\n")
+                                         "ratio": round(total_new / total_old, 3),
+                                         "verdicts_same": same, "machine": info}, indent=2) + "\n")
     return 0 if same else 1
 
 

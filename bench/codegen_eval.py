@@ -49,6 +49,7 @@ from stratforge.generator.llm import get_provider
 from stratforge.generator.llm.extract import ExtractionError, extract_json
 from stratforge.generator.llm.prompts import ROLE_SIGNALS, LogicTranslation, logic_to_signals
 from stratforge.generator.llm.record import Recorder
+from machine import cpu_model  # bench/machine.py (this script's folder is on sys.path)
 
 HERE = Path(__file__).resolve().parent
 INTENTS_DIR = HERE / "codegen_eval" / "intents"
@@ -535,15 +536,7 @@ def write_results(out: Path, rows: list[dict[str, Any]], meta: Mapping[str, Any]
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
             "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 

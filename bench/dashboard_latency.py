@@ -39,6 +39,9 @@ import requests
 
 from stratforge.registry import Registry, ShadowGate
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import machine  # noqa: E402 - bench/machine.py, on the path set just above
+
 GATE = ShadowGate(min_duration_s=2_400, min_fills=5, max_pnl_deviation_pct=30.0,
                   max_fill_ratio_deviation_pct=15.0, max_drawdown_pct=7.0,
                   max_callback_p99_ns=9_900)
@@ -82,7 +85,10 @@ def main() -> int:
     ap.add_argument("--strategies", type=int, default=20)
     ap.add_argument("--versions", type=int, default=3)
     ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
+    info = machine.describe()
+    print(f"machine: {machine.line(info)}", flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="sf-dash-bench-"))
     url = f"sqlite:///{tmp / 'registry.db'}"
@@ -177,6 +183,16 @@ def main() -> int:
               f"target p99 < 50 ms: {'met' if p99 < 50 else 'NOT met'}")
     for e in errors[:5]:
         print("  error:", e)
+    info["load_avg_end"] = machine.load_average()
+    if args.json is not None:
+        def figures(xs: list[float]) -> dict | None:
+            return ({"n": len(xs), "p50_ms": round(statistics.median(xs), 3),
+                     "p99_ms": round(pct(xs, 99), 3), "max_ms": round(max(xs), 3)} if xs else None)
+        args.json.write_text(json.dumps({
+            "machine": info, "rate_per_s": args.rate, "seconds": args.seconds,
+            "strategies": args.strategies, "versions": args.versions,
+            "strategy_list": figures(page), "static_baseline": figures(static),
+            "errors": len(errors), "target_p99_ms": 50}, indent=2) + "\n")
     return 0 if page and not errors else 1
 
 

@@ -38,6 +38,9 @@ from pathlib import Path
 
 from stratforge.core.tools import first_executable, which
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import machine  # noqa: E402 - bench/machine.py, on the path set just above
+
 RISK = {"max_order_qty": 10, "max_order_notional": 1e9, "max_position": 50, "price_band_bps": 500,
         "max_open_orders": 32, "max_msgs_per_sec": 10000000, "max_loss": 1e9}
 VENUE = {"latency": {"feed": {"model": "constant", "ns": 2000}, "entry": {"model": "constant", "ns": 10000},
@@ -90,7 +93,10 @@ def main() -> int:
                     help="engine.json shadow_thread: shadows on their own thread (on) or inline (off)")
     ap.add_argument("--shadow-cpu", type=int, default=None, help="engine.json shadow_cpu (pin hint)")
     ap.add_argument("--speed", type=float, default=0.0, help="feed speed (0 = as fast as possible)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
+    info = machine.describe()
+    print(f"machine: {machine.line(info)}", flush=True)
     tools = {}
     for name in ("engine", "replay", "bench"):
         value = getattr(args, name)
@@ -211,6 +217,20 @@ def main() -> int:
             print(f"swap pause: {swap_note}")
         print(f"control round trip ({len(rtt_busy)} requests, feed running): p50={statistics.median(rtt_busy):.1f} us "
               f"p99={pct(rtt_busy, 0.99):.1f} us")
+        if args.json is not None:
+            info["load_avg_end"] = machine.load_average()
+            args.json.write_text(json.dumps({
+                "machine": info, "events": args.events, "seconds": args.seconds,
+                "shadow_thread": args.shadow_thread, "seq_ok": seq_ok,
+                "missed_events": shadow_side["missed_events"],
+                "engine_events_per_s": feed["seq"] / args.seconds,
+                "t2o_replay_ns": {"p50": rep["p50"], "p99": rep["p99"], "p99_9": rep["p99_9"], "n": rep["count"]},
+                "t2o_live_ns": {"p50": live["p50"], "p99": live["p99"], "p99_9": live["p999"], "n": live["count"]},
+                "swap_ns": ({"n": len(swap_ns), "p50": pct(swap_ns, 0.5), "p99": pct(swap_ns, 0.99),
+                             "max": max(swap_ns)} if swap_ns else None),
+                "swap_note": swap_note,
+                "control_rtt_us": {"n": len(rtt_busy), "p50": round(statistics.median(rtt_busy), 1),
+                                   "p99": round(pct(rtt_busy, 0.99), 1)}}, indent=2) + "\n")
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

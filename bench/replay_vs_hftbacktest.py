@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import subprocess
@@ -36,6 +35,7 @@ from stratforge.core.tools import find_executable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import machine  # noqa: E402 - bench/machine.py, on the path set just above
 
 MM_OFFSET_TICKS, MM_QTY_LOTS, MM_MAX_INV, MM_REQUOTE = 1, 1, 10, 1  # sf-bench's default mm params
 ENTRY_NS = RESPONSE_NS = 10_000  # sf-bench's market-maker venue latency
@@ -54,38 +54,16 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def machine_info() -> dict:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """bench/machine.py's description plus the versions of the numeric stack (the report's
+    older keys ``nproc`` and ``platform`` kept for readers of earlier reports)."""
     import numba
 
     import hftbacktest
 
-    try:
-        commit = run([str(find_executable("git")), "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"]).stdout.strip()
-    except SystemExit:
-        commit = ""
-    try:
-        mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        mem_gib = 0.0
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu,
-        "mem_gib": round(mem_gib, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "hftbacktest": hftbacktest.__version__,
-        "stratforge_commit": commit,
-        "load_avg_start": list(os.getloadavg()),
-    }
+    info = machine.describe()
+    return {**info, "nproc": info["cores"], "platform": platform.platform(),
+            "numpy": np.__version__, "numba": numba.__version__,
+            "hftbacktest": hftbacktest.__version__}
 
 
 # ----------------------------------------------------------------------------- hftbacktest side
@@ -342,7 +320,7 @@ def main(argv=None) -> int:
                 f"hbt noop {h_noop[-1] / 1e6:.2f} M/s, hbt mm {h_mm[-1] / 1e6:.2f} M/s")
         lat = sf_bench_once(data, True, workdir)["latency"]
         t2o = lat["market_maker"]["tick_to_order_ns"]
-        info["load_avg_end"] = list(os.getloadavg())
+        info["load_avg_end"] = machine.load_average()
 
         # 3. table, ratios, JSON ------------------------------------------------------------------
         rows = {
@@ -371,7 +349,8 @@ def main(argv=None) -> int:
                                  "market_maker_on_book_ns": lat["market_maker"]["on_book_ns"],
                                  "market_maker_events_per_s_instrumented": lat["market_maker"]["events_per_s"]}
 
-        print(f"\nstratforge vs hftbacktest {info['hftbacktest']}: {n_events:,} events (seed {args.seed}), "
+        print(f"\nmachine: {machine.line(info)}")
+        print(f"stratforge vs hftbacktest {info['hftbacktest']}: {n_events:,} events (seed {args.seed}), "
               f"median of {args.repeat} measurements, each the best of {k_best} runs, {info['nproc']} cpu(s) {info['cpu_model']}")
         print(f"{'workload':<14} {'stratforge ev/s':>16} {'hftbacktest ev/s':>17} {'ratio':>7} {'paired':>7} {'target':>7}  holds")
         for k, v in rows.items():
