@@ -24,6 +24,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import jinja2
+import yaml
 
 from stratforge.core.errors import GeneratedCodeError, UserInputError
 
@@ -69,9 +70,10 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 #: prompt id -> (template file, version). Bump the version whenever a template's text changes.
 PROMPTS: dict[str, tuple[str, int]] = {
-    "signals.system": ("signals_system.j2", 1),
-    "signals.user": ("signals_user.j2", 2),
+    "signals.system": ("signals_system.j2", 2),
+    "signals.user": ("signals_user.j2", 3),
     "signals.repair": ("signals_repair.j2", 1),
+    "signals.vocabulary": ("signals_vocabulary.yaml", 1),
     "code.system": ("code_system.j2", 1),
     "code.user": ("code_user.j2", 2),
     "code.repair": ("code_repair.j2", 1),
@@ -97,56 +99,22 @@ class WorkedExample:
     signals: Mapping[str, str]
 
     def answer(self, roles: Sequence[str] = ROLE_SIGNALS) -> str:
-        return json.dumps({"signals": {r: self.signals[r] for r in roles}}, indent=2)
+        return json.dumps({"signals": {r: self.signals[r] for r in roles}})
 
     def render_vars(self, roles: Sequence[str] = ROLE_SIGNALS) -> dict[str, str]:
         return {"params": ", ".join(f"{k} = {_fmt(v)}" for k, v in self.params.items()),
                 "logic": self.logic, "answer": self.answer(roles)}
 
 
-#: Worked examples by data kind; two are shown, ordered for the strategy type (:func:`examples_for`).
-EXAMPLES: tuple[WorkedExample, ...] = (
-    WorkedExample(
-        "breakout", "bars", {"lookback": 20, "hold_bars": 12},
-        "Buy when the close rises above the highest high of the previous lookback bars. Close the "
-        "long after hold_bars bars or when the close drops below the lowest low of the previous "
-        "lookback bars. Never sell short.",
-        {"entry_long": "close > lag(rolling_max(high, lookback), 1)",
-         "exit_long": "bars_in_position >= hold_bars or close < lag(rolling_min(low, lookback), 1)",
-         "entry_short": "false", "exit_short": "false"}),
-    WorkedExample(
-        "band_reversion", "bars", {"window": 40, "band": 1.5, "stop_pct": 0.8},
-        "Buy when the close is more than band standard deviations below its window-bar mean and "
-        "volume is above its window-bar average; sell when the close is back at its mean or "
-        "stop_pct percent below the entry price. Short the mirror image.",
-        {"entry_long": "zscore(close, window) < -band and volume > sma(volume, window)",
-         "exit_long": "close >= sma(close, window) or close <= entry_price * (1 - stop_pct / 100)",
-         "entry_short": "zscore(close, window) > band and volume > sma(volume, window)",
-         "exit_short": "close <= sma(close, window) or close >= entry_price * (1 + stop_pct / 100)"}),
-    WorkedExample(
-        "ema_cross", "book", {"fast": 10, "slow": 30, "max_spread": 0.02},
-        "Buy when the fast EMA of the mid crosses above the slow EMA while the spread is at most "
-        "max_spread; close the long when the fast EMA crosses back below the slow one. Never "
-        "sell short.",
-        {"entry_long": "cross_above(ema(mid, fast), ema(mid, slow)) and spread <= max_spread",
-         "exit_long": "cross_below(ema(mid, fast), ema(mid, slow))",
-         "entry_short": "false", "exit_short": "false"}),
-    WorkedExample(
-        "imbalance_fade", "book", {"levels": 3, "min_imb": 0.4, "hold_s": 5.0},
-        "Buy when the imbalance of the best levels levels is above min_imb and the last trade was "
-        "at or below the mid; sell after hold_s seconds or when the imbalance turns negative. "
-        "Short the mirror image.",
-        {"entry_long": "imbalance(levels) > min_imb and last <= mid",
-         "exit_long": "time_in_position >= hold_s or imbalance(levels) < 0",
-         "entry_short": "imbalance(levels) < -min_imb and last >= mid",
-         "exit_short": "time_in_position >= hold_s or imbalance(levels) > 0"}),
-)
+@lru_cache(maxsize=None)
+def _vocabulary_doc() -> dict[str, Any]:
+    """The signals prompt's vocabulary: gloss, phrase book, worked examples (a versioned template)."""
+    return yaml.safe_load(_template_text("signals.vocabulary"))
 
-#: strategy type -> the example shown first (the closest in spirit); the other of its data kind follows
-_FIRST_EXAMPLE = {"momentum": ("breakout", "ema_cross"), "mean_reversion": ("band_reversion", "imbalance_fade"),
-                  "stat_arb": ("band_reversion", "imbalance_fade"),
-                  "order_book_imbalance": ("breakout", "imbalance_fade"),
-                  "market_making": ("band_reversion", "imbalance_fade")}
+
+def _load_examples() -> tuple[WorkedExample, ...]:
+    return tuple(WorkedExample(e["key"], e["data"], dict(e["params"]), e["logic"], dict(e["signals"]))
+                 for e in _vocabulary_doc()["examples"])
 
 
 def examples_for(data: str | None, strategy_type: str | None = None) -> list[WorkedExample]:
@@ -154,15 +122,9 @@ def examples_for(data: str | None, strategy_type: str | None = None) -> list[Wor
     the one closest to ``strategy_type`` first."""
     kind = data or "book"
     pool = [e for e in EXAMPLES if e.data == kind]
-    first = _FIRST_EXAMPLE.get(strategy_type or "", ())
+    first = _vocabulary_doc()["first_example"].get(strategy_type or "", ())
     pool.sort(key=lambda e: 0 if e.key in first else 1)
     return pool[:2]
-
-
-# kept for callers of the first prompt version: the book example
-EXAMPLE_LOGIC = EXAMPLES[2].logic
-EXAMPLE_ANSWER = {"signals": dict(EXAMPLES[2].signals)}
-EXAMPLE_PARAMS = dict(EXAMPLES[2].params)
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,6 +154,10 @@ def prompt_manifest() -> dict[str, dict[str, Any]]:
     """``{prompt id: {"version", "sha256"}}`` for the bundle manifest."""
     return {pid: {"version": ver, "sha256": hashlib.sha256(_template_text(pid).encode()).hexdigest()}
             for pid, (_, ver) in sorted(PROMPTS.items())}
+
+
+#: The worked examples (templates/prompts/signals_vocabulary.yaml); two per prompt (:func:`examples_for`).
+EXAMPLES: tuple[WorkedExample, ...] = _load_examples()
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,21 +217,56 @@ _ABSENT = {"bars": ("order book or trade data", DataKind.BOOK, DataKind.TRADE),
            "book": ("bar data", DataKind.BAR)}
 
 
+def _phrases(data: str | None) -> list[tuple[str, str]]:
+    """The phrase book for ``data`` (``None``: both kinds'): (what a description says, what to write)."""
+    book = _vocabulary_doc()["phrases"]
+    rows = book["common"] + (book[data] if data else book["bars"] + book["book"])
+    return [(said, write) for said, write in rows]
+
+
+@dataclass(frozen=True)
+class _PromptSeries:
+    name: str
+    description: str
+
+
+def _prompt_series(series: Sequence[Any]) -> list[_PromptSeries]:
+    """The series as the prompt lists them: numbered depth series (bid_depth2..10) as one line."""
+    out: list[_PromptSeries] = []
+    depth = sorted({int(m.group(1)) for s in series if (m := re.search(r"_depth(\d+)$", s.name))})
+    for s in series:
+        if not re.search(r"_depth\d+$", s.name):
+            out.append(_PromptSeries(s.name, s.description))
+    if depth:
+        out.append(_PromptSeries(f"bid_depthK, ask_depthK (K = {depth[0]}..{depth[-1]})",
+                                 "total size of the best K bid / ask levels"))
+    return out
+
+
+@dataclass(frozen=True)
+class _PromptFunction:
+    signature: str
+    gloss: str
+
+
 def _vocabulary(data: str | None = None) -> dict[str, Any]:
-    """Series and functions a strategy on ``data`` can use (only its data kind's series)."""
+    """Series, functions and phrases a strategy on ``data`` can use (only its data kind's)."""
     kinds = data_kinds_for(data)
     series = [s for s in SERIES.values() if kinds is None or s.kind in kinds]
     names = {s.name for s in series}
-    functions = [f for f in FUNCTIONS.values()
+    gloss = _vocabulary_doc()["gloss"]
+    functions = [_PromptFunction(f.signature, gloss.get(f.name, f.description))
+                 for f in FUNCTIONS.values()
                  if all(n in names for n in f.implicit_series)
                  and (kinds is None or DataKind.BOOK in kinds
                       or not any(k is ArgKind.LEVELS for _, k in f.args))]
     absent = _ABSENT.get(data or "")
     absent_names = ([n for n, s in SERIES.items() if s.kind in absent[1:] and not n[-1].isdigit()]
                     if absent else [])
-    return {"series": series, "functions": functions, "max_window": MAX_WINDOW,
+    return {"series": _prompt_series(series), "functions": functions, "max_window": MAX_WINDOW,
             "data_label": _DATA_LABEL[data], "update_unit": _UPDATE_UNIT[data],
-            "absent": absent[0] if absent else "", "absent_names": absent_names}
+            "absent": absent[0] if absent else "", "absent_names": absent_names,
+            "phrases": _phrases(data)}
 
 
 def _param_kind(value: int | float | bool) -> str:
@@ -291,7 +292,7 @@ def signals_messages(logic: str, params: Mapping[str, int | float | bool], *, da
     user = render("signals.user", **_vocabulary(data), roles=ROLE_SIGNALS, grammar=grammar,
                   ask_roles=roles, role_meaning=ROLE_MEANING.get(roles[0], "") if len(roles) == 1 else "",
                   params=[(k, _fmt(v), _param_kind(v)) for k, v in params.items()],
-                  examples=[e.render_vars(roles) for e in examples_for(data, strategy_type)],
+                  examples=[e.render_vars() for e in examples_for(data, strategy_type)],
                   data_block=block.block)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
