@@ -37,6 +37,7 @@ from .base import LLMRequest, Provider
 from .extract import ExtractionError, extract_json
 from .grammar import Grammar, data_kinds_for, signals_grammar
 from .record import Recorder, call
+from .terms import term_hints
 from .units import units_problems
 
 if TYPE_CHECKING:
@@ -389,6 +390,7 @@ class SignalRound:
     completion_tokens: int = 0
     seconds: float = 0.0
     roles: tuple[str, ...] = ROLE_SIGNALS  # the signals this round asked for
+    hints: tuple[str, ...] = ()  # words of the description the answer ignores (terms.py): never a rejection
 
     @property
     def accepted(self) -> bool:
@@ -437,16 +439,26 @@ class LogicTranslation:
                 "tokens": {"prompt": sum(r.prompt_tokens for r in self.rounds),
                            "completion": self.completion_tokens},
                 "seconds": self.seconds, "tokens_per_s": self.tokens_per_s,
-                "per_signal": any(r.roles != ROLE_SIGNALS for r in self.rounds)}
+                "per_signal": any(r.roles != ROLE_SIGNALS for r in self.rounds),
+                "hints": self.hints}
+
+    @property
+    def hints(self) -> list[str]:
+        """The hints the accepted answer kept (the last round of each request's rounds)."""
+        last = [r for i, r in enumerate(self.rounds)
+                if i + 1 == len(self.rounds) or self.rounds[i + 1].roles != r.roles]
+        return [h for r in last if not r.errors for h in r.hints] if self.accepted else []
 
     def report(self) -> str:
         lines = [f"logic → signals with {self.provider}/{self.model}: {self.stop_reason} after "
                  f"{len(self.rounds)} round(s)"]
         for r in self.rounds:
-            status = "accepted" if r.accepted else f"{len(r.errors)} error(s)"
+            status = (f"{len(r.errors)} error(s)" if r.errors else
+                      f"valid, {len(r.hints)} hint(s)" if r.hints else "accepted")
             asked = "" if r.roles == ROLE_SIGNALS else f" ({', '.join(r.roles)})"
             lines.append(f"  round {r.round}{asked} [{r.request_hash[:12]}]: {status}")
             lines.extend(f"    - {e}" for e in r.errors)
+            lines.extend(f"    - hint: {h}" for h in r.hints)
         return "\n".join(lines)
 
 
@@ -501,7 +513,7 @@ def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorde
                 request_params["response_format"] = gram.json_schema()
         base = signals_messages(logic, params, data=kind, grammar=gram is not None,
                                 strategy_type=strategy_type, roles=ask)
-        got, reason = _signal_rounds(provider, recorder, base, ask, rounds, rounds_allowed,
+        got, reason = _signal_rounds(provider, recorder, logic, base, ask, rounds, rounds_allowed,
                                      model=model, seed=spec.codegen.seed, max_tokens=max_tokens,
                                      request_params=request_params, params=params, kind=kind,
                                      helpers=not per_signal)
@@ -519,14 +531,18 @@ def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorde
     return result
 
 
-def _signal_rounds(provider: Provider, recorder: Recorder | None, base: list[dict[str, str]],
+def _signal_rounds(provider: Provider, recorder: Recorder | None, logic: str, base: list[dict[str, str]],
                    roles: tuple[str, ...], rounds: list[SignalRound], rounds_allowed: int, *,
                    model: str | None, seed: int, max_tokens: int, request_params: dict[str, Any],
                    params: Mapping[str, int | float | bool], kind: str | None,
                    helpers: bool) -> tuple[dict[str, str], str]:
-    """Ask → extract → check → repair for ``roles``, appending to ``rounds``; (signals, reason)."""
+    """Ask → extract → check → repair for ``roles``, appending to ``rounds``; (signals, reason).
+
+    A valid answer that ignores words of the description (:func:`~.terms.term_hints`) gets the
+    hints back for one more round; a valid answer is then accepted, hints or not."""
     messages = base
     mine: list[SignalRound] = []
+    hinted = False
     for n in range(1, rounds_allowed + 1):
         request = provider.request(messages, model=model, temperature=0.0, seed=seed,
                                    max_tokens=max_tokens, **request_params)
@@ -541,15 +557,17 @@ def _signal_rounds(provider: Provider, recorder: Recorder | None, base: list[dic
             truncated = truncated or err.truncated
         if truncated and errors:
             errors.append("your answer was cut off: answer with a shorter, complete JSON object")
+        hints = [] if errors else term_hints(logic, signals)
         mine.append(SignalRound(n, request.request_hash(), response.text, tuple(errors), truncated,
                                 response.prompt_tokens, response.completion_tokens,
-                                float(response.latency_s), roles))
+                                float(response.latency_s), roles, tuple(hints)))
         rounds.append(mine[-1])
-        if not errors:
+        if not errors and (not hints or hinted or n == rounds_allowed):
             return signals, "accepted"
-        if len(mine) >= 2 and mine[-2].errors == tuple(errors):
+        if errors and len(mine) >= 2 and mine[-2].errors == tuple(errors):
             return {}, "repeated_error"
-        messages = signals_repair_messages(base, response.text, errors, roles)
+        hinted = hinted or not errors
+        messages = signals_repair_messages(base, response.text, errors or hints, roles)
     return {}, "max_rounds"
 
 
