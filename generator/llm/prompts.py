@@ -73,7 +73,7 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PROMPTS: dict[str, tuple[str, int]] = {
     "signals.system": ("signals_system.j2", 2),
     "signals.user": ("signals_user.j2", 3),
-    "signals.repair": ("signals_repair.j2", 1),
+    "signals.repair": ("signals_repair.j2", 2),
     "signals.vocabulary": ("signals_vocabulary.yaml", 1),
     "code.system": ("code_system.j2", 1),
     "code.user": ("code_user.j2", 2),

@@ -56,10 +56,12 @@ TERM_RULES: tuple[TermRule, ...] = (
              "true only on the update of the crossing; a > b holds on every update after it"),
     TermRule("long_only", _rx(r"\blong[ -]only\b|\bnever (sell |go )?short\b|\bno shorts?\b"),
              lambda s: _traded(s, "short"),
-             'the description trades long only: entry_short and exit_short must be "false"'),
+             'the description trades long only: keep its long conditions in entry_long (buy) and '
+             'exit_long (sell), and write "false" for entry_short and exit_short'),
     TermRule("short_only", _rx(r"\bshort[ -]only\b|\bnever (buy|go long)\b|\bno longs?\b"),
              lambda s: _traded(s, "long"),
-             'the description trades short only: entry_long and exit_long must be "false"'),
+             'the description trades short only: its conditions belong in entry_short (sell short) '
+             'and exit_short (buy back), and entry_long and exit_long are "false"'),
 )
 
 

@@ -48,7 +48,7 @@ PINNED = {
     "code.repair": (1, "b1e2fa45b03c68b6b27cf5f0f3c326382912e8d0cca5cb84a9d29739b1a1ce61"),
     "code.system": (1, "11702091d39155f47e4f506cabb1a9b6a68bf0e5eff47b8dc53218121a25e819"),
     "code.user": (2, "266d0776d8777cc47f0876a05560a10619efceab92bb00ea266c45492b9d5b4a"),
-    "signals.repair": (1, "e68bc85119dd89b98034e2a4f09f34714f6c8418dea64005cb95b76082f2227a"),
+    "signals.repair": (2, "ddf16c44448e274a89c959d2be5e8d2486d9767d246c1a861587ec3760e3bfc2"),
     "signals.system": (2, "1dbb20ba837fbc6f5fdaaec6c225758d80deb2cf922e279cb23f47b35aed0915"),
     "signals.user": (3, "ea13684049d573c2696a56980d0ea8f1ca4870de36207597578a9abb499dd4b1"),
     "signals.vocabulary": (1, "7f9cef65724c15f5df474b253e8bfac7078fcf2c0cc361db235a08b82663d8a0"),
