@@ -616,6 +616,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 {**meta, "intents": [i.id for i in intents], "machine": machine()},
                 indent=2, sort_keys=True) + "\n")
     rows = []
+    order = {intent.id: n for n, intent in enumerate(intents)}  # the table's order
+    if not args.replay:  # intents of one data kind and type in a row share the prompt's prefix:
+        intents = sorted(intents, key=lambda i: (i.data, i.type, i.id))  # the model's KV cache keeps it
     for intent in intents:
         if args.replay:
             provider = get_provider("replay", path=str(args.replay / intent.id))
@@ -628,6 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _checkpoint(args.record, rows, meta)
         print(f"{intent.id}: accepted={row['accepted']} rounds={row['rounds']} correct={row['correct']} "
               f"{row['seconds']:.1f}s (wall {time.perf_counter() - t0:.1f}s)", file=sys.stderr, flush=True)
+    rows.sort(key=lambda r: order[r["id"]])
     if args.record:
         run_file = args.record / "run.json"
         run = json.loads(run_file.read_text(encoding="utf-8"))

@@ -24,6 +24,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import jinja2
+import yaml
 
 from stratforge.core.errors import GeneratedCodeError, UserInputError
 
@@ -36,6 +37,7 @@ from .base import LLMRequest, Provider
 from .extract import ExtractionError, extract_json
 from .grammar import Grammar, data_kinds_for, signals_grammar
 from .record import Recorder, call
+from .terms import term_hints
 from .units import units_problems
 
 if TYPE_CHECKING:
@@ -69,9 +71,10 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 #: prompt id -> (template file, version). Bump the version whenever a template's text changes.
 PROMPTS: dict[str, tuple[str, int]] = {
-    "signals.system": ("signals_system.j2", 1),
-    "signals.user": ("signals_user.j2", 2),
-    "signals.repair": ("signals_repair.j2", 1),
+    "signals.system": ("signals_system.j2", 2),
+    "signals.user": ("signals_user.j2", 3),
+    "signals.repair": ("signals_repair.j2", 2),
+    "signals.vocabulary": ("signals_vocabulary.yaml", 1),
     "code.system": ("code_system.j2", 1),
     "code.user": ("code_user.j2", 2),
     "code.repair": ("code_repair.j2", 1),
@@ -97,56 +100,22 @@ class WorkedExample:
     signals: Mapping[str, str]
 
     def answer(self, roles: Sequence[str] = ROLE_SIGNALS) -> str:
-        return json.dumps({"signals": {r: self.signals[r] for r in roles}}, indent=2)
+        return json.dumps({"signals": {r: self.signals[r] for r in roles}})
 
     def render_vars(self, roles: Sequence[str] = ROLE_SIGNALS) -> dict[str, str]:
         return {"params": ", ".join(f"{k} = {_fmt(v)}" for k, v in self.params.items()),
                 "logic": self.logic, "answer": self.answer(roles)}
 
 
-#: Worked examples by data kind; two are shown, ordered for the strategy type (:func:`examples_for`).
-EXAMPLES: tuple[WorkedExample, ...] = (
-    WorkedExample(
-        "breakout", "bars", {"lookback": 20, "hold_bars": 12},
-        "Buy when the close rises above the highest high of the previous lookback bars. Close the "
-        "long after hold_bars bars or when the close drops below the lowest low of the previous "
-        "lookback bars. Never sell short.",
-        {"entry_long": "close > lag(rolling_max(high, lookback), 1)",
-         "exit_long": "bars_in_position >= hold_bars or close < lag(rolling_min(low, lookback), 1)",
-         "entry_short": "false", "exit_short": "false"}),
-    WorkedExample(
-        "band_reversion", "bars", {"window": 40, "band": 1.5, "stop_pct": 0.8},
-        "Buy when the close is more than band standard deviations below its window-bar mean and "
-        "volume is above its window-bar average; sell when the close is back at its mean or "
-        "stop_pct percent below the entry price. Short the mirror image.",
-        {"entry_long": "zscore(close, window) < -band and volume > sma(volume, window)",
-         "exit_long": "close >= sma(close, window) or close <= entry_price * (1 - stop_pct / 100)",
-         "entry_short": "zscore(close, window) > band and volume > sma(volume, window)",
-         "exit_short": "close <= sma(close, window) or close >= entry_price * (1 + stop_pct / 100)"}),
-    WorkedExample(
-        "ema_cross", "book", {"fast": 10, "slow": 30, "max_spread": 0.02},
-        "Buy when the fast EMA of the mid crosses above the slow EMA while the spread is at most "
-        "max_spread; close the long when the fast EMA crosses back below the slow one. Never "
-        "sell short.",
-        {"entry_long": "cross_above(ema(mid, fast), ema(mid, slow)) and spread <= max_spread",
-         "exit_long": "cross_below(ema(mid, fast), ema(mid, slow))",
-         "entry_short": "false", "exit_short": "false"}),
-    WorkedExample(
-        "imbalance_fade", "book", {"levels": 3, "min_imb": 0.4, "hold_s": 5.0},
-        "Buy when the imbalance of the best levels levels is above min_imb and the last trade was "
-        "at or below the mid; sell after hold_s seconds or when the imbalance turns negative. "
-        "Short the mirror image.",
-        {"entry_long": "imbalance(levels) > min_imb and last <= mid",
-         "exit_long": "time_in_position >= hold_s or imbalance(levels) < 0",
-         "entry_short": "imbalance(levels) < -min_imb and last >= mid",
-         "exit_short": "time_in_position >= hold_s or imbalance(levels) > 0"}),
-)
+@lru_cache(maxsize=None)
+def _vocabulary_doc() -> dict[str, Any]:
+    """The signals prompt's vocabulary: gloss, phrase book, worked examples (a versioned template)."""
+    return yaml.safe_load(_template_text("signals.vocabulary"))
 
-#: strategy type -> the example shown first (the closest in spirit); the other of its data kind follows
-_FIRST_EXAMPLE = {"momentum": ("breakout", "ema_cross"), "mean_reversion": ("band_reversion", "imbalance_fade"),
-                  "stat_arb": ("band_reversion", "imbalance_fade"),
-                  "order_book_imbalance": ("breakout", "imbalance_fade"),
-                  "market_making": ("band_reversion", "imbalance_fade")}
+
+def _load_examples() -> tuple[WorkedExample, ...]:
+    return tuple(WorkedExample(e["key"], e["data"], dict(e["params"]), e["logic"], dict(e["signals"]))
+                 for e in _vocabulary_doc()["examples"])
 
 
 def examples_for(data: str | None, strategy_type: str | None = None) -> list[WorkedExample]:
@@ -154,15 +123,9 @@ def examples_for(data: str | None, strategy_type: str | None = None) -> list[Wor
     the one closest to ``strategy_type`` first."""
     kind = data or "book"
     pool = [e for e in EXAMPLES if e.data == kind]
-    first = _FIRST_EXAMPLE.get(strategy_type or "", ())
+    first = _vocabulary_doc()["first_example"].get(strategy_type or "", ())
     pool.sort(key=lambda e: 0 if e.key in first else 1)
     return pool[:2]
-
-
-# kept for callers of the first prompt version: the book example
-EXAMPLE_LOGIC = EXAMPLES[2].logic
-EXAMPLE_ANSWER = {"signals": dict(EXAMPLES[2].signals)}
-EXAMPLE_PARAMS = dict(EXAMPLES[2].params)
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,6 +155,10 @@ def prompt_manifest() -> dict[str, dict[str, Any]]:
     """``{prompt id: {"version", "sha256"}}`` for the bundle manifest."""
     return {pid: {"version": ver, "sha256": hashlib.sha256(_template_text(pid).encode()).hexdigest()}
             for pid, (_, ver) in sorted(PROMPTS.items())}
+
+
+#: The worked examples (templates/prompts/signals_vocabulary.yaml); two per prompt (:func:`examples_for`).
+EXAMPLES: tuple[WorkedExample, ...] = _load_examples()
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,21 +218,56 @@ _ABSENT = {"bars": ("order book or trade data", DataKind.BOOK, DataKind.TRADE),
            "book": ("bar data", DataKind.BAR)}
 
 
+def _phrases(data: str | None) -> list[tuple[str, str]]:
+    """The phrase book for ``data`` (``None``: both kinds'): (what a description says, what to write)."""
+    book = _vocabulary_doc()["phrases"]
+    rows = book["common"] + (book[data] if data else book["bars"] + book["book"])
+    return [(said, write) for said, write in rows]
+
+
+@dataclass(frozen=True)
+class _PromptSeries:
+    name: str
+    description: str
+
+
+def _prompt_series(series: Sequence[Any]) -> list[_PromptSeries]:
+    """The series as the prompt lists them: numbered depth series (bid_depth2..10) as one line."""
+    out: list[_PromptSeries] = []
+    depth = sorted({int(m.group(1)) for s in series if (m := re.search(r"_depth(\d+)$", s.name))})
+    for s in series:
+        if not re.search(r"_depth\d+$", s.name):
+            out.append(_PromptSeries(s.name, s.description))
+    if depth:
+        out.append(_PromptSeries(f"bid_depthK, ask_depthK (K = {depth[0]}..{depth[-1]})",
+                                 "total size of the best K bid / ask levels"))
+    return out
+
+
+@dataclass(frozen=True)
+class _PromptFunction:
+    signature: str
+    gloss: str
+
+
 def _vocabulary(data: str | None = None) -> dict[str, Any]:
-    """Series and functions a strategy on ``data`` can use (only its data kind's series)."""
+    """Series, functions and phrases a strategy on ``data`` can use (only its data kind's)."""
     kinds = data_kinds_for(data)
     series = [s for s in SERIES.values() if kinds is None or s.kind in kinds]
     names = {s.name for s in series}
-    functions = [f for f in FUNCTIONS.values()
+    gloss = _vocabulary_doc()["gloss"]
+    functions = [_PromptFunction(f.signature, gloss.get(f.name, f.description))
+                 for f in FUNCTIONS.values()
                  if all(n in names for n in f.implicit_series)
                  and (kinds is None or DataKind.BOOK in kinds
                       or not any(k is ArgKind.LEVELS for _, k in f.args))]
     absent = _ABSENT.get(data or "")
     absent_names = ([n for n, s in SERIES.items() if s.kind in absent[1:] and not n[-1].isdigit()]
                     if absent else [])
-    return {"series": series, "functions": functions, "max_window": MAX_WINDOW,
+    return {"series": _prompt_series(series), "functions": functions, "max_window": MAX_WINDOW,
             "data_label": _DATA_LABEL[data], "update_unit": _UPDATE_UNIT[data],
-            "absent": absent[0] if absent else "", "absent_names": absent_names}
+            "absent": absent[0] if absent else "", "absent_names": absent_names,
+            "phrases": _phrases(data)}
 
 
 def _param_kind(value: int | float | bool) -> str:
@@ -291,7 +293,7 @@ def signals_messages(logic: str, params: Mapping[str, int | float | bool], *, da
     user = render("signals.user", **_vocabulary(data), roles=ROLE_SIGNALS, grammar=grammar,
                   ask_roles=roles, role_meaning=ROLE_MEANING.get(roles[0], "") if len(roles) == 1 else "",
                   params=[(k, _fmt(v), _param_kind(v)) for k, v in params.items()],
-                  examples=[e.render_vars(roles) for e in examples_for(data, strategy_type)],
+                  examples=[e.render_vars() for e in examples_for(data, strategy_type)],
                   data_block=block.block)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -388,6 +390,7 @@ class SignalRound:
     completion_tokens: int = 0
     seconds: float = 0.0
     roles: tuple[str, ...] = ROLE_SIGNALS  # the signals this round asked for
+    hints: tuple[str, ...] = ()  # words of the description the answer ignores (terms.py): never a rejection
 
     @property
     def accepted(self) -> bool:
@@ -436,16 +439,26 @@ class LogicTranslation:
                 "tokens": {"prompt": sum(r.prompt_tokens for r in self.rounds),
                            "completion": self.completion_tokens},
                 "seconds": self.seconds, "tokens_per_s": self.tokens_per_s,
-                "per_signal": any(r.roles != ROLE_SIGNALS for r in self.rounds)}
+                "per_signal": any(r.roles != ROLE_SIGNALS for r in self.rounds),
+                "hints": self.hints}
+
+    @property
+    def hints(self) -> list[str]:
+        """The hints the accepted answer kept (the last round of each request's rounds)."""
+        last = [r for i, r in enumerate(self.rounds)
+                if i + 1 == len(self.rounds) or self.rounds[i + 1].roles != r.roles]
+        return [h for r in last if not r.errors for h in r.hints] if self.accepted else []
 
     def report(self) -> str:
         lines = [f"logic → signals with {self.provider}/{self.model}: {self.stop_reason} after "
                  f"{len(self.rounds)} round(s)"]
         for r in self.rounds:
-            status = "accepted" if r.accepted else f"{len(r.errors)} error(s)"
+            status = (f"{len(r.errors)} error(s)" if r.errors else
+                      f"valid, {len(r.hints)} hint(s)" if r.hints else "accepted")
             asked = "" if r.roles == ROLE_SIGNALS else f" ({', '.join(r.roles)})"
             lines.append(f"  round {r.round}{asked} [{r.request_hash[:12]}]: {status}")
             lines.extend(f"    - {e}" for e in r.errors)
+            lines.extend(f"    - hint: {h}" for h in r.hints)
         return "\n".join(lines)
 
 
@@ -500,7 +513,7 @@ def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorde
                 request_params["response_format"] = gram.json_schema()
         base = signals_messages(logic, params, data=kind, grammar=gram is not None,
                                 strategy_type=strategy_type, roles=ask)
-        got, reason = _signal_rounds(provider, recorder, base, ask, rounds, rounds_allowed,
+        got, reason = _signal_rounds(provider, recorder, logic, base, ask, rounds, rounds_allowed,
                                      model=model, seed=spec.codegen.seed, max_tokens=max_tokens,
                                      request_params=request_params, params=params, kind=kind,
                                      helpers=not per_signal)
@@ -518,14 +531,18 @@ def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorde
     return result
 
 
-def _signal_rounds(provider: Provider, recorder: Recorder | None, base: list[dict[str, str]],
+def _signal_rounds(provider: Provider, recorder: Recorder | None, logic: str, base: list[dict[str, str]],
                    roles: tuple[str, ...], rounds: list[SignalRound], rounds_allowed: int, *,
                    model: str | None, seed: int, max_tokens: int, request_params: dict[str, Any],
                    params: Mapping[str, int | float | bool], kind: str | None,
                    helpers: bool) -> tuple[dict[str, str], str]:
-    """Ask → extract → check → repair for ``roles``, appending to ``rounds``; (signals, reason)."""
+    """Ask → extract → check → repair for ``roles``, appending to ``rounds``; (signals, reason).
+
+    A valid answer that ignores words of the description (:func:`~.terms.term_hints`) gets the
+    hints back for one more round; a valid answer is then accepted, hints or not."""
     messages = base
     mine: list[SignalRound] = []
+    hinted = False
     for n in range(1, rounds_allowed + 1):
         request = provider.request(messages, model=model, temperature=0.0, seed=seed,
                                    max_tokens=max_tokens, **request_params)
@@ -540,15 +557,17 @@ def _signal_rounds(provider: Provider, recorder: Recorder | None, base: list[dic
             truncated = truncated or err.truncated
         if truncated and errors:
             errors.append("your answer was cut off: answer with a shorter, complete JSON object")
+        hints = [] if errors else term_hints(logic, signals)
         mine.append(SignalRound(n, request.request_hash(), response.text, tuple(errors), truncated,
                                 response.prompt_tokens, response.completion_tokens,
-                                float(response.latency_s), roles))
+                                float(response.latency_s), roles, tuple(hints)))
         rounds.append(mine[-1])
-        if not errors:
+        if not errors and (not hints or hinted or n == rounds_allowed):
             return signals, "accepted"
-        if len(mine) >= 2 and mine[-2].errors == tuple(errors):
+        if errors and len(mine) >= 2 and mine[-2].errors == tuple(errors):
             return {}, "repeated_error"
-        messages = signals_repair_messages(base, response.text, errors, roles)
+        hinted = hinted or not errors
+        messages = signals_repair_messages(base, response.text, errors or hints, roles)
     return {}, "max_rounds"
 
 

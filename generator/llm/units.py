@@ -1,10 +1,14 @@
-"""A conservative units check for model answers: a price compared with a percentage.
+"""A conservative units check for model answers: a price compared with a percentage, a tick count,
+or a time in seconds compared with minutes, hours or nanoseconds.
 
 The expression language has no units, so a small model's commonest meaning slip — issue 16's
 ``change(close, ret_bars) <= -entry_ret_pct``, a price difference against a percentage — type-checks.
 This check infers units only where they are certain and flags only a direct comparison between a
 price-valued side and a side that is a percentage or basis-point parameter (named ``*_pct``,
-``*_percent`` or ``*_bps``, possibly negated or scaled by a literal). Anything it cannot be sure of
+``*_percent`` or ``*_bps``, possibly negated or scaled by a literal), and a price or
+``time_in_position`` (seconds) compared directly with a parameter whose name states ticks, minutes,
+hours, or milli/micro/nanoseconds (``max_spread_ticks``, ``hold_minutes``, ``hold_ns``) without a
+conversion (any scaling by a literal counts as one). Anything it cannot be sure of
 is left alone: it feeds a repair round back to the model, so a false alarm would cost an answer
 that was right. It is not part of the language checker (``core/expr``), which stays exact.
 """
@@ -19,6 +23,19 @@ from stratforge.core.expr.nodes import COMPARISONS
 __all__ = ["units_problems"]
 
 PRICE, PCT, BPS, LIT = "price", "percent", "basis points", "literal"
+SECONDS = "seconds"
+#: units a parameter's name can state that need a conversion before they meet a price or a time:
+#: (unit, how to convert it). Scaling one by a literal is taken as that conversion (its unit is then
+#: unknown), so ``hold_min * 60`` and ``max_spread_ticks * 0.01`` pass.
+CONVERT = {"ticks": "multiply by the tick size (e.g. max_spread_ticks * 0.01 when one tick is 0.01)",
+           "minutes": "multiply by 60 (time_in_position is in seconds)",
+           "hours": "multiply by 3600 (time_in_position is in seconds)",
+           "milliseconds": "divide by 1000 (time_in_position is in seconds)",
+           "microseconds": "divide by 1000000 (time_in_position is in seconds)",
+           "nanoseconds": "divide by 1000000000 (time_in_position is in seconds)"}
+_SUFFIX = {("_ticks", "_tick"): "ticks", ("_mins", "_minutes", "_minute"): "minutes",
+           ("_hours", "_hour"): "hours", ("_ms", "_millis"): "milliseconds",
+           ("_us", "_micros"): "microseconds", ("_ns", "_nanos"): "nanoseconds"}
 #: series whose values are prices
 PRICE_SERIES = frozenset({"mid", "bid", "ask", "microprice", "last", "open", "high", "low", "close",
                           "entry_price", "spread"})
@@ -33,6 +50,9 @@ def _param_unit(name: str) -> str | None:
         return PCT
     if low.endswith("_bps") or low.startswith("bps_"):
         return BPS
+    for suffixes, unit in _SUFFIX.items():
+        if low.endswith(suffixes):
+            return unit
     return None
 
 
@@ -42,6 +62,8 @@ def _unit(node: Node, params: Mapping[str, object]) -> str | None:
     if isinstance(node, Name):
         if node.id in PRICE_SERIES:
             return PRICE
+        if node.id == "time_in_position":
+            return SECONDS
         return _param_unit(node.id) if node.id in params else None
     if isinstance(node, Unary):
         return _unit(node.operand, params) if node.op == "-" else None
@@ -58,10 +80,11 @@ def _unit(node: Node, params: Mapping[str, object]) -> str | None:
         a, b = _unit(node.left, params), _unit(node.right, params)
         if node.op in ("+", "-"):
             return a if a == b else None
-        if node.op == "*":  # scaled by a literal: the other side's unit
-            return b if a == LIT else a if b == LIT else None
+        if node.op == "*":  # scaled by a literal: the other side's unit (a conversion: unknown)
+            unit = b if a == LIT else a if b == LIT else None
+            return None if unit in CONVERT else unit
         if node.op == "/":
-            return a if b == LIT and a != LIT else None
+            return a if b == LIT and a != LIT and a not in CONVERT else None
     return None
 
 
@@ -84,6 +107,13 @@ def units_problems(text: str, params: Mapping[str, object]) -> list[str]:
                         f"{to_source(other)}, which is in {unit}: express the price move in {unit} "
                         f"first, e.g. change(close, n) / lag(close, n) * {scale}, or compare with a "
                         f"price such as entry_price * (1 + x / {scale})")
+                elif ({a, b} & {PRICE, SECONDS}) and ({a, b} & set(CONVERT)) and a != b:
+                    known, other = (node.left, node.right) if a in (PRICE, SECONDS) else (node.right, node.left)
+                    unit = b if a in (PRICE, SECONDS) else a
+                    what = "a price" if PRICE in (a, b) else "a time in seconds"
+                    problems.append(
+                        f"'{to_source(node)}' compares {what} ({to_source(known)}) with "
+                        f"{to_source(other)}, which is in {unit}: {CONVERT[unit]}")
         elif isinstance(node, Unary):
             stack.append(node.operand)
         elif isinstance(node, Call):

@@ -109,6 +109,11 @@ PLANTED = [
     ("custom-injection", "entry_long", "close > ma"),
     # an EMA where the words say simple moving average (the recorded 1.5B answer)
     ("custom-injection", "ma", "ema(close, sma_bars)"),
+    # the same slip where the tape used to be flat (the first 1.5B run passed it)
+    ("mr-dip-pct-hold", "ma", "ema(close, ma_window)"),
+    ("mr-dip-pct-hold", "ma", "lag(ema(close, ma_window), 1)"),
+    # a short exited at the entry threshold (the first 1.5B run passed it on a flat tape)
+    ("sa-leg1-z-bars", "exit_short", "z < entry_z"),
 ]
 
 
@@ -117,6 +122,11 @@ def test_planted_wrong_answer_fails(intent_id: str, signal: str, wrong: str) -> 
     answer = dict(BY_ID[intent_id].reference)
     assert signal in answer
     answer[signal] = wrong
+    intent = BY_ID[intent_id]
+    _, errors = check_signals_answer({"signals": answer}, ce.spec_params(ce.build_spec(intent)), intent.data)
+    if errors:  # refused before the tape: the units check knows ticks, times, percent
+        assert any("units:" in e for e in errors), errors
+        return
     ok, failures = _correct(intent_id, answer)
     assert not ok, f"the wrong answer {wrong!r} passed every check"
 

@@ -22,7 +22,7 @@ from stratforge.core.expr import compile_expression
 from stratforge.core.spec import load_spec
 from stratforge.generator.llm import Recorder, SignalsRejected, bundled, get_provider, logic_to_signals
 from stratforge.generator.llm.grammar import ROLE_ORDER, signals_grammar
-from stratforge.generator.llm.prompts import ROLE_SIGNALS, check_signals_answer
+from stratforge.generator.llm.prompts import ROLE_MEANING, ROLE_SIGNALS, check_signals_answer
 
 BARS_SPEC = Path(__file__).resolve().parents[1] / "fixtures" / "bars-dip-logic.yaml"
 
@@ -242,7 +242,7 @@ def test_grammar_on_sends_the_grammar_and_records_its_hash(bars_spec, tmp_path) 
     assert "no helper signals" in request.messages[1].content
     manifest = result.manifest()
     assert manifest["grammar"] == {"on": True, "sha256": expected.sha256, "enforced": False}
-    assert manifest["prompt_version"] == 2 and manifest["data"] == "bars"
+    assert manifest["prompt_version"] == 3 and manifest["data"] == "bars"
     assert manifest["tokens"]["completion"] > 0 and "tokens_per_s" in manifest
     # the recording carries the grammar, and replay turns it on by itself
     recorded = json.loads(next((tmp_path / "llm").glob("*.json")).read_text())
@@ -335,7 +335,9 @@ def test_per_signal_asks_each_role_alone_with_its_own_grammar(bars_spec) -> None
         assert request.grammar == g.gbnf()
         assert g.matches(json.dumps({"signals": {role: "close > open"}}))
         assert not g.matches(json.dumps({"signals": {role: "close > open", "x": "true"}}))
-        assert f"ONE condition (bool) signal only: {role}" in request.messages[1].content
+        assert request.messages[1].content.rstrip().endswith(
+            f'Answer {{"signals": {{"{role}": "<condition>"}}}} only: {role} is {ROLE_MEANING[role]}; '
+            f'write "false" if the description never does this.')
     manifest = result.manifest()
     assert manifest["per_signal"] is True
     assert manifest["grammar"]["sha256"] == signals_grammar(params, "bars").sha256

@@ -1,0 +1,71 @@
+"""Words in the description the answer ignores: hints for one more round, never a rejection.
+
+A small model's commonest slips after the grammar and the units check are about words the
+description uses and the answer does not: "simple moving average" answered with ``ema``, "crosses
+above" answered with a state ``a > b``, "long only" answered with a short entry. Each rule here
+pairs a phrase of the description with what the answer must then contain (or must not) and says
+what to write. The phrases are read from the description alone, so a rule can be wrong (a
+description that mentions an SMA only to say it is not used): that is why a hint is never a
+rejection. :func:`~.prompts.logic_to_signals` sends hints back once; an answer that keeps them is
+accepted with them on record.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+__all__ = ["TERM_RULES", "TermRule", "term_hints"]
+
+Signals = Mapping[str, str]
+
+
+def _uses(signals: Signals, func: str) -> bool:
+    return any(re.search(rf"\b{func}\(", text) for text in signals.values())
+
+
+def _traded(signals: Signals, side: str) -> bool:
+    return any(signals.get(f"{role}_{side}", "false").strip() != "false" for role in ("entry", "exit"))
+
+
+@dataclass(frozen=True)
+class TermRule:
+    """When the description matches ``phrase`` and ``missing(signals)`` holds, hint ``advice``."""
+
+    name: str
+    phrase: re.Pattern[str]
+    missing: Callable[[Signals], bool]
+    advice: str
+
+
+def _rx(text: str) -> re.Pattern[str]:
+    return re.compile(text, re.I)
+
+
+TERM_RULES: tuple[TermRule, ...] = (
+    TermRule("sma", _rx(r"\bsimple (moving )?average\b|\bSMA\b"),
+             lambda s: not _uses(s, "sma"),
+             "the description says simple moving average: that is sma(x, n) (ema is exponential)"),
+    TermRule("ema", _rx(r"\bEMA\b|\bexponential(ly)?\b"),
+             lambda s: not _uses(s, "ema"),
+             "the description says EMA (exponential moving average): that is ema(x, n)"),
+    TermRule("cross", _rx(r"\bcross(es|ed|ing)?\s+(back\s+)?(above|below|over|under)\b"),
+             lambda s: not (_uses(s, "cross_above") or _uses(s, "cross_below")),
+             "the description says crosses above/below: that is cross_above(a, b) / cross_below(a, b), "
+             "true only on the update of the crossing; a > b holds on every update after it"),
+    TermRule("long_only", _rx(r"\blong[ -]only\b|\bnever (sell |go )?short\b|\bno shorts?\b"),
+             lambda s: _traded(s, "short"),
+             'the description trades long only: keep its long conditions in entry_long (buy) and '
+             'exit_long (sell), and write "false" for entry_short and exit_short'),
+    TermRule("short_only", _rx(r"\bshort[ -]only\b|\bnever (buy|go long)\b|\bno longs?\b"),
+             lambda s: _traded(s, "long"),
+             'the description trades short only: its conditions belong in entry_short (sell short) '
+             'and exit_short (buy back), and entry_long and exit_long are "false"'),
+)
+
+
+def term_hints(description: str, signals: Signals) -> list[str]:
+    """The hints for an accepted ``signals`` answer to ``description`` (empty: nothing to say)."""
+    return [rule.advice for rule in TERM_RULES
+            if rule.phrase.search(description) and rule.missing(signals)]
