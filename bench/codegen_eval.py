@@ -523,6 +523,7 @@ def markdown(rows: Sequence[Mapping[str, Any]], tot: Mapping[str, Any], title: s
 
 
 def write_results(out: Path, rows: list[dict[str, Any]], meta: Mapping[str, Any]) -> tuple[str, str]:
+    rows = sorted(rows, key=lambda r: r["id"])  # the table's order, whatever order the intents ran in
     tot = totals(rows)
     title = (f"{meta['provider']} / {meta['model']}, grammar {meta['grammar']}"
              + (", one signal per request" if meta.get("per_signal") else ""))
@@ -616,7 +617,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 {**meta, "intents": [i.id for i in intents], "machine": machine()},
                 indent=2, sort_keys=True) + "\n")
     rows = []
-    order = {intent.id: n for n, intent in enumerate(intents)}  # the table's order
     if not args.replay:  # intents of one data kind and type in a row share the prompt's prefix:
         intents = sorted(intents, key=lambda i: (i.data, i.type, i.id))  # the model's KV cache keeps it
     for intent in intents:
@@ -631,7 +631,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             _checkpoint(args.record, rows, meta)
         print(f"{intent.id}: accepted={row['accepted']} rounds={row['rounds']} correct={row['correct']} "
               f"{row['seconds']:.1f}s (wall {time.perf_counter() - t0:.1f}s)", file=sys.stderr, flush=True)
-    rows.sort(key=lambda r: order[r["id"]])
     if args.record:
         run_file = args.record / "run.json"
         run = json.loads(run_file.read_text(encoding="utf-8"))
