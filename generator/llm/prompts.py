@@ -557,7 +557,7 @@ def _signal_rounds(provider: Provider, recorder: Recorder | None, logic: str, ba
             truncated = truncated or err.truncated
         if truncated and errors:
             errors.append("your answer was cut off: answer with a shorter, complete JSON object")
-        hints = [] if errors else term_hints(logic, signals)
+        hints = [] if errors else term_hints(logic, signals, params if len(roles) > 1 else None)
         mine.append(SignalRound(n, request.request_hash(), response.text, tuple(errors), truncated,
                                 response.prompt_tokens, response.completion_tokens,
                                 float(response.latency_s), roles, tuple(hints)))

@@ -4,7 +4,8 @@ A small model's commonest slips after the grammar and the units check are about 
 description uses and the answer does not: "simple moving average" answered with ``ema``, "crosses
 above" answered with a state ``a > b``, "long only" answered with a short entry. Each rule here
 pairs a phrase of the description with what the answer must then contain (or must not) and says
-what to write. The phrases are read from the description alone, so a rule can be wrong (a
+what to write; and a parameter the description names that no condition uses is a condition the
+answer dropped. The phrases are read from the description alone, so a rule can be wrong (a
 description that mentions an SMA only to say it is not used): that is why a hint is never a
 rejection. :func:`~.prompts.logic_to_signals` sends hints back once; an answer that keeps them is
 accepted with them on record.
@@ -23,6 +24,10 @@ Signals = Mapping[str, str]
 
 def _uses(signals: Signals, func: str) -> bool:
     return any(re.search(rf"\b{func}\(", text) for text in signals.values())
+
+
+def _mentions(signals: Signals, pattern: str) -> bool:
+    return any(re.search(pattern, text) for text in signals.values())
 
 
 def _traded(signals: Signals, side: str) -> bool:
@@ -62,10 +67,30 @@ TERM_RULES: tuple[TermRule, ...] = (
              lambda s: _traded(s, "long"),
              'the description trades short only: its conditions belong in entry_short (sell short) '
              'and exit_short (buy back), and entry_long and exit_long are "false"'),
+    TermRule("std", _rx(r"\bstandard deviations?\b|\bz-?score\b|\bsigmas?\b"),
+             lambda s: not (_uses(s, "zscore") or _uses(s, "std")),
+             "the description counts standard deviations: zscore(x, n) is how many standard deviations x "
+             "is from its n-update mean (or std(x, n) for the deviation itself)"),
+    TermRule("time", _rx(r"(?<![-\w])(seconds?|minutes?|hours?|nanoseconds?|milliseconds?)\b(?![- ]bars?\b)"),
+             lambda s: not _mentions(s, r"\btime_in_position\b"),
+             "the description has a time in the position: compare time_in_position (seconds) with it, "
+             "e.g. time_in_position >= hold_minutes * 60"),
+    TermRule("bps", _rx(r"\bbasis points?\b|\bbps\b"),
+             lambda s: not _mentions(s, r"\b10000\b"),
+             "the description counts basis points: b basis points of a price x are x * b / 10000"),
 )
 
 
-def term_hints(description: str, signals: Signals) -> list[str]:
-    """The hints for an accepted ``signals`` answer to ``description`` (empty: nothing to say)."""
-    return [rule.advice for rule in TERM_RULES
-            if rule.phrase.search(description) and rule.missing(signals)]
+def term_hints(description: str, signals: Signals, params: Mapping[str, object] | None = None) -> list[str]:
+    """The hints for an accepted ``signals`` answer to ``description`` (empty: nothing to say):
+    the rules' phrases, and each of ``params`` the description names that no signal uses (a
+    condition the answer dropped)."""
+    hints = [rule.advice for rule in TERM_RULES
+             if rule.phrase.search(description) and rule.missing(signals)]
+    unused = [name for name in (params or {})
+              if re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", description)
+              and not _mentions(signals, rf"\b{re.escape(name)}\b")]
+    if unused:
+        hints.append(f"the description names {', '.join(unused)}, which no condition of your answer "
+                     f"uses: keep every condition of the description")
+    return hints

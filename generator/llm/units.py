@@ -88,6 +88,22 @@ def _unit(node: Node, params: Mapping[str, object]) -> str | None:
     return None
 
 
+def _wrong_scale(node: Binary, params: Mapping[str, object]) -> str | None:
+    """``x_bps / 100`` or ``x_pct / 10000``: a percentage or basis-point parameter divided by the
+    other unit's scale."""
+    if node.op != "/" or not isinstance(node.left, Name) or node.left.id not in params:
+        return None
+    if not isinstance(node.right, IntLit | FloatLit):
+        return None
+    unit, by = _param_unit(node.left.id), float(node.right.value)
+    if unit == BPS and by == 100.0:
+        return (f"'{to_source(node)}': {node.left.id} is in basis points (hundredths of a percent): "
+                f"divide by 10000 for a fraction")
+    if unit == PCT and by == 10000.0:
+        return f"'{to_source(node)}': {node.left.id} is in percent: divide by 100 for a fraction"
+    return None
+
+
 def units_problems(text: str, params: Mapping[str, object]) -> list[str]:
     """Comparisons in ``text`` between a price and a percentage/basis-point parameter."""
     problems: list[str] = []
@@ -96,6 +112,9 @@ def units_problems(text: str, params: Mapping[str, object]) -> list[str]:
         node = stack.pop()
         if isinstance(node, Binary):
             stack += [node.left, node.right]
+            scale = _wrong_scale(node, params)
+            if scale:
+                problems.append(scale)
             if node.op in COMPARISONS:
                 a, b = _unit(node.left, params), _unit(node.right, params)
                 if {a, b} in ({PRICE, PCT}, {PRICE, BPS}):
