@@ -229,12 +229,12 @@ def test_evaluate_with_a_repair_round_records_and_replays_byte_for_byte(tmp_path
 
 def test_wrong_but_accepted_answer_is_reported_incorrect(tmp_path: Path) -> None:
     intent = BY_ID["custom-injection"]
-    answer = dict(intent.reference, entry_long="close > ma")
-    row = ce.evaluate(intent, _scripted([json.dumps({"signals": answer})]), Recorder(None))
+    answer = dict(intent.reference, entry_long="close > ma")  # vol_min dropped: a hint, then taken
+    row = ce.evaluate(intent, _scripted([json.dumps({"signals": answer})] * 2), Recorder(None))
     assert row["accepted"] and not row["correct"]
     assert row["failures"] and "@quiet_up entry_long=false" in row["failures"][0]
     md = ce.markdown([row], ce.totals([row]), "t")
-    assert "| custom-injection | custom | bars | yes | 1 | no |" in md
+    assert "| custom-injection | custom | bars | yes | 2 | no |" in md
     assert "accepted and correct 0 (0.0%)" in md
 
 

@@ -223,7 +223,7 @@ def test_trade_series_on_a_bars_spec_goes_back_to_the_model(bars_spec) -> None:
 def test_data_kind_from_the_caller_wins(bars_spec) -> None:
     # a build that found book data (e.g. an .sfe file) passes it; book answers are then fine
     book_answer = _answer(entry_long="last < mid - spread", exit_long="bars_in_position >= max_bars")
-    provider = get_provider("scripted", responses=[book_answer])
+    provider = get_provider("scripted", responses=[book_answer] * 2)  # a hint round: params unused
     assert logic_to_signals(bars_spec, provider, data="book").accepted
     with pytest.raises(SignalsRejected, match="needs trade data"):
         logic_to_signals(bars_spec, get_provider("scripted", responses=[book_answer] * 3), data="bars")

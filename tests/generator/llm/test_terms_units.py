@@ -74,13 +74,15 @@ def _answer(**roles: str) -> str:
     return json.dumps({"signals": {**SIG, **roles}})
 
 
-ENTRY = "change(close, ret_bars) / lag(close, ret_bars) * 100 < -entry_ret_pct"
+ENTRY = ("change(close, ret_bars) / lag(close, ret_bars) * 100 < -entry_ret_pct "
+         "and volume > vol_mult * sma(volume, vol_window)")
+EXIT = "bars_in_position >= max_bars or close >= entry_price * (1 + take_pct / 100)"
 
 
 def test_hints_get_one_more_round_and_a_fixed_answer_is_taken() -> None:
     spec = load_spec(BARS_SPEC).spec  # "... Never sell short."
-    shorting = _answer(entry_long=ENTRY, exit_long="bars_in_position >= max_bars", entry_short="close > open")
-    fixed = _answer(entry_long=ENTRY, exit_long="bars_in_position >= max_bars")
+    shorting = _answer(entry_long=ENTRY, exit_long=EXIT, entry_short="close > open")
+    fixed = _answer(entry_long=ENTRY, exit_long=EXIT)
     provider = get_provider("scripted", responses=[shorting, fixed])
     result = logic_to_signals(spec, provider)
     assert result.accepted and result.signals["entry_short"] == "false"
@@ -91,7 +93,7 @@ def test_hints_get_one_more_round_and_a_fixed_answer_is_taken() -> None:
 
 def test_hints_never_reject_a_valid_answer() -> None:
     spec = load_spec(BARS_SPEC).spec
-    shorting = _answer(entry_long=ENTRY, exit_long="bars_in_position >= max_bars", entry_short="close > open")
+    shorting = _answer(entry_long=ENTRY, exit_long=EXIT, entry_short="close > open")
     provider = get_provider("scripted", responses=[shorting, shorting, shorting])
     result = logic_to_signals(spec, provider)
     assert result.accepted and len(result.rounds) == 2  # one hint round, then taken as it is
@@ -101,9 +103,9 @@ def test_hints_never_reject_a_valid_answer() -> None:
 
 def test_an_error_after_a_hint_round_is_still_repaired() -> None:
     spec = load_spec(BARS_SPEC).spec
-    shorting = _answer(entry_long=ENTRY, exit_long="bars_in_position >= max_bars", entry_short="close > open")
+    shorting = _answer(entry_long=ENTRY, exit_long=EXIT, entry_short="close > open")
     broken = _answer(entry_long="last < open")  # trade data on bars: an error
-    fixed = _answer(entry_long=ENTRY, exit_long="bars_in_position >= max_bars")
+    fixed = _answer(entry_long=ENTRY, exit_long=EXIT)
     provider = get_provider("scripted", responses=[shorting, broken, fixed])
     result = logic_to_signals(spec, provider)
     assert result.accepted and len(result.rounds) == 3 and result.rounds[1].errors
