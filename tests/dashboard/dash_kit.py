@@ -15,7 +15,7 @@ from stratforge.registry import Registry, ShadowGate, Target
 GATE = ShadowGate(min_duration_s=1_800, min_fills=7, max_pnl_deviation_pct=33.0,
                   max_fill_ratio_deviation_pct=12.0, max_drawdown_pct=6.0,
                   max_callback_p99_ns=8_500)
-GOOD_SHADOW = {"duration_s": 4_000, "fills": 19, "drawdown_pct": 2.5, "pnl_deviation_pct": 9.0,
+GOOD_SHADOW = {"duration_s": 4_000, "fills": 36, "drawdown_pct": 2.5, "pnl_deviation_pct": 9.0,
                "fill_ratio_deviation_pct": 4.0, "risk_breaches": 0, "callback_p99_ns": 3_300}
 PASSWORDS = {"root": "root-pass-7f3c1a", "ann": "ann-pass-92bd0e", "bob": "bob-pass-1c8e4d",
              "cat": "cat-pass-5a0f77", "vic": "vic-pass-e61b29"}

@@ -225,7 +225,7 @@ def test_an_author_cannot_approve_their_own_version(as_user, reg: Registry) -> N
     bob = as_user("bob")  # bob (an approver) is the author of version 1
     assert _confirm_and_post(bob, "shadow", strategy="desk-alpha", version="1",
                              reason="to shadow").status_code == 303
-    reg.record_shadow_metrics("desk-alpha", 1, {"duration_s": 4000, "fills": 19,
+    reg.record_shadow_metrics("desk-alpha", 1, {"duration_s": 4000, "fills": 36,
                                                 "drawdown_pct": 2.5, "pnl_deviation_pct": 9.0,
                                                 "fill_ratio_deviation_pct": 4.0,
                                                 "risk_breaches": 0, "callback_p99_ns": 3300},
@@ -242,7 +242,7 @@ def test_an_author_cannot_approve_their_own_version(as_user, reg: Registry) -> N
 def test_an_approver_promotes_and_rolls_back_with_reasons_in_the_audit(as_user,
                                                                         reg: Registry) -> None:
     bob, cat = as_user("bob"), as_user("cat")
-    metrics = {"duration_s": 4000, "fills": 19, "drawdown_pct": 2.5, "pnl_deviation_pct": 9.0,
+    metrics = {"duration_s": 4000, "fills": 36, "drawdown_pct": 2.5, "pnl_deviation_pct": 9.0,
                "fill_ratio_deviation_pct": 4.0, "risk_breaches": 0, "callback_p99_ns": 3300}
     for number, author_side, approver in ((1, bob, cat), (2, cat, bob)):
         assert _confirm_and_post(author_side, "shadow", strategy="desk-alpha",
