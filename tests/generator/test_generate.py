@@ -204,13 +204,15 @@ BARS_OK = json.dumps({"signals": {
 
 
 def test_trade_series_on_bars_is_repaired_not_an_internal_error(verifier, tmp_path: Path) -> None:
-    provider = get_provider("scripted", responses=[TRADE_ON_BARS, BARS_OK])
+    # BARS_OK drops the volume condition: one hint round (vol_mult, vol_window unused), then taken
+    provider = get_provider("scripted", responses=[TRADE_ON_BARS, BARS_OK, BARS_OK])
     result = _run(load_spec(BARS_LOGIC_SPEC), verifier, tmp_path, provider)
     assert result.ok, result.llm_report
     assert "round 1" in result.llm_report and "series 'last' needs trade data" in result.llm_report
     manifest = json.loads((result.bundle / "manifest.json").read_text())
     codegen = manifest["codegen"]
-    assert codegen["path"] == "expressions" and codegen["rounds"] == 2 and codegen["data"] == "bars"
+    assert codegen["path"] == "expressions" and codegen["rounds"] == 3 and codegen["data"] == "bars"
+    assert any("vol_mult" in h for h in codegen["hints"])
     assert codegen["grammar"]["on"] is False  # the scripted provider enforces no grammar
-    assert codegen["prompt_version"] == 2 and "tokens_per_s" in codegen
+    assert codegen["prompt_version"] == 3 and "tokens_per_s" in codegen
     assert "last" not in codegen["signals"]["entry_long"]
