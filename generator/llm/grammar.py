@@ -172,12 +172,14 @@ class Grammar:
         return {"names": names, "functions": functions}
 
     def json_schema(self) -> dict[str, object]:
-        """JSON Schema of the answer, each condition a string with :meth:`expression_pattern`."""
+        """JSON Schema of the answer, each condition a string with :meth:`expression_pattern`
+        (``"false"`` for a role of the side the strategy never trades)."""
         cond = {"type": "string", "pattern": self.expression_pattern()}
+        off = set(self.description.get("off", ()))  # type: ignore[call-overload]
         return {"type": "object", "required": ["signals"], "additionalProperties": False,
                 "properties": {"signals": {
                     "type": "object", "required": list(self.roles), "additionalProperties": False,
-                    "properties": {r: cond for r in self.roles}}}}
+                    "properties": {r: {"const": "false"} if r in off else cond for r in self.roles}}}}
 
     # -- for tests -------------------------------------------------------------------------------
     def sample(self, rng: random.Random, rule: str = "root", budget: int = 6) -> str:
@@ -293,19 +295,22 @@ def _name_alts(names: Iterable[str]) -> list[Alt]:
 
 
 def signals_grammar(params: Mapping[str, int | float | bool], data: str | None,
-                    roles: tuple[str, ...] = ROLE_ORDER) -> Grammar:
+                    roles: tuple[str, ...] = ROLE_ORDER, off: Iterable[str] = ()) -> Grammar:
     """The grammar of a signals answer for a spec with ``params`` on ``data`` (``bars``/``book``;
     ``None`` when unknown: every series) defining ``roles`` in that order (one role when the
-    signals are asked one per request)."""
-    unknown = [r for r in roles if r not in ROLE_ORDER]
+    signals are asked one per request). Each role in ``off`` admits only ``"false"``: the side a
+    strategy never trades (a long-only description's entry_short and exit_short)."""
+    off = tuple(off)
+    unknown = [r for r in (*roles, *off) if r not in ROLE_ORDER]
     if unknown or not roles:
-        raise ValueError(f"Condition failed: roles must be among {ROLE_ORDER}, was {roles!r}")
-    return _build(tuple(sorted(params.items())), data, tuple(roles))
+        raise ValueError(f"Condition failed: roles must be among {ROLE_ORDER}, was {roles!r} (off {off!r})")
+    return _build(tuple(sorted(params.items())), data, tuple(roles),
+                  tuple(r for r in ROLE_ORDER if r in off))
 
 
 @lru_cache(maxsize=64)
 def _build(params: tuple[tuple[str, int | float | bool], ...], data: str | None,
-           roles: tuple[str, ...] = ROLE_ORDER) -> Grammar:
+           roles: tuple[str, ...] = ROLE_ORDER, off: tuple[str, ...] = ()) -> Grammar:
     kinds = data_kinds_for(data)
     allowed = set(DataKind) if kinds is None else set(kinds)
     series = [n for n, s in SERIES.items() if s.kind in allowed]
@@ -320,7 +325,8 @@ def _build(params: tuple[tuple[str, int | float | bool], ...], data: str | None,
     ws = Ref("ws")
     role_items: list[Item] = []
     for i, role in enumerate(roles):
-        role_items += [ws, Lit(json.dumps(role)), ws, Lit(":"), ws, Lit('"'), Ref("bexpr"), Lit('"'), ws]
+        value: Item = Lit("false") if role in off else Ref("bexpr")
+        role_items += [ws, Lit(json.dumps(role)), ws, Lit(":"), ws, Lit('"'), value, Lit('"'), ws]
         if i < len(roles) - 1:
             role_items.append(Lit(","))
     r["root"] = [(ws, Lit("{"), ws, Lit('"signals"'), ws, Lit(":"), ws, Lit("{"), *role_items,
@@ -397,4 +403,4 @@ def _build(params: tuple[tuple[str, int | float | bool], ...], data: str | None,
     r["sp"] = [(Lit(" "),)]
     r["ws"] = [(Rep(Chars(" \n"), 0, 12),)]
     return Grammar(r, roles, {"data": data or "any", "series": series,
-                                   "params": [n for n, _ in params]})
+                              "params": [n for n, _ in params], "off": list(off)})

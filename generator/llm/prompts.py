@@ -14,6 +14,7 @@ system prompt says the block is data, not instructions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -21,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import jinja2
 import yaml
@@ -37,7 +38,7 @@ from .base import LLMRequest, Provider
 from .extract import ExtractionError, extract_json
 from .grammar import Grammar, data_kinds_for, signals_grammar
 from .record import Recorder, call
-from .terms import term_hints
+from .terms import declared_side, term_hints
 from .units import units_problems
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: prompt id -> (template file, version). Bump the version whenever a template's text changes.
 PROMPTS: dict[str, tuple[str, int]] = {
     "signals.system": ("signals_system.j2", 2),
-    "signals.user": ("signals_user.j2", 3),
+    "signals.user": ("signals_user.j2", 4),
     "signals.repair": ("signals_repair.j2", 2),
     "signals.vocabulary": ("signals_vocabulary.yaml", 1),
     "code.system": ("code_system.j2", 1),
@@ -283,10 +284,11 @@ ROLE_MEANING = {"entry_long": "true when the strategy should open a long positio
 
 def signals_messages(logic: str, params: Mapping[str, int | float | bool], *, data: str | None = None,
                      grammar: bool = False, strategy_type: str | None = None,
-                     roles: Sequence[str] = ROLE_SIGNALS) -> list[dict[str, str]]:
+                     roles: Sequence[str] = ROLE_SIGNALS, notes: Sequence[str] = ()) -> list[dict[str, str]]:
     """The system and user messages asking for signal expressions for ``logic`` on ``data``
     (``bars``/``book``; ``None``: every series), with the grammar's answer rules when ``grammar``;
-    ``roles`` = one role asks for that signal alone."""
+    ``roles`` = one role asks for that signal alone; ``notes``: points of the description an
+    earlier answer missed (:func:`~.terms.term_hints`), listed after it."""
     block = quote_untrusted(logic)
     roles = tuple(roles)
     system = render("signals.system", begin=block.begin, end=block.end)
@@ -294,7 +296,7 @@ def signals_messages(logic: str, params: Mapping[str, int | float | bool], *, da
                   ask_roles=roles, role_meaning=ROLE_MEANING.get(roles[0], "") if len(roles) == 1 else "",
                   params=[(k, _fmt(v), _param_kind(v)) for k, v in params.items()],
                   examples=[e.render_vars() for e in examples_for(data, strategy_type)],
-                  data_block=block.block)
+                  data_block=block.block, notes=list(notes))
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -411,6 +413,7 @@ class LogicTranslation:
     data: str | None = None
     grammar_sha256: str | None = None  # the grammar the requests carried; None when off
     grammar_enforced: bool = False  # whether the provider decoded under it
+    side: str | None = None  # "long"/"short": the description trades only that side (terms.declared_side)
 
     @property
     def accepted(self) -> bool:
@@ -436,6 +439,7 @@ class LogicTranslation:
                 "data": self.data,
                 "grammar": {"on": self.grammar_sha256 is not None, "sha256": self.grammar_sha256,
                             "enforced": self.grammar_enforced},
+                "side": self.side,
                 "tokens": {"prompt": sum(r.prompt_tokens for r in self.rounds),
                            "completion": self.completion_tokens},
                 "seconds": self.seconds, "tokens_per_s": self.tokens_per_s,
@@ -488,6 +492,11 @@ def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorde
     :func:`~.grammar.signals_grammar` (default: the provider's ``grammar_default``; the local
     model has it on). ``per_signal`` asks for the four role signals one per request (each with
     its own rounds; a small model then has one condition to get right at a time).
+
+    When the description restricts the strategy to one side in so many words ("Long only.",
+    "never go long": :func:`~.terms.declared_side`), the grammar admits only ``"false"`` for the
+    other side's two roles (a small model otherwise writes a short-only strategy's conditions in
+    the long roles and keeps them there after a hint); without the grammar that is a hint.
     """
     logic = spec.strategy.logic
     if not logic or not logic.strip():
@@ -504,15 +513,20 @@ def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorde
     accepted: dict[str, str] = {}
     reason = "accepted"
     gram: Grammar | None = None
+    side = declared_side(logic)
+    off = tuple(r for r in ROLE_SIGNALS if side and use_grammar and not r.endswith("_" + side))
     for ask in ([(r,) for r in ROLE_SIGNALS] if per_signal else [tuple(ROLE_SIGNALS)]):
-        gram = signals_grammar(params, kind, ask) if use_grammar else None
+        if per_signal and ask[0] in off:  # a role the grammar admits only "false" for: nothing to ask
+            accepted[ask[0]] = "false"
+            continue
+        gram = signals_grammar(params, kind, ask, off) if use_grammar else None
         request_params: dict[str, Any] = {"response_format": SIGNALS_SCHEMA}
         if gram is not None:
             request_params["grammar"] = gram.gbnf()
             if provider.grammar_form == "json_schema":
                 request_params["response_format"] = gram.json_schema()
-        base = signals_messages(logic, params, data=kind, grammar=gram is not None,
-                                strategy_type=strategy_type, roles=ask)
+        base = functools.partial(signals_messages, logic, params, data=kind, grammar=gram is not None,
+                                 strategy_type=strategy_type, roles=ask)
         got, reason = _signal_rounds(provider, recorder, logic, base, ask, rounds, rounds_allowed,
                                      model=model, seed=spec.codegen.seed, max_tokens=max_tokens,
                                      request_params=request_params, params=params, kind=kind,
@@ -521,26 +535,34 @@ def logic_to_signals(spec: "StrategySpec", provider: Provider, recorder: Recorde
             accepted = {}
             break
         accepted.update(got)
-    if per_signal and gram is not None:  # the manifest names one grammar: the four roles' one
-        gram = signals_grammar(params, kind)
+    if per_signal and use_grammar:  # the manifest names one grammar: the four roles' one
+        gram = signals_grammar(params, kind, ROLE_SIGNALS, off)
+    if per_signal and accepted:  # in role order, whichever were asked
+        accepted = {r: accepted[r] for r in ROLE_SIGNALS}
     result = LogicTranslation(accepted, tuple(rounds), reason, provider.identity, model or "",
                               prompt_manifest(), kind, gram.sha256 if gram is not None else None,
-                              gram is not None and provider.grammar_form is not None)
+                              gram is not None and provider.grammar_form is not None, side)
     if not result.accepted and raise_on_failure:
         raise SignalsRejected(result)
     return result
 
 
-def _signal_rounds(provider: Provider, recorder: Recorder | None, logic: str, base: list[dict[str, str]],
+def _signal_rounds(provider: Provider, recorder: Recorder | None, logic: str,
+                   base: Callable[..., list[dict[str, str]]],
                    roles: tuple[str, ...], rounds: list[SignalRound], rounds_allowed: int, *,
                    model: str | None, seed: int, max_tokens: int, request_params: dict[str, Any],
                    params: Mapping[str, int | float | bool], kind: str | None,
                    helpers: bool) -> tuple[dict[str, str], str]:
     """Ask → extract → check → repair for ``roles``, appending to ``rounds``; (signals, reason).
 
-    A valid answer that ignores words of the description (:func:`~.terms.term_hints`) gets the
-    hints back for one more round; a valid answer is then accepted, hints or not."""
-    messages = base
+    ``base(notes=...)`` makes the request's messages. An answer with errors goes back to the
+    model with them (a repair conversation). A valid answer that ignores words of the description
+    (:func:`~.terms.term_hints`) buys one more round, asked afresh with the hints as notes under
+    the description: shown its own answer, the 1.5B repeated it word for word whenever a hint
+    asked to add a condition or move one to another role (the recorded runs of prompt v3); a
+    valid answer is then accepted, hints or not."""
+    asked = base()
+    messages = asked
     mine: list[SignalRound] = []
     hinted = False
     for n in range(1, rounds_allowed + 1):
@@ -566,8 +588,11 @@ def _signal_rounds(provider: Provider, recorder: Recorder | None, logic: str, ba
             return signals, "accepted"
         if errors and len(mine) >= 2 and mine[-2].errors == tuple(errors):
             return {}, "repeated_error"
-        hinted = hinted or not errors
-        messages = signals_repair_messages(base, response.text, errors or hints, roles)
+        if errors:
+            messages = signals_repair_messages(asked, response.text, errors, roles)
+        else:
+            hinted = True
+            asked = messages = base(notes=hints)
     return {}, "max_rounds"
 
 

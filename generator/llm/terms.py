@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-__all__ = ["TERM_RULES", "TermRule", "term_hints"]
+__all__ = ["LONG_ONLY", "SHORT_ONLY", "TERM_RULES", "TermRule", "declared_side", "term_hints"]
 
 Signals = Mapping[str, str]
 
@@ -48,6 +48,26 @@ def _rx(text: str) -> re.Pattern[str]:
     return re.compile(text, re.I)
 
 
+#: a condition follows ("long only when …", "never buy if …"): the words restrict one entry, not the
+#: side the strategy trades
+_NOT_A_SIDE = r"(?!\s+(?:when|whenever|if|while|once|after|as|on|during|until|unless|at|before)\b)"
+#: the description restricts the strategy to one side: "long only", "never (sell|go) short", "no shorts"
+LONG_ONLY = _rx(rf"\blong[ -]only\b{_NOT_A_SIDE}|\bnever\s+(?:sells?\s+|goes?\s+)?short(?:s|ing)?\b{_NOT_A_SIDE}"
+                rf"|\bno\s+short(?:s|ing|\s+positions?)?\b")
+SHORT_ONLY = _rx(rf"\bshort[ -]only\b{_NOT_A_SIDE}|\bnever\s+(?:buys?|goes?\s+long|go\s+long)\b{_NOT_A_SIDE}"
+                 rf"|\bno\s+longs?(?:\s+positions?)?\b")
+
+
+def declared_side(description: str) -> str | None:
+    """``"long"`` or ``"short"`` when the description restricts the strategy to that side in so many
+    words ("Long only.", "Never go long", "no shorts"; not "enter long only when …"), else ``None``
+    (no restriction, or words for both: then nothing is assumed)."""
+    long_only, short_only = bool(LONG_ONLY.search(description)), bool(SHORT_ONLY.search(description))
+    if long_only == short_only:
+        return None
+    return "long" if long_only else "short"
+
+
 TERM_RULES: tuple[TermRule, ...] = (
     TermRule("sma", _rx(r"\bsimple (moving )?average\b|\bSMA\b"),
              lambda s: not _uses(s, "sma"),
@@ -59,12 +79,10 @@ TERM_RULES: tuple[TermRule, ...] = (
              lambda s: not (_uses(s, "cross_above") or _uses(s, "cross_below")),
              "the description says crosses above/below: that is cross_above(a, b) / cross_below(a, b), "
              "true only on the update of the crossing; a > b holds on every update after it"),
-    TermRule("long_only", _rx(r"\blong[ -]only\b|\bnever (sell |go )?short\b|\bno shorts?\b"),
-             lambda s: _traded(s, "short"),
+    TermRule("long_only", LONG_ONLY, lambda s: _traded(s, "short"),
              'the description trades long only: keep its long conditions in entry_long (buy) and '
              'exit_long (sell), and write "false" for entry_short and exit_short'),
-    TermRule("short_only", _rx(r"\bshort[ -]only\b|\bnever (buy|go long)\b|\bno longs?\b"),
-             lambda s: _traded(s, "long"),
+    TermRule("short_only", SHORT_ONLY, lambda s: _traded(s, "long"),
              'the description trades short only: its conditions belong in entry_short (sell short) '
              'and exit_short (buy back), and entry_long and exit_long are "false"'),
     TermRule("std", _rx(r"\bstandard deviations?\b|\bz-?score\b|\bsigmas?\b"),

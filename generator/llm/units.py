@@ -1,5 +1,5 @@
-"""A conservative units check for model answers: a price compared with a percentage, a tick count,
-or a time in seconds compared with minutes, hours or nanoseconds.
+"""A conservative units check for model answers: a price compared with (or added to) a percentage,
+a tick count, or a time in seconds compared with minutes, hours or nanoseconds.
 
 The expression language has no units, so a small model's commonest meaning slip — issue 16's
 ``change(close, ret_bars) <= -entry_ret_pct``, a price difference against a percentage — type-checks.
@@ -90,17 +90,29 @@ def _unit(node: Node, params: Mapping[str, object]) -> str | None:
 
 def _wrong_scale(node: Binary, params: Mapping[str, object]) -> str | None:
     """``x_bps / 100`` or ``x_pct / 10000``: a percentage or basis-point parameter divided by the
-    other unit's scale."""
+    other unit's scale; ``x_bps * 10000`` or ``x_pct * 100``: one multiplied by its own scale,
+    which turns a fraction into the unit, never the unit into a fraction."""
+    if node.op == "*":
+        for name, lit in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(name, Name) and name.id in params and isinstance(lit, IntLit | FloatLit):
+                unit, by = _param_unit(name.id), float(lit.value)
+                if (unit, by) in ((BPS, 10000.0), (PCT, 100.0)):
+                    return (f"'{to_source(node)}': {name.id} is already in {unit}; multiplying it by "
+                            f"{lit.value} does not make a fraction of it: divide by {lit.value} "
+                            f"(a move of {name.id} from a price x is x * (1 + {name.id} / {lit.value}))")
+        return None
     if node.op != "/" or not isinstance(node.left, Name) or node.left.id not in params:
         return None
     if not isinstance(node.right, IntLit | FloatLit):
         return None
     unit, by = _param_unit(node.left.id), float(node.right.value)
+    name = node.left.id
     if unit == BPS and by == 100.0:
-        return (f"'{to_source(node)}': {node.left.id} is in basis points (hundredths of a percent): "
-                f"divide by 10000 for a fraction")
+        return (f"'{to_source(node)}': {name} is in basis points (hundredths of a percent): "
+                f"divide by 10000 for a fraction, i.e. write {name} / 10000 where you wrote {to_source(node)}")
     if unit == PCT and by == 10000.0:
-        return f"'{to_source(node)}': {node.left.id} is in percent: divide by 100 for a fraction"
+        return (f"'{to_source(node)}': {name} is in percent: divide by 100 for a fraction, i.e. write "
+                f"{name} / 100 where you wrote {to_source(node)}")
     return None
 
 
@@ -115,6 +127,18 @@ def units_problems(text: str, params: Mapping[str, object]) -> list[str]:
             scale = _wrong_scale(node, params)
             if scale:
                 problems.append(scale)
+            if node.op in ("+", "-"):
+                a, b = _unit(node.left, params), _unit(node.right, params)
+                if {a, b} in ({PRICE, PCT}, {PRICE, BPS}):
+                    price, other = (node.left, node.right) if a == PRICE else (node.right, node.left)
+                    unit = a if a != PRICE else b
+                    scale = "100" if unit == PCT else "10000"
+                    verb = "adds" if node.op == "+" else "subtracts"
+                    p = other.id if isinstance(other, Name) else "p"
+                    problems.append(
+                        f"'{to_source(node)}' {verb} a price ({to_source(price)}) and {to_source(other)}, "
+                        f"which is in {unit}: {p} {unit} of a price x are x * {p} / {scale}, e.g. "
+                        f"{to_source(price)} * (1 {node.op} {p} / {scale})")
             if node.op in COMPARISONS:
                 a, b = _unit(node.left, params), _unit(node.right, params)
                 if {a, b} in ({PRICE, PCT}, {PRICE, BPS}):

@@ -214,5 +214,5 @@ def test_trade_series_on_bars_is_repaired_not_an_internal_error(verifier, tmp_pa
     assert codegen["path"] == "expressions" and codegen["rounds"] == 3 and codegen["data"] == "bars"
     assert any("vol_mult" in h for h in codegen["hints"])
     assert codegen["grammar"]["on"] is False  # the scripted provider enforces no grammar
-    assert codegen["prompt_version"] == 3 and "tokens_per_s" in codegen
+    assert codegen["prompt_version"] == 4 and "tokens_per_s" in codegen
     assert "last" not in codegen["signals"]["entry_long"]

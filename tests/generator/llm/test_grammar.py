@@ -236,13 +236,15 @@ def test_grammar_on_sends_the_grammar_and_records_its_hash(bars_spec, tmp_path) 
     result = logic_to_signals(bars_spec, provider, Recorder(tmp_path / "llm"), grammar=True)
     assert result.accepted
     request = provider.requests[0]
+    # "Never sell short.": the grammar admits only "false" for the short roles
     expected = signals_grammar({"ret_bars": 4, "entry_ret_pct": 0.35, "vol_window": 27, "vol_mult": 1.8,
-                                "take_pct": 0.25, "max_bars": 11}, "bars")
+                                "take_pct": 0.25, "max_bars": 11}, "bars", off=("entry_short", "exit_short"))
     assert request.grammar == expected.gbnf()
     assert "no helper signals" in request.messages[1].content
     manifest = result.manifest()
     assert manifest["grammar"] == {"on": True, "sha256": expected.sha256, "enforced": False}
-    assert manifest["prompt_version"] == 3 and manifest["data"] == "bars"
+    assert manifest["side"] == "long"
+    assert manifest["prompt_version"] == 4 and manifest["data"] == "bars"
     assert manifest["tokens"]["completion"] > 0 and "tokens_per_s" in manifest
     # the recording carries the grammar, and replay turns it on by itself
     recorded = json.loads(next((tmp_path / "llm").glob("*.json")).read_text())
@@ -318,20 +320,20 @@ def test_per_signal_asks_each_role_alone_with_its_own_grammar(bars_spec) -> None
     fixed = json.loads(FIXED_ANSWER)["signals"]
     answers = [json.dumps({"signals": {"entry_long": "change(last, ret_bars) < 0"}}),  # refused
                json.dumps({"signals": {"entry_long": fixed["entry_long"]}}),
-               json.dumps({"signals": {"exit_long": fixed["exit_long"]}}),
-               json.dumps({"signals": {"entry_short": "false"}}),
-               json.dumps({"signals": {"exit_short": "false"}})]
+               json.dumps({"signals": {"exit_long": fixed["exit_long"]}})]
     provider = get_provider("scripted", responses=answers)
     result = logic_to_signals(bars_spec, provider, grammar=True, per_signal=True)
     assert result.accepted, result.report()
     assert list(result.signals) == list(ROLE_SIGNALS)
-    assert [r.roles for r in result.rounds] == [("entry_long",), ("entry_long",), ("exit_long",),
-                                                ("entry_short",), ("exit_short",)]
+    # "Never sell short.": the short roles are "false" without a request
+    assert result.signals["entry_short"] == result.signals["exit_short"] == "false"
+    assert [r.roles for r in result.rounds] == [("entry_long",), ("entry_long",), ("exit_long",)]
     assert "needs trade data" in result.rounds[0].errors[0]
     assert "(entry_long)" in result.report()
     params = {k: v for k, v in bars_spec.strategy.params.items()}
-    for request, role in zip(provider.requests[1:], ROLE_SIGNALS):
-        g = signals_grammar(params, "bars", (role,))
+    off = ("entry_short", "exit_short")
+    for request, role in zip(provider.requests[1:], ROLE_SIGNALS[:2]):
+        g = signals_grammar(params, "bars", (role,), off)
         assert request.grammar == g.gbnf()
         assert g.matches(json.dumps({"signals": {role: "close > open"}}))
         assert not g.matches(json.dumps({"signals": {role: "close > open", "x": "true"}}))
@@ -340,7 +342,7 @@ def test_per_signal_asks_each_role_alone_with_its_own_grammar(bars_spec) -> None
             f'write "false" if the description never does this.')
     manifest = result.manifest()
     assert manifest["per_signal"] is True
-    assert manifest["grammar"]["sha256"] == signals_grammar(params, "bars").sha256
+    assert manifest["grammar"]["sha256"] == signals_grammar(params, "bars", ROLE_SIGNALS, off).sha256
 
 
 def test_per_signal_without_grammar_refuses_helpers(bars_spec) -> None:

@@ -50,7 +50,7 @@ PINNED = {
     "code.user": (2, "266d0776d8777cc47f0876a05560a10619efceab92bb00ea266c45492b9d5b4a"),
     "signals.repair": (2, "ddf16c44448e274a89c959d2be5e8d2486d9767d246c1a861587ec3760e3bfc2"),
     "signals.system": (2, "1dbb20ba837fbc6f5fdaaec6c225758d80deb2cf922e279cb23f47b35aed0915"),
-    "signals.user": (3, "ea13684049d573c2696a56980d0ea8f1ca4870de36207597578a9abb499dd4b1"),
+    "signals.user": (4, "f57e2e9e7467bf7740318621dc8538f45af33ae4c9cdfc2bea4a8d5de88f9ae3"),
     "signals.vocabulary": (1, "7f9cef65724c15f5df474b253e8bfac7078fcf2c0cc361db235a08b82663d8a0"),
 }
 
