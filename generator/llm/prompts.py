@@ -579,7 +579,8 @@ def _signal_rounds(provider: Provider, recorder: Recorder | None, logic: str,
             truncated = truncated or err.truncated
         if truncated and errors:
             errors.append("your answer was cut off: answer with a shorter, complete JSON object")
-        hints = [] if errors else term_hints(logic, signals, params if len(roles) > 1 else None)
+        # the words are about the whole strategy: one role alone cannot be held to them
+        hints = [] if errors or len(roles) == 1 else term_hints(logic, signals, params)
         mine.append(SignalRound(n, request.request_hash(), response.text, tuple(errors), truncated,
                                 response.prompt_tokens, response.completion_tokens,
                                 float(response.latency_s), roles, tuple(hints)))

@@ -93,6 +93,17 @@ TERM_RULES: tuple[TermRule, ...] = (
              lambda s: not _mentions(s, r"\btime_in_position\b"),
              "the description has a time in the position: compare time_in_position (seconds) with it, "
              "e.g. time_in_position >= hold_minutes * 60"),
+    TermRule("red_green", _rx(r"\b(red|green) (bar|candle)s?\b|\bbar is (red|green)\b"),
+             lambda s: not _mentions(s, r"\bclose\s*[<>]=?\s*open\b|\bopen\s*[<>]=?\s*close\b"),
+             "the description says a red / green bar: that is close < open / close > open"),
+    TermRule("entry_price", _rx(r"\bentry price\b|\bprice (we|it) (bought|sold|entered) at\b"),
+             lambda s: not _mentions(s, r"\bentry_price\b"),
+             "the description measures from the entry price: that is entry_price (the position's "
+             "average entry price), e.g. mid > entry_price + 0.5"),
+    TermRule("mean", _rx(r"\b(rolling |moving )?(mean|average)\b"),
+             lambda s: not (_uses(s, "sma") or _uses(s, "ema") or _uses(s, "zscore") or _uses(s, "vwap")),
+             "the description compares with a mean (average): that is sma(x, n) (ema(x, n) when it says "
+             "exponential; zscore(x, n) for standard deviations from it), not a minimum or maximum"),
     TermRule("bps", _rx(r"\bbasis points?\b|\bbps\b"),
              lambda s: not _mentions(s, r"\b10000\b"),
              "the description counts basis points: b basis points of a price x are x * b / 10000"),

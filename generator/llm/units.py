@@ -116,6 +116,35 @@ def _wrong_scale(node: Binary, params: Mapping[str, object]) -> str | None:
     return None
 
 
+#: series whose values are price levels (spread is a price difference: a fraction of it is fine)
+LEVEL_SERIES = PRICE_SERIES - {"spread"}
+#: functions whose value is a level when their first argument is one
+LEVEL_FUNCS = frozenset({"ema", "sma", "rolling_min", "rolling_max", "rolling_median", "rolling_quantile", "lag"})
+
+
+def _is_level(node: Node) -> bool:
+    if isinstance(node, Name):
+        return node.id in LEVEL_SERIES
+    if isinstance(node, Call):
+        return node.func == "vwap" or (node.func in LEVEL_FUNCS and bool(node.args) and _is_level(node.args[0]))
+    return False
+
+
+def _scaled_level(node: Node) -> float | None:
+    """k when ``node`` is a price level times (or divided by) a literal far from 1 (k outside
+    [0.5, 2]): no price near the level, so comparing a price with it is a slip for a fraction of
+    a price difference ("a quarter of the spread", "the top quarter of the range")."""
+    if not isinstance(node, Binary) or node.op not in ("*", "/"):
+        return None
+    pairs = [(node.left, node.right)] + ([(node.right, node.left)] if node.op == "*" else [])
+    for level, lit in pairs:
+        if _is_level(level) and isinstance(lit, IntLit | FloatLit) and float(lit.value) > 0:
+            k = float(lit.value) if node.op == "*" else 1.0 / float(lit.value)
+            if not 0.5 <= k <= 2.0:
+                return k
+    return None
+
+
 def units_problems(text: str, params: Mapping[str, object]) -> list[str]:
     """Comparisons in ``text`` between a price and a percentage/basis-point parameter."""
     problems: list[str] = []
@@ -140,16 +169,29 @@ def units_problems(text: str, params: Mapping[str, object]) -> list[str]:
                         f"which is in {unit}: {p} {unit} of a price x are x * {p} / {scale}, e.g. "
                         f"{to_source(price)} * (1 {node.op} {p} / {scale})")
             if node.op in COMPARISONS:
+                for side, other in ((node.left, node.right), (node.right, node.left)):
+                    k = _scaled_level(other)
+                    if k is not None and _unit(side, params) == PRICE:
+                        problems.append(
+                            f"'{to_source(node)}' compares a price ({to_source(side)}) with {to_source(other)}, "
+                            f"{k:g} times a price level: no price is near it. A fraction of a price "
+                            f"difference is written on the difference, e.g. mid + 0.5 * spread, "
+                            f"low + 0.5 * (high - low)")
                 a, b = _unit(node.left, params), _unit(node.right, params)
                 if {a, b} in ({PRICE, PCT}, {PRICE, BPS}):
                     price, other = (node.left, node.right) if a == PRICE else (node.right, node.left)
                     unit = a if a != PRICE else b
                     scale = "100" if unit == PCT else "10000"
+                    p = other.id if isinstance(other, Name) else "x"
+                    if isinstance(price, Name) and price.id == "spread":  # "a spread under b bps"
+                        fix = f"the spread in {unit} of the mid is spread / mid * {scale}"
+                    else:
+                        fix = (f"express the price move in {unit} first, e.g. change(close, n) / "
+                               f"lag(close, n) * {scale}, or compare with a price such as "
+                               f"entry_price * (1 + {p} / {scale})")
                     problems.append(
                         f"'{to_source(node)}' compares a price ({to_source(price)}) with "
-                        f"{to_source(other)}, which is in {unit}: express the price move in {unit} "
-                        f"first, e.g. change(close, n) / lag(close, n) * {scale}, or compare with a "
-                        f"price such as entry_price * (1 + x / {scale})")
+                        f"{to_source(other)}, which is in {unit}: {fix}")
                 elif ({a, b} & {PRICE, SECONDS}) and ({a, b} & set(CONVERT)) and a != b:
                     known, other = (node.left, node.right) if a in (PRICE, SECONDS) else (node.right, node.left)
                     unit = b if a in (PRICE, SECONDS) else a

@@ -131,3 +131,39 @@ def test_a_percentage_scaled_up_or_added_to_a_price_is_an_error(text, needle) ->
 ])
 def test_percentages_used_as_fractions_of_a_price_pass(text) -> None:
     assert units_problems(text, PARAMS) == []
+
+
+SIG = {"entry_long": "false", "exit_long": "false", "entry_short": "false", "exit_short": "false"}
+
+
+@pytest.mark.parametrize("words, slip, right, needle", [
+    ("Sell short when the bar is red and the close is below its 8-bar low.",
+     "close < lag(rolling_min(low, 8), 1)", "close < lag(rolling_min(low, 8), 1) and close < open", "close < open"),
+    ("Cover when the mid is 0.2 above the entry price.", "change(mid, 1) > 0.2", "mid > entry_price + 0.2",
+     "entry_price"),
+    ("Buy when the mid is 2 standard deviations below its rolling mean.",
+     "mid < rolling_min(mid, 30) - 2 * std(mid, 30)", "zscore(mid, 30) < -2", "sma(x, n)"),
+])
+def test_words_for_a_bar_colour_the_entry_price_or_a_mean_are_hints(words, slip, right, needle) -> None:
+    role = "entry_short" if "short" in words.lower() or "Cover" in words else "entry_long"
+    hints = term_hints(words, {**SIG, role: slip})
+    assert any(needle in h for h in hints), hints
+    assert not [h for h in term_hints(words, {**SIG, role: right}) if needle in h]
+
+
+@pytest.mark.parametrize("text", ["microprice > mid * 0.25", "close > lag(rolling_max(high, span), 1) / 4",
+                                  "close > 3 * sma(close, span)"])
+def test_a_price_compared_with_a_scaled_price_level_is_an_error(text) -> None:
+    problems = units_problems(text, PARAMS)
+    assert len(problems) == 1 and "times a price level" in problems[0], problems
+
+
+@pytest.mark.parametrize("text", ["close < entry_price * 0.98", "microprice > mid + 0.25 * spread",
+                                  "close >= low + 0.75 * (high - low)", "volume > 2.5 * sma(volume, span)"])
+def test_a_level_near_one_or_a_fraction_of_a_difference_passes(text) -> None:
+    assert units_problems(text, PARAMS) == []
+
+
+def test_a_spread_against_basis_points_names_the_spread_in_basis_points() -> None:
+    problems = units_problems("spread <= gap_bps", PARAMS)
+    assert len(problems) == 1 and "spread / mid * 10000" in problems[0]

@@ -109,3 +109,26 @@ def test_an_error_after_a_hint_round_is_still_repaired() -> None:
     provider = get_provider("scripted", responses=[shorting, broken, fixed])
     result = logic_to_signals(spec, provider)
     assert result.accepted and len(result.rounds) == 3 and result.rounds[1].errors
+
+
+def test_a_hint_round_asks_afresh_with_the_hints_as_notes() -> None:
+    """Shown its own answer, a small model repeats it; the hint round sends the first request's
+    messages again with the hints listed under the description, and no earlier answer."""
+    spec = load_spec(BARS_SPEC).spec
+    dropped = _answer(entry_long="volume > vol_mult * sma(volume, vol_window)", exit_long=EXIT)
+    provider = get_provider("scripted", responses=[dropped, _answer(entry_long=ENTRY, exit_long=EXIT)])
+    result = logic_to_signals(spec, provider, grammar=False)
+    assert result.accepted and len(result.rounds) == 2
+    first, second = (r.messages for r in provider.requests)
+    assert len(second) == len(first) == 2 and second[0] == first[0]  # no assistant turn
+    assert not any(m.role == "assistant" for m in second)
+    notes = second[1].content.split("Points of this description an earlier answer missed", 1)[1]
+    assert "entry_ret_pct" in notes and "Answer {" in notes  # the notes, then the answer line
+    assert second[1].content.split("Points of this")[0] == first[1].content.split("Answer {")[0]
+    # an error after it is repaired in a conversation on the re-asked messages (notes kept)
+    broken = _answer(entry_long="last < open")
+    provider = get_provider("scripted", responses=[dropped, broken, _answer(entry_long=ENTRY, exit_long=EXIT)])
+    result = logic_to_signals(spec, provider, grammar=False)
+    assert result.accepted and len(result.rounds) == 3
+    third = provider.requests[2].messages
+    assert third[1].content == provider.requests[1].messages[1].content and third[2].role == "assistant"
