@@ -560,11 +560,12 @@ def _signal_rounds(provider: Provider, recorder: Recorder | None, logic: str,
     (:func:`~.terms.term_hints`) buys one more round, asked afresh with the hints as notes under
     the description: shown its own answer, the 1.5B repeated it word for word whenever a hint
     asked to add a condition or move one to another role (the recorded runs of prompt v3); a
-    valid answer is then accepted, hints or not."""
+    valid answer is then accepted, hints or not. An answer repeating the previous round's errors
+    is asked afresh once with the errors as notes; a second repeat stops ("repeated_error")."""
     asked = base()
     messages = asked
     mine: list[SignalRound] = []
-    hinted = False
+    hinted = reasked = False
     for n in range(1, rounds_allowed + 1):
         request = provider.request(messages, model=model, temperature=0.0, seed=seed,
                                    max_tokens=max_tokens, **request_params)
@@ -588,8 +589,12 @@ def _signal_rounds(provider: Provider, recorder: Recorder | None, logic: str,
         if not errors and (not hints or hinted or n == rounds_allowed):
             return signals, "accepted"
         if errors and len(mine) >= 2 and mine[-2].errors == tuple(errors):
-            return {}, "repeated_error"
-        if errors:
+            if reasked:
+                return {}, "repeated_error"
+            # the repair conversation did not move it: ask afresh, the errors as notes
+            reasked = True
+            asked = messages = base(notes=errors)
+        elif errors:
             messages = signals_repair_messages(asked, response.text, errors, roles)
         else:
             hinted = True

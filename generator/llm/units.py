@@ -174,9 +174,8 @@ def units_problems(text: str, params: Mapping[str, object]) -> list[str]:
                     if k is not None and _unit(side, params) == PRICE:
                         problems.append(
                             f"'{to_source(node)}' compares a price ({to_source(side)}) with {to_source(other)}, "
-                            f"{k:g} times a price level: no price is near it. A fraction of a price "
-                            f"difference is written on the difference, e.g. mid + 0.5 * spread, "
-                            f"low + 0.5 * (high - low)")
+                            f"{k:g} times a price level: no price is near it. A fraction k of the "
+                            f"distance between two prices a and b is a + k * (b - a)")
                 a, b = _unit(node.left, params), _unit(node.right, params)
                 if {a, b} in ({PRICE, PCT}, {PRICE, BPS}):
                     price, other = (node.left, node.right) if a == PRICE else (node.right, node.left)

@@ -122,9 +122,9 @@ def test_a_hint_round_asks_afresh_with_the_hints_as_notes() -> None:
     first, second = (r.messages for r in provider.requests)
     assert len(second) == len(first) == 2 and second[0] == first[0]  # no assistant turn
     assert not any(m.role == "assistant" for m in second)
-    notes = second[1].content.split("Points of this description an earlier answer missed", 1)[1]
+    notes = second[1].content.split("An earlier answer to this task had these problems", 1)[1]
     assert "entry_ret_pct" in notes and "Answer {" in notes  # the notes, then the answer line
-    assert second[1].content.split("Points of this")[0] == first[1].content.split("Answer {")[0]
+    assert second[1].content.split("An earlier answer")[0] == first[1].content.split("Answer {")[0]
     # an error after it is repaired in a conversation on the re-asked messages (notes kept)
     broken = _answer(entry_long="last < open")
     provider = get_provider("scripted", responses=[dropped, broken, _answer(entry_long=ENTRY, exit_long=EXIT)])
