@@ -114,7 +114,8 @@ def script(ctx: Context, name: str, args: list[str], timeout_s: float, ok_codes:
         raise NotMeasured(f"{Path(name).name} exited with status {p.returncode}: {tail[0].strip()[:300]}")
     report = json.loads(out.read_text()) if json_arg else {}
     report["_exit_status"] = p.returncode
-    report["_output_tail"] = text.strip().splitlines()[-12:]
+    # the tail goes into a committed file: no path of this machine in it
+    report["_output_tail"] = text.replace(f"{REPO}/", "./").strip().splitlines()[-12:]
     return report
 
 

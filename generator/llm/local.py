@@ -117,6 +117,8 @@ class LocalProvider(Provider):
         choice = (out.get("choices") or [{}])[0]
         usage = out.get("usage") or {}
         raw = {k: v for k, v in out.items() if k not in ("id", "created")}
+        if isinstance(raw.get("model"), str):  # llama-cpp-python names the model by its path on this machine
+            raw["model"] = Path(raw["model"]).name
         return LLMResponse(text=(choice.get("message") or {}).get("content") or "",
                            model=request.model, finish_reason=choice.get("finish_reason") or "stop",
                            prompt_tokens=int(usage.get("prompt_tokens", 0)),

@@ -50,7 +50,7 @@ PINNED = {
     "code.user": (2, "266d0776d8777cc47f0876a05560a10619efceab92bb00ea266c45492b9d5b4a"),
     "signals.repair": (2, "ddf16c44448e274a89c959d2be5e8d2486d9767d246c1a861587ec3760e3bfc2"),
     "signals.system": (2, "1dbb20ba837fbc6f5fdaaec6c225758d80deb2cf922e279cb23f47b35aed0915"),
-    "signals.user": (4, "f57e2e9e7467bf7740318621dc8538f45af33ae4c9cdfc2bea4a8d5de88f9ae3"),
+    "signals.user": (4, "db77da53f4f49a69bf37cba993aaf33d47f4e36b04462289d6c3bf25cd172199"),
     "signals.vocabulary": (1, "7f9cef65724c15f5df474b253e8bfac7078fcf2c0cc361db235a08b82663d8a0"),
 }
 
@@ -256,17 +256,23 @@ def test_all_broken_answers_stop_at_the_round_limit(spy_spec) -> None:
 def test_default_round_limit_comes_from_the_spec(spy_spec) -> None:
     provider = get_provider("scripted", responses=lambda r: f"junk {len(r.messages)}")
     out = logic_to_signals(spy_spec, provider, None, raise_on_failure=False)
-    # the same error repeats, so it stops early even though 1 + max_repair_rounds rounds are allowed
+    # the same error repeats (asked afresh once), so it stops early though 1 + max_repair_rounds are allowed
     assert spy_spec.codegen.max_repair_rounds == 3
-    assert out.stop_reason == "repeated_error" and len(out.rounds) == 2
+    assert out.stop_reason == "repeated_error" and len(out.rounds) == 3
 
 
 def test_repeated_identical_error_stops_early(spy_spec) -> None:
     same = json.dumps(UNKNOWN_NAME)
     provider = get_provider("scripted", responses=[same] * 5)
     out = logic_to_signals(spy_spec, provider, None, max_rounds=5, raise_on_failure=False)
-    assert out.stop_reason == "repeated_error" and len(out.rounds) == 2
-    assert len(provider.requests) == 2
+    assert out.stop_reason == "repeated_error" and len(out.rounds) == 3
+    assert len(provider.requests) == 3
+    # round 2 was a repair conversation; the repeat is asked afresh with the errors as notes, no answer
+    assert [m.role for m in provider.requests[1].messages] == ["system", "user", "assistant", "user"]
+    third = provider.requests[2].messages
+    assert [m.role for m in third] == ["system", "user"]
+    assert "An earlier answer to this task had these problems" in third[1].content
+    assert out.rounds[0].errors[0] in third[1].content
 
 
 def test_truncated_answer_is_reported(spy_spec) -> None:
