@@ -26,6 +26,10 @@ def _uses(signals: Signals, func: str) -> bool:
     return any(re.search(rf"\b{func}\(", text) for text in signals.values())
 
 
+def _uses_any(signals: Signals, *funcs: str) -> bool:
+    return any(_uses(signals, f) for f in funcs)
+
+
 def _mentions(signals: Signals, pattern: str) -> bool:
     return any(re.search(pattern, text) for text in signals.values())
 
@@ -76,7 +80,7 @@ TERM_RULES: tuple[TermRule, ...] = (
              lambda s: not _uses(s, "ema"),
              "the description says EMA (exponential moving average): that is ema(x, n)"),
     TermRule("cross", _rx(r"\bcross(es|ed|ing)?\s+(back\s+)?(above|below|over|under)\b"),
-             lambda s: not (_uses(s, "cross_above") or _uses(s, "cross_below")),
+             lambda s: not _uses_any(s, "cross_above", "cross_below"),
              "the description says crosses above/below: that is cross_above(a, b) / cross_below(a, b), "
              "true only on the update of the crossing; a > b holds on every update after it"),
     TermRule("long_only", LONG_ONLY, lambda s: _traded(s, "short"),
@@ -86,7 +90,7 @@ TERM_RULES: tuple[TermRule, ...] = (
              'the description trades short only: its conditions belong in entry_short (sell short) '
              'and exit_short (buy back), and entry_long and exit_long are "false"'),
     TermRule("std", _rx(r"\bstandard deviations?\b|\bz-?score\b|\bsigmas?\b"),
-             lambda s: not (_uses(s, "zscore") or _uses(s, "std")),
+             lambda s: not _uses_any(s, "zscore", "std"),
              "the description counts standard deviations: zscore(x, n) is how many standard deviations x "
              "is from its n-update mean (or std(x, n) for the deviation itself)"),
     TermRule("time", _rx(r"(?<![-\w])(seconds?|minutes?|hours?|nanoseconds?|milliseconds?)\b(?![- ]bars?\b)"),
@@ -101,7 +105,7 @@ TERM_RULES: tuple[TermRule, ...] = (
              "the description measures from the entry price: that is entry_price (the position's "
              "average entry price), e.g. mid > entry_price + 0.5"),
     TermRule("mean", _rx(r"\b(rolling |moving )?(mean|average)\b"),
-             lambda s: not (_uses(s, "sma") or _uses(s, "ema") or _uses(s, "zscore") or _uses(s, "vwap")),
+             lambda s: not _uses_any(s, "sma", "ema", "zscore", "vwap"),
              "the description compares with a mean (average): that is sma(x, n) (ema(x, n) when it says "
              "exponential; zscore(x, n) for standard deviations from it), not a minimum or maximum"),
     TermRule("bps", _rx(r"\bbasis points?\b|\bbps\b"),
