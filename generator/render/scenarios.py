@@ -71,11 +71,12 @@ def _book(t: int, inst: int, bid: int, ask: int, bq: int, aq: int, pos: list[int
     return rec
 
 
-def _bar(t: int, close: int, pos: list[int], inst: int = 0, open_: int | None = None) -> dict[str, Any]:
+def _bar(t: int, close: int, pos: list[int], inst: int = 0, open_: int | None = None,
+         volume: int = 1000) -> dict[str, Any]:
     o = close if open_ is None else open_
     return {"cb": "bar", "t": t, "pos": list(pos), "bar": {
         "end_ts": t, "recv_ts": t, "instrument": inst, "open": o, "high": max(o, close), "low": min(o, close),
-        "close": close, "volume": 1000}}
+        "close": close, "volume": volume}}
 
 
 def _trade(t: int, px: int, qty: int, pos: list[int], side: int = SF_SIDE_BUY) -> dict[str, Any]:
@@ -241,7 +242,9 @@ def _directional(ctx: StrategyContext) -> tuple[list[dict[str, Any]], list[tuple
         return tape, [("submit", 0, 0)]
     tried = []
     for name, path in _paths(n_warm, base):
-        for flavour in (("balanced", "bid-heavy", "ask-heavy") if ctx.data == "book" else ("bars",)):
+        # bars: a constant volume first, then one that follows the size of each move (a spike on a
+        # shock), so an entry that needs heavy volume can be met too
+        for flavour in (("balanced", "bid-heavy", "ask-heavy") if ctx.data == "book" else ("bars", "bars-active")):
             tried.append(f"{name}/{flavour}")
             recs = _lay_out(ctx, path, trades, 0, flavour)
             found = _first_decisions(ctx, recs, qty, allow_long, allow_short, stop_bps)
@@ -251,7 +254,9 @@ def _directional(ctx: StrategyContext) -> tuple[list[dict[str, Any]], list[tuple
     raise ScenarioError(
         f"no derived market makes this {ctx.type} strategy enter {sides}: its entry signals "
         f"({', '.join(str(ctx.roles.get(r)) for r in ('entry_long', 'entry_short'))}) never hold on "
-        f"{len(tried)} candidate paths (falls, rises, shocks, random walks) — check the signals and thresholds")
+        f"{len(tried)} candidate paths (falls, rises, shocks, random walks"
+        f"{'; a flat volume and one that follows each move' if ctx.data == 'bars' else ''}) — check the "
+        f"signals and thresholds")
 
 
 def _lay_out(ctx: StrategyContext, path: list[int], trades: bool, t0: int, flavour: str) -> list[dict[str, Any]]:
@@ -261,12 +266,14 @@ def _lay_out(ctx: StrategyContext, path: list[int], trades: bool, t0: int, flavo
     lot_e9 = ctx.instruments[0]["lot_size_e9"]
     unit = max(1, int(1e9 // lot_e9))  # about one base unit, in lots
     bq, aq = {"balanced": (10 * unit, 10 * unit), "bid-heavy": (90 * unit, 10 * unit),
-              "ask-heavy": (10 * unit, 90 * unit), "bars": (0, 0)}[flavour]
+              "ask-heavy": (10 * unit, 90 * unit), "bars": (0, 0), "bars-active": (0, 0)}[flavour]
+    step = max(1, path[0] // 2000)  # _paths' unit move
     prev = path[0]
     for k, px in enumerate(path):
         t = t0 + (k + 1) * SEC
         if ctx.data == "bars":
-            out.append(_bar(t, px, [0], open_=prev))
+            volume = 1000 * (1 + 4 * abs(px - prev) // step) if flavour == "bars-active" else 1000
+            out.append(_bar(t, px, [0], open_=prev, volume=volume))
         else:
             lv = {"bid": [[px - 1 - d, bq] for d in range(5)], "ask": [[px + d, aq] for d in range(5)]}
             out.append(_book(t, 0, px - 1, px, bq, aq, [0], lv))

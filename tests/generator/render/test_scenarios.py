@@ -47,6 +47,7 @@ USER_SPECS = {
     "pair-bars-ols": lambda: u.pair_mixed_ticks("bars", "rolling_ols"),
     "pair-bars-fixed": lambda: u.pair_mixed_ticks("bars", "fixed"),
     "pair-own-long": u.pair_with_signals,
+    "bars-dip-volume": u.bars_dip_on_volume,
 }
 EXAMPLES = sorted(p.stem for p in (REPO / "specs").glob("*.yaml"))
 
@@ -112,6 +113,20 @@ def test_custom_scenario_follows_the_spec_not_an_example(tmp_path):
     assert expect[0] == ("submit", 0, SF_SIDE_SELL)
     assert {r["cb"] for r in tape} <= {"bar", "fill"}
     assert all(r["bar"]["close"] != 12700 for r in tape if r["cb"] == "bar")
+
+
+def test_an_entry_on_heavy_volume_gets_a_bar_tape_whose_volume_spikes(tmp_path):
+    """Old code: every derived bar had volume 1000, so "volume > 1.8 * its average" never held and
+    the build stopped at render with "no derived market makes this custom strategy enter"."""
+    tape, expect = scenario(render_context(u.write_spec(tmp_path, u.bars_dip_on_volume()), build_id="x"))
+    assert expect[0] == ("submit", 0, SF_SIDE_BUY)
+    vols = [r["bar"]["volume"] for r in tape if r["cb"] == "bar"]
+    assert max(vols) > 1.8 * min(vols)
+    # a volume no bar can reach is still refused
+    d = u.bars_dip_on_volume()
+    d["strategy"]["params"]["vol_mult"] = 1000.0
+    with pytest.raises(ScenarioError, match="never hold"):
+        scenario(render_context(u.write_spec(tmp_path, d), build_id="x"))
 
 
 def test_pair_on_daily_bars_gets_a_bar_tape(tmp_path):
@@ -205,7 +220,7 @@ def _run_cpp_test(root: Path, loaded) -> subprocess.CompletedProcess:
 
 #: One spec per behaviour the issue names (the C++ compile is the slow part).
 CPP_KEYS = ["mr-long-only", "book-momentum", "custom-breakdown", "obi-tight", "obi-own-short", "pair-l2-ols", "pair-bars-fixed",
-            "pair-own-long", "btc-perp-avellaneda"]
+            "pair-own-long", "btc-perp-avellaneda", "bars-dip-volume"]
 
 
 @needs_cxx
@@ -240,7 +255,8 @@ def test_generated_cpp_test_refuses_an_empty_expectation_list(tmp_path):
 # C++ plugin must then make the same decisions (a mutated twin must not)
 
 HARNESS_SRC = REPO / "sandbox" / "harness" / "parity_harness.cpp"
-PARITY_KEYS = ["obi-tight", "pair-l2-ols", "pair-bars-ols", "pair-bars-fixed", "book-momentum", "mr-reversing"]
+PARITY_KEYS = ["obi-tight", "pair-l2-ols", "pair-bars-ols", "pair-bars-fixed", "book-momentum", "mr-reversing",
+               "bars-dip-volume"]
 
 
 def _twin_module(path: Path, name: str):

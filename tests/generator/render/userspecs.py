@@ -128,3 +128,14 @@ def pair_with_signals() -> dict[str, Any]:
     d["metadata"]["name"] = "pair-own-long"
     d["strategy"]["signals"] = {"entry_long": "mid < lag(mid, 4) - 0.02", "exit_long": "mid > lag(mid, 4)"}
     return d
+
+
+def bars_dip_on_volume() -> dict[str, Any]:
+    """Buy a sharp dip only on heavy volume (the 1.5B eval's custom spec had this entry; the derived
+    markets' bars all had the same volume, so the build stopped at render)."""
+    return spec_dict("bars-dip-volume", "custom", {"ret_bars": 4, "entry_ret_pct": 0.35, "vol_window": 27,
+                                                   "vol_mult": 1.8, "take_pct": 0.25, "max_bars": 11}, extra={
+        "order_qty": 10,
+        "signals": {"entry_long": "change(close, ret_bars) / lag(close, ret_bars) * 100 < -entry_ret_pct "
+                                  "and volume > vol_mult * sma(volume, vol_window)",
+                    "exit_long": "bars_in_position >= max_bars or close >= entry_price * (1 + take_pct / 100)"}})
