@@ -203,6 +203,23 @@ BARS_OK = json.dumps({"signals": {
     "entry_short": "false", "exit_short": "false"}})
 
 
+BARS_WITH_VOLUME = json.dumps({"signals": {
+    "entry_long": "change(close, ret_bars) / lag(close, ret_bars) * 100 < -entry_ret_pct "
+                  "and volume > vol_mult * sma(volume, vol_window)",
+    "exit_long": "bars_in_position >= max_bars or close >= entry_price * (1 + take_pct / 100)",
+    "entry_short": "false", "exit_short": "false"}})
+
+
+def test_an_entry_on_heavy_volume_builds(verifier, tmp_path: Path) -> None:
+    """Old code: the whole answer (its volume condition kept) stopped at render with "no derived
+    market makes this custom strategy enter": the derived bars all had one volume."""
+    provider = get_provider("scripted", responses=[BARS_WITH_VOLUME])
+    result = _run(load_spec(BARS_LOGIC_SPEC), verifier, tmp_path, provider)
+    assert result.ok, result.llm_report
+    codegen = json.loads((result.bundle / "manifest.json").read_text())["codegen"]
+    assert "sma(volume, vol_window)" in codegen["signals"]["entry_long"] and codegen["hints"] == []
+
+
 def test_trade_series_on_bars_is_repaired_not_an_internal_error(verifier, tmp_path: Path) -> None:
     # BARS_OK drops the volume condition: one hint round (vol_mult, vol_window unused), then taken
     provider = get_provider("scripted", responses=[TRADE_ON_BARS, BARS_OK, BARS_OK])
